@@ -1,0 +1,50 @@
+"""Bring your own cluster (k3s in a shop, on-prem, kind on a laptop): vendor ``existing``.
+
+Nothing is created but the Kubernetes provider. Its kubeconfig comes from a secret config key, or,
+when the cluster names none, the provider uses the ambient kubeconfig (``KUBECONFIG`` or
+``~/.kube/config``, optionally a ``context``) at deploy time; edgefleet never reads that file.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.clusters.kubeconfig import api_server
+from components.contract import ClusterArgs
+
+
+class ExistingCluster(pulumi.ComponentResource):
+    """A cluster edgefleet does not create; contract v1."""
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("edgefleet:clusters:ExistingCluster", name, None, opts)
+        spec = args.cluster
+        self.name = spec.name
+        self.vendor = spec.vendor.value
+        self.region = spec.region
+        self.location = spec.location
+        self.labels = dict(spec.labels)
+        self.cni = spec.cni
+        context = spec.spec.context
+        if args.kubeconfig is not None:
+            # Secret whatever its origin: a plain config value is wrapped too.
+            self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(args.kubeconfig)
+            self.endpoint: pulumi.Output[str] = pulumi.Output.unsecret(
+                self.kubeconfig.apply(lambda text: api_server(text, context))
+            )
+        else:
+            # Ambient: the provider resolves it when it runs; nothing to store or show.
+            self.kubeconfig = pulumi.Output.secret("")
+            self.endpoint = pulumi.Output.from_input("")
+        self.provider = k8s.Provider(
+            f"{name}-k8s",
+            k8s.ProviderArgs(
+                kubeconfig=self.kubeconfig if args.kubeconfig is not None else None,
+                context=context,
+                enable_server_side_apply=True,
+                delete_unreachable=False,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.register_outputs({"endpoint": self.endpoint, "kubeconfig": self.kubeconfig})

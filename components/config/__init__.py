@@ -1,0 +1,42 @@
+"""The fleet config: model, loaders and errors. Never imports ``pulumi``."""
+
+from components.config.errors import ConfigError, ConfigIssue, Position, StackFileError
+from components.config.model import (
+    Cluster,
+    CniInfo,
+    CniPlugin,
+    Expose,
+    FleetSpec,
+    ResolvedLocation,
+    Strategy,
+    Vendor,
+    Workload,
+    WorkloadSpec,
+)
+from components.config.parse import load_stack, parse_fleet, split_evenly
+from components.config.source import FLEET_KEY, PROJECT, StackSource, parse_stack_text, read_stack_file
+
+__all__ = [
+    "FLEET_KEY",
+    "PROJECT",
+    "Cluster",
+    "CniInfo",
+    "CniPlugin",
+    "ConfigError",
+    "ConfigIssue",
+    "Expose",
+    "FleetSpec",
+    "Position",
+    "ResolvedLocation",
+    "StackFileError",
+    "StackSource",
+    "Strategy",
+    "Vendor",
+    "Workload",
+    "WorkloadSpec",
+    "load_stack",
+    "parse_fleet",
+    "parse_stack_text",
+    "read_stack_file",
+    "split_evenly",
+]

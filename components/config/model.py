@@ -1,0 +1,331 @@
+"""The fleet config model (contract v1, ``docs/fleet-config.md``): pydantic v2, frozen, no ``pulumi``.
+
+Raw YAML -> ``parse_fleet`` (defaults merged, shapes checked by pydantic, then cross-checks) ->
+``FleetSpec`` whose clusters all have names and locations. Every problem is collected, so one run
+reports them all, each as a ``ConfigIssue`` with the config path and the file position.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+NAME = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
+ENVIRONMENT = r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$"
+# A Kubernetes label value (also a valid GCP label value once lower-cased): owner, tags, labels.
+LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$"
+# A label key without prefix; lower-case so the same key is valid on every vendor (GCP is strictest).
+TAG_KEY = r"^[a-z]([-a-z0-9_]{0,61}[a-z0-9])?$"
+LABEL_KEY = r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+CONFIG_KEY = r"^[A-Za-z][A-Za-z0-9_]{0,127}$"
+CPU = r"^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$"
+MEMORY = r"^[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?$"
+IMAGE = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
+K8S_VERSION = r"^1\.[0-9]{2}$"
+COUNTRY = r"^[A-Z]{2}$"
+
+Name = Annotated[str, StringConstraints(pattern=NAME)]
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE)]
+LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY)]
+TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY)]
+ConfigKeyName = Annotated[str, StringConstraints(pattern=CONFIG_KEY)]
+Country = Annotated[str, StringConstraints(pattern=COUNTRY)]
+
+
+class Vendor(StrEnum):
+    """Where a cluster runs."""
+
+    AWS = "aws"
+    GCP = "gcp"
+    AZURE = "azure"
+    LINODE = "linode"
+    DIGITALOCEAN = "digitalocean"
+    EXISTING = "existing"
+
+
+class CniPlugin(StrEnum):
+    """The cluster network plugin; ``vendor`` is the vendor's own dataplane."""
+
+    CILIUM = "cilium"
+    CALICO = "calico"
+    FLANNEL = "flannel"
+    VENDOR = "vendor"
+
+
+class Strategy(StrEnum):
+    """How a workload's locations are chosen."""
+
+    LATENCY = "latency"
+    EVERYWHERE = "everywhere"
+    PINNED = "pinned"
+
+
+class Expose(StrEnum):
+    """Who can reach a workload: ``public`` gets a LoadBalancer, ``internal`` a ClusterIP."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+
+
+class NodeSize(StrEnum):
+    """A vendor-neutral node size, mapped per vendor to a general-purpose machine type."""
+
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+
+
+class Capability(StrEnum):
+    """What a workload can require of a cluster."""
+
+    NETWORK_POLICY = "network-policy"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class CniSpec(_Model):
+    """The CNI for one cluster. ``installed: true`` records one that is already there."""
+
+    plugin: CniPlugin
+    mode: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}$")] | None = None
+    installed: bool = False
+    hubble: bool = False
+
+
+class NodePoolSpec(_Model):
+    """A node pool: ``size`` or an explicit vendor ``machine_type``, autoscaling ``min``..``max``."""
+
+    name: Name
+    size: NodeSize | None = None
+    machine_type: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    min: Annotated[int, Field(ge=0, le=1000)] = 1
+    max: Annotated[int, Field(ge=1, le=1000)] = 3
+
+    @model_validator(mode="after")
+    def _check(self) -> NodePoolSpec:
+        if self.size is not None and self.machine_type is not None:
+            raise ValueError("set either `size` or `machine_type`, not both")
+        if self.max < self.min:
+            raise ValueError(f"`max` ({self.max}) is smaller than `min` ({self.min})")
+        return self
+
+
+class EndpointSpec(_Model):
+    """API server exposure. Private by default; public only with an explicit CIDR allow-list."""
+
+    public: bool = False
+    allowed_cidrs: tuple[str, ...] = ()
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not a network in CIDR form ({exc})") from None
+        return value
+
+
+class LocationSpec(_Model):
+    """Where an existing cluster is: ``city``+``country``, or ``lat``/``lon``+``country``."""
+
+    city: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    country: Country
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> LocationSpec:
+        has_coords = self.lat is not None or self.lon is not None
+        if self.city is None and not has_coords:
+            raise ValueError("give `city` (with `country`) or `lat` and `lon`")
+        if self.city is not None and has_coords:
+            raise ValueError("give `city` or `lat`/`lon`, not both")
+        if has_coords and (self.lat is None or self.lon is None):
+            raise ValueError("`lat` and `lon` go together")
+        return self
+
+
+class ClusterSpec(_Model):
+    """One cluster entry, after the fleet's ``defaults`` were merged under it."""
+
+    vendor: Vendor
+    region: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")] | None = None
+    name: Name | None = None
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    cni: CniSpec | None = None
+    kubernetes_version: Annotated[str, StringConstraints(pattern=K8S_VERSION)] | None = None
+    node_pools: tuple[NodePoolSpec, ...] = ()
+    endpoint: EndpointSpec = EndpointSpec()
+    project: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = None
+    location: LocationSpec | None = None
+    kubeconfig: ConfigKeyName | None = None
+    context: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
+
+
+class ClusterDefaults(_Model):
+    """Keys that ``defaults`` may set for every cluster."""
+
+    kubernetes_version: Annotated[str, StringConstraints(pattern=K8S_VERSION)] | None = None
+    cni: dict[str, object] | None = None
+    node_pools: list[object] | None = None
+    endpoint: dict[str, object] | None = None
+    labels: dict[str, object] | None = None
+
+
+class ResourcesSpec(_Model):
+    """Per-pod requests; limits are set equal (Guaranteed QoS for memory, no CPU overcommit)."""
+
+    cpu: Annotated[str, StringConstraints(pattern=CPU)] = "100m"
+    memory: Annotated[str, StringConstraints(pattern=MEMORY)] = "128Mi"
+
+
+class DemandPoint(_Model):
+    """An explicit demand point: ``city``+``country`` or ``lat``/``lon``, with a weight."""
+
+    city: str | None = None
+    country: Country | None = None
+    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    weight: Annotated[float, Field(gt=0)] = 1.0
+
+
+class DemandSpec(_Model):
+    """Where a workload's users are: a preset or explicit points."""
+
+    preset: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z-]{1,30}$")] | None = None
+    points: tuple[DemandPoint, ...] = ()
+
+
+class PlacementSpec(_Model):
+    """How a workload's locations are chosen and constrained."""
+
+    strategy: Strategy = Strategy.EVERYWHERE
+    clusters: tuple[Name, ...] = ()
+    min_locations: Annotated[int, Field(ge=1, le=1000)] = 1
+    max_locations: Annotated[int, Field(ge=1, le=1000)] | None = None
+    must_include: tuple[Name, ...] = ()
+    must_exclude: tuple[Name, ...] = ()
+    residency: tuple[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,6}$")], ...] = ()
+    min_vendors: Annotated[int, Field(ge=1, le=6)] = 1
+    selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    requires: tuple[Capability, ...] = ()
+    demand: DemandSpec | None = None
+
+
+class RolloutSpec(_Model):
+    """Progressive rollout: ``canary`` clusters first, the rest once those are ready."""
+
+    canary: tuple[Name, ...] = ()
+
+
+class WorkloadSpec(_Model):
+    """One service, deployed to the clusters its placement chooses."""
+
+    name: Name
+    image: Annotated[str, StringConstraints(pattern=IMAGE, max_length=512)]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    replicas: Annotated[int, Field(ge=1, le=10000)] = 2
+    min_replicas_per_location: Annotated[int, Field(ge=1, le=1000)] = 1
+    resources: ResourcesSpec = ResourcesSpec()
+    expose: Expose = Expose.INTERNAL
+    probe_path: Annotated[str, StringConstraints(pattern=r"^/[\x21-\x7e]{0,255}$")] | None = None
+    egress_cidrs: tuple[str, ...] = ()
+    placement: PlacementSpec = PlacementSpec()
+    rollout: RolloutSpec = RolloutSpec()
+
+    @field_validator("egress_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return EndpointSpec._cidrs(value)  # same rule, same message
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        last = value.rsplit("/", 1)[-1]
+        if "@sha256:" not in value and ":" not in last:
+            raise ValueError(f"{value!r} has no tag; pin a version tag or a digest (e.g. {value}:1.2.3)")
+        if last.endswith(":latest"):
+            raise ValueError(f"{value!r} uses `latest`; pin a version tag or a digest")
+        return value
+
+
+class FleetInput(_Model):
+    """The ``edgefleet:fleet`` object as written (before defaults are merged into clusters)."""
+
+    environment: Annotated[str, StringConstraints(pattern=ENVIRONMENT)]
+    owner: Annotated[str, StringConstraints(pattern=LABEL_VALUE, min_length=1)]
+    tags: dict[TagKey, Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{0,63}$")]] = Field(
+        default_factory=dict
+    )
+    defaults: ClusterDefaults = ClusterDefaults()
+    clusters: tuple[ClusterSpec, ...] = Field(min_length=1)
+    workloads: tuple[WorkloadSpec, ...] = ()
+
+
+class ResolvedLocation(_Model):
+    """A point on the map with its country: what placement and the plan read."""
+
+    lat: float
+    lon: float
+    country: Country
+    city: str | None = None
+
+
+class CniInfo(_Model):
+    """The cluster's CNI as the contract exposes it."""
+
+    plugin: CniPlugin
+    mode: str | None = None
+    installed: bool = False
+    network_policy: bool = False
+
+
+class Cluster(_Model):
+    """A fully resolved cluster: what components and placement consume."""
+
+    name: Name
+    vendor: Vendor
+    region: str
+    labels: dict[str, str]
+    cni: CniInfo
+    location: ResolvedLocation
+    spec: ClusterSpec
+
+
+class Workload(_Model):
+    """A workload with its resolved target clusters and replicas per cluster (sorted by cluster)."""
+
+    spec: WorkloadSpec
+    strategy: Strategy
+    replicas: tuple[tuple[Name, int], ...]
+
+
+class FleetSpec(_Model):
+    """The validated fleet: plain frozen values, no Outputs. Built by ``parse_fleet``."""
+
+    environment: str
+    owner: str
+    tags: dict[str, str]
+    clusters: tuple[Cluster, ...]
+    workloads: tuple[Workload, ...]
+
+    def cluster(self, name: str) -> Cluster:
+        """The cluster called ``name`` (KeyError if none)."""
+        for cluster in self.clusters:
+            if cluster.name == name:
+                return cluster
+        raise KeyError(name)
+
+    def secret_keys(self) -> tuple[str, ...]:
+        """The config keys (``edgefleet:<key>``) this fleet reads as secrets, sorted."""
+        return tuple(sorted({f"edgefleet:{c.spec.kubeconfig}" for c in self.clusters if c.spec.kubeconfig}))
+
+
+StrategyName = Literal["latency", "everywhere", "pinned"]

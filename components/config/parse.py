@@ -1,0 +1,500 @@
+"""From raw config to ``FleetSpec``: defaults, shape (pydantic), cross-checks, error locations."""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+import types
+import typing
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from components.config import model as m
+from components.config.errors import ConfigError, ConfigIssue, Position
+from components.config.source import PathPart, StackSource, normalize_key
+from components.placement.cities import CityNotFound, known_countries, resolve_city
+from components.placement.geo import RESIDENCY_GROUPS, residency_countries
+
+# Vendors this version can build. The rest of the contract parses, then says so clearly.
+IMPLEMENTED_VENDORS: frozenset[m.Vendor] = frozenset({m.Vendor.EXISTING})
+IMPLEMENTED_STRATEGIES: frozenset[m.Strategy] = frozenset({m.Strategy.EVERYWHERE, m.Strategy.PINNED})
+
+# Which `defaults` keys reach which vendor's clusters (the rest do not apply to it).
+_DEFAULT_KEYS_CLOUD = frozenset({"kubernetes_version", "cni", "node_pools", "endpoint", "labels"})
+_DEFAULT_KEYS_EXISTING = frozenset({"cni", "labels"})
+# Keys a cluster entry may set only for some vendors.
+_ONLY_FOR: dict[str, frozenset[m.Vendor]] = {
+    "project": frozenset({m.Vendor.GCP}),
+    "kubeconfig": frozenset({m.Vendor.EXISTING}),
+    "context": frozenset({m.Vendor.EXISTING}),
+    "node_pools": frozenset(set(m.Vendor) - {m.Vendor.EXISTING}),
+    "kubernetes_version": frozenset(set(m.Vendor) - {m.Vendor.EXISTING}),
+    "endpoint": frozenset(set(m.Vendor) - {m.Vendor.EXISTING}),
+}
+
+_PATTERN_HELP: dict[str, str] = {
+    m.NAME: "use 1-40 lower-case letters, digits and '-', starting and ending with a letter or digit",
+    m.ENVIRONMENT: "use 1-20 lower-case letters, digits and '-', e.g. `prod`",
+    m.LABEL_VALUE: "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a "
+    "letter or digit (a Kubernetes label value)",
+    m.LABEL_KEY: "use a Kubernetes label key such as `tier` or `example.com/tier`",
+    m.TAG_KEY: "use 1-63 lower-case letters, digits, '-' or '_', starting with a letter "
+    "(valid as a tag on every vendor)",
+    m.CONFIG_KEY: "name a config key such as `storeBerlin01Kubeconfig` (letters, digits, '_'), "
+    "without the `edgefleet:` prefix",
+    m.CPU: "use a Kubernetes CPU quantity such as `250m` or `1`",
+    m.MEMORY: "use a Kubernetes memory quantity such as `256Mi` or `1Gi`",
+    m.IMAGE: "use an image reference such as `ghcr.io/acme/api:1.4.2` (lower-case repository)",
+    m.K8S_VERSION: "use a quoted minor version such as \"1.33\"",
+    m.COUNTRY: "use an upper-case ISO 3166-1 alpha-2 code such as `DE`",
+}
+
+
+def format_path(loc: Sequence[PathPart]) -> str:
+    """('clusters', 2, 'cni') -> 'fleet.clusters[2].cni'."""
+    out = "fleet"
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+class _Reporter:
+    """Collects issues, locating each path in the source file when there is one."""
+
+    def __init__(self, raw: Any, source: StackSource | None) -> None:
+        self.raw = raw
+        self.source = source
+        self.issues: list[ConfigIssue] = []
+        self._seen: set[tuple[str, str]] = set()
+
+    def origin(self, loc: Sequence[PathPart]) -> Sequence[PathPart]:
+        """Where a path's value was written: a cluster key that came from `defaults` is
+        reported there (once), not once per cluster it was merged into."""
+        if loc[:1] == ("clusters",) and len(loc) > 2 and not _has(self.raw, loc[:3]):
+            default_loc = ("defaults", *loc[2:])
+            if _has(self.raw, default_loc[:2]):
+                return default_loc
+        return loc
+
+    def add(self, loc: Sequence[PathPart], message: str) -> None:
+        loc = self.origin(loc)
+        path = format_path(loc)
+        if (path, message) in self._seen:
+            return
+        self._seen.add((path, message))
+        position = self.source.locate(loc) if self.source else None
+        self.issues.append(ConfigIssue(path, message, position))
+
+    def raise_if_any(self) -> None:
+        if self.issues:
+            raise ConfigError(sorted(self.issues, key=_issue_order))
+
+
+def _has(raw: Any, loc: Sequence[PathPart]) -> bool:
+    node = raw
+    for part in loc:
+        if isinstance(node, Mapping) and isinstance(part, str) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return False
+    return True
+
+
+def _issue_order(issue: ConfigIssue) -> tuple[int, int, str]:
+    pos = issue.position
+    return (pos.line if pos else 0, pos.col if pos else 0, issue.path)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``; mappings merge key by key, lists and scalars replace."""
+    out: dict[str, Any] = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _merge_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    defaults = raw.get("defaults")
+    clusters = raw.get("clusters")
+    if not isinstance(defaults, Mapping) or not isinstance(clusters, list):
+        return raw
+    merged = []
+    for entry in clusters:
+        if not isinstance(entry, Mapping):
+            merged.append(entry)
+            continue
+        keys = _DEFAULT_KEYS_EXISTING if entry.get("vendor") == "existing" else _DEFAULT_KEYS_CLOUD
+        applicable = {k: v for k, v in defaults.items() if k in keys}
+        merged.append(deep_merge(applicable, entry))
+    return {**raw, "clusters": merged}
+
+
+# --- pydantic errors -> issues -------------------------------------------------------------
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The concrete classes inside Optional/Annotated/tuple/dict annotations."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType, tuple, list):
+        return [c for arg in typing.get_args(tp) if arg is not Ellipsis for c in _unwrap(arg)]
+    if origin is dict:
+        return _unwrap(typing.get_args(tp)[1])
+    return [tp]
+
+
+def _model_at(root: type[BaseModel], loc: Sequence[PathPart]) -> type[BaseModel] | None:
+    current: type[BaseModel] | None = root
+    for part in loc:
+        if current is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part)
+        if field is None:
+            return None
+        models = [c for c in _unwrap(field.annotation) if isinstance(c, type) and issubclass(c, BaseModel)]
+        current = models[0] if models else None
+    return current
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _message(error: Mapping[str, Any], root: type[BaseModel]) -> str:
+    kind = error["type"]
+    loc = tuple(error["loc"])
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        model = _model_at(root, loc[:-1])
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint = f"did you mean `{close[0]}`? " if close else ""
+        return f"unknown key `{key}`; {hint}allowed keys: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"missing required key `{loc[-1]}`"
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        help_text = _PATTERN_HELP.get(pattern, f"must match {pattern}")
+        return f"{_describe(error['input'])} is not valid: {help_text}"
+    if kind == "enum":
+        return f"{_describe(error['input'])} is not one of {ctx.get('expected', '')}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping, got {_describe(error['input'])}"
+    if kind in ("tuple_type", "list_type"):
+        return f"expected a list, got {_describe(error['input'])}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    msg = str(error["msg"])
+    if kind == "string_type" and isinstance(error["input"], (int, float)) and not isinstance(error["input"], bool):
+        return f"{msg}, got {error['input']!r}; quote it (\"{error['input']}\")"
+    if "input" in error and kind not in ("too_short",):
+        return f"{msg}, got {_describe(error['input'])}"
+    return msg
+
+
+def _report_validation(exc: ValidationError, root: type[BaseModel], rep: _Reporter) -> None:
+    errors = exc.errors(include_url=False)
+    locs = [tuple(e["loc"]) for e in errors]
+    for error in errors:
+        loc: tuple[PathPart, ...] = tuple(p for p in error["loc"] if p != "[key]")
+        if error["type"] == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs):
+            continue  # the items themselves failed; their errors say why
+        rep.add(loc, _message(error, root))
+
+
+# --- cross-checks -------------------------------------------------------------------------
+
+
+def _cluster_checks(fleet: m.FleetInput, raw_clusters: list[Any], rep: _Reporter,
+                    available_keys: Collection[str]) -> list[m.Cluster]:
+    resolved: list[m.Cluster] = []
+    first_index: dict[str, int] = {}
+    for i, spec in enumerate(fleet.clusters):
+        raw = raw_clusters[i] if i < len(raw_clusters) and isinstance(raw_clusters[i], Mapping) else {}
+        loc: tuple[PathPart, ...] = ("clusters", i)
+        ok = True
+        for key, vendors in _ONLY_FOR.items():
+            if key in raw and spec.vendor not in vendors:
+                rep.add((*loc, key), f"`{key}` does not apply to {spec.vendor.value} clusters; remove it")
+                ok = False
+        if spec.vendor not in IMPLEMENTED_VENDORS:
+            rep.add((*loc, "vendor"),
+                    f"vendor `{spec.vendor.value}` is part of the config contract but not built in this "
+                    f"edgefleet version yet; available now: {', '.join(sorted(IMPLEMENTED_VENDORS))}")
+            ok = False
+        if spec.vendor is m.Vendor.EXISTING:
+            if spec.name is None:
+                rep.add(loc, "an `existing` cluster needs a `name`")
+                ok = False
+            if spec.location is None:
+                rep.add(loc, "an `existing` cluster needs a `location`: {city, country} or {lat, lon, country}")
+                ok = False
+            if spec.cni is not None and not spec.cni.installed:
+                rep.add((*loc, "cni", "installed"),
+                        "installing a CNI on an existing cluster is not available in this version yet; "
+                        "set `installed: true` if the cluster already runs it")
+                ok = False
+            if spec.kubeconfig is not None and normalize_key(spec.kubeconfig) not in available_keys:
+                rep.add((*loc, "kubeconfig"),
+                        f"config key `edgefleet:{spec.kubeconfig}` is not set; run "
+                        f"`pulumi config set --secret {spec.kubeconfig} < kubeconfig.yaml`, or remove "
+                        "`kubeconfig` to use the ambient kubeconfig")
+                ok = False
+        elif spec.region is None:
+            rep.add(loc, f"a {spec.vendor.value} cluster needs a `region`")
+            ok = False
+        name = spec.name or (f"{spec.vendor.value}-{spec.region}" if spec.region else None)
+        if name is not None:
+            if not re.fullmatch(m.NAME, name):
+                rep.add((*loc, "region"), f"the default name {name!r} is too long or invalid; set `name`")
+                ok = False
+            elif name in first_index:
+                rep.add((*loc, "name") if spec.name else loc,
+                        f"duplicate cluster name {name!r} (also fleet.clusters[{first_index[name]}]); "
+                        "give each cluster a unique `name`")
+                ok = False
+            else:
+                first_index[name] = i
+        location = _resolve_location(spec, loc, rep)
+        if not ok or name is None or location is None:
+            continue
+        cni = spec.cni or m.CniSpec(plugin=m.CniPlugin.VENDOR, installed=True)
+        resolved.append(m.Cluster(
+            name=name,
+            vendor=spec.vendor,
+            region=spec.region or _region_from(location),
+            labels=dict(sorted(spec.labels.items())),
+            cni=m.CniInfo(plugin=cni.plugin, mode=cni.mode, installed=cni.installed,
+                          network_policy=existing_network_policy(cni.plugin)),
+            location=location,
+            spec=spec,
+        ))
+    return resolved
+
+
+def existing_network_policy(plugin: m.CniPlugin) -> bool:
+    """Whether an already installed CNI enforces NetworkPolicy (flannel alone does not; `vendor`
+    is whatever the cluster has, so edgefleet does not count on it)."""
+    return plugin in (m.CniPlugin.CILIUM, m.CniPlugin.CALICO)
+
+
+def _region_from(location: m.ResolvedLocation) -> str:
+    if location.city:
+        slug = re.sub(r"[^a-z0-9]+", "-", location.city.casefold()).strip("-")
+        return f"{location.country.lower()}-{slug}"[:40].rstrip("-")
+    return location.country.lower()
+
+
+def _resolve_location(spec: m.ClusterSpec, loc: tuple[PathPart, ...], rep: _Reporter) -> m.ResolvedLocation | None:
+    where = spec.location
+    if where is None:
+        return None
+    if where.country not in known_countries():
+        rep.add((*loc, "location", "country"), f"{where.country!r} is not a known ISO 3166-1 alpha-2 country code")
+        return None
+    if where.city is None:
+        assert where.lat is not None and where.lon is not None  # the model guarantees both
+        return m.ResolvedLocation(lat=where.lat, lon=where.lon, country=where.country)
+    try:
+        city = resolve_city(where.city, where.country)
+    except CityNotFound as exc:
+        rep.add((*loc, "location", "city"), f"{exc}; or give `lat` and `lon` instead of `city`")
+        return None
+    return m.ResolvedLocation(lat=city.lat, lon=city.lon, country=city.country, city=city.name)
+
+
+def _filters(spec: m.PlacementSpec) -> list[tuple[str, Callable[[m.Cluster], bool]]]:
+    """Each constraint as a named filter; a cluster that fails one is removed, for that reason."""
+    out: list[tuple[str, Callable[[m.Cluster], bool]]] = []
+    if spec.selector:
+        out.append(("selector", lambda c: all(c.labels.get(k) == v for k, v in spec.selector.items())))
+    if spec.residency:
+        allowed = frozenset().union(*(residency_countries(r) for r in spec.residency))
+        out.append(("residency", lambda c: c.location.country in allowed))
+    if m.Capability.NETWORK_POLICY in spec.requires:
+        out.append(("requires", lambda c: c.cni.network_policy))
+    if spec.must_exclude:
+        out.append(("must_exclude", lambda c: c.name not in spec.must_exclude))
+    return out
+
+
+def _workload_checks(fleet: m.FleetInput, clusters: list[m.Cluster], all_names: set[str],
+                     rep: _Reporter) -> list[m.Workload]:
+    out: list[m.Workload] = []
+    seen: dict[str, int] = {}
+    for i, spec in enumerate(fleet.workloads):
+        loc: tuple[PathPart, ...] = ("workloads", i)
+        place = spec.placement
+        ploc = (*loc, "placement")
+        ok = True
+        if spec.name in seen:
+            rep.add((*loc, "name"), f"duplicate workload name {spec.name!r} (also fleet.workloads[{seen[spec.name]}])")
+            ok = False
+        seen.setdefault(spec.name, i)
+        if place.strategy not in IMPLEMENTED_STRATEGIES:
+            rep.add((*ploc, "strategy"),
+                    f"strategy `{place.strategy.value}` is part of the config contract but not built in this "
+                    "edgefleet version yet; use `everywhere` (with filters) or `pinned`")
+            ok = False
+        for code_i, code in enumerate(place.residency):
+            if code not in RESIDENCY_GROUPS and code not in known_countries():
+                rep.add((*ploc, "residency", code_i),
+                        f"{code!r} is neither a residency group ({', '.join(sorted(RESIDENCY_GROUPS))}) "
+                        "nor an ISO 3166-1 alpha-2 country code")
+                ok = False
+        refs = [("clusters", place.clusters), ("must_include", place.must_include),
+                ("must_exclude", place.must_exclude)]
+        for key, names in refs:
+            for j, name in enumerate(names):
+                if name not in all_names:
+                    rep.add((*ploc, key, j), f"no cluster named {name!r}; {_known(name, all_names)}")
+                    ok = False
+        for j, name in enumerate(spec.rollout.canary):
+            if name not in all_names:
+                rep.add((*loc, "rollout", "canary", j), f"no cluster named {name!r}; {_known(name, all_names)}")
+                ok = False
+        both = sorted(set(place.must_include) & set(place.must_exclude))
+        if both:
+            rep.add((*ploc, "must_exclude"), f"{', '.join(both)} is in both must_include and must_exclude")
+            ok = False
+        if place.max_locations is not None and place.max_locations < place.min_locations:
+            rep.add((*ploc, "max_locations"),
+                    f"max_locations ({place.max_locations}) is smaller than min_locations ({place.min_locations})")
+            ok = False
+        if place.strategy is m.Strategy.PINNED and not place.clusters:
+            rep.add((*ploc, "clusters"), "strategy `pinned` needs the cluster names in `clusters`")
+            ok = False
+        if place.strategy is not m.Strategy.PINNED and place.clusters:
+            rep.add((*ploc, "clusters"), "`clusters` is only for strategy `pinned`; use `must_include` instead")
+            ok = False
+        if len(set(place.clusters)) != len(place.clusters):
+            rep.add((*ploc, "clusters"), "lists a cluster more than once")
+            ok = False
+        if not ok:
+            continue
+        chosen = _choose(spec, clusters, ploc, rep)
+        if chosen is None:
+            continue
+        if spec.rollout.canary:
+            outside = [c for c in spec.rollout.canary if c not in {x.name for x in chosen}]
+            if outside:
+                rep.add((*loc, "rollout", "canary"),
+                        f"{', '.join(outside)} is not among the workload's clusters "
+                        f"({', '.join(c.name for c in chosen)})")
+                continue
+        out.append(m.Workload(spec=spec, strategy=place.strategy,
+                              replicas=split_evenly(spec.replicas, spec.min_replicas_per_location,
+                                                    [c.name for c in chosen])))
+    return out
+
+
+def _known(name: str, names: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(names), n=1)
+    return f"did you mean {close[0]!r}?" if close else f"clusters: {', '.join(sorted(names))}"
+
+
+def _choose(spec: m.WorkloadSpec, clusters: list[m.Cluster], ploc: tuple[PathPart, ...],
+            rep: _Reporter) -> list[m.Cluster] | None:
+    place = spec.placement
+    pool = sorted(clusters, key=lambda c: c.name)
+    if place.strategy is m.Strategy.PINNED:
+        pool = [c for c in pool if c.name in place.clusters]
+    removed: list[str] = []
+    for constraint, keep in _filters(place):
+        gone = [c.name for c in pool if not keep(c)]
+        if gone:
+            removed.append(f"{constraint} removed {', '.join(gone)}")
+            if place.strategy is m.Strategy.PINNED or set(gone) & set(place.must_include):
+                rep.add((*ploc, constraint),
+                        f"{constraint} rules out {', '.join(gone)}, which the placement names explicitly")
+                return None
+        pool = [c for c in pool if keep(c)]
+    why = f" ({'; '.join(removed)})" if removed else ""
+    if len(pool) < place.min_locations:
+        rep.add((*ploc, "min_locations"),
+                f"needs {place.min_locations} location(s) but only {len(pool)} cluster(s) are eligible{why}")
+        return None
+    if place.max_locations is not None and len(pool) > place.max_locations:
+        rep.add((*ploc, "max_locations"),
+                f"strategy `{place.strategy.value}` deploys to all {len(pool)} eligible clusters, more than "
+                f"max_locations ({place.max_locations}); narrow it with `selector` or `pinned`")
+        return None
+    vendors = {c.vendor for c in pool}
+    if len(vendors) < place.min_vendors:
+        rep.add((*ploc, "min_vendors"),
+                f"needs {place.min_vendors} distinct vendors but the eligible clusters have "
+                f"{len(vendors)} ({', '.join(sorted(v.value for v in vendors)) or 'none'}){why}")
+        return None
+    need = len(pool) * spec.min_replicas_per_location
+    if spec.replicas < need:
+        rep.add((*ploc[:-1], "replicas"),
+                f"{spec.replicas} replicas cannot give {len(pool)} location(s) at least "
+                f"{spec.min_replicas_per_location} each; set replicas to {need} or more")
+        return None
+    return pool
+
+
+def split_evenly(total: int, minimum: int, names: Sequence[str]) -> tuple[tuple[str, int], ...]:
+    """``total`` replicas over ``names`` (sorted), as even as possible, each at least ``minimum``.
+
+    The remainder goes one each to the first clusters by name, so the split is deterministic.
+    """
+    if not names:
+        return ()
+    ordered = sorted(names)
+    base, extra = divmod(total, len(ordered))
+    if base < minimum:
+        raise ValueError(f"{total} replicas cannot give {len(ordered)} locations {minimum} each")
+    return tuple((name, base + (1 if k < extra else 0)) for k, name in enumerate(ordered))
+
+
+def parse_fleet(raw: Any, *, available_keys: Collection[str] = (),
+                source: StackSource | None = None) -> m.FleetSpec:
+    """Validate raw ``edgefleet:fleet`` data; raise ``ConfigError`` listing every problem.
+
+    ``available_keys`` are the full config keys set in the stack (``edgefleet:storeKubeconfig``),
+    secure or not: a referenced secret must be among them.
+    """
+    rep = _Reporter(raw, source)
+    if not isinstance(raw, Mapping):
+        rep.add((), f"expected a mapping with environment, owner, clusters; got {_describe(raw)}")
+        rep.raise_if_any()
+    prepared = _merge_defaults(dict(raw))
+    try:
+        fleet = m.FleetInput.model_validate(prepared)
+    except ValidationError as exc:
+        _report_validation(exc, m.FleetInput, rep)
+        rep.raise_if_any()
+        raise  # unreachable: a ValidationError always has errors
+    raw_clusters = prepared.get("clusters") or []
+    clusters = _cluster_checks(fleet, raw_clusters, rep, available_keys)
+    names = {c.name for c in clusters} | {
+        c.name for c in fleet.clusters if c.name
+    }
+    workloads = _workload_checks(fleet, clusters, names, rep) if len(clusters) == len(fleet.clusters) else []
+    rep.raise_if_any()
+    return m.FleetSpec(
+        environment=fleet.environment,
+        owner=fleet.owner,
+        tags=dict(sorted(fleet.tags.items())),
+        clusters=tuple(clusters),
+        workloads=tuple(workloads),
+    )
+
+
+def load_stack(source: StackSource) -> m.FleetSpec:
+    """Parse the fleet of a stack file read by ``read_stack_file``."""
+    return parse_fleet(source.fleet, available_keys=set(source.values), source=source)

@@ -1,0 +1,57 @@
+"""The cluster contract (v1): what every cluster component exposes, whatever the vendor.
+
+| member       | kind                         | rule                                                     |
+|--------------|------------------------------|----------------------------------------------------------|
+| name, vendor, region | plain ``str``        | known at preview; with location and labels, all placement reads |
+| location     | ``ResolvedLocation``         | from the region catalog, or given for existing clusters  |
+| labels       | plain mapping                | from config                                              |
+| cni          | ``CniInfo``                  | plugin, mode, ``network_policy``                         |
+| kubeconfig   | ``Output[str]``, secret      | exec auth where the vendor has it; MUST be secret        |
+| provider     | ``pulumi_kubernetes.Provider`` | built inside the component, ``parent=self``            |
+| endpoint     | ``Output[str]``              | the API server URL                                       |
+
+``register_outputs`` is called once, last. ``tests/test_contract.py`` enforces this for every vendor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config.model import Cluster, CniInfo, ResolvedLocation
+
+CONTRACT_VERSION = "v1"
+
+
+@runtime_checkable
+class KubernetesCluster(Protocol):
+    """A cluster component that meets contract v1."""
+
+    name: str
+    vendor: str
+    region: str
+    location: ResolvedLocation
+    labels: Mapping[str, str]
+    cni: CniInfo
+    kubeconfig: pulumi.Output[str]
+    provider: k8s.Provider
+    endpoint: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    """What a cluster component gets: the resolved spec, fleet-wide tags, and its secrets.
+
+    ``kubeconfig`` is only for vendors that bring their own cluster (``existing``); it must be a
+    secret Output (the entry point reads it with ``get_secret``), or ``None`` for the ambient one.
+    """
+
+    cluster: Cluster
+    owner: str
+    environment: str
+    tags: Mapping[str, str]
+    kubeconfig: pulumi.Output[str] | None = None

@@ -1,0 +1,89 @@
+"""The entry point's helpers: the only place that reads ``pulumi.Config``.
+
+Components get everything through typed args; this module turns the stack's config into those
+args. Errors become one ``pulumi.RunError`` with one line per problem (no traceback), pointing at
+``stacks/Pulumi.<stack>.yaml`` lines when that file is where the config came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from components.config import FleetSpec, parse_fleet
+from components.config.errors import ConfigError
+from components.config.source import PROJECT, StackSource, normalize_key, read_stack_file
+from components.fleet import Fleet, FleetArgs
+
+# What `edgefleet plan` sets a `secure:` key to, since it cannot decrypt it offline. The program
+# turns it into a secret of unknown content, as a preview without the passphrase would show.
+UNDECRYPTABLE = "edgefleet:offline:undecryptable-secret"
+
+
+def _stack_file(project_dir: Path) -> StackSource | None:
+    path = project_dir / "stacks" / f"Pulumi.{pulumi.get_stack()}.yaml"
+    if not path.is_file():
+        return None
+    try:
+        return read_stack_file(path)
+    except ConfigError:
+        return None  # positions are a courtesy; the config itself came from the engine
+
+
+def _referenced_keys(raw: Any) -> set[str]:
+    clusters = raw.get("clusters") if isinstance(raw, Mapping) else None
+    if not isinstance(clusters, list):
+        return set()
+    return {c["kubeconfig"] for c in clusters if isinstance(c, Mapping) and isinstance(c.get("kubeconfig"), str)}
+
+
+def read_secret(config: pulumi.Config, key: str) -> pulumi.Output[str]:
+    """A config value as a secret Output, whether it was set with --secret or not."""
+    if pulumi.runtime.get_config(normalize_key(key)) == UNDECRYPTABLE:
+        unknown: pulumi.Output[str] = pulumi.Output(
+            set(), _const(None), is_known=_const(False), is_secret=_const(True)
+        )
+        return unknown
+    value = config.get_secret(key)
+    if value is None:  # parse_fleet already checked presence; keep mypy and readers honest
+        raise pulumi.RunError(f"config key {normalize_key(key)} is not set")
+    return value
+
+
+async def _const(value: Any) -> Any:
+    return value
+
+
+def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[str]]]:
+    """The validated fleet and its secrets, from ``edgefleet:fleet`` and the keys it references."""
+    config = pulumi.Config(PROJECT)
+    raw = config.get_object("fleet")
+    if raw is None:
+        raise pulumi.RunError(
+            f"config key {PROJECT}:fleet is not set; add it to stacks/Pulumi.{pulumi.get_stack()}.yaml "
+            "(see docs/fleet-config.md)"
+        )
+    referenced = _referenced_keys(raw)
+    present = {normalize_key(k) for k in referenced if config.get(k) is not None}
+    try:
+        spec = parse_fleet(raw, available_keys=present, source=_stack_file(project_dir))
+    except ConfigError as exc:
+        raise pulumi.RunError("invalid fleet config:\n" + str(exc)) from None
+    secrets = {key: read_secret(config, key) for key in sorted(referenced)}
+    return spec, secrets
+
+
+def build(project_dir: Path) -> Fleet:
+    """Read the config, build the fleet, export its outputs (kubeconfigs as secrets)."""
+    spec, secrets = read_fleet(project_dir)
+    fleet = Fleet("fleet", FleetArgs(spec=spec, secrets=secrets))
+    pulumi.export("clusters", {
+        name: {"vendor": c.vendor, "region": c.region, "endpoint": c.endpoint}
+        for name, c in fleet.clusters.items()
+    })
+    pulumi.export("kubeconfigs", pulumi.Output.secret({name: c.kubeconfig for name, c in fleet.clusters.items()}))
+    pulumi.export("placements", {w.spec.name: dict(w.replicas) for w in spec.workloads})
+    return fleet

@@ -1,0 +1,70 @@
+"""The fleet: every cluster (through its vendor component) and every workload on its clusters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.clusters import VENDORS, ClusterFactory
+from components.config.model import FleetSpec, Vendor
+from components.contract import ClusterArgs, KubernetesCluster
+from components.workloads import EdgeWorkload, EdgeWorkloadArgs
+
+
+@dataclass(frozen=True)
+class FleetArgs:
+    """A validated fleet, the secret kubeconfigs it references (by config key), and the vendor
+    components to build clusters with (tests swap in a fake vendor)."""
+
+    spec: FleetSpec
+    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    vendors: Mapping[Vendor, ClusterFactory] = field(default_factory=lambda: dict(VENDORS))
+
+
+def cluster_labels(spec: FleetSpec, cluster: str) -> dict[str, str]:
+    """Labels every Kubernetes object edgefleet creates in ``cluster`` carries."""
+    return {"owner": spec.owner, "environment": spec.environment, "edgefleet-cluster": cluster}
+
+
+class Fleet(pulumi.ComponentResource):
+    """All clusters and workloads of one stack. Decisions were made on plain values already."""
+
+    clusters: dict[str, KubernetesCluster]
+    workloads: dict[tuple[str, str], EdgeWorkload]
+
+    def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("edgefleet:fleet:Fleet", name, None, opts)
+        spec = args.spec
+        self.clusters = {}
+        for cluster in spec.clusters:
+            key = cluster.spec.kubeconfig
+            factory = args.vendors[cluster.vendor]
+            self.clusters[cluster.name] = factory(
+                cluster.name,
+                ClusterArgs(
+                    cluster=cluster,
+                    owner=spec.owner,
+                    environment=spec.environment,
+                    tags=spec.tags,
+                    kubeconfig=args.secrets[key] if key else None,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+        self.workloads = {}
+        for workload in spec.workloads:
+            for cluster_name, replicas in workload.replicas:
+                target = self.clusters[cluster_name]
+                self.workloads[(workload.spec.name, cluster_name)] = EdgeWorkload(
+                    f"{workload.spec.name}-{cluster_name}",
+                    EdgeWorkloadArgs(
+                        workload=workload.spec,
+                        cluster=cluster_name,
+                        replicas=replicas,
+                        provider=target.provider,
+                        labels=cluster_labels(spec, cluster_name),
+                    ),
+                    pulumi.ResourceOptions(parent=self),
+                )
+        self.register_outputs({})

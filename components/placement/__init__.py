@@ -1,0 +1,1 @@
+"""Placement: geography, demand, latency and the solver. Pure Python: never imports ``pulumi``."""

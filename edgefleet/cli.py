@@ -1,0 +1,152 @@
+"""The ``edgefleet`` command (contract v1: ``docs/cli.md``).
+
+Exit codes: 0 success; 2 invalid input (every error on its own line: ``path: message (file:line:col)``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pulumi
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from components.config import ConfigError, FleetSpec, load_stack, read_stack_file
+from components.config.source import StackSource
+from edgefleet import __version__
+from edgefleet.engine import ProgramRun, run_program
+from edgefleet.plan import ManifestDirError, build_plan, counts_by_type, dumps, kubernetes_objects, write_manifests
+from edgefleet.project import find_project, stack_file
+
+EXIT_OK = 0
+EXIT_INVALID = 2
+
+app = typer.Typer(
+    name="edgefleet",
+    help="Kubernetes at the edge on many vendors, from one stack config. Offline: no Pulumi CLI, no credentials.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+StackArg = Annotated[str, typer.Argument(help="A stack name (stacks/Pulumi.<STACK>.yaml) or a path to a stack settings file.")]
+
+
+def _fail(exc: ConfigError) -> typer.Exit:
+    for issue in exc.issues:
+        err.print(str(issue), markup=False, highlight=False, soft_wrap=True)
+    noun = "error" if len(exc.issues) == 1 else "errors"
+    err.print(f"[red]invalid:[/] {len(exc.issues)} {noun}", highlight=False)
+    return typer.Exit(EXIT_INVALID)
+
+
+def _load(stack: str) -> tuple[Path, StackSource, FleetSpec]:
+    project = find_project()
+    source = read_stack_file(stack_file(project, stack))
+    return project, source, load_stack(source)
+
+
+@app.command()
+def validate(stack: StackArg) -> None:
+    """Parse and cross-check the fleet config. Exit 0 valid, 2 invalid."""
+    try:
+        _, source, spec = _load(stack)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    placed = sum(len(w.replicas) for w in spec.workloads)
+    err.print(
+        f"[green]valid:[/] {source.file}: {len(spec.clusters)} cluster(s), {len(spec.workloads)} workload(s), "
+        f"{placed} placement(s)",
+        highlight=False,
+    )
+
+
+def _run_with_progress(project: Path, source: StackSource) -> ProgramRun:
+    if not err.is_terminal:
+        return run_program(project, source)
+    with err.status(f"planning {source.stack} under the mock engine...") as status:
+
+        def tick(count: int) -> None:
+            status.update(f"planning {source.stack} under the mock engine: {count} resources registered")
+
+        return run_program(project, source, on_register=tick)
+
+
+def _summary(spec: FleetSpec, run: ProgramRun) -> None:
+    objects = kubernetes_objects(run)
+    tree = Tree(f"[bold]{run.project}/{run.stack}[/]: {len(run.registrations)} resources")
+    for cluster in sorted(spec.clusters, key=lambda c: c.name):
+        cni = cluster.cni
+        policy = "enforces NetworkPolicy" if cni.network_policy else "no NetworkPolicy enforcement"
+        branch = tree.add(
+            f"[bold]{cluster.name}[/]  {cluster.vendor.value} {cluster.region}  "
+            f"cni {cni.plugin.value}{'/' + cni.mode if cni.mode else ''} ({policy})"
+        )
+        for workload in sorted(spec.workloads, key=lambda w: w.spec.name):
+            replicas = dict(workload.replicas).get(cluster.name)
+            if replicas is None:
+                continue
+            kinds = sorted(
+                r.type.rsplit(":", 1)[-1] for c, r in objects if c == cluster.name and r.name.startswith(f"{workload.spec.name}-{cluster.name}-")
+            )
+            branch.add(f"{workload.spec.name}  {replicas} replica(s)  {workload.spec.expose.value}  [dim]{', '.join(kinds)}[/]")
+    out.print(tree)
+    table = Table("type", "count", title="resources by type", title_justify="left")
+    for type_, count in counts_by_type(run):
+        table.add_row(type_, str(count))
+    out.print(table)
+
+
+@app.command()
+def plan(
+    stack: StackArg,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the plan (edgefleet.plan/v1) here.")] = None,
+    manifests: Annotated[Path | None, typer.Option("--manifests", help="Write every Kubernetes object here, one file each.")] = None,
+) -> None:
+    """Run the real Pulumi program under the SDK's mock engine; print a summary, write plan and manifests."""
+    try:
+        project, source, spec = _load(stack)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    try:
+        run = _run_with_progress(project, source)
+    except pulumi.RunError as exc:  # the program's own config errors, already one line each
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    _summary(spec, run)
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(dumps(build_plan(spec, run)), encoding="utf-8")
+        err.print(f"plan written to {json_file}", highlight=False)
+    if manifests is not None:
+        try:
+            written = write_manifests(run, manifests)
+        except ManifestDirError as exc:
+            err.print(f"--manifests: {exc}", markup=False, highlight=False)
+            raise typer.Exit(EXIT_INVALID) from None
+        err.print(f"{len(written)} manifests written under {manifests}", highlight=False)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"edgefleet {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """edgefleet: one stack config in; clusters, CNI, placement and policy out."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="edgefleet")
+    sys.exit(EXIT_OK)

@@ -1,0 +1,213 @@
+"""The offline engine: the real Pulumi program under the SDK's mock engine, every registration captured.
+
+No Pulumi CLI, no credentials, no network. ``run_program`` sets the stack's config (a ``secure:``
+value, which cannot be decrypted here, becomes a secret of unknown content), runs the project's
+``__main__.py`` inside ``pulumi.runtime.set_mocks`` with a monitor that records each
+``RegisterResource`` request as the engine would receive it (wire names, secrets and unknowns
+marked), and returns the registrations and the stack's exports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.config.source import FLEET_KEY, PROJECT, StackSource
+from components.entry import UNDECRYPTABLE
+from edgefleet.mocks import FleetMocks
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+
+_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+_ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17"
+_ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7"
+_UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One ``RegisterResource`` request, as the engine sees it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None
+    provider: str | None
+    dependencies: tuple[str, ...]
+    protect: bool
+    inputs: Mapping[str, Any]
+    source: tuple[str, int] | None = None  # (project-relative file, line) of the constructor call
+
+    @property
+    def provider_urn(self) -> str | None:
+        """The provider reference is ``<urn>::<id>``; this is the URN part."""
+        return self.provider.rsplit("::", 1)[0] if self.provider else None
+
+
+@dataclass
+class ProgramRun:
+    """What one run of the program registered and exported."""
+
+    stack: str
+    project: str
+    registrations: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+def wire_to_plain(value: Any) -> Any:
+    """A deserialized protobuf Struct in wire form -> JSON with secrets/unknowns marked."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig == _SECRET_SIG:
+            return SECRET
+        if sig == _RESOURCE_SIG:
+            return value.get("urn", UNKNOWN)
+        if sig in (_ASSET_SIG, _ARCHIVE_SIG):
+            return {k: wire_to_plain(v) for k, v in sorted(value.items()) if k != _SIG}
+        return {k: wire_to_plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [wire_to_plain(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if value == _UNKNOWN_VALUE:
+        return UNKNOWN
+    return value
+
+
+class CapturingMonitor(pulumi_mocks.MockMonitor):
+    """The SDK's mock monitor, recording every registration request before answering it."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks, project_dir: Path,
+                 on_register: Callable[[int], None] | None = None) -> None:
+        super().__init__(mocks)
+        self.project_dir = project_dir
+        self.captured: list[Registration] = []
+        self._lock = threading.Lock()
+        self._on_register = on_register
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        urn = self.make_urn(request.parent, request.type, request.name)
+        source = None
+        if request.HasField("sourcePosition") and request.sourcePosition.uri:
+            source = (self._relative(request.sourcePosition.uri), int(request.sourcePosition.line))
+        registration = Registration(
+            urn=urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent or None,
+            provider=request.provider or None,
+            dependencies=tuple(sorted(set(request.dependencies))),
+            protect=bool(request.protect),
+            inputs=wire_to_plain(json_format.MessageToDict(request.object)),
+            source=source,
+        )
+        with self._lock:
+            self.captured.append(registration)
+            count = len(self.captured)
+        if self._on_register is not None:
+            self._on_register(count)
+        return response
+
+    def _relative(self, uri: str) -> str:
+        path = uri.removeprefix("file://")
+        try:
+            return Path(path).resolve().relative_to(self.project_dir).as_posix()
+        except ValueError:
+            return Path(path).name
+
+
+def engine_config(source: StackSource) -> tuple[dict[str, str], list[str]]:
+    """The stack's config as the engine hands it to a program: strings, objects as JSON."""
+    config = {FLEET_KEY: json.dumps(source.fleet, sort_keys=True)}
+    secret_keys: list[str] = []
+    for key, entry in sorted(source.values.items()):
+        if entry.secure:
+            config[key] = UNDECRYPTABLE
+            secret_keys.append(key)
+        else:
+            value = entry.value
+            config[key] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    return config, secret_keys
+
+
+@contextmanager
+def _program_path(project_dir: Path) -> Iterator[None]:
+    added = str(project_dir) not in sys.path
+    if added:
+        sys.path.insert(0, str(project_dir))
+    cwd = Path.cwd()
+    os.chdir(project_dir)  # as the Pulumi language host runs a program
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        if added:
+            sys.path.remove(str(project_dir))
+
+
+def _resolve_outputs(stack: Any) -> dict[str, Any]:
+    """Await the root stack's exports, marking secrets and unknowns."""
+
+    async def resolve(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k): await resolve(v) for k, v in sorted(value.items())}
+        if isinstance(value, (list, tuple)):
+            return [await resolve(v) for v in value]
+        if not isinstance(value, pulumi.Output):
+            return value
+        data = await value._data
+        if data.is_secret:
+            return SECRET
+        if not data.is_known:
+            return UNKNOWN
+        return await resolve(data.value)
+
+    out: dict[str, Any] = {}
+    for key in sorted(stack.outputs):
+        out[key] = _sync_await(resolve(stack.outputs[key]))
+    return out
+
+
+def run_program(project_dir: Path, source: StackSource, *,
+                on_register: Callable[[int], None] | None = None) -> ProgramRun:
+    """Run ``project_dir/__main__.py`` for ``source``'s stack under mocks; raise what it raises."""
+    project_dir = project_dir.resolve()
+    config, secret_keys = engine_config(source)
+    monitor = CapturingMonitor(FleetMocks(), project_dir, on_register)
+    pulumi_settings.reset_options(project=PROJECT, stack=source.stack, preview=True)
+    pulumi.runtime.set_all_config(config, secret_keys)
+    pulumi_mocks.set_mocks(FleetMocks(), project=PROJECT, stack=source.stack, preview=True, monitor=monitor)
+    pulumi_settings.SETTINGS.rpc_manager.clear()
+    pulumi_settings.SETTINGS.outputs.clear()
+    program = project_dir / "__main__.py"
+    try:
+        with _program_path(project_dir):
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+        run = ProgramRun(stack=source.stack, project=PROJECT, registrations=list(monitor.captured))
+        root = pulumi_settings.get_root_resource()
+        run.outputs = _resolve_outputs(root) if root is not None else {}
+        return run
+    finally:
+        pulumi.runtime.set_all_config({}, [])
+        pulumi_settings.reset_options()

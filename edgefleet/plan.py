@@ -1,0 +1,156 @@
+"""The plan document (``edgefleet.plan/v1``) and the manifests, from a validated fleet and a run."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections import Counter
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from components.config.model import FleetSpec
+from edgefleet.engine import ProgramRun, Registration
+
+PLAN_FORMAT = "edgefleet.plan/v1"
+MANIFEST_MARKER = ".edgefleet-manifests"
+CLUSTER_TYPE_PREFIX = "edgefleet:clusters:"
+
+
+class ManifestDirError(Exception):
+    """The manifests directory cannot be used (not empty and not ours)."""
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def cluster_entries(spec: FleetSpec) -> list[dict[str, Any]]:
+    """The plan's ``clusters``: plain identity, location, labels and CNI capability."""
+    return [
+        {
+            "name": c.name,
+            "vendor": c.vendor.value,
+            "region": c.region,
+            "location": {"lat": c.location.lat, "lon": c.location.lon, "country": c.location.country},
+            "labels": dict(sorted(c.labels.items())),
+            "cni": {"plugin": c.cni.plugin.value, "mode": c.cni.mode, "network_policy": c.cni.network_policy},
+        }
+        for c in sorted(spec.clusters, key=lambda c: c.name)
+    ]
+
+
+def placement_entries(spec: FleetSpec) -> list[dict[str, Any]]:
+    """The plan's ``placements``: every workload, whatever its strategy."""
+    return [
+        {
+            "workload": w.spec.name,
+            "strategy": w.strategy.value,
+            # Demand shares come with latency placement; everywhere/pinned do not model demand.
+            "locations": [{"cluster": name, "replicas": n, "demand_share": None} for name, n in w.replicas],
+        }
+        for w in sorted(spec.workloads, key=lambda w: w.spec.name)
+    ]
+
+
+def resource_entry(r: Registration) -> dict[str, Any]:
+    return {
+        "urn": r.urn,
+        "type": r.type,
+        "name": r.name,
+        "custom": r.custom,
+        "parent": r.parent,
+        "provider": r.provider,
+        "dependencies": list(r.dependencies),
+        "protect": r.protect,
+        "inputs": _sorted(r.inputs),
+    }
+
+
+def build_plan(spec: FleetSpec, run: ProgramRun) -> dict[str, Any]:
+    """The whole plan document; the same inputs give the same document."""
+    return {
+        "format": PLAN_FORMAT,
+        "project": run.project,
+        "stack": run.stack,
+        "clusters": cluster_entries(spec),
+        "placements": placement_entries(spec),
+        "resources": [resource_entry(r) for r in sorted(run.registrations, key=lambda r: r.urn)],
+        "outputs": _sorted(run.outputs),
+    }
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """Stable JSON text: fixed key order as built, two-space indent, trailing newline."""
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def cluster_of(run: ProgramRun) -> dict[str, str]:
+    """Map each Kubernetes provider URN to the name of the cluster component that owns it."""
+    by_urn = {r.urn: r for r in run.registrations}
+    out: dict[str, str] = {}
+    for r in run.registrations:
+        if r.type == "pulumi:providers:kubernetes" and r.parent in by_urn:
+            owner = by_urn[r.parent]
+            if owner.type.startswith(CLUSTER_TYPE_PREFIX):
+                out[r.urn] = owner.name
+    return out
+
+
+def kubernetes_objects(run: ProgramRun) -> list[tuple[str, Registration]]:
+    """Every Kubernetes object registration with the cluster it goes to, sorted by URN."""
+    clusters = cluster_of(run)
+    out = []
+    for r in sorted(run.registrations, key=lambda r: r.urn):
+        if not r.custom or not r.type.startswith("kubernetes:") or r.type.startswith("kubernetes:helm"):
+            continue
+        cluster = clusters.get(r.provider_urn or "", "_default")
+        out.append((cluster, r))
+    return out
+
+
+def manifest(r: Registration) -> dict[str, Any]:
+    """The object as ``kubectl apply`` takes it: apiVersion, kind, metadata first."""
+    body = _sorted(r.inputs)
+    head = {k: body.pop(k) for k in ("apiVersion", "kind", "metadata") if k in body}
+    return {**head, **body}
+
+
+def write_manifests(run: ProgramRun, directory: Path) -> list[Path]:
+    """``DIR/<cluster>/<namespace|_cluster>/<Kind>-<name>.yaml`` per object. Replaces a previous
+    edgefleet manifests directory; refuses any other non-empty directory."""
+    if directory.exists():
+        if not directory.is_dir():
+            raise ManifestDirError(f"{directory} exists and is not a directory")
+        if any(directory.iterdir()) and not (directory / MANIFEST_MARKER).exists():
+            raise ManifestDirError(f"{directory} is not empty and was not written by edgefleet; choose an empty directory")
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    (directory / MANIFEST_MARKER).write_text("written by `edgefleet plan --manifests`; replaced on every run\n")
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    written: list[Path] = []
+    for cluster, r in kubernetes_objects(run):
+        obj = manifest(r)
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("namespace") or "_cluster"
+        path = directory / cluster / str(namespace) / f"{obj.get('kind', r.type.rsplit(':', 1)[-1])}-{meta.get('name', r.name)}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.StringIO()
+        yaml.dump(obj, buffer)
+        path.write_text(buffer.getvalue(), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def counts_by_type(run: ProgramRun) -> list[tuple[str, int]]:
+    """How many resources of each type, most first, then by name."""
+    counter = Counter(r.type for r in run.registrations)
+    return sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))

@@ -1,0 +1,51 @@
+"""Finding the Pulumi project and a stack's settings file from what the user typed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from components.config.errors import StackFileError
+from components.config.source import PROJECT
+
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def find_project(start: Path | None = None) -> Path:
+    """The nearest directory (from ``start`` up) with an edgefleet ``Pulumi.yaml``, else the one
+    this package was installed from."""
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents, _PACKAGE_ROOT):
+        project_file = candidate / "Pulumi.yaml"
+        if project_file.is_file() and _project_name(project_file) == PROJECT:
+            return candidate
+    raise StackFileError.at(
+        "Pulumi.yaml",
+        "no edgefleet project found (a Pulumi.yaml with `name: edgefleet`) in this directory or above; "
+        "run edgefleet from the project checkout",
+    )
+
+
+def _project_data(project_file: Path) -> dict[str, Any]:
+    try:
+        data = YAML(typ="safe", pure=True).load(project_file.read_text(encoding="utf-8"))
+    except (OSError, YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _project_name(project_file: Path) -> str | None:
+    name = _project_data(project_file).get("name")
+    return name if isinstance(name, str) else None
+
+
+def stack_file(project: Path, stack: str) -> Path:
+    """``STACK`` is a stack name (``stacks/Pulumi.<STACK>.yaml``) or a path to a settings file."""
+    as_path = Path(stack)
+    if as_path.suffix in (".yaml", ".yml") or "/" in stack or as_path.is_file():
+        return as_path
+    config_dir = _project_data(project / "Pulumi.yaml").get("stackConfigDir") or "."
+    return project / str(config_dir) / f"Pulumi.{stack}.yaml"

@@ -43,9 +43,7 @@ def _referenced_keys(raw: Any) -> set[str]:
 def read_secret(config: pulumi.Config, key: str) -> pulumi.Output[str]:
     """A config value as a secret Output, whether it was set with --secret or not."""
     if pulumi.runtime.get_config(normalize_key(key)) == UNDECRYPTABLE:
-        unknown: pulumi.Output[str] = pulumi.Output(
-            set(), _const(None), is_known=_const(False), is_secret=_const(True)
-        )
+        unknown: pulumi.Output[str] = pulumi.Output(set(), _const(None), is_known=_const(False), is_secret=_const(True))
         return unknown
     value = config.get_secret(key)
     if value is None:  # parse_fleet already checked presence; keep mypy and readers honest
@@ -80,10 +78,10 @@ def build(project_dir: Path) -> Fleet:
     """Read the config, build the fleet, export its outputs (kubeconfigs as secrets)."""
     spec, secrets = read_fleet(project_dir)
     fleet = Fleet("fleet", FleetArgs(spec=spec, secrets=secrets))
-    pulumi.export("clusters", {
-        name: {"vendor": c.vendor, "region": c.region, "endpoint": c.endpoint}
-        for name, c in fleet.clusters.items()
-    })
+    pulumi.export(
+        "clusters",
+        {name: {"vendor": c.vendor, "region": c.region, "endpoint": c.endpoint} for name, c in fleet.clusters.items()},
+    )
     pulumi.export("kubeconfigs", pulumi.Output.secret({name: c.kubeconfig for name, c in fleet.clusters.items()}))
     pulumi.export("placements", {w.spec.name: dict(w.replicas) for w in spec.workloads})
     return fleet

@@ -6,6 +6,7 @@ Exit codes: 0 success; 2 invalid input (every error on its own line: ``path: mes
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,15 @@ from components.config import ConfigError, FleetSpec, load_stack, read_stack_fil
 from components.config.source import StackSource
 from edgefleet import __version__
 from edgefleet.engine import ProgramRun, run_program
-from edgefleet.plan import ManifestDirError, build_plan, counts_by_type, dumps, kubernetes_objects, write_manifests
+from edgefleet.plan import (
+    ManifestDirError,
+    build_plan,
+    check_manifest_dir,
+    counts_by_type,
+    dumps,
+    kubernetes_objects,
+    write_manifests,
+)
 from edgefleet.project import find_project, stack_file
 
 EXIT_OK = 0
@@ -32,10 +41,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+# soft_wrap: one error stays one line, whatever the terminal width (scripts and CI parse them).
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
-StackArg = Annotated[str, typer.Argument(help="A stack name (stacks/Pulumi.<STACK>.yaml) or a path to a stack settings file.")]
+StackArg = Annotated[
+    str, typer.Argument(help="A stack name (stacks/Pulumi.<STACK>.yaml) or a path to a stack settings file.")
+]
 
 
 def _fail(exc: ConfigError) -> typer.Exit:
@@ -83,7 +95,7 @@ def _summary(spec: FleetSpec, run: ProgramRun) -> None:
     tree = Tree(f"[bold]{run.project}/{run.stack}[/]: {len(run.registrations)} resources")
     for cluster in sorted(spec.clusters, key=lambda c: c.name):
         cni = cluster.cni
-        policy = "enforces NetworkPolicy" if cni.network_policy else "no NetworkPolicy enforcement"
+        policy = "policy enforced" if cni.network_policy else "policy not enforced"
         branch = tree.add(
             f"[bold]{cluster.name}[/]  {cluster.vendor.value} {cluster.region}  "
             f"cni {cni.plugin.value}{'/' + cni.mode if cni.mode else ''} ({policy})"
@@ -92,10 +104,15 @@ def _summary(spec: FleetSpec, run: ProgramRun) -> None:
             replicas = dict(workload.replicas).get(cluster.name)
             if replicas is None:
                 continue
-            kinds = sorted(
-                r.type.rsplit(":", 1)[-1] for c, r in objects if c == cluster.name and r.name.startswith(f"{workload.spec.name}-{cluster.name}-")
+            kinds = Counter(
+                r.type.rsplit(":", 1)[-1]
+                for c, r in objects
+                if c == cluster.name and r.name.startswith(f"{workload.spec.name}-{cluster.name}-")
             )
-            branch.add(f"{workload.spec.name}  {replicas} replica(s)  {workload.spec.expose.value}  [dim]{', '.join(kinds)}[/]")
+            branch.add(
+                f"{workload.spec.name}  {replicas} replica(s)  {workload.spec.expose.value}  "
+                f"[dim]{', '.join(k if n == 1 else f'{k} x{n}' for k, n in sorted(kinds.items()))}[/]"
+            )
     out.print(tree)
     table = Table("type", "count", title="resources by type", title_justify="left")
     for type_, count in counts_by_type(run):
@@ -107,13 +124,21 @@ def _summary(spec: FleetSpec, run: ProgramRun) -> None:
 def plan(
     stack: StackArg,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the plan (edgefleet.plan/v1) here.")] = None,
-    manifests: Annotated[Path | None, typer.Option("--manifests", help="Write every Kubernetes object here, one file each.")] = None,
+    manifests: Annotated[
+        Path | None, typer.Option("--manifests", help="Write every Kubernetes object here, one file each.")
+    ] = None,
 ) -> None:
     """Run the real Pulumi program under the SDK's mock engine; print a summary, write plan and manifests."""
     try:
         project, source, spec = _load(stack)
     except ConfigError as exc:
         raise _fail(exc) from None
+    if manifests is not None:
+        try:
+            check_manifest_dir(manifests)  # before any work: nothing half-written
+        except ManifestDirError as exc:
+            err.print(f"--manifests: {exc}", markup=False, highlight=False)
+            raise typer.Exit(EXIT_INVALID) from None
     try:
         run = _run_with_progress(project, source)
     except pulumi.RunError as exc:  # the program's own config errors, already one line each
@@ -125,11 +150,7 @@ def plan(
         json_file.write_text(dumps(build_plan(spec, run)), encoding="utf-8")
         err.print(f"plan written to {json_file}", highlight=False)
     if manifests is not None:
-        try:
-            written = write_manifests(run, manifests)
-        except ManifestDirError as exc:
-            err.print(f"--manifests: {exc}", markup=False, highlight=False)
-            raise typer.Exit(EXIT_INVALID) from None
+        written = write_manifests(run, manifests)
         err.print(f"{len(written)} manifests written under {manifests}", highlight=False)
 
 
@@ -141,7 +162,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """edgefleet: one stack config in; clusters, CNI, placement and policy out."""
 

@@ -14,7 +14,8 @@ import os
 import runpy
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,8 @@ class ProgramRun:
     project: str
     registrations: list[Registration] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # How many times each component registered its outputs (the contract says: once).
+    output_registrations: dict[str, int] = field(default_factory=dict)
 
 
 def wire_to_plain(value: Any) -> Any:
@@ -96,16 +99,32 @@ def wire_to_plain(value: Any) -> Any:
 class CapturingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, recording every registration request before answering it."""
 
-    def __init__(self, mocks: pulumi_mocks.Mocks, project_dir: Path,
-                 on_register: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self, mocks: pulumi_mocks.Mocks, project_dir: Path, on_register: Callable[[int], None] | None = None
+    ) -> None:
         super().__init__(mocks)
         self.project_dir = project_dir
         self.captured: list[Registration] = []
         self._lock = threading.Lock()
         self._on_register = on_register
+        self.outputs_registered: Counter[str] = Counter()
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - the gRPC method name
-        response = super().RegisterResource(request)
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the real engine builds them: the parent's whole type chain (the root stack
+        excluded) before the type. The SDK's mock keeps only the parent's last type."""
+        if parent:
+            qualified = parent.split("::")[2]
+            if qualified != "pulumi:pulumi:Stack":
+                type_ = f"{qualified}${type_}"
+        return "urn:pulumi:" + "::".join([pulumi.get_stack(), pulumi.get_project(), type_, name])
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        with self._lock:
+            self.outputs_registered[request.urn] += 1
+        return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         urn = self.make_urn(request.parent, request.type, request.name)
         source = None
         if request.HasField("sourcePosition") and request.sourcePosition.uri:
@@ -189,25 +208,56 @@ def _resolve_outputs(stack: Any) -> dict[str, Any]:
     return out
 
 
-def run_program(project_dir: Path, source: StackSource, *,
-                on_register: Callable[[int], None] | None = None) -> ProgramRun:
-    """Run ``project_dir/__main__.py`` for ``source``'s stack under mocks; raise what it raises."""
+def run_under_mocks(
+    program: Callable[[], object],
+    *,
+    stack: str,
+    project_dir: Path,
+    config: Mapping[str, str] | None = None,
+    secret_keys: Sequence[str] = (),
+    on_register: Callable[[int], None] | None = None,
+) -> ProgramRun:
+    """Run ``program`` as a Pulumi program of ``stack`` under the mock engine; capture everything."""
     project_dir = project_dir.resolve()
-    config, secret_keys = engine_config(source)
     monitor = CapturingMonitor(FleetMocks(), project_dir, on_register)
-    pulumi_settings.reset_options(project=PROJECT, stack=source.stack, preview=True)
-    pulumi.runtime.set_all_config(config, secret_keys)
-    pulumi_mocks.set_mocks(FleetMocks(), project=PROJECT, stack=source.stack, preview=True, monitor=monitor)
+    pulumi_settings.reset_options(project=PROJECT, stack=stack, preview=True)
+    pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
+    pulumi_mocks.set_mocks(monitor.mocks, project=PROJECT, stack=stack, preview=True, monitor=monitor)
     pulumi_settings.SETTINGS.rpc_manager.clear()
     pulumi_settings.SETTINGS.outputs.clear()
-    program = project_dir / "__main__.py"
     try:
-        with _program_path(project_dir):
-            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
-        run = ProgramRun(stack=source.stack, project=PROJECT, registrations=list(monitor.captured))
+
+        def main() -> None:
+            program()
+
+        _sync_await(run_pulumi_func(main))
+        run = ProgramRun(stack=stack, project=PROJECT, registrations=list(monitor.captured))
         root = pulumi_settings.get_root_resource()
         run.outputs = _resolve_outputs(root) if root is not None else {}
+        run.output_registrations = dict(monitor.outputs_registered)
         return run
     finally:
         pulumi.runtime.set_all_config({}, [])
         pulumi_settings.reset_options()
+
+
+def run_program(
+    project_dir: Path, source: StackSource, *, on_register: Callable[[int], None] | None = None
+) -> ProgramRun:
+    """Run ``project_dir/__main__.py`` for ``source``'s stack under mocks; raise what it raises."""
+    project_dir = project_dir.resolve()
+    config, secret_keys = engine_config(source)
+    program = project_dir / "__main__.py"
+
+    def main() -> None:
+        with _program_path(project_dir):
+            runpy.run_path(str(program), run_name="__main__")
+
+    return run_under_mocks(
+        main,
+        stack=source.stack,
+        project_dir=project_dir,
+        config=config,
+        secret_keys=secret_keys,
+        on_register=on_register,
+    )

@@ -40,8 +40,13 @@ def _kubernetes(args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
     spec = state.get("spec") or {}
     if kind == "Deployment":
         replicas = spec.get("replicas", 1)
-        state["status"] = {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas,
-                           "updatedReplicas": replicas, "observedGeneration": 1}
+        state["status"] = {
+            "replicas": replicas,
+            "readyReplicas": replicas,
+            "availableReplicas": replicas,
+            "updatedReplicas": replicas,
+            "observedGeneration": 1,
+        }
     elif kind == "Service":
         spec.setdefault("clusterIP", "10.43.0." + str(1 + int(stable_uuid(args.name)[:2], 16) % 250))
         state["spec"] = spec

@@ -123,14 +123,22 @@ def manifest(r: Registration) -> dict[str, Any]:
     return {**head, **body}
 
 
-def write_manifests(run: ProgramRun, directory: Path) -> list[Path]:
-    """``DIR/<cluster>/<namespace|_cluster>/<Kind>-<name>.yaml`` per object. Replaces a previous
-    edgefleet manifests directory; refuses any other non-empty directory."""
+def check_manifest_dir(directory: Path) -> None:
+    """Raise ``ManifestDirError`` unless ``directory`` is absent, empty, or an earlier manifests dir."""
     if directory.exists():
         if not directory.is_dir():
             raise ManifestDirError(f"{directory} exists and is not a directory")
         if any(directory.iterdir()) and not (directory / MANIFEST_MARKER).exists():
-            raise ManifestDirError(f"{directory} is not empty and was not written by edgefleet; choose an empty directory")
+            raise ManifestDirError(
+                f"{directory} is not empty and was not written by edgefleet; choose an empty directory"
+            )
+
+
+def write_manifests(run: ProgramRun, directory: Path) -> list[Path]:
+    """``DIR/<cluster>/<namespace|_cluster>/<Kind>-<name>.yaml`` per object. Replaces a previous
+    edgefleet manifests directory; refuses any other non-empty directory."""
+    check_manifest_dir(directory)
+    if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     (directory / MANIFEST_MARKER).write_text("written by `edgefleet plan --manifests`; replaced on every run\n")
@@ -141,7 +149,12 @@ def write_manifests(run: ProgramRun, directory: Path) -> list[Path]:
         obj = manifest(r)
         meta = obj.get("metadata") or {}
         namespace = meta.get("namespace") or "_cluster"
-        path = directory / cluster / str(namespace) / f"{obj.get('kind', r.type.rsplit(':', 1)[-1])}-{meta.get('name', r.name)}.yaml"
+        path = (
+            directory
+            / cluster
+            / str(namespace)
+            / f"{obj.get('kind', r.type.rsplit(':', 1)[-1])}-{meta.get('name', r.name)}.yaml"
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.StringIO()
         yaml.dump(obj, buffer)

@@ -7,10 +7,13 @@ when the cluster names none, the provider uses the ambient kubeconfig (``KUBECON
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.clusters.kubeconfig import api_server
+from components.config.model import CniInfo, ResolvedLocation
 from components.contract import ClusterArgs
 
 
@@ -20,12 +23,12 @@ class ExistingCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("edgefleet:clusters:ExistingCluster", name, None, opts)
         spec = args.cluster
-        self.name = spec.name
-        self.vendor = spec.vendor.value
-        self.region = spec.region
-        self.location = spec.location
-        self.labels = dict(spec.labels)
-        self.cni = spec.cni
+        self.name: str = spec.name
+        self.vendor: str = spec.vendor.value
+        self.region: str = spec.region
+        self.location: ResolvedLocation = spec.location
+        self.labels: Mapping[str, str] = dict(spec.labels)
+        self.cni: CniInfo = spec.cni
         context = spec.spec.context
         if args.kubeconfig is not None:
             # Secret whatever its origin: a plain config value is wrapped too.
@@ -37,7 +40,7 @@ class ExistingCluster(pulumi.ComponentResource):
             # Ambient: the provider resolves it when it runs; nothing to store or show.
             self.kubeconfig = pulumi.Output.secret("")
             self.endpoint = pulumi.Output.from_input("")
-        self.provider = k8s.Provider(
+        self.provider: k8s.Provider = k8s.Provider(
             f"{name}-k8s",
             k8s.ProviderArgs(
                 kubeconfig=self.kubeconfig if args.kubeconfig is not None else None,

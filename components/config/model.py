@@ -23,7 +23,11 @@ LABEL_KEY = r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.
 CONFIG_KEY = r"^[A-Za-z][A-Za-z0-9_]{0,127}$"
 CPU = r"^([0-9]+m|[0-9]+(\.[0-9]{1,3})?)$"
 MEMORY = r"^[0-9]+(Ki|Mi|Gi|Ti|K|M|G|T)?$"
-IMAGE = r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"
+IMAGE = (
+    r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?"  # registry host (and port) or first path part
+    r"(/[a-z0-9]+([._-][a-z0-9]+)*)*"  # repository path
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"  # tag, digest
+)
 K8S_VERSION = r"^1\.[0-9]{2}$"
 COUNTRY = r"^[A-Z]{2}$"
 
@@ -261,9 +265,7 @@ class FleetInput(_Model):
 
     environment: Annotated[str, StringConstraints(pattern=ENVIRONMENT)]
     owner: Annotated[str, StringConstraints(pattern=LABEL_VALUE, min_length=1)]
-    tags: dict[TagKey, Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{0,63}$")]] = Field(
-        default_factory=dict
-    )
+    tags: dict[TagKey, Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{0,63}$")]] = Field(default_factory=dict)
     defaults: ClusterDefaults = ClusterDefaults()
     clusters: tuple[ClusterSpec, ...] = Field(min_length=1)
     workloads: tuple[WorkloadSpec, ...] = ()

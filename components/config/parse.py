@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from components.config import model as m
-from components.config.errors import ConfigError, ConfigIssue, Position
+from components.config.errors import ConfigError, ConfigIssue
 from components.config.source import PathPart, StackSource, normalize_key
 from components.placement.cities import CityNotFound, known_countries, resolve_city
 from components.placement.geo import RESIDENCY_GROUPS, residency_countries
@@ -48,7 +48,7 @@ _PATTERN_HELP: dict[str, str] = {
     m.CPU: "use a Kubernetes CPU quantity such as `250m` or `1`",
     m.MEMORY: "use a Kubernetes memory quantity such as `256Mi` or `1Gi`",
     m.IMAGE: "use an image reference such as `ghcr.io/acme/api:1.4.2` (lower-case repository)",
-    m.K8S_VERSION: "use a quoted minor version such as \"1.33\"",
+    m.K8S_VERSION: 'use a quoted minor version such as "1.33"',
     m.COUNTRY: "use an upper-case ISO 3166-1 alpha-2 code such as `DE`",
 }
 
@@ -98,10 +98,11 @@ def _has(raw: Any, loc: Sequence[PathPart]) -> bool:
     for part in loc:
         if isinstance(node, Mapping) and isinstance(part, str) and part in node:
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            continue
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
-        else:
-            return False
+            continue
+        return False
     return True
 
 
@@ -199,7 +200,7 @@ def _message(error: Mapping[str, Any], root: type[BaseModel]) -> str:
         return str(ctx.get("error", error["msg"]))
     msg = str(error["msg"])
     if kind == "string_type" and isinstance(error["input"], (int, float)) and not isinstance(error["input"], bool):
-        return f"{msg}, got {error['input']!r}; quote it (\"{error['input']}\")"
+        return f'{msg}, got {error["input"]!r}; quote it ("{error["input"]}")'
     if "input" in error and kind not in ("too_short",):
         return f"{msg}, got {_describe(error['input'])}"
     return msg
@@ -218,8 +219,9 @@ def _report_validation(exc: ValidationError, root: type[BaseModel], rep: _Report
 # --- cross-checks -------------------------------------------------------------------------
 
 
-def _cluster_checks(fleet: m.FleetInput, raw_clusters: list[Any], rep: _Reporter,
-                    available_keys: Collection[str]) -> list[m.Cluster]:
+def _cluster_checks(
+    fleet: m.FleetInput, raw_clusters: list[Any], rep: _Reporter, available_keys: Collection[str]
+) -> list[m.Cluster]:
     resolved: list[m.Cluster] = []
     first_index: dict[str, int] = {}
     for i, spec in enumerate(fleet.clusters):
@@ -231,9 +233,11 @@ def _cluster_checks(fleet: m.FleetInput, raw_clusters: list[Any], rep: _Reporter
                 rep.add((*loc, key), f"`{key}` does not apply to {spec.vendor.value} clusters; remove it")
                 ok = False
         if spec.vendor not in IMPLEMENTED_VENDORS:
-            rep.add((*loc, "vendor"),
-                    f"vendor `{spec.vendor.value}` is part of the config contract but not built in this "
-                    f"edgefleet version yet; available now: {', '.join(sorted(IMPLEMENTED_VENDORS))}")
+            rep.add(
+                (*loc, "vendor"),
+                f"vendor `{spec.vendor.value}` is part of the config contract but not built in this "
+                f"edgefleet version yet; available now: {', '.join(sorted(IMPLEMENTED_VENDORS))}",
+            )
             ok = False
         if spec.vendor is m.Vendor.EXISTING:
             if spec.name is None:
@@ -243,15 +247,19 @@ def _cluster_checks(fleet: m.FleetInput, raw_clusters: list[Any], rep: _Reporter
                 rep.add(loc, "an `existing` cluster needs a `location`: {city, country} or {lat, lon, country}")
                 ok = False
             if spec.cni is not None and not spec.cni.installed:
-                rep.add((*loc, "cni", "installed"),
-                        "installing a CNI on an existing cluster is not available in this version yet; "
-                        "set `installed: true` if the cluster already runs it")
+                rep.add(
+                    (*loc, "cni", "installed"),
+                    "installing a CNI on an existing cluster is not available in this version yet; "
+                    "set `installed: true` if the cluster already runs it",
+                )
                 ok = False
             if spec.kubeconfig is not None and normalize_key(spec.kubeconfig) not in available_keys:
-                rep.add((*loc, "kubeconfig"),
-                        f"config key `edgefleet:{spec.kubeconfig}` is not set; run "
-                        f"`pulumi config set --secret {spec.kubeconfig} < kubeconfig.yaml`, or remove "
-                        "`kubeconfig` to use the ambient kubeconfig")
+                rep.add(
+                    (*loc, "kubeconfig"),
+                    f"config key `edgefleet:{spec.kubeconfig}` is not set; run "
+                    f"`pulumi config set --secret {spec.kubeconfig} < kubeconfig.yaml`, or remove "
+                    "`kubeconfig` to use the ambient kubeconfig",
+                )
                 ok = False
         elif spec.region is None:
             rep.add(loc, f"a {spec.vendor.value} cluster needs a `region`")
@@ -262,9 +270,11 @@ def _cluster_checks(fleet: m.FleetInput, raw_clusters: list[Any], rep: _Reporter
                 rep.add((*loc, "region"), f"the default name {name!r} is too long or invalid; set `name`")
                 ok = False
             elif name in first_index:
-                rep.add((*loc, "name") if spec.name else loc,
-                        f"duplicate cluster name {name!r} (also fleet.clusters[{first_index[name]}]); "
-                        "give each cluster a unique `name`")
+                rep.add(
+                    (*loc, "name") if spec.name else loc,
+                    f"duplicate cluster name {name!r} (also fleet.clusters[{first_index[name]}]); "
+                    "give each cluster a unique `name`",
+                )
                 ok = False
             else:
                 first_index[name] = i
@@ -272,16 +282,22 @@ def _cluster_checks(fleet: m.FleetInput, raw_clusters: list[Any], rep: _Reporter
         if not ok or name is None or location is None:
             continue
         cni = spec.cni or m.CniSpec(plugin=m.CniPlugin.VENDOR, installed=True)
-        resolved.append(m.Cluster(
-            name=name,
-            vendor=spec.vendor,
-            region=spec.region or _region_from(location),
-            labels=dict(sorted(spec.labels.items())),
-            cni=m.CniInfo(plugin=cni.plugin, mode=cni.mode, installed=cni.installed,
-                          network_policy=existing_network_policy(cni.plugin)),
-            location=location,
-            spec=spec,
-        ))
+        resolved.append(
+            m.Cluster(
+                name=name,
+                vendor=spec.vendor,
+                region=spec.region or _region_from(location),
+                labels=dict(sorted(spec.labels.items())),
+                cni=m.CniInfo(
+                    plugin=cni.plugin,
+                    mode=cni.mode,
+                    installed=cni.installed,
+                    network_policy=existing_network_policy(cni.plugin),
+                ),
+                location=location,
+                spec=spec,
+            )
+        )
     return resolved
 
 
@@ -306,7 +322,8 @@ def _resolve_location(spec: m.ClusterSpec, loc: tuple[PathPart, ...], rep: _Repo
         rep.add((*loc, "location", "country"), f"{where.country!r} is not a known ISO 3166-1 alpha-2 country code")
         return None
     if where.city is None:
-        assert where.lat is not None and where.lon is not None  # the model guarantees both
+        if where.lat is None or where.lon is None:  # pragma: no cover - LocationSpec guarantees both
+            raise AssertionError("LocationSpec admitted a location without coordinates")
         return m.ResolvedLocation(lat=where.lat, lon=where.lon, country=where.country)
     try:
         city = resolve_city(where.city, where.country)
@@ -331,8 +348,9 @@ def _filters(spec: m.PlacementSpec) -> list[tuple[str, Callable[[m.Cluster], boo
     return out
 
 
-def _workload_checks(fleet: m.FleetInput, clusters: list[m.Cluster], all_names: set[str],
-                     rep: _Reporter) -> list[m.Workload]:
+def _workload_checks(
+    fleet: m.FleetInput, clusters: list[m.Cluster], all_names: set[str], rep: _Reporter
+) -> list[m.Workload]:
     out: list[m.Workload] = []
     seen: dict[str, int] = {}
     for i, spec in enumerate(fleet.workloads):
@@ -345,18 +363,25 @@ def _workload_checks(fleet: m.FleetInput, clusters: list[m.Cluster], all_names: 
             ok = False
         seen.setdefault(spec.name, i)
         if place.strategy not in IMPLEMENTED_STRATEGIES:
-            rep.add((*ploc, "strategy"),
-                    f"strategy `{place.strategy.value}` is part of the config contract but not built in this "
-                    "edgefleet version yet; use `everywhere` (with filters) or `pinned`")
+            rep.add(
+                (*ploc, "strategy"),
+                f"strategy `{place.strategy.value}` is part of the config contract but not built in this "
+                "edgefleet version yet; use `everywhere` (with filters) or `pinned`",
+            )
             ok = False
         for code_i, code in enumerate(place.residency):
             if code not in RESIDENCY_GROUPS and code not in known_countries():
-                rep.add((*ploc, "residency", code_i),
-                        f"{code!r} is neither a residency group ({', '.join(sorted(RESIDENCY_GROUPS))}) "
-                        "nor an ISO 3166-1 alpha-2 country code")
+                rep.add(
+                    (*ploc, "residency", code_i),
+                    f"{code!r} is neither a residency group ({', '.join(sorted(RESIDENCY_GROUPS))}) "
+                    "nor an ISO 3166-1 alpha-2 country code",
+                )
                 ok = False
-        refs = [("clusters", place.clusters), ("must_include", place.must_include),
-                ("must_exclude", place.must_exclude)]
+        refs = [
+            ("clusters", place.clusters),
+            ("must_include", place.must_include),
+            ("must_exclude", place.must_exclude),
+        ]
         for key, names in refs:
             for j, name in enumerate(names):
                 if name not in all_names:
@@ -371,8 +396,10 @@ def _workload_checks(fleet: m.FleetInput, clusters: list[m.Cluster], all_names: 
             rep.add((*ploc, "must_exclude"), f"{', '.join(both)} is in both must_include and must_exclude")
             ok = False
         if place.max_locations is not None and place.max_locations < place.min_locations:
-            rep.add((*ploc, "max_locations"),
-                    f"max_locations ({place.max_locations}) is smaller than min_locations ({place.min_locations})")
+            rep.add(
+                (*ploc, "max_locations"),
+                f"max_locations ({place.max_locations}) is smaller than min_locations ({place.min_locations})",
+            )
             ok = False
         if place.strategy is m.Strategy.PINNED and not place.clusters:
             rep.add((*ploc, "clusters"), "strategy `pinned` needs the cluster names in `clusters`")
@@ -391,13 +418,24 @@ def _workload_checks(fleet: m.FleetInput, clusters: list[m.Cluster], all_names: 
         if spec.rollout.canary:
             outside = [c for c in spec.rollout.canary if c not in {x.name for x in chosen}]
             if outside:
-                rep.add((*loc, "rollout", "canary"),
-                        f"{', '.join(outside)} is not among the workload's clusters "
-                        f"({', '.join(c.name for c in chosen)})")
+                rep.add(
+                    (*loc, "rollout", "canary"),
+                    f"{', '.join(outside)} is not among the workload's clusters ({', '.join(c.name for c in chosen)})",
+                )
                 continue
-        out.append(m.Workload(spec=spec, strategy=place.strategy,
-                              replicas=split_evenly(spec.replicas, spec.min_replicas_per_location,
-                                                    [c.name for c in chosen])))
+            rep.add(
+                (*loc, "rollout", "canary"),
+                "progressive rollout is part of the config contract but not built in this edgefleet version yet; "
+                "remove `rollout` (every location is updated together)",
+            )
+            continue
+        out.append(
+            m.Workload(
+                spec=spec,
+                strategy=place.strategy,
+                replicas=split_evenly(spec.replicas, spec.min_replicas_per_location, [c.name for c in chosen]),
+            )
+        )
     return out
 
 
@@ -406,8 +444,9 @@ def _known(name: str, names: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else f"clusters: {', '.join(sorted(names))}"
 
 
-def _choose(spec: m.WorkloadSpec, clusters: list[m.Cluster], ploc: tuple[PathPart, ...],
-            rep: _Reporter) -> list[m.Cluster] | None:
+def _choose(
+    spec: m.WorkloadSpec, clusters: list[m.Cluster], ploc: tuple[PathPart, ...], rep: _Reporter
+) -> list[m.Cluster] | None:
     place = spec.placement
     pool = sorted(clusters, key=lambda c: c.name)
     if place.strategy is m.Strategy.PINNED:
@@ -418,31 +457,41 @@ def _choose(spec: m.WorkloadSpec, clusters: list[m.Cluster], ploc: tuple[PathPar
         if gone:
             removed.append(f"{constraint} removed {', '.join(gone)}")
             if place.strategy is m.Strategy.PINNED or set(gone) & set(place.must_include):
-                rep.add((*ploc, constraint),
-                        f"{constraint} rules out {', '.join(gone)}, which the placement names explicitly")
+                rep.add(
+                    (*ploc, constraint),
+                    f"{constraint} rules out {', '.join(gone)}, which the placement names explicitly",
+                )
                 return None
         pool = [c for c in pool if keep(c)]
     why = f" ({'; '.join(removed)})" if removed else ""
     if len(pool) < place.min_locations:
-        rep.add((*ploc, "min_locations"),
-                f"needs {place.min_locations} location(s) but only {len(pool)} cluster(s) are eligible{why}")
+        rep.add(
+            (*ploc, "min_locations"),
+            f"needs {place.min_locations} location(s) but only {len(pool)} cluster(s) are eligible{why}",
+        )
         return None
     if place.max_locations is not None and len(pool) > place.max_locations:
-        rep.add((*ploc, "max_locations"),
-                f"strategy `{place.strategy.value}` deploys to all {len(pool)} eligible clusters, more than "
-                f"max_locations ({place.max_locations}); narrow it with `selector` or `pinned`")
+        rep.add(
+            (*ploc, "max_locations"),
+            f"strategy `{place.strategy.value}` deploys to all {len(pool)} eligible clusters, more than "
+            f"max_locations ({place.max_locations}); narrow it with `selector` or `pinned`",
+        )
         return None
     vendors = {c.vendor for c in pool}
     if len(vendors) < place.min_vendors:
-        rep.add((*ploc, "min_vendors"),
-                f"needs {place.min_vendors} distinct vendors but the eligible clusters have "
-                f"{len(vendors)} ({', '.join(sorted(v.value for v in vendors)) or 'none'}){why}")
+        rep.add(
+            (*ploc, "min_vendors"),
+            f"needs {place.min_vendors} distinct vendors but the eligible clusters have "
+            f"{len(vendors)} ({', '.join(sorted(v.value for v in vendors)) or 'none'}){why}",
+        )
         return None
     need = len(pool) * spec.min_replicas_per_location
     if spec.replicas < need:
-        rep.add((*ploc[:-1], "replicas"),
-                f"{spec.replicas} replicas cannot give {len(pool)} location(s) at least "
-                f"{spec.min_replicas_per_location} each; set replicas to {need} or more")
+        rep.add(
+            (*ploc[:-1], "replicas"),
+            f"{spec.replicas} replicas cannot give {len(pool)} location(s) at least "
+            f"{spec.min_replicas_per_location} each; set replicas to {need} or more",
+        )
         return None
     return pool
 
@@ -461,8 +510,7 @@ def split_evenly(total: int, minimum: int, names: Sequence[str]) -> tuple[tuple[
     return tuple((name, base + (1 if k < extra else 0)) for k, name in enumerate(ordered))
 
 
-def parse_fleet(raw: Any, *, available_keys: Collection[str] = (),
-                source: StackSource | None = None) -> m.FleetSpec:
+def parse_fleet(raw: Any, *, available_keys: Collection[str] = (), source: StackSource | None = None) -> m.FleetSpec:
     """Validate raw ``edgefleet:fleet`` data; raise ``ConfigError`` listing every problem.
 
     ``available_keys`` are the full config keys set in the stack (``edgefleet:storeKubeconfig``),
@@ -481,9 +529,7 @@ def parse_fleet(raw: Any, *, available_keys: Collection[str] = (),
         raise  # unreachable: a ValidationError always has errors
     raw_clusters = prepared.get("clusters") or []
     clusters = _cluster_checks(fleet, raw_clusters, rep, available_keys)
-    names = {c.name for c in clusters} | {
-        c.name for c in fleet.clusters if c.name
-    }
+    names = {c.name for c in clusters} | {c.name for c in fleet.clusters if c.name}
     workloads = _workload_checks(fleet, clusters, names, rep) if len(clusters) == len(fleet.clusters) else []
     rep.raise_if_any()
     return m.FleetSpec(

@@ -137,9 +137,7 @@ def parse_stack_text(text: str, file: str, stack: str) -> StackSource:
     except YAMLError as exc:
         raise StackFileError.at(file, f"invalid YAML: {' '.join(str(exc).split())}") from None
     if doc is None:
-        raise StackFileError.at(
-            file, "the file is empty; it needs a `config:` mapping with an `edgefleet:fleet` key"
-        )
+        raise StackFileError.at(file, "the file is empty; it needs a `config:` mapping with an `edgefleet:fleet` key")
     if not isinstance(doc, CommentedMap):
         raise StackFileError.at(
             file,
@@ -161,9 +159,7 @@ def parse_stack_text(text: str, file: str, stack: str) -> StackSource:
     config = doc.get("config")
     if not isinstance(config, CommentedMap):
         pos = Position(file, doc.lc.key("config")[0] + 1, 1) if "config" in doc else None
-        raise StackFileError.at(
-            "config", "missing or not a mapping; it needs an `edgefleet:fleet` key", pos
-        )
+        raise StackFileError.at("config", "missing or not a mapping; it needs an `edgefleet:fleet` key", pos)
 
     fleet_node: Any = None
     fleet_pos: Position | None = None

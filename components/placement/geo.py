@@ -3,16 +3,68 @@
 from __future__ import annotations
 
 EU = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+    ]
 )
 RESIDENCY_GROUPS: dict[str, frozenset[str]] = {
     "EU": EU,
     "EEA": EU | {"IS", "LI", "NO"},
     "US": frozenset({"US"}),
     "APAC": frozenset(
-        "AU BD BN CN HK ID IN JP KH KR LA LK MM MN MY NP NZ PH PK SG TH TW VN".split()
+        [
+            "AU",
+            "BD",
+            "BN",
+            "CN",
+            "HK",
+            "ID",
+            "IN",
+            "JP",
+            "KH",
+            "KR",
+            "LA",
+            "LK",
+            "MM",
+            "MN",
+            "MY",
+            "NP",
+            "NZ",
+            "PH",
+            "PK",
+            "SG",
+            "TH",
+            "TW",
+            "VN",
+        ]
     ),
-    "LATAM": frozenset("AR BO BR CL CO CR EC GT MX PA PE PY UY VE".split()),
+    "LATAM": frozenset(["AR", "BO", "BR", "CL", "CO", "CR", "EC", "GT", "MX", "PA", "PE", "PY", "UY", "VE"]),
 }
 
 

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_kubernetes.apps.v1 import DeploymentInitArgs, DeploymentSpecArgs, DeploymentStrategyArgs
-from pulumi_kubernetes.apps.v1 import RollingUpdateDeploymentArgs
+from pulumi_kubernetes.apps.v1 import (
+    DeploymentInitArgs,
+    DeploymentSpecArgs,
+    DeploymentStrategyArgs,
+    RollingUpdateDeploymentArgs,
+)
 from pulumi_kubernetes.core.v1 import (
     CapabilitiesArgs,
     ContainerArgs,
@@ -74,10 +78,18 @@ def selector_labels(workload: str) -> dict[str, str]:
 
 def _probe(spec: WorkloadSpec, *, period: int, failures: int) -> ProbeArgs:
     if spec.probe_path:
-        return ProbeArgs(http_get=HTTPGetActionArgs(path=spec.probe_path, port="http"),
-                         period_seconds=period, failure_threshold=failures, timeout_seconds=2)
-    return ProbeArgs(tcp_socket=TCPSocketActionArgs(port="http"),
-                     period_seconds=period, failure_threshold=failures, timeout_seconds=2)
+        return ProbeArgs(
+            http_get=HTTPGetActionArgs(path=spec.probe_path, port="http"),
+            period_seconds=period,
+            failure_threshold=failures,
+            timeout_seconds=2,
+        )
+    return ProbeArgs(
+        tcp_socket=TCPSocketActionArgs(port="http"),
+        period_seconds=period,
+        failure_threshold=failures,
+        timeout_seconds=2,
+    )
 
 
 class EdgeWorkload(pulumi.ComponentResource):
@@ -88,24 +100,30 @@ class EdgeWorkload(pulumi.ComponentResource):
         spec = args.workload
         wl = spec.name
         select = selector_labels(wl)
-        labels = {**args.labels, **select, "app.kubernetes.io/managed-by": "pulumi",
-                  "app.kubernetes.io/part-of": "edgefleet"}
+        labels = {
+            **args.labels,
+            **select,
+            "app.kubernetes.io/managed-by": "pulumi",
+            "app.kubernetes.io/part-of": "edgefleet",
+        }
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         self.cluster = args.cluster
         self.replicas = args.replicas
 
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            NamespaceInitArgs(metadata=ObjectMetaArgs(
-                name=wl,
-                labels={
-                    **labels,
-                    "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL,
-                    "pod-security.kubernetes.io/enforce-version": "latest",
-                    "pod-security.kubernetes.io/audit": POD_SECURITY_LEVEL,
-                    "pod-security.kubernetes.io/warn": POD_SECURITY_LEVEL,
-                },
-            )),
+            NamespaceInitArgs(
+                metadata=ObjectMetaArgs(
+                    name=wl,
+                    labels={
+                        **labels,
+                        "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL,
+                        "pod-security.kubernetes.io/enforce-version": "latest",
+                        "pod-security.kubernetes.io/audit": POD_SECURITY_LEVEL,
+                        "pod-security.kubernetes.io/warn": POD_SECURITY_LEVEL,
+                    },
+                )
+            ),
             opts=child,
         )
         ns = self.namespace.metadata.name
@@ -147,24 +165,28 @@ class EdgeWorkload(pulumi.ComponentResource):
                                 fs_group=RUN_AS,
                                 seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
                             ),
-                            containers=[ContainerArgs(
-                                name=wl,
-                                image=spec.image,
-                                ports=[ContainerPortArgs(name="http", container_port=spec.port, protocol="TCP")],
-                                resources=ResourceRequirementsArgs(requests=requests, limits=requests),
-                                security_context=drop_all,
-                                readiness_probe=_probe(spec, period=5, failures=3),
-                                liveness_probe=_probe(spec, period=10, failures=6),
-                                # A writable scratch dir, since the root filesystem is read-only.
-                                volume_mounts=[VolumeMountArgs(name="tmp", mount_path="/tmp")],
-                            )],
+                            containers=[
+                                ContainerArgs(
+                                    name=wl,
+                                    image=spec.image,
+                                    ports=[ContainerPortArgs(name="http", container_port=spec.port, protocol="TCP")],
+                                    resources=ResourceRequirementsArgs(requests=requests, limits=requests),
+                                    security_context=drop_all,
+                                    readiness_probe=_probe(spec, period=5, failures=3),
+                                    liveness_probe=_probe(spec, period=10, failures=6),
+                                    # A writable scratch dir, since the root filesystem is read-only.
+                                    volume_mounts=[VolumeMountArgs(name="tmp", mount_path="/tmp")],
+                                )
+                            ],
                             volumes=[VolumeArgs(name="tmp", empty_dir=EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
-                            topology_spread_constraints=[TopologySpreadConstraintArgs(
-                                max_skew=1,
-                                topology_key="kubernetes.io/hostname",
-                                when_unsatisfiable="ScheduleAnyway",
-                                label_selector=LabelSelectorArgs(match_labels=select),
-                            )],
+                            topology_spread_constraints=[
+                                TopologySpreadConstraintArgs(
+                                    max_skew=1,
+                                    topology_key="kubernetes.io/hostname",
+                                    when_unsatisfiable="ScheduleAnyway",
+                                    label_selector=LabelSelectorArgs(match_labels=select),
+                                )
+                            ],
                         ),
                     ),
                 ),
@@ -187,9 +209,7 @@ class EdgeWorkload(pulumi.ComponentResource):
             f"{name}-pdb",
             PodDisruptionBudgetInitArgs(
                 metadata=meta(wl),
-                spec=PodDisruptionBudgetSpecArgs(
-                    max_unavailable=1, selector=LabelSelectorArgs(match_labels=select)
-                ),
+                spec=PodDisruptionBudgetSpecArgs(max_unavailable=1, selector=LabelSelectorArgs(match_labels=select)),
             ),
             opts=child,
         )
@@ -202,20 +222,28 @@ class EdgeWorkload(pulumi.ComponentResource):
             opts=child,
         )
         # Public: any source (the load balancer forwards client traffic). Internal: pods of this cluster.
-        sources = None if spec.expose is Expose.PUBLIC else [
-            NetworkPolicyPeerArgs(namespace_selector=LabelSelectorArgs())
+        sources = (
+            None if spec.expose is Expose.PUBLIC else [NetworkPolicyPeerArgs(namespace_selector=LabelSelectorArgs())]
+        )
+        egress = [
+            NetworkPolicyEgressRuleArgs(
+                to=[
+                    NetworkPolicyPeerArgs(
+                        namespace_selector=LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": "kube-system"}
+                        ),
+                        pod_selector=LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
+                    )
+                ],
+                ports=[NetworkPolicyPortArgs(port=53, protocol="UDP"), NetworkPolicyPortArgs(port=53, protocol="TCP")],
+            )
         ]
-        egress = [NetworkPolicyEgressRuleArgs(
-            to=[NetworkPolicyPeerArgs(
-                namespace_selector=LabelSelectorArgs(match_labels={"kubernetes.io/metadata.name": "kube-system"}),
-                pod_selector=LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-            )],
-            ports=[NetworkPolicyPortArgs(port=53, protocol="UDP"), NetworkPolicyPortArgs(port=53, protocol="TCP")],
-        )]
         if spec.egress_cidrs:
-            egress.append(NetworkPolicyEgressRuleArgs(
-                to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=c)) for c in spec.egress_cidrs]
-            ))
+            egress.append(
+                NetworkPolicyEgressRuleArgs(
+                    to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=c)) for c in spec.egress_cidrs]
+                )
+            )
         self.allow = k8s.networking.v1.NetworkPolicy(
             f"{name}-allow",
             NetworkPolicyInitArgs(
@@ -223,10 +251,12 @@ class EdgeWorkload(pulumi.ComponentResource):
                 spec=NetworkPolicySpecArgs(
                     pod_selector=LabelSelectorArgs(match_labels=select),
                     policy_types=["Ingress", "Egress"],
-                    ingress=[NetworkPolicyIngressRuleArgs(
-                        from_=sources,
-                        ports=[NetworkPolicyPortArgs(port=spec.port, protocol="TCP")],
-                    )],
+                    ingress=[
+                        NetworkPolicyIngressRuleArgs(
+                            from_=sources,
+                            ports=[NetworkPolicyPortArgs(port=spec.port, protocol="TCP")],
+                        )
+                    ],
                     egress=egress,
                 ),
             ),

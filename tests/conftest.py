@@ -1,0 +1,58 @@
+"""Shared test helpers. The mocks are the product's own (``edgefleet.mocks.FleetMocks``, keyed by
+type token), so tests and ``edgefleet plan`` see the same outputs."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from components.config import FleetSpec, load_stack, parse_stack_text
+from components.config.source import StackSource
+from edgefleet.engine import ProgramRun, run_program
+
+REPO = Path(__file__).resolve().parent.parent
+STACKS = REPO / "stacks"
+SHARED = REPO.parent / "shared"
+
+# A kubeconfig whose token is a value no output may ever show.
+PLANTED = "planted-secret-3f9c2d7e1b"
+KUBECONFIG = textwrap.dedent(
+    f"""\
+    apiVersion: v1
+    kind: Config
+    clusters:
+      - name: shop
+        cluster: {{server: "https://10.20.30.40:6443", certificate-authority-data: {PLANTED}-ca}}
+    contexts:
+      - name: shop
+        context: {{cluster: shop, user: shop}}
+    current-context: shop
+    users:
+      - name: shop
+        user: {{token: {PLANTED}-token}}
+    """
+)
+
+
+def stack_text(fleet_yaml: str, extra: str = "") -> str:
+    """A stack settings file around an ``edgefleet:fleet`` body (indented YAML)."""
+    body = textwrap.indent(textwrap.dedent(fleet_yaml).strip("\n"), "    ")
+    return f"config:\n  edgefleet:fleet:\n{body}\n{extra}"
+
+
+def source_of(text: str, stack: str = "test") -> StackSource:
+    return parse_stack_text(text, f"stacks/Pulumi.{stack}.yaml", stack)
+
+
+def plan_text(text: str, stack: str = "test") -> tuple[FleetSpec, ProgramRun]:
+    """Validate and run the real program for a stack file's text."""
+    source = source_of(text, stack)
+    return load_stack(source), run_program(REPO, source)
+
+
+@pytest.fixture(scope="session")
+def dev_plan() -> tuple[FleetSpec, ProgramRun]:
+    """The example dev stack, planned once per session."""
+    return plan_text((STACKS / "Pulumi.dev.yaml").read_text(), "dev")

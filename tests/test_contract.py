@@ -92,7 +92,7 @@ def test_cluster_meets_contract_v1(case: str) -> None:
     _, _, kubeconfig_secret = _resolve(cluster.kubeconfig)
     assert kubeconfig_secret, "kubeconfig must always be a secret Output"
     assert isinstance(cluster.endpoint, pulumi.Output)
-    endpoint, _, endpoint_secret = _resolve(cluster.endpoint)
+    _, _, endpoint_secret = _resolve(cluster.endpoint)
     assert not endpoint_secret
 
     # The provider is built inside the component, as its child.

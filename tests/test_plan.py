@@ -154,9 +154,7 @@ def test_every_resource_has_the_right_parent_and_provider(dev_plan: tuple[FleetS
     # Objects in a namespace wait for it: the namespace name is its output.
     for obj in objects:
         if obj.type != "kubernetes:core/v1:Namespace":
-            ns = next(
-                o for o in objects if o.type == "kubernetes:core/v1:Namespace" and o.parent == obj.parent
-            )
+            ns = next(o for o in objects if o.type == "kubernetes:core/v1:Namespace" and o.parent == obj.parent)
             assert ns.urn in obj.dependencies, obj.urn
 
 

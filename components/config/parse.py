@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from components.config import model as m
 from components.config.errors import ConfigError, ConfigIssue
 from components.config.source import PathPart, StackSource, normalize_key
-from components.placement.cities import CityNotFound, known_countries, resolve_city
+from components.placement.cities import CityNotFound, known_countries, resolve_city, slug
 from components.placement.geo import RESIDENCY_GROUPS, residency_countries
 
 # Vendors this version can build. The rest of the contract parses, then says so clearly.
@@ -181,7 +181,7 @@ def _message(error: Mapping[str, Any], root: type[BaseModel]) -> str:
         key = str(loc[-1])
         model = _model_at(root, loc[:-1])
         allowed = sorted(model.model_fields) if model else []
-        close = difflib.get_close_matches(key, allowed, n=1)
+        close = closest(key, allowed)
         hint = f"did you mean `{close[0]}`? " if close else ""
         return f"unknown key `{key}`; {hint}allowed keys: {', '.join(allowed)}"
     if kind == "missing":
@@ -309,8 +309,7 @@ def existing_network_policy(plugin: m.CniPlugin) -> bool:
 
 def _region_from(location: m.ResolvedLocation) -> str:
     if location.city:
-        slug = re.sub(r"[^a-z0-9]+", "-", location.city.casefold()).strip("-")
-        return f"{location.country.lower()}-{slug}"[:40].rstrip("-")
+        return f"{location.country.lower()}-{slug(location.city)}"[:40].rstrip("-")
     return location.country.lower()
 
 
@@ -439,8 +438,18 @@ def _workload_checks(
     return out
 
 
+def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> list[str]:
+    """The candidate most similar to ``word`` (ties: alphabetical first), if any is close enough."""
+    scored = []
+    for candidate in candidates:
+        ratio = difflib.SequenceMatcher(None, word, candidate).ratio()
+        if ratio >= cutoff:
+            scored.append((-ratio, candidate))
+    return [min(scored)[1]] if scored else []
+
+
 def _known(name: str, names: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(names), n=1)
+    close = closest(name, names)
     return f"did you mean {close[0]!r}?" if close else f"clusters: {', '.join(sorted(names))}"
 
 

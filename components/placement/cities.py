@@ -7,6 +7,7 @@ works offline and gives the same answer on every machine for a given package ver
 from __future__ import annotations
 
 import difflib
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -39,6 +40,11 @@ def _fold(text: str) -> str:
     """Case- and accent-insensitive key: 'München' and 'munchen' match."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().strip()
+
+
+def slug(text: str) -> str:
+    """'Frankfurt am Main' -> 'frankfurt-am-main', 'Zürich' -> 'zurich' (for ids and names)."""
+    return re.sub(r"[^a-z0-9]+", "-", _fold(text)).strip("-")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,200 @@
+"""The fleet config model: defaults, names, locations, placement arithmetic, and the two loaders."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.config import ConfigError, FleetSpec, Strategy, load_stack, parse_fleet, read_stack_file, split_evenly
+from components.config.parse import deep_merge
+from components.entry import read_fleet
+from edgefleet.engine import engine_config, run_under_mocks
+from tests.conftest import REPO, STACKS, source_of, stack_text
+
+BASE: dict[str, Any] = {
+    "environment": "prod",
+    "owner": "platform-team",
+    "defaults": {"cni": {"plugin": "calico", "installed": True}, "labels": {"tier": "edge"}},
+    "clusters": [
+        {"vendor": "existing", "name": "edge-a", "location": {"city": "Paris", "country": "FR"}},
+        {
+            "vendor": "existing",
+            "name": "edge-b",
+            "location": {"lat": 52.37, "lon": 4.89, "country": "NL"},
+            "cni": {"plugin": "flannel"},
+        },
+        {
+            "vendor": "existing",
+            "name": "store-c",
+            "location": {"city": "zurich", "country": "CH"},  # accents and case fold
+            "labels": {"tier": "store"},
+        },
+    ],
+    "workloads": [
+        {
+            "name": "api",
+            "image": "ghcr.io/acme/api:1.0.0",
+            "port": 8080,
+            "replicas": 7,
+            "placement": {"strategy": "everywhere"},
+        },
+    ],
+}
+
+
+def fleet(**changes: Any) -> dict[str, Any]:
+    data = copy.deepcopy(BASE)
+    data.update(changes)
+    return data
+
+
+def workload(**placement: Any) -> dict[str, Any]:
+    w = copy.deepcopy(BASE["workloads"][0])
+    w["placement"] = placement
+    return w
+
+
+def errors(data: dict[str, Any], keys: set[str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_fleet(data, available_keys=keys or set())
+    return [str(i) for i in info.value.issues]
+
+
+def test_defaults_merge_under_clusters_deeply_and_lists_replace() -> None:
+    spec = parse_fleet(BASE)
+    a, b, c = spec.clusters
+    assert a.cni.plugin.value == "calico" and a.cni.installed
+    assert b.cni.plugin.value == "flannel" and b.cni.installed  # `installed` kept from defaults
+    assert c.labels == {"tier": "store"}
+    assert deep_merge({"a": {"x": 1, "y": [1]}}, {"a": {"y": [2]}}) == {"a": {"x": 1, "y": [2]}}
+
+
+def test_locations_resolve_from_the_world_cities_data() -> None:
+    spec = parse_fleet(BASE)
+    paris, amsterdam, zurich = (c.location for c in spec.clusters)
+    assert (paris.city, paris.country) == ("Paris", "FR")
+    assert paris.lat == pytest.approx(48.85, abs=0.05) and paris.lon == pytest.approx(2.35, abs=0.05)
+    assert (amsterdam.lat, amsterdam.lon, amsterdam.city) == (52.37, 4.89, None)
+    assert zurich.city == "Zürich"
+    assert [c.region for c in spec.clusters] == ["fr-paris", "nl", "ch-zurich"]
+
+
+def test_network_policy_capability_of_an_existing_cni() -> None:
+    spec = parse_fleet(BASE)
+    assert [c.cni.network_policy for c in spec.clusters] == [True, False, True]
+
+
+def test_everywhere_splits_replicas_evenly_by_cluster_name() -> None:
+    spec = parse_fleet(BASE)
+    assert spec.workloads[0].strategy is Strategy.EVERYWHERE
+    assert spec.workloads[0].replicas == (("edge-a", 3), ("edge-b", 2), ("store-c", 2))
+
+
+def test_filters_choose_the_clusters_and_say_why_when_too_few_remain() -> None:
+    spec = parse_fleet(
+        fleet(workloads=[workload(strategy="everywhere", selector={"tier": "edge"}, requires=["network-policy"])])
+    )
+    assert spec.workloads[0].replicas == (("edge-a", 7),)
+    (message,) = errors(fleet(workloads=[workload(strategy="everywhere", residency=["EU"], min_locations=3)]))
+    assert message.startswith("fleet.workloads[0].placement.min_locations: needs 3 location(s)")
+    assert "residency removed store-c" in message
+
+
+def test_pinned_names_clusters_and_constraints_may_not_drop_them() -> None:
+    spec = parse_fleet(fleet(workloads=[workload(strategy="pinned", clusters=["store-c", "edge-a"])]))
+    assert spec.workloads[0].replicas == (("edge-a", 4), ("store-c", 3))
+    (message,) = errors(fleet(workloads=[workload(strategy="pinned", clusters=["store-c"], residency=["EU"])]))
+    assert "residency rules out store-c" in message
+    (message,) = errors(fleet(workloads=[workload(strategy="pinned", clusters=["edge-x"])]))
+    assert message == "fleet.workloads[0].placement.clusters[0]: no cluster named 'edge-x'; did you mean 'edge-a'?"
+
+
+def test_replica_arithmetic() -> None:
+    w = workload(strategy="everywhere")
+    w.update(replicas=5, min_replicas_per_location=2)
+    (message,) = errors(fleet(workloads=[w]))
+    assert message == (
+        "fleet.workloads[0].replicas: 5 replicas cannot give 3 location(s) at least 2 each; set replicas to 6 or more"
+    )
+
+
+def test_latency_strategy_is_refused_until_it_is_built() -> None:
+    (message,) = errors(fleet(workloads=[workload(strategy="latency")]))
+    assert "strategy `latency` is part of the config contract but not built" in message
+
+
+def test_kubeconfig_key_must_be_set() -> None:
+    data = fleet()
+    data["clusters"][0]["kubeconfig"] = "edgeAKubeconfig"
+    (message,) = errors(data)
+    assert message.startswith("fleet.clusters[0].kubeconfig: config key `edgefleet:edgeAKubeconfig` is not set")
+    assert parse_fleet(data, available_keys={"edgefleet:edgeAKubeconfig"}).secret_keys() == (
+        "edgefleet:edgeAKubeconfig",
+    )
+
+
+def test_every_problem_is_reported_at_once_in_file_order() -> None:
+    text = stack_text(
+        """
+        environment: Prod
+        owner: platform-team
+        clusters:
+          - vendor: existing
+            name: a
+            location: {city: Nowhereville, country: DE}
+          - vendor: existing
+            name: a
+            location: {city: Berlin, country: DE}
+        """
+    )
+    with pytest.raises(ConfigError) as info:
+        load_stack(source_of(text))
+    assert [str(i) for i in info.value.issues] == [
+        "fleet.environment: 'Prod' is not valid: use 1-20 lower-case letters, digits and '-', e.g. `prod` "
+        "(stacks/Pulumi.test.yaml:3:5)",
+    ]
+    with pytest.raises(ConfigError) as info:
+        load_stack(source_of(text.replace("Prod", "prod")))
+    paths = [(i.path, i.position.line if i.position else None) for i in info.value.issues]
+    assert paths == [("fleet.clusters[0].location.city", 8), ("fleet.clusters[1].name", 10)]
+
+
+def test_split_evenly_examples() -> None:
+    assert split_evenly(7, 2, ["c", "a", "b"]) == (("a", 3), ("b", 2), ("c", 2))
+    assert split_evenly(4, 1, ["x"]) == (("x", 4),)
+    with pytest.raises(ValueError, match="cannot give 3 locations 2 each"):
+        split_evenly(5, 2, ["a", "b", "c"])
+
+
+def _program_spec(stack: str, config: dict[str, str], secret_keys: list[str]) -> FleetSpec:
+    got: dict[str, FleetSpec] = {}
+
+    def program() -> None:
+        got["spec"], _ = read_fleet(REPO)
+
+    run_under_mocks(program, stack=stack, project_dir=REPO, config=config, secret_keys=secret_keys)
+    return got["spec"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_one_model_two_loaders(stack: str) -> None:
+    source = read_stack_file(STACKS / f"Pulumi.{stack}.yaml")
+    config, secret_keys = engine_config(source)
+    assert _program_spec(stack, config, secret_keys) == load_stack(source)
+
+
+def test_the_program_reports_config_errors_one_per_line_with_positions() -> None:
+    source = read_stack_file(STACKS / "Pulumi.dev.yaml")
+    config, secret_keys = engine_config(source)
+    del config["edgefleet:storeMunich01Kubeconfig"]
+    with pytest.raises(pulumi.RunError) as info:
+        _program_spec("dev", config, [k for k in secret_keys if "Munich" not in k])
+    lines = str(info.value).splitlines()
+    assert lines[0] == "invalid fleet config:"
+    assert lines[1].startswith(
+        "fleet.clusters[1].kubeconfig: config key `edgefleet:storeMunich01Kubeconfig` is not set"
+    )
+    assert lines[1].endswith("(stacks/Pulumi.dev.yaml:21:9)")

@@ -1,0 +1,127 @@
+"""Program structure: nothing registers at import, rooms respected, the public API pinned."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import components.config
+from tests.conftest import REPO
+
+PACKAGES = ("components", "edgefleet")
+
+
+def _modules() -> list[str]:
+    names = []
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            parts = list(path.relative_to(REPO).with_suffix("").parts)
+            if parts[-1] == "__main__":
+                continue
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            names.append(".".join(parts))
+    return names
+
+
+def test_importing_every_module_registers_no_resource() -> None:
+    # A fresh interpreter, a capturing mock monitor, then every module imported: only the root
+    # stack (made by set_mocks itself) may have registered.
+    script = textwrap.dedent(
+        f"""
+        import importlib, json
+        from pathlib import Path
+        from pulumi.runtime import set_mocks
+        from edgefleet.engine import CapturingMonitor
+        from edgefleet.mocks import FleetMocks
+        monitor = CapturingMonitor(FleetMocks(), Path("."))
+        set_mocks(FleetMocks(), project="edgefleet", stack="t", preview=True, monitor=monitor)
+        import pulumi
+        from pulumi.runtime.stack import wait_for_rpcs
+        from pulumi.runtime.sync_await import _sync_await
+        for name in {_modules()!r}:
+            importlib.import_module(name)
+        _sync_await(wait_for_rpcs())
+        print(json.dumps(sorted(r.type for r in monitor.captured)))
+        # The probe can see a registration when there is one:
+        pulumi.ComponentResource("probe:index:Probe", "probe")
+        _sync_await(wait_for_rpcs())
+        print(json.dumps(sorted(r.type for r in monitor.captured)))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    at_import, after_probe = result.stdout.strip().splitlines()
+    assert at_import == '["pulumi:pulumi:Stack"]'
+    assert after_probe == '["probe:index:Probe", "pulumi:pulumi:Stack"]'
+    assert len(_modules()) > 15
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_config_and_placement_never_import_pulumi() -> None:
+    for folder in ("components/config", "components/placement"):
+        for path in (REPO / folder).rglob("*.py"):
+            imported = _imports(path)
+            assert not {"pulumi", "pulumi_kubernetes"} & imported, path
+
+
+def test_components_never_read_config_or_environment_except_the_entry_point() -> None:
+    for path in (REPO / "components").rglob("*.py"):
+        if path.name == "entry.py":
+            continue
+        tree = ast.parse(path.read_text())
+        attributes = {
+            f"{node.value.id}.{node.attr}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+        }
+        assert not {"pulumi.Config", "os.environ", "os.getenv"} & attributes, path
+
+
+def test_entry_point_is_a_few_lines() -> None:
+    code = [
+        ln for ln in (REPO / "__main__.py").read_text().splitlines() if ln.strip() and not ln.startswith(('"""', "#"))
+    ]
+    assert len(code) <= 6
+
+
+def test_config_public_api_is_pinned() -> None:
+    assert sorted(components.config.__all__) == sorted(
+        [
+            "FLEET_KEY",
+            "PROJECT",
+            "Cluster",
+            "CniInfo",
+            "CniPlugin",
+            "ConfigError",
+            "ConfigIssue",
+            "Expose",
+            "FleetSpec",
+            "Position",
+            "ResolvedLocation",
+            "StackFileError",
+            "StackSource",
+            "Strategy",
+            "Vendor",
+            "Workload",
+            "WorkloadSpec",
+            "load_stack",
+            "parse_fleet",
+            "parse_stack_text",
+            "read_stack_file",
+            "split_evenly",
+        ]
+    )

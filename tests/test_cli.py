@@ -64,5 +64,6 @@ def test_plan_prints_a_tree_per_cluster_and_counts_by_type(tmp_path: Path) -> No
 def test_version_and_help() -> None:
     assert runner.invoke(app, ["--version"]).output.strip() == "edgefleet 0.1.0"
     result = runner.invoke(app, [])
-    assert "validate" in result.output and "plan" in result.output
+    assert "validate" in result.output
+    assert "plan" in result.output
     assert (REPO / "Pulumi.yaml").is_file()

@@ -66,8 +66,10 @@ def errors(data: dict[str, Any], keys: set[str] | None = None) -> list[str]:
 def test_defaults_merge_under_clusters_deeply_and_lists_replace() -> None:
     spec = parse_fleet(BASE)
     a, b, c = spec.clusters
-    assert a.cni.plugin.value == "calico" and a.cni.installed
-    assert b.cni.plugin.value == "flannel" and b.cni.installed  # `installed` kept from defaults
+    assert a.cni.plugin.value == "calico"
+    assert a.cni.installed
+    assert b.cni.plugin.value == "flannel"
+    assert b.cni.installed
     assert c.labels == {"tier": "store"}
     assert deep_merge({"a": {"x": 1, "y": [1]}}, {"a": {"y": [2]}}) == {"a": {"x": 1, "y": [2]}}
 
@@ -76,7 +78,8 @@ def test_locations_resolve_from_the_world_cities_data() -> None:
     spec = parse_fleet(BASE)
     paris, amsterdam, zurich = (c.location for c in spec.clusters)
     assert (paris.city, paris.country) == ("Paris", "FR")
-    assert paris.lat == pytest.approx(48.85, abs=0.05) and paris.lon == pytest.approx(2.35, abs=0.05)
+    assert paris.lat == pytest.approx(48.85, abs=0.05)
+    assert paris.lon == pytest.approx(2.35, abs=0.05)
     assert (amsterdam.lat, amsterdam.lon, amsterdam.city) == (52.37, 4.89, None)
     assert zurich.city == "Zürich"
     assert [c.region for c in spec.clusters] == ["fr-paris", "nl", "ch-zurich"]

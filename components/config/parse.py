@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import re
 import types
 import typing
@@ -53,11 +54,19 @@ _PATTERN_HELP: dict[str, str] = {
 }
 
 
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_./:-]+$")
+
+
+def key_text(key: str) -> str:
+    """A key as it can be shown on one line: plain keys as they are, anything else JSON-quoted."""
+    return key if _PLAIN_KEY.match(key) else json.dumps(key)
+
+
 def format_path(loc: Sequence[PathPart]) -> str:
-    """('clusters', 2, 'cni') -> 'fleet.clusters[2].cni'."""
+    """('clusters', 2, 'cni') -> 'fleet.clusters[2].cni'; odd keys quoted: fleet.labels."a b"."""
     out = "fleet"
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+        out += f"[{part}]" if isinstance(part, int) else f".{key_text(str(part))}"
     return out
 
 
@@ -178,14 +187,14 @@ def _message(error: Mapping[str, Any], root: type[BaseModel]) -> str:
     loc = tuple(error["loc"])
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
-        key = str(loc[-1])
+        key = key_text(str(loc[-1]))
         model = _model_at(root, loc[:-1])
         allowed = sorted(model.model_fields) if model else []
         close = closest(key, allowed)
         hint = f"did you mean `{close[0]}`? " if close else ""
         return f"unknown key `{key}`; {hint}allowed keys: {', '.join(allowed)}"
     if kind == "missing":
-        return f"missing required key `{loc[-1]}`"
+        return f"missing required key `{key_text(str(loc[-1]))}`"
     if kind == "string_pattern_mismatch":
         pattern = str(ctx.get("pattern", ""))
         help_text = _PATTERN_HELP.get(pattern, f"must match {pattern}")

@@ -99,34 +99,7 @@ ASPECTS = ("rejects", "positions", "names", "line")
 #   positions: every error line ends in (file:line:col) of this file
 #   names:     the `# expect:` text, the `# path:` line and the `# errors:` count
 #   line:      the error is on the line marked `# <- error`
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    **{(name, aspect): reason for name, reason in _TRACEBACK.items() for aspect in ASPECTS},
-    **{("port-bool", aspect): _PORT_BOOL for aspect in ASPECTS},
-    **{("demand-unknown-city", aspect): _DEMAND_CITY for aspect in ASPECTS},
-    ("nul-character", "positions"): (
-        "bug: a NUL character gives 'invalid YAML: unacceptable character #x0000 ... position 102' "
-        "(a character offset) and no (file:line:col)"
-    ),
-    ("nul-character", "line"): "bug: a NUL character is reported without a line (see positions)",
-    ("defaults-kubernetes-version-130", "names"): (
-        "bug: unquoted `1.30` is read by YAML as the float 1.3 and the message advises "
-        '`quote it ("1.3")`, which names the wrong version'
-    ),
-    ("defaults-partial-override-reported-once", "names"): (
-        "bug: a bad `defaults.cni.mode` is reported twice when a cluster sets its own `cni` mapping "
-        "without `mode`: once at fleet.defaults.cni.mode and again at fleet.clusters[1].cni.mode, "
-        "a key that cluster never wrote"
-    ),
-    ("top-level-list", "line"): (
-        "bug: 'the file holds a list' is always reported at 1:1, even when the list starts after leading comments"
-    ),
-    ("top-level-scalar", "line"): (
-        "bug: 'the file holds a str' is always reported at 1:1, even when the value starts after leading comments"
-    ),
-    ("missing-fleet-key", "line"): (
-        "bug: 'config: no `edgefleet:fleet` key' points at the first key inside `config:` instead of the `config:` line"
-    ),
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def _params(aspect: str, cases: list[Case]) -> list[object]:

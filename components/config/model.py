@@ -11,7 +11,7 @@ import ipaddress
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
 NAME = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 ENVIRONMENT = r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$"
@@ -29,9 +29,36 @@ IMAGE = (
     r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$"  # tag, digest
 )
 K8S_VERSION = r"^1\.[0-9]{2}$"
+CNI_MODE = r"^[a-z][a-z0-9-]{0,30}$"
+REGION = r"^[a-z0-9][a-z0-9-]{0,39}$"
+GCP_PROJECT = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"
+RESIDENCY = r"^[A-Z]{2,6}$"
+PROBE_PATH = r"^/[\x21-\x7e]{0,255}$"
+TAG_VALUE = r"^[a-z0-9_-]{0,63}$"
+PRESET = r"^[a-z][a-z-]{1,30}$"
 COUNTRY = r"^[A-Z]{2}$"
 
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a network in CIDR form ({exc})") from None
+    return value
+
+
+def _pinned_image(value: str) -> str:
+    last = value.rsplit("/", 1)[-1]
+    if "@sha256:" not in value and ":" not in last:
+        raise ValueError(f"{value!r} has no tag; pin a version tag or a digest (e.g. {value}:1.2.3)")
+    if last.endswith(":latest"):
+        raise ValueError(f"{value!r} uses `latest`; pin a version tag or a digest")
+    return value
+
+
 Name = Annotated[str, StringConstraints(pattern=NAME)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+StrictBool = Annotated[bool, Strict()]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE)]
 LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY)]
 TagKey = Annotated[str, StringConstraints(pattern=TAG_KEY)]
@@ -96,9 +123,9 @@ class CniSpec(_Model):
     """The CNI for one cluster. ``installed: true`` records one that is already there."""
 
     plugin: CniPlugin
-    mode: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,30}$")] | None = None
-    installed: bool = False
-    hubble: bool = False
+    mode: Annotated[str, StringConstraints(pattern=CNI_MODE)] | None = None
+    installed: StrictBool = False
+    hubble: StrictBool = False
 
 
 class NodePoolSpec(_Model):
@@ -107,8 +134,8 @@ class NodePoolSpec(_Model):
     name: Name
     size: NodeSize | None = None
     machine_type: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
-    min: Annotated[int, Field(ge=0, le=1000)] = 1
-    max: Annotated[int, Field(ge=1, le=1000)] = 3
+    min: Annotated[int, Strict(), Field(ge=0, le=1000)] = 1
+    max: Annotated[int, Strict(), Field(ge=1, le=1000)] = 3
 
     @model_validator(mode="after")
     def _check(self) -> NodePoolSpec:
@@ -122,18 +149,8 @@ class NodePoolSpec(_Model):
 class EndpointSpec(_Model):
     """API server exposure. Private by default; public only with an explicit CIDR allow-list."""
 
-    public: bool = False
-    allowed_cidrs: tuple[str, ...] = ()
-
-    @field_validator("allowed_cidrs")
-    @classmethod
-    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for cidr in value:
-            try:
-                ipaddress.ip_network(cidr, strict=True)
-            except ValueError as exc:
-                raise ValueError(f"{cidr!r} is not a network in CIDR form ({exc})") from None
-        return value
+    public: StrictBool = False
+    allowed_cidrs: tuple[Cidr, ...] = ()
 
 
 class LocationSpec(_Model):
@@ -141,8 +158,8 @@ class LocationSpec(_Model):
 
     city: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     country: Country
-    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
+    lat: Annotated[float, Strict(), Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Strict(), Field(ge=-180, le=180)] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> LocationSpec:
@@ -160,14 +177,14 @@ class ClusterSpec(_Model):
     """One cluster entry, after the fleet's ``defaults`` were merged under it."""
 
     vendor: Vendor
-    region: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")] | None = None
+    region: Annotated[str, StringConstraints(pattern=REGION)] | None = None
     name: Name | None = None
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     cni: CniSpec | None = None
     kubernetes_version: Annotated[str, StringConstraints(pattern=K8S_VERSION)] | None = None
     node_pools: tuple[NodePoolSpec, ...] = ()
     endpoint: EndpointSpec = EndpointSpec()
-    project: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")] | None = None
+    project: Annotated[str, StringConstraints(pattern=GCP_PROJECT)] | None = None
     location: LocationSpec | None = None
     kubeconfig: ConfigKeyName | None = None
     context: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
@@ -195,15 +212,15 @@ class DemandPoint(_Model):
 
     city: str | None = None
     country: Country | None = None
-    lat: Annotated[float, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[float, Field(ge=-180, le=180)] | None = None
-    weight: Annotated[float, Field(gt=0)] = 1.0
+    lat: Annotated[float, Strict(), Field(ge=-90, le=90)] | None = None
+    lon: Annotated[float, Strict(), Field(ge=-180, le=180)] | None = None
+    weight: Annotated[float, Strict(), Field(gt=0)] = 1.0
 
 
 class DemandSpec(_Model):
     """Where a workload's users are: a preset or explicit points."""
 
-    preset: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z-]{1,30}$")] | None = None
+    preset: Annotated[str, StringConstraints(pattern=PRESET)] | None = None
     points: tuple[DemandPoint, ...] = ()
 
 
@@ -212,12 +229,12 @@ class PlacementSpec(_Model):
 
     strategy: Strategy = Strategy.EVERYWHERE
     clusters: tuple[Name, ...] = ()
-    min_locations: Annotated[int, Field(ge=1, le=1000)] = 1
-    max_locations: Annotated[int, Field(ge=1, le=1000)] | None = None
+    min_locations: Annotated[int, Strict(), Field(ge=1, le=1000)] = 1
+    max_locations: Annotated[int, Strict(), Field(ge=1, le=1000)] | None = None
     must_include: tuple[Name, ...] = ()
     must_exclude: tuple[Name, ...] = ()
-    residency: tuple[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,6}$")], ...] = ()
-    min_vendors: Annotated[int, Field(ge=1, le=6)] = 1
+    residency: tuple[Annotated[str, StringConstraints(pattern=RESIDENCY)], ...] = ()
+    min_vendors: Annotated[int, Strict(), Field(ge=1, le=6)] = 1
     selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     requires: tuple[Capability, ...] = ()
     demand: DemandSpec | None = None
@@ -233,31 +250,16 @@ class WorkloadSpec(_Model):
     """One service, deployed to the clusters its placement chooses."""
 
     name: Name
-    image: Annotated[str, StringConstraints(pattern=IMAGE, max_length=512)]
-    port: Annotated[int, Field(ge=1, le=65535)]
-    replicas: Annotated[int, Field(ge=1, le=10000)] = 2
-    min_replicas_per_location: Annotated[int, Field(ge=1, le=1000)] = 1
+    image: Annotated[str, StringConstraints(pattern=IMAGE, max_length=512), AfterValidator(_pinned_image)]
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)]
+    replicas: Annotated[int, Strict(), Field(ge=1, le=10000)] = 2
+    min_replicas_per_location: Annotated[int, Strict(), Field(ge=1, le=1000)] = 1
     resources: ResourcesSpec = ResourcesSpec()
     expose: Expose = Expose.INTERNAL
-    probe_path: Annotated[str, StringConstraints(pattern=r"^/[\x21-\x7e]{0,255}$")] | None = None
-    egress_cidrs: tuple[str, ...] = ()
+    probe_path: Annotated[str, StringConstraints(pattern=PROBE_PATH)] | None = None
+    egress_cidrs: tuple[Cidr, ...] = ()
     placement: PlacementSpec = PlacementSpec()
     rollout: RolloutSpec = RolloutSpec()
-
-    @field_validator("egress_cidrs")
-    @classmethod
-    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return EndpointSpec._cidrs(value)  # same rule, same message
-
-    @field_validator("image")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        last = value.rsplit("/", 1)[-1]
-        if "@sha256:" not in value and ":" not in last:
-            raise ValueError(f"{value!r} has no tag; pin a version tag or a digest (e.g. {value}:1.2.3)")
-        if last.endswith(":latest"):
-            raise ValueError(f"{value!r} uses `latest`; pin a version tag or a digest")
-        return value
 
 
 class FleetInput(_Model):
@@ -265,7 +267,7 @@ class FleetInput(_Model):
 
     environment: Annotated[str, StringConstraints(pattern=ENVIRONMENT)]
     owner: Annotated[str, StringConstraints(pattern=LABEL_VALUE, min_length=1)]
-    tags: dict[TagKey, Annotated[str, StringConstraints(pattern=r"^[a-z0-9_-]{0,63}$")]] = Field(default_factory=dict)
+    tags: dict[TagKey, Annotated[str, StringConstraints(pattern=TAG_VALUE)]] = Field(default_factory=dict)
     defaults: ClusterDefaults = ClusterDefaults()
     clusters: tuple[ClusterSpec, ...] = Field(min_length=1)
     workloads: tuple[WorkloadSpec, ...] = ()

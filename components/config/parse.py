@@ -17,7 +17,7 @@ from components.config import model as m
 from components.config.errors import ConfigError, ConfigIssue
 from components.config.source import PathPart, StackSource, normalize_key
 from components.placement.cities import CityNotFound, known_countries, resolve_city, slug
-from components.placement.geo import RESIDENCY_GROUPS, residency_countries
+from components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS, residency_countries
 
 # Vendors this version can build. The rest of the contract parses, then says so clearly.
 IMPLEMENTED_VENDORS: frozenset[m.Vendor] = frozenset({m.Vendor.EXISTING})
@@ -51,6 +51,14 @@ _PATTERN_HELP: dict[str, str] = {
     m.IMAGE: "use an image reference such as `ghcr.io/acme/api:1.4.2` (lower-case repository)",
     m.K8S_VERSION: 'use a quoted minor version such as "1.33"',
     m.COUNTRY: "use an upper-case ISO 3166-1 alpha-2 code such as `DE`",
+    m.CNI_MODE: "use a mode name such as `eni`, `byocni` or `policy-only` (lower-case letters, digits, '-')",
+    m.REGION: "use the vendor's region id, such as `eu-central-1` (lower-case letters, digits, '-')",
+    m.GCP_PROJECT: "use a Google Cloud project id (6-30 lower-case letters, digits, '-')",
+    m.RESIDENCY: f"use a residency group ({', '.join(sorted(RESIDENCY_GROUPS))}) or an upper-case ISO 3166-1 "
+    "alpha-2 code such as `DE`",
+    m.PROBE_PATH: "use an HTTP path starting with '/', such as `/healthz` (no spaces)",
+    m.TAG_VALUE: "use at most 63 lower-case letters, digits, '-' or '_' (valid as a tag on every vendor)",
+    m.PRESET: f"use a demand preset: {', '.join(DEMAND_PRESETS)}",
 }
 
 
@@ -82,10 +90,12 @@ class _Reporter:
     def origin(self, loc: Sequence[PathPart]) -> Sequence[PathPart]:
         """Where a path's value was written: a cluster key that came from `defaults` is
         reported there (once), not once per cluster it was merged into."""
-        if loc[:1] == ("clusters",) and len(loc) > 2 and not _has(self.raw, loc[:3]):
+        if loc[:1] == ("clusters",) and len(loc) > 2 and not _has(self.raw, loc):
             default_loc = ("defaults", *loc[2:])
-            if _has(self.raw, default_loc[:2]):
+            if _has(self.raw, default_loc):
                 return default_loc
+            if not _has(self.raw, loc[:3]) and _has(self.raw, default_loc[:2]):
+                return default_loc  # e.g. a key missing inside a mapping that came from defaults
         return loc
 
     def add(self, loc: Sequence[PathPart], message: str) -> None:
@@ -182,7 +192,7 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _message(error: Mapping[str, Any], root: type[BaseModel]) -> str:
+def _message(error: Mapping[str, Any], root: type[BaseModel], raw_text: str | None = None) -> str:
     kind = error["type"]
     loc = tuple(error["loc"])
     ctx = error.get("ctx") or {}
@@ -209,8 +219,11 @@ def _message(error: Mapping[str, Any], root: type[BaseModel]) -> str:
         return str(ctx.get("error", error["msg"]))
     msg = str(error["msg"])
     if kind == "string_type" and isinstance(error["input"], (int, float)) and not isinstance(error["input"], bool):
-        return f'{msg}, got {error["input"]!r}; quote it ("{error["input"]}")'
-    if "input" in error and kind not in ("too_short",):
+        written = raw_text or str(error["input"])
+        return f'expected a string, got the number {written}; quote it ("{written}")'
+    if kind == "too_short" and tuple(loc) == ("clusters",):
+        return "needs at least one cluster"
+    if "input" in error and kind != "too_short" and "got" not in msg:
         return f"{msg}, got {_describe(error['input'])}"
     return msg
 
@@ -222,7 +235,9 @@ def _report_validation(exc: ValidationError, root: type[BaseModel], rep: _Report
         loc: tuple[PathPart, ...] = tuple(p for p in error["loc"] if p != "[key]")
         if error["type"] == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs):
             continue  # the items themselves failed; their errors say why
-        rep.add(loc, _message(error, root))
+        origin = rep.origin(loc)
+        raw_text = rep.source.raw_text(origin) if rep.source is not None else None
+        rep.add(loc, _message(error, root, raw_text))
 
 
 # --- cross-checks -------------------------------------------------------------------------
@@ -399,6 +414,11 @@ def _workload_checks(
             if name not in all_names:
                 rep.add((*loc, "rollout", "canary", j), f"no cluster named {name!r}; {_known(name, all_names)}")
                 ok = False
+        if len(set(spec.rollout.canary)) != len(spec.rollout.canary):
+            rep.add((*loc, "rollout", "canary"), "lists a cluster more than once")
+            ok = False
+        if place.demand is not None and not _demand_checks(place.demand, (*ploc, "demand"), rep):
+            ok = False
         both = sorted(set(place.must_include) & set(place.must_exclude))
         if both:
             rep.add((*ploc, "must_exclude"), f"{', '.join(both)} is in both must_include and must_exclude")
@@ -455,6 +475,39 @@ def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> list[s
         if ratio >= cutoff:
             scored.append((-ratio, candidate))
     return [min(scored)[1]] if scored else []
+
+
+def _demand_checks(demand: m.DemandSpec, loc: tuple[PathPart, ...], rep: _Reporter) -> bool:
+    ok = True
+    if demand.preset is not None and demand.points:
+        rep.add(loc, "give `preset` or `points`, not both")
+        ok = False
+    if demand.preset is not None and demand.preset not in DEMAND_PRESETS:
+        rep.add((*loc, "preset"), f"unknown demand preset {demand.preset!r}; presets: {', '.join(DEMAND_PRESETS)}")
+        ok = False
+    for i, point in enumerate(demand.points):
+        ploc = (*loc, "points", i)
+        has_coords = point.lat is not None or point.lon is not None
+        if point.city is not None and has_coords:
+            rep.add(ploc, "give `city` (with `country`) or `lat` and `lon`, not both")
+            ok = False
+        elif point.city is None and (point.lat is None or point.lon is None):
+            rep.add(ploc, "give `city` with `country`, or both `lat` and `lon`")
+            ok = False
+        elif point.city is not None:
+            if point.country is None:
+                rep.add(ploc, "a demand point with a `city` needs its `country`")
+                ok = False
+            elif point.country not in known_countries():
+                rep.add((*ploc, "country"), f"{point.country!r} is not a known ISO 3166-1 alpha-2 country code")
+                ok = False
+            else:
+                try:
+                    resolve_city(point.city, point.country)
+                except CityNotFound as exc:
+                    rep.add((*ploc, "city"), f"{exc}; or give `lat` and `lon` instead of `city`")
+                    ok = False
+    return ok
 
 
 def _known(name: str, names: Iterable[str]) -> str:

@@ -7,8 +7,8 @@ JSON-compatible Python (what Pulumi hands a program), positions as 1-based ``lin
 
 from __future__ import annotations
 
-import datetime as dt
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +16,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from components.config.errors import ConfigIssue, Position, StackFileError
 
@@ -48,6 +51,30 @@ class StackSource:
     values: Mapping[str, ConfigValue]
     _fleet_node: Any = field(default=None, repr=False, compare=False)
     _fleet_key_pos: Position | None = field(default=None, repr=False, compare=False)
+    _lines: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    def raw_text(self, path: Sequence[PathPart]) -> str | None:
+        """The scalar at ``path`` exactly as written in the file (``1.30``, not the float 1.3)."""
+        node: Any = self._fleet_node
+        for part in path[:-1]:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        last = path[-1] if path else None
+        try:
+            if isinstance(node, CommentedMap) and isinstance(last, str) and last in node:
+                line, col = node.lc.value(last)
+            elif isinstance(node, CommentedSeq) and isinstance(last, int) and 0 <= last < len(node):
+                line, col = node.lc.item(last)
+            else:
+                return None
+        except (KeyError, IndexError, TypeError):
+            return None
+        if line is None or col is None or line >= len(self._lines):
+            return None
+        match = re.match(r"[^\s,\]}#]+", self._lines[line][col:])
+        return match.group(0) if match else None
 
     def locate(self, path: Sequence[PathPart]) -> Position | None:
         """The position of ``path`` (relative to ``edgefleet:fleet``), or of its deepest ancestor."""
@@ -81,23 +108,123 @@ def stack_name_from_path(path: Path) -> str:
     return path.stem
 
 
-def to_plain(node: Any) -> Any:
+# Aliases can multiply a small file into a huge value ("billion laughs"): cap what one file expands to.
+MAX_VALUES = 100_000
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def to_plain(node: Any, budget: list[int] | None = None) -> Any:
     """ruamel's round-trip objects to plain JSON-compatible values (what Pulumi passes a program)."""
+    budget = budget if budget is not None else [MAX_VALUES]
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge
     if isinstance(node, Mapping):
-        return {str(k): to_plain(v) for k, v in node.items()}
+        return {str(k): to_plain(v, budget) for k, v in node.items()}
     if isinstance(node, list):
-        return [to_plain(v) for v in node]
+        return [to_plain(v, budget) for v in node]
     if isinstance(node, bool) or node is None:
         return node
     if isinstance(node, int):
         return int(node)
     if isinstance(node, float):
         return float(node)
-    if isinstance(node, str):
-        return str(node)
-    if isinstance(node, (dt.date, dt.datetime)):
-        return node.isoformat()
     return str(node)
+
+
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor that keeps timestamps as the text they were written as: Pulumi
+    passes `2024-02-30` to a program as a string, and an impossible date must not crash us."""
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+
+
+def _first_content_line(text: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith(("#", "---", "%")):
+            return number
+    return 1
+
+
+def _load(text: str, file: str) -> Any:
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = Position(file, mark.line + 1, mark.column + 1) if mark else None
+        reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        raise StackFileError.at(file, f"invalid YAML: {reason}", pos) from None
+    except ReaderError as exc:  # a character YAML does not allow (NUL, most control characters)
+        before = text[: exc.position]
+        pos = Position(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        raise StackFileError.at(
+            file, f"invalid YAML: the character {exc.character!r} is not allowed in a YAML file", pos
+        ) from None
+    except YAMLError as exc:
+        raise StackFileError.at(file, f"invalid YAML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise StackFileError.at(file, "invalid YAML: nested too deeply", _deep_position(text, file)) from None
+    except ValueError as exc:  # a scalar the YAML resolver accepted but cannot convert (a 5000-digit int)
+        reason = " ".join(str(exc).split())[:120]
+        raise StackFileError.at(
+            file, f"invalid YAML: a value cannot be read ({reason})", _unreadable_int(text, file)
+        ) from None
+
+
+def _unreadable_int(text: str, file: str) -> Position | None:
+    """Where the first integer scalar that Python cannot convert is (the loader does not say)."""
+    try:
+        root = YAML(typ="rt").compose(text)
+    except (YAMLError, RecursionError, ValueError):
+        return None
+    stack = [root]
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, ScalarNode):
+            if node.tag == "tag:yaml.org,2002:int" and not _is_int(str(node.value)):
+                return Position(file, node.start_mark.line + 1, node.start_mark.column + 1)
+        elif isinstance(node, MappingNode):
+            stack[:0] = [part for pair in node.value for part in pair]
+        elif isinstance(node, SequenceNode):
+            stack[:0] = list(node.value)
+    return None
+
+
+def _is_int(value: str) -> bool:
+    for base in (10, 0):
+        try:
+            int(value.replace("_", ""), base)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def _deep_position(text: str, file: str, limit: int = 100) -> Position | None:
+    """The first place where flow collections nest deeper than ``limit`` (quotes ignored)."""
+    depth = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        for col, char in enumerate(line, start=1):
+            if char == "#":
+                break
+            if char in "[{":
+                depth += 1
+                if depth > limit:
+                    return Position(file, number, col)
+            elif char in "]}":
+                depth -= 1
+    return None
+
+
+def _pos(file: str, line_col: tuple[int, int] | list[int]) -> Position:
+    return Position(file, line_col[0] + 1, line_col[1] + 1)
 
 
 def display_path(path: Path) -> str:
@@ -126,30 +253,21 @@ def read_stack_file(path: Path) -> StackSource:
 
 def parse_stack_text(text: str, file: str, stack: str) -> StackSource:
     """Parse the text of a stack settings file (see ``read_stack_file``)."""
-    yaml = YAML(typ="rt")
-    try:
-        doc = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        pos = Position(file, mark.line + 1, mark.column + 1) if mark else None
-        reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
-        raise StackFileError.at(file, f"invalid YAML: {reason}", pos) from None
-    except YAMLError as exc:
-        raise StackFileError.at(file, f"invalid YAML: {' '.join(str(exc).split())}") from None
+    doc = _load(text, file)
     if doc is None:
         raise StackFileError.at(file, "the file is empty; it needs a `config:` mapping with an `edgefleet:fleet` key")
     if not isinstance(doc, CommentedMap):
+        kind = "list" if isinstance(doc, list) else "single value"
         raise StackFileError.at(
             file,
-            f"the file holds a {type(to_plain(doc)).__name__}, not a mapping; "
-            "it needs a `config:` mapping with an `edgefleet:fleet` key",
-            Position(file, 1, 1),
+            f"the file holds a {kind}, not a mapping; it needs a `config:` mapping with an `edgefleet:fleet` key",
+            Position(file, _first_content_line(text), 1),
         )
     issues = [
         ConfigIssue(
             str(key),
             f"unknown top-level key in a stack settings file; allowed: {', '.join(sorted(_STACK_FILE_KEYS))}",
-            Position(file, doc.lc.key(key)[0] + 1, doc.lc.key(key)[1] + 1),
+            _pos(file, doc.lc.key(key)),
         )
         for key in doc
         if key not in _STACK_FILE_KEYS
@@ -157,34 +275,63 @@ def parse_stack_text(text: str, file: str, stack: str) -> StackSource:
     if issues:
         raise StackFileError(issues)
     config = doc.get("config")
+    config_pos = _pos(file, doc.lc.key("config")) if "config" in doc else None
     if not isinstance(config, CommentedMap):
-        pos = Position(file, doc.lc.key("config")[0] + 1, 1) if "config" in doc else None
-        raise StackFileError.at("config", "missing or not a mapping; it needs an `edgefleet:fleet` key", pos)
+        raise StackFileError.at("config", "missing or not a mapping; it needs an `edgefleet:fleet` key", config_pos)
 
     fleet_node: Any = None
     fleet_pos: Position | None = None
     values: dict[str, ConfigValue] = {}
-    for raw_key, raw_value in config.items():
-        key = normalize_key(str(raw_key))
-        line, col = config.lc.key(raw_key)
-        if key == FLEET_KEY:
-            fleet_node, fleet_pos = raw_value, Position(file, line + 1, col + 1)
-            continue
-        if isinstance(raw_value, Mapping) and list(raw_value) == ["secure"]:
-            values[key] = ConfigValue(key, True, to_plain(raw_value["secure"]))
-        else:
-            values[key] = ConfigValue(key, False, to_plain(raw_value))
-    if fleet_pos is None:
+    problems: list[ConfigIssue] = []
+    try:
+        for raw_key, raw_value in config.items():
+            key = normalize_key(str(raw_key))
+            here = _pos(file, config.lc.key(raw_key))
+            if key == FLEET_KEY:
+                if fleet_pos is not None:
+                    problems.append(
+                        ConfigIssue(
+                            f"config.{raw_key}",
+                            f"`{raw_key}` is `{FLEET_KEY}` again (a key without a namespace is the project's); "
+                            "keep one",
+                            here,
+                        )
+                    )
+                fleet_node, fleet_pos = raw_value, here
+                continue
+            if isinstance(raw_value, Mapping) and "secure" in raw_value:
+                secret = raw_value["secure"]
+                if len(raw_value) != 1 or not isinstance(secret, str):
+                    problems.append(
+                        ConfigIssue(
+                            f"config.{raw_key}",
+                            "a secure value is `{secure: <ciphertext>}`; set it with `pulumi config set --secret`",
+                            here,
+                        )
+                    )
+                    continue
+                values[key] = ConfigValue(key, True, secret)
+            else:
+                values[key] = ConfigValue(key, False, to_plain(raw_value))
+        if fleet_pos is None:
+            raise StackFileError.at(
+                "config", f"no `{FLEET_KEY}` key; add the fleet config under it (see docs/fleet-config.md)", config_pos
+            )
+        if problems:
+            raise StackFileError(problems)
+        fleet = to_plain(fleet_node)
+    except _TooLarge:
         raise StackFileError.at(
-            "config",
-            f"no `{FLEET_KEY}` key; add the fleet config under it (see docs/fleet-config.md)",
-            Position(file, config.lc.line + 1, config.lc.col + 1) if config.lc.line is not None else None,
-        )
+            file, f"the config expands to more than {MAX_VALUES:,} values (YAML aliases?); it cannot be a fleet"
+        ) from None
+    except RecursionError:
+        raise StackFileError.at(file, "invalid YAML: nested too deeply") from None
     return StackSource(
         file=file,
         stack=stack,
-        fleet=to_plain(fleet_node),
+        fleet=fleet,
         values=values,
         _fleet_node=fleet_node,
         _fleet_key_pos=fleet_pos,
+        _lines=tuple(text.splitlines()),
     )

@@ -71,3 +71,16 @@ RESIDENCY_GROUPS: dict[str, frozenset[str]] = {
 def residency_countries(code: str) -> frozenset[str]:
     """The countries a residency code admits: a group's members, or the ISO code itself."""
     return RESIDENCY_GROUPS.get(code, frozenset({code}))
+
+
+# Demand presets (population-weighted world cities), used by latency placement.
+DEMAND_PRESETS: tuple[str, ...] = (
+    "world",
+    "europe",
+    "eu",
+    "north-america",
+    "south-america",
+    "asia",
+    "africa",
+    "oceania",
+)

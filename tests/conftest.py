@@ -3,14 +3,21 @@ type token), so tests and ``edgefleet plan`` see the same outputs."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from components.config import FleetSpec, load_stack, parse_stack_text
 from components.config.source import StackSource
 from edgefleet.engine import ProgramRun, run_program
+
+# CI (.ci/run sets HYPOTHESIS_PROFILE=ci) replays the same examples every run, so a red build is
+# reproducible; locally each run explores new ones.
+settings.register_profile("ci", derandomize=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 REPO = Path(__file__).resolve().parent.parent
 STACKS = REPO / "stacks"

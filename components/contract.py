@@ -42,6 +42,26 @@ class KubernetesCluster(Protocol):
     endpoint: pulumi.Output[str]
 
 
+def cluster_facts(cluster: Cluster) -> dict[str, object]:
+    """A cluster component's own inputs: the plain identity the policy pack reads."""
+    return {
+        "name": cluster.name,
+        "vendor": cluster.vendor.value,
+        "region": cluster.region,
+        "country": cluster.location.country,
+        "cni": {
+            "plugin": cluster.cni.plugin.value,
+            "mode": cluster.cni.mode,
+            "networkPolicy": cluster.cni.network_policy,
+        },
+    }
+
+
+def cluster_options(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """Every cluster component declares its ``kubeconfig`` output secret to the engine."""
+    return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig"]))
+
+
 @dataclass(frozen=True)
 class ClusterArgs:
     """What a cluster component gets: the resolved spec, fleet-wide tags, and its secrets.

@@ -62,6 +62,7 @@ class Fleet(pulumi.ComponentResource):
                         workload=workload.spec,
                         cluster=cluster_name,
                         replicas=replicas,
+                        allowed_countries=workload.allowed_countries,
                         provider=target.provider,
                         labels=cluster_labels(spec, cluster_name),
                     ),

@@ -57,6 +57,9 @@ class Registration:
     protect: bool
     inputs: Mapping[str, Any]
     source: tuple[str, int] | None = None  # (project-relative file, line) of the constructor call
+    # The inputs exactly as on the wire (secret signatures, unknown sentinels): what a policy pack
+    # deserializes. Not part of the plan document.
+    wire: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def provider_urn(self) -> str | None:
@@ -129,6 +132,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         source = None
         if request.HasField("sourcePosition") and request.sourcePosition.uri:
             source = (self._relative(request.sourcePosition.uri), int(request.sourcePosition.line))
+        wire = json_format.MessageToDict(request.object)
         registration = Registration(
             urn=urn,
             type=request.type,
@@ -138,8 +142,9 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             provider=request.provider or None,
             dependencies=tuple(sorted(set(request.dependencies))),
             protect=bool(request.protect),
-            inputs=wire_to_plain(json_format.MessageToDict(request.object)),
+            inputs=wire_to_plain(wire),
             source=source,
+            wire=wire,
         )
         with self._lock:
             self.captured.append(registration)

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.config.model import CniInfo, ResolvedLocation
-from components.contract import ClusterArgs
+from components.contract import ClusterArgs, cluster_facts, cluster_options
 
 
 def fake_kubeconfig(name: str) -> str:
@@ -28,8 +28,8 @@ class FakeCluster(pulumi.ComponentResource):
     """A cluster of the fake vendor."""
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("edgefleet:clusters:FakeCluster", name, None, opts)
         spec = args.cluster
+        super().__init__("edgefleet:clusters:FakeCluster", name, cluster_facts(spec), cluster_options(opts))
         self.name: str = spec.name
         self.vendor: str = "fake"
         self.region: str = spec.region

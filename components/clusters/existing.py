@@ -14,15 +14,15 @@ import pulumi_kubernetes as k8s
 
 from components.clusters.kubeconfig import api_server
 from components.config.model import CniInfo, ResolvedLocation
-from components.contract import ClusterArgs
+from components.contract import ClusterArgs, cluster_facts, cluster_options
 
 
 class ExistingCluster(pulumi.ComponentResource):
     """A cluster edgefleet does not create; contract v1."""
 
     def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("edgefleet:clusters:ExistingCluster", name, None, opts)
         spec = args.cluster
+        super().__init__("edgefleet:clusters:ExistingCluster", name, cluster_facts(spec), cluster_options(opts))
         self.name: str = spec.name
         self.vendor: str = spec.vendor.value
         self.region: str = spec.region

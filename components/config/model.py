@@ -309,6 +309,8 @@ class Workload(_Model):
     spec: WorkloadSpec
     strategy: Strategy
     replicas: tuple[tuple[Name, int], ...]
+    # The countries `residency` admits (sorted), or None when the workload has no residency rule.
+    allowed_countries: tuple[str, ...] | None = None
 
 
 class FleetSpec(_Model):

@@ -461,6 +461,11 @@ def _workload_checks(
             m.Workload(
                 spec=spec,
                 strategy=place.strategy,
+                allowed_countries=(
+                    tuple(sorted(frozenset().union(*(residency_countries(r) for r in place.residency))))
+                    if place.residency
+                    else None
+                ),
                 replicas=split_evenly(spec.replicas, spec.min_replicas_per_location, [c.name for c in chosen]),
             )
         )

@@ -67,6 +67,7 @@ class EdgeWorkloadArgs:
     workload: WorkloadSpec
     cluster: str
     replicas: int
+    allowed_countries: tuple[str, ...] | None
     provider: k8s.Provider
     labels: Mapping[str, str]  # owner/environment/cluster labels added to every object
 
@@ -96,8 +97,19 @@ class EdgeWorkload(pulumi.ComponentResource):
     """A workload's Kubernetes objects in one cluster, all through that cluster's provider."""
 
     def __init__(self, name: str, args: EdgeWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("edgefleet:workloads:EdgeWorkload", name, None, opts)
         spec = args.workload
+        # Plain facts about the placement, as component inputs: what the policy pack checks
+        # (residency, capabilities, exposure) without reading edgefleet's config.
+        facts = {
+            "workload": spec.name,
+            "cluster": args.cluster,
+            "replicas": args.replicas,
+            "expose": spec.expose.value,
+            "requires": [c.value for c in spec.placement.requires],
+            "allowedCountries": list(args.allowed_countries) if args.allowed_countries is not None else None,
+            "minVendors": spec.placement.min_vendors,
+        }
+        super().__init__("edgefleet:workloads:EdgeWorkload", name, facts, opts)
         wl = spec.name
         select = selector_labels(wl)
         labels = {

@@ -19,6 +19,8 @@ from rich.tree import Tree
 from components.config import ConfigError, FleetSpec, load_stack, read_stack_file
 from components.config.source import StackSource
 from edgefleet import __version__
+from edgefleet.check import CheckReport, PackConfigError, load_pack_config, report_json, report_sarif
+from edgefleet.check import check as run_check
 from edgefleet.engine import ProgramRun, run_program
 from edgefleet.plan import (
     ManifestDirError,
@@ -30,8 +32,10 @@ from edgefleet.plan import (
     write_manifests,
 )
 from edgefleet.project import find_project, stack_file
+from policies.rules import ALL_POLICIES  # the rule modules only: never the pack object (policies/__main__.py)
 
 EXIT_OK = 0
+EXIT_VIOLATIONS = 1
 EXIT_INVALID = 2
 
 app = typer.Typer(
@@ -152,6 +156,63 @@ def plan(
     if manifests is not None:
         written = write_manifests(run, manifests)
         err.print(f"{len(written)} manifests written under {manifests}", highlight=False)
+
+
+@app.command()
+def check(
+    stack: StackArg,
+    sarif: Annotated[
+        Path | None, typer.Option("--sarif", help="Write SARIF 2.1.0 (GitHub code scanning) here.")
+    ] = None,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the report (edgefleet.check/v1) here.")
+    ] = None,
+    pack_config: Annotated[
+        Path | None,
+        typer.Option("--policy-pack-config", help="Enforcement levels; default policies/config/<stack>.json."),
+    ] = None,
+) -> None:
+    """Plan offline, then run the policy pack's rules over it. Exit 0 none mandatory, 1 mandatory, 2 invalid."""
+    try:
+        project, source, _ = _load(stack)
+        config = load_pack_config(pack_config or project / "policies" / "config" / f"{source.stack}.json")
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    except PackConfigError as exc:
+        err.print(f"--policy-pack-config: {exc}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    try:
+        run = _run_with_progress(project, source)
+    except pulumi.RunError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    report = run_check(run, source, project, ALL_POLICIES, config)
+    _print_report(report)
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(dumps(report_json(report)), encoding="utf-8")
+        err.print(f"report written to {json_file}", highlight=False)
+    if sarif is not None:
+        sarif.parent.mkdir(parents=True, exist_ok=True)
+        sarif.write_text(dumps(report_sarif(report, __version__)), encoding="utf-8")
+        err.print(f"SARIF written to {sarif}", highlight=False)
+    if report.mandatory:
+        raise typer.Exit(EXIT_VIOLATIONS)
+
+
+def _print_report(report: CheckReport) -> None:
+    if report.violations:
+        table = Table("level", "rule", "where", "message", title=f"policy violations in {report.stack}")
+        for v in report.violations:
+            colour = "red" if v.enforcement == "mandatory" else "yellow"
+            table.add_row(f"[{colour}]{v.enforcement}[/]", v.rule, f"{v.location.file}:{v.location.line}", v.message)
+        out.print(table)
+    for note in report.skipped:
+        err.print(f"[dim]not run on an unknown value: {note}[/]", highlight=False)
+    mandatory = len(report.mandatory)
+    advisory = len(report.violations) - mandatory
+    summary = f"{len(report.rules)} rules, {mandatory} mandatory and {advisory} advisory violation(s)"
+    err.print(f"[{'red' if mandatory else 'green'}]{'failed' if mandatory else 'passed'}:[/] {summary}")
 
 
 def _version(value: bool) -> None:

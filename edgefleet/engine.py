@@ -60,6 +60,8 @@ class Registration:
     # The inputs exactly as on the wire (secret signatures, unknown sentinels): what a policy pack
     # deserializes. Not part of the plan document.
     wire: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    additional_secret_outputs: tuple[str, ...] = ()
+    ignore_changes: tuple[str, ...] = ()
 
     @property
     def provider_urn(self) -> str | None:
@@ -145,6 +147,8 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             inputs=wire_to_plain(wire),
             source=source,
             wire=wire,
+            additional_secret_outputs=tuple(request.additionalSecretOutputs),
+            ignore_changes=tuple(request.ignoreChanges),
         )
         with self._lock:
             self.captured.append(registration)

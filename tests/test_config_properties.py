@@ -102,15 +102,53 @@ def _kind(value: Any) -> str:
 
 # Values close to real ones, so that mutations reach the cross-checks and not only the shapes.
 PLAUSIBLE = [
-    "existing", "aws", "gcp", "azure", "linode", "digitalocean", "pinned", "latency", "everywhere",
-    "store-berlin-01", "store-munich-01", "store-hamburg-01", "EU", "US", "APAC", "DE", "FR", "XX",
-    "de", "Berlin", "München", "Atlantis", "1.33", "cilium", "calico", "flannel", "vendor",
-    "network-policy", "public", "internal", "ghcr.io/acme/api:latest", "ghcr.io/acme/api",
-    "10.0.0.0/8", "10.0.0.1/8", "::/0", "storeBerlin01Kubeconfig", "edgefleet:storeMunich01Kubeconfig",
-    "", " ", "\n", "a\nb", "🚀", "\x00", "-", "a" * 300,
+    "existing",
+    "aws",
+    "gcp",
+    "azure",
+    "linode",
+    "digitalocean",
+    "pinned",
+    "latency",
+    "everywhere",
+    "store-berlin-01",
+    "store-munich-01",
+    "store-hamburg-01",
+    "EU",
+    "US",
+    "APAC",
+    "DE",
+    "FR",
+    "XX",
+    "de",
+    "Berlin",
+    "München",
+    "Atlantis",
+    "1.33",
+    "cilium",
+    "calico",
+    "flannel",
+    "vendor",
+    "network-policy",
+    "public",
+    "internal",
+    "ghcr.io/acme/api:latest",
+    "ghcr.io/acme/api",
+    "10.0.0.0/8",
+    "10.0.0.1/8",
+    "::/0",
+    "storeBerlin01Kubeconfig",
+    "edgefleet:storeMunich01Kubeconfig",
+    "",
+    " ",
+    "\n",
+    "a\nb",
+    "🚀",
+    "\x00",
+    "-",
+    "a" * 300,
 ]
-NUMBERS = [-1, 0, 1, 2, 3, -(2**63), 2**63, 10**30, 65536, 1e308, -1e-308, 0.5, 48.137,
-           math.inf, -math.inf, math.nan]
+NUMBERS = [-1, 0, 1, 2, 3, -(2**63), 2**63, 10**30, 65536, 1e308, -1e-308, 0.5, 48.137, math.inf, -math.inf, math.nan]
 
 SCALARS: dict[str, st.SearchStrategy[Any]] = {
     "NoneType": st.none(),
@@ -195,8 +233,16 @@ def _op_plausible(data: Any, path: PathT, draw: Draw) -> Any:
     return _set(data, path, draw(st.sampled_from(PLAUSIBLE)))
 
 
-OPS = [_op_delete, _op_retype, _op_unknown_key, _op_garbage_string, _op_duplicate_item,
-       _op_number, _op_transplant, _op_plausible]
+OPS = [
+    _op_delete,
+    _op_retype,
+    _op_unknown_key,
+    _op_garbage_string,
+    _op_duplicate_item,
+    _op_number,
+    _op_transplant,
+    _op_plausible,
+]
 
 
 @st.composite
@@ -250,8 +296,7 @@ def _edited(edit: Callable[[dict[str, Any]], object]) -> dict[str, Any]:
         (lambda d: d.pop("owner"), "fleet.owner"),
         (lambda d: d.__setitem__("ownr", "x"), "fleet.ownr"),
         (lambda d: d["workloads"][0].__setitem__("port", -1), "fleet.workloads[0].port"),
-        (lambda d: d["clusters"][0]["location"].__setitem__("city", "Atlantis"),
-         "fleet.clusters[0].location.city"),
+        (lambda d: d["clusters"][0]["location"].__setitem__("city", "Atlantis"), "fleet.clusters[0].location.city"),
         (lambda d: d["clusters"].append(copy.deepcopy(d["clusters"][0])), "fleet.clusters[2].name"),
         (lambda d: d["workloads"][0].__setitem__("replicas", 3), "fleet.workloads[0].replicas"),
     ],

@@ -1,0 +1,11 @@
+"""Every rule of the pack, in explicit lists (no registration by import side effect)."""
+
+from pulumi_policy import Policy
+
+from . import fleet, kubernetes, network
+
+RESOURCE_POLICIES = (*kubernetes.RESOURCE_POLICIES, *network.RESOURCE_POLICIES, *fleet.RESOURCE_POLICIES)
+STACK_POLICIES = (*kubernetes.STACK_POLICIES, *network.STACK_POLICIES, *fleet.STACK_POLICIES)
+ALL_POLICIES: tuple[Policy, ...] = (*RESOURCE_POLICIES, *STACK_POLICIES)
+
+__all__ = ["ALL_POLICIES", "RESOURCE_POLICIES", "STACK_POLICIES"]

@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.edgefleet-installed
 STACK  ?= dev
 
-.PHONY: plan test lint typecheck unit validate clean
+.PHONY: plan test lint typecheck unit validate check docs clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,14 @@ plan: $(STAMP)
 
 validate: $(STAMP)
 	$(BIN)/edgefleet validate $(STACK)
+
+## check: the policy pack over the offline plan (SARIF in out/)
+check: $(STAMP)
+	$(BIN)/edgefleet check $(STACK) --sarif out/check-$(STACK).sarif --json out/check-$(STACK).json
+
+## docs: regenerate the README's rules table from the rules
+docs: $(STAMP)
+	$(BIN)/python -m edgefleet.docs README.md
 
 ## test: ruff, mypy strict, pytest
 test: lint typecheck unit

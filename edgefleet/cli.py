@@ -201,12 +201,14 @@ def check(
 
 
 def _print_report(report: CheckReport) -> None:
-    if report.violations:
-        table = Table("level", "rule", "where", "message", title=f"policy violations in {report.stack}")
-        for v in report.violations:
-            colour = "red" if v.enforcement == "mandatory" else "yellow"
-            table.add_row(f"[{colour}]{v.enforcement}[/]", v.rule, f"{v.location.file}:{v.location.line}", v.message)
-        out.print(table)
+    # One line per violation, so it reads the same in a terminal, a CI log and grep.
+    for v in report.violations:
+        colour = "red" if v.enforcement == "mandatory" else "yellow"
+        out.print(
+            f"[{colour}]{v.enforcement}[/] {v.location.file}:{v.location.line} [bold]{v.rule}[/]: {v.message}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for note in report.skipped:
         err.print(f"[dim]not run on an unknown value: {note}[/]", highlight=False)
     mandatory = len(report.mandatory)

@@ -8,9 +8,8 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pulumi
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -19,9 +18,6 @@ from rich.tree import Tree
 from components.config import ConfigError, FleetSpec, load_stack, read_stack_file
 from components.config.source import StackSource
 from edgefleet import __version__
-from edgefleet.check import CheckReport, PackConfigError, load_pack_config, report_json, report_sarif
-from edgefleet.check import check as run_check
-from edgefleet.engine import ProgramRun, run_program
 from edgefleet.plan import (
     ManifestDirError,
     build_plan,
@@ -32,7 +28,12 @@ from edgefleet.plan import (
     write_manifests,
 )
 from edgefleet.project import find_project, stack_file
-from policies.rules import ALL_POLICIES  # the rule modules only: never the pack object (policies/__main__.py)
+
+if TYPE_CHECKING:
+    from edgefleet.check import CheckReport
+    from edgefleet.engine import ProgramRun
+
+# `validate` stays fast: the Pulumi SDK, the engine and the rules load only in `plan` and `check`.
 
 EXIT_OK = 0
 EXIT_VIOLATIONS = 1
@@ -84,6 +85,8 @@ def validate(stack: StackArg) -> None:
 
 
 def _run_with_progress(project: Path, source: StackSource) -> ProgramRun:
+    from edgefleet.engine import run_program
+
     if not err.is_terminal:
         return run_program(project, source)
     with err.status(f"planning {source.stack} under the mock engine...") as status:
@@ -143,6 +146,8 @@ def plan(
         except ManifestDirError as exc:
             err.print(f"--manifests: {exc}", markup=False, highlight=False)
             raise typer.Exit(EXIT_INVALID) from None
+    import pulumi
+
     try:
         run = _run_with_progress(project, source)
     except pulumi.RunError as exc:  # the program's own config errors, already one line each
@@ -173,6 +178,12 @@ def check(
     ] = None,
 ) -> None:
     """Plan offline, then run the policy pack's rules over it. Exit 0 none mandatory, 1 mandatory, 2 invalid."""
+    import pulumi
+
+    from edgefleet.check import PackConfigError, load_pack_config, report_json, report_sarif
+    from edgefleet.check import check as run_check
+    from policies.rules import ALL_POLICIES  # the rule modules only: never the pack object (policies/__main__.py)
+
     try:
         project, source, _ = _load(stack)
         config = load_pack_config(pack_config or project / "policies" / "config" / f"{source.stack}.json")

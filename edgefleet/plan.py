@@ -8,12 +8,14 @@ import shutil
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
 from components.config.model import FleetSpec
-from edgefleet.engine import ProgramRun, Registration
+
+if TYPE_CHECKING:
+    from edgefleet.engine import ProgramRun, Registration
 
 PLAN_FORMAT = "edgefleet.plan/v1"
 MANIFEST_MARKER = ".edgefleet-manifests"

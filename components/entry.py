@@ -15,6 +15,8 @@ import pulumi
 
 from components.config import FleetSpec, parse_fleet
 from components.config.errors import ConfigError
+from components.config.parse import PlacementOptions
+from components.config.previous import read_previous
 from components.config.source import PROJECT, StackSource, normalize_key, read_stack_file
 from components.fleet import Fleet, FleetArgs
 
@@ -67,7 +69,10 @@ def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[st
     referenced = _referenced_keys(raw)
     present = {normalize_key(k) for k in referenced if config.get(k) is not None}
     try:
-        spec = parse_fleet(raw, available_keys=present, source=_stack_file(project_dir))
+        previous_file = config.get("placementsFile")
+        previous = read_previous(project_dir / previous_file, previous_file) if previous_file else {}
+        options = PlacementOptions(previous=previous)
+        spec = parse_fleet(raw, available_keys=present, source=_stack_file(project_dir), options=options)
     except ConfigError as exc:
         raise pulumi.RunError("invalid fleet config:\n" + str(exc)) from None
     secrets = {key: read_secret(config, key) for key in sorted(referenced)}

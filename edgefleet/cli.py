@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from components.config import ConfigError, FleetSpec, load_stack, read_stack_file
+from components.config import ConfigError, FleetSpec, Workload, load_stack, read_stack_file
+from components.config.previous import placement_options
 from components.config.source import StackSource
 from edgefleet import __version__
 from edgefleet.plan import (
@@ -25,6 +26,7 @@ from edgefleet.plan import (
     counts_by_type,
     dumps,
     kubernetes_objects,
+    placement_entries,
     write_manifests,
 )
 from edgefleet.project import find_project, stack_file
@@ -63,10 +65,10 @@ def _fail(exc: ConfigError) -> typer.Exit:
     return typer.Exit(EXIT_INVALID)
 
 
-def _load(stack: str) -> tuple[Path, StackSource, FleetSpec]:
+def _load(stack: str, *, previous: Path | None = None, exact: bool = False) -> tuple[Path, StackSource, FleetSpec]:
     project = find_project()
     source = read_stack_file(stack_file(project, stack))
-    return project, source, load_stack(source)
+    return project, source, load_stack(source, placement_options(project, source, previous=previous, exact=exact))
 
 
 @app.command()
@@ -125,6 +127,73 @@ def _summary(spec: FleetSpec, run: ProgramRun) -> None:
     for type_, count in counts_by_type(run):
         table.add_row(type_, str(count))
     out.print(table)
+
+
+PLACEMENTS_FORMAT = "edgefleet.placements/v1"
+
+
+@app.command()
+def place(
+    stack: StackArg,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write edgefleet.placements/v1 here.")] = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option(
+            "--previous", help="A placements or plan file to stay close to (default: edgefleet:placementsFile)."
+        ),
+    ] = None,
+    exact: Annotated[bool, typer.Option("--exact", help="Solve latency placement exactly (MILP); slower.")] = False,
+) -> None:
+    """Placement only: where every workload runs, why, and how close to the best possible."""
+    try:
+        _, source, spec = _load(stack, previous=previous, exact=exact)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    for workload in sorted(spec.workloads, key=lambda w: w.spec.name):
+        _print_placement(spec, workload)
+    if json_file is not None:
+        document = {"format": PLACEMENTS_FORMAT, "stack": source.stack, "placements": placement_entries(spec)}
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(dumps(document), encoding="utf-8")
+        err.print(f"placements written to {json_file}", highlight=False)
+
+
+def _print_placement(spec: FleetSpec, workload: Workload) -> None:
+    lat = workload.latency
+    shares = dict(lat.demand_share) if lat is not None else {}
+    title = f"{workload.spec.name}: {workload.strategy.value}, {workload.spec.replicas} replicas"
+    table = Table("location", "vendor", "region", "replicas", "demand share", title=title, title_justify="left")
+    for name, replicas in workload.replicas:
+        cluster = spec.cluster(name)
+        share = f"{shares[name]:.1%}" if name in shares else "-"
+        table.add_row(name, cluster.vendor.value, cluster.region, str(replicas), share)
+    out.print(table)
+    for name, constraint in workload.excluded:
+        out.print(f"  excluded {name}: {constraint}", highlight=False)
+    chosen = {name for name, _ in workload.replicas}
+    excluded = {name for name, _ in workload.excluded}
+    passed_over = [c.name for c in spec.clusters if c.name not in chosen | excluded]
+    if lat is not None and passed_over:
+        out.print(f"  eligible, not chosen (farther from demand): {', '.join(sorted(passed_over))}", highlight=False)
+    if lat is not None:
+        out.print(
+            f"  estimated RTT: mean {lat.mean_rtt_ms:.1f} ms, p95 {lat.p95_rtt_ms:.1f} ms; physical bound "
+            f"{lat.bound_mean_rtt_ms:.1f} ms (light in fiber to the nearest eligible location)",
+            highlight=False,
+        )
+        proof = "proven optimal" if lat.proven_optimal else f"within {lat.gap:.2%} of the proven lower bound"
+        out.print(
+            f"  {lat.method} over {lat.demand_points} demand points: {proof} "
+            f"(no placement can average below {lat.lower_bound_rtt_ms:.1f} ms)",
+            highlight=False,
+        )
+        if lat.held_back is not None:
+            held = lat.held_back
+            out.print(
+                f"  kept the previous placement: moving to {', '.join(held.candidate)} would gain only "
+                f"{held.gain:.1%} mean RTT ({held.candidate_mean_rtt_ms:.1f} ms), under the threshold",
+                highlight=False,
+            )
 
 
 @app.command()

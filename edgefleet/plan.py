@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
-from components.config.model import FleetSpec
+from components.config.model import FleetSpec, Workload
 
 if TYPE_CHECKING:
     from edgefleet.engine import ProgramRun, Registration
@@ -49,17 +49,40 @@ def cluster_entries(spec: FleetSpec) -> list[dict[str, Any]]:
     ]
 
 
+def placement_entry(w: Workload) -> dict[str, Any]:
+    """One workload's placement: locations with replicas and demand share; for latency, metrics."""
+    shares = dict(w.latency.demand_share) if w.latency is not None else {}
+    entry: dict[str, Any] = {
+        "workload": w.spec.name,
+        "strategy": w.strategy.value,
+        # everywhere/pinned do not model demand: their shares are null.
+        "locations": [{"cluster": name, "replicas": n, "demand_share": shares.get(name)} for name, n in w.replicas],
+    }
+    if w.latency is not None:
+        lat = w.latency
+        entry["metrics"] = {
+            "mean_rtt_ms": lat.mean_rtt_ms,
+            "p95_rtt_ms": lat.p95_rtt_ms,
+            "bound_mean_rtt_ms": lat.bound_mean_rtt_ms,
+            "lower_bound_rtt_ms": lat.lower_bound_rtt_ms,
+            "gap": lat.gap,
+            "method": lat.method,
+            "demand_points": lat.demand_points,
+        }
+        if lat.held_back is not None:
+            entry["held_back"] = {
+                "candidate": list(lat.held_back.candidate),
+                "candidate_mean_rtt_ms": lat.held_back.candidate_mean_rtt_ms,
+                "gain": lat.held_back.gain,
+            }
+    if w.excluded:
+        entry["excluded"] = [{"cluster": name, "constraint": why} for name, why in w.excluded]
+    return entry
+
+
 def placement_entries(spec: FleetSpec) -> list[dict[str, Any]]:
     """The plan's ``placements``: every workload, whatever its strategy."""
-    return [
-        {
-            "workload": w.spec.name,
-            "strategy": w.strategy.value,
-            # Demand shares come with latency placement; everywhere/pinned do not model demand.
-            "locations": [{"cluster": name, "replicas": n, "demand_share": None} for name, n in w.replicas],
-        }
-        for w in sorted(spec.workloads, key=lambda w: w.spec.name)
-    ]
+    return [placement_entry(w) for w in sorted(spec.workloads, key=lambda w: w.spec.name)]
 
 
 def resource_entry(r: Registration) -> dict[str, Any]:

@@ -271,7 +271,7 @@ def _load_issues(case: Case) -> tuple[ConfigError, str]:
         ("unknown-key-location", ["fleet.clusters[0].location.country", "fleet.clusters[0].location.contry"]),
         ("pinned-unknown-cluster", ["fleet.workloads[0].placement.clusters[1]"]),
         ("replicas-too-few", ["fleet.workloads[0].replicas"]),
-        ("strategy-latency", ["fleet.workloads[0].placement.strategy"]),
+        ("latency-too-few-locations", ["fleet.workloads[0].placement.min_locations"]),
         ("vendor-aws", ["fleet.clusters[2].vendor"]),
         ("missing-environment", ["fleet.environment"]),
     ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,7 @@ def test_a_stack_path_works_from_any_directory(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "5 cluster(s), 2 workload(s), 5 placement(s)" in result.stderr
+    assert "5 cluster(s), 2 workload(s), 4 placement(s)" in result.stderr
 
 
 def test_plan_prints_a_tree_per_cluster_and_counts_by_type(tmp_path: Path) -> None:
@@ -67,3 +68,41 @@ def test_version_and_help() -> None:
     assert "validate" in result.output
     assert "plan" in result.output
     assert (REPO / "Pulumi.yaml").is_file()
+
+
+def test_place_explains_every_workload(tmp_path: Path) -> None:
+    out_file = tmp_path / "placements.json"
+    result = runner.invoke(app, ["place", "prod", "--json", str(out_file)])
+    assert result.exit_code == 0, result.output
+    assert "api: latency, 9 replicas" in result.output
+    assert "excluded store-berlin-01: selector" in result.output
+    assert "eligible, not chosen (farther from demand): edge-amsterdam-01" in result.output
+    assert "estimated RTT: mean" in result.output
+    assert "inventory-sync: pinned, 2 replicas" in result.output
+    document = json.loads(out_file.read_text())
+    assert document["format"] == "edgefleet.placements/v1"
+    api = next(p for p in document["placements"] if p["workload"] == "api")
+    assert sum(loc["replicas"] for loc in api["locations"]) == 9
+    assert abs(sum(loc["demand_share"] for loc in api["locations"]) - 1) < 1e-3
+    assert api["metrics"]["bound_mean_rtt_ms"] <= api["metrics"]["lower_bound_rtt_ms"] <= api["metrics"]["mean_rtt_ms"]
+    # The committed placements file is what the stack keeps (edgefleet:placementsFile): same answer.
+    committed = json.loads((REPO / "placements" / "prod.json").read_text())
+    assert committed["placements"] == document["placements"]
+
+
+def test_place_infeasible_exits_2_naming_the_constraint() -> None:
+    bad = REPO / "tests" / "data" / "bad" / "Pulumi.latency-too-few-locations.yaml"
+    result = runner.invoke(app, ["place", str(bad)])
+    assert result.exit_code == 2
+    assert "fleet.workloads[0].placement.min_locations: needs 3 location(s) but only 2 cluster(s) are eligible" in (
+        result.output
+    )
+
+
+def test_place_previous_file_errors_are_clear(tmp_path: Path) -> None:
+    broken = tmp_path / "prev.json"
+    broken.write_text('{"format": "something/else"}')
+    result = runner.invoke(app, ["place", "prod", "--previous", str(broken)])
+    assert result.exit_code == 2
+    assert "not a placements or plan file" in result.output
+    assert "Traceback" not in result.output

@@ -9,7 +9,8 @@ import pulumi
 import pytest
 
 from components.config import ConfigError, FleetSpec, Strategy, load_stack, parse_fleet, read_stack_file, split_evenly
-from components.config.parse import deep_merge
+from components.config.parse import PlacementOptions, deep_merge
+from components.config.previous import placement_options
 from components.entry import read_fleet
 from edgefleet.engine import engine_config, run_under_mocks
 from tests.conftest import REPO, STACKS, source_of, stack_text
@@ -124,9 +125,56 @@ def test_replica_arithmetic() -> None:
     )
 
 
-def test_latency_strategy_is_refused_until_it_is_built() -> None:
-    (message,) = errors(fleet(workloads=[workload(strategy="latency")]))
-    assert "strategy `latency` is part of the config contract but not built" in message
+def test_latency_places_by_demand_and_explains_itself() -> None:
+    w = workload(
+        strategy="latency",
+        max_locations=2,
+        demand={
+            "points": [
+                {"city": "Paris", "country": "FR", "weight": 3},
+                {"city": "Zurich", "country": "CH", "weight": 1},
+            ]
+        },
+    )
+    w.update(replicas=8, min_replicas_per_location=1)
+    (placed,) = parse_fleet(fleet(workloads=[w])).workloads
+    assert placed.replicas == (("edge-a", 6), ("store-c", 2))  # Paris and Zurich, by demand 3:1
+    assert placed.latency is not None
+    assert dict(placed.latency.demand_share) == {"edge-a": 0.75, "store-c": 0.25}
+    assert placed.latency.gap == 0.0
+    assert placed.latency.bound_mean_rtt_ms <= placed.latency.mean_rtt_ms
+
+
+def test_latency_is_stable_unless_the_move_pays() -> None:
+    w = workload(
+        strategy="latency",
+        max_locations=1,
+        demand={
+            "points": [
+                {"city": "Paris", "country": "FR", "weight": 1.0},
+                {"city": "Amsterdam", "country": "NL", "weight": 0.9},
+            ]
+        },
+    )
+    data = fleet(workloads=[w])
+    assert parse_fleet(data).workloads[0].replicas == (("edge-a", 7),)
+    # Amsterdam held before: moving to Paris gains little, so the placement stays.
+    kept = parse_fleet(data, options=PlacementOptions(previous={"api": ("edge-b",)})).workloads[0]
+    assert kept.replicas == (("edge-b", 7),)
+    assert kept.latency is not None
+    assert kept.latency.held_back is not None
+    assert kept.latency.held_back.candidate == ("edge-a",)
+    assert 0 < kept.latency.held_back.gain <= 0.05
+    # With a zero threshold the better placement wins.
+    moved = parse_fleet(data, options=PlacementOptions(previous={"api": ("edge-b",)}, threshold=0.0)).workloads[0]
+    assert moved.replicas == (("edge-a", 7),)
+
+
+def test_latency_infeasible_names_the_constraint() -> None:
+    (message,) = errors(fleet(workloads=[workload(strategy="latency", min_vendors=2)]))
+    assert message == (
+        "fleet.workloads[0].placement.min_vendors: needs 2 distinct vendors but the eligible clusters have 1 (existing)"
+    )
 
 
 def test_kubeconfig_key_must_be_set() -> None:
@@ -186,7 +234,7 @@ def _program_spec(stack: str, config: dict[str, str], secret_keys: list[str]) ->
 def test_one_model_two_loaders(stack: str) -> None:
     source = read_stack_file(STACKS / f"Pulumi.{stack}.yaml")
     config, secret_keys = engine_config(source)
-    assert _program_spec(stack, config, secret_keys) == load_stack(source)
+    assert _program_spec(stack, config, secret_keys) == load_stack(source, placement_options(REPO, source))
 
 
 def test_the_program_reports_config_errors_one_per_line_with_positions() -> None:

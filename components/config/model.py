@@ -303,6 +303,29 @@ class Cluster(_Model):
     spec: ClusterSpec
 
 
+class HeldBackInfo(_Model):
+    """A better placement that stability held back (not better by more than the threshold)."""
+
+    candidate: tuple[str, ...]
+    candidate_mean_rtt_ms: float
+    gain: float
+
+
+class LatencyResult(_Model):
+    """What latency placement decided and how good it is (estimated ms; ``gap`` of distance)."""
+
+    demand_share: tuple[tuple[str, float], ...]
+    mean_rtt_ms: float
+    p95_rtt_ms: float
+    bound_mean_rtt_ms: float
+    lower_bound_rtt_ms: float
+    gap: float
+    method: str
+    proven_optimal: bool
+    demand_points: int
+    held_back: HeldBackInfo | None = None
+
+
 class Workload(_Model):
     """A workload with its resolved target clusters and replicas per cluster (sorted by cluster)."""
 
@@ -311,6 +334,9 @@ class Workload(_Model):
     replicas: tuple[tuple[Name, int], ...]
     # The countries `residency` admits (sorted), or None when the workload has no residency rule.
     allowed_countries: tuple[str, ...] | None = None
+    # Clusters a constraint removed, with the constraint's name (for `edgefleet place`).
+    excluded: tuple[tuple[str, str], ...] = ()
+    latency: LatencyResult | None = None
 
 
 class FleetSpec(_Model):

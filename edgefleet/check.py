@@ -191,6 +191,8 @@ def evaluate(
     rules: list[RuleInfo] = []
     stack_resources: list[PolicyResource] | None = None
     ordered = sorted(run.registrations, key=lambda r: r.urn)
+    # Deserialized once per resource; every rule reads the same read-only proxies.
+    prepared = [(r, _props(r), _options(r), providers.get(r.provider_urn or "")) for r in ordered]
     for policy in policies:
         level = enforcement(policy, config)
         severity = (policy.severity or Severity.MEDIUM).value
@@ -202,10 +204,8 @@ def evaluate(
             continue
         rule_config = _rule_config(policy, config)
         if isinstance(policy, ResourceValidationPolicy):
-            for r in ordered:
-                args = ResourceValidationArgs(
-                    r.type, _props(r), r.urn, r.name, _options(r), providers.get(r.provider_urn or ""), rule_config
-                )
+            for r, props, opts, provider in prepared:
+                args = ResourceValidationArgs(r.type, props, r.urn, r.name, opts, provider, rule_config)
 
                 def report(
                     message: str, urn: str | None = None, *, _urn: str = r.urn, _name: str = policy.name

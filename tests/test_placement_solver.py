@@ -335,6 +335,31 @@ def test_larger_random_instance_default_vs_milp() -> None:
     assert default.gap < 0.05
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_clustered_instance_with_outliers(seed: int) -> None:
+    # 100 sites (the Lagrangian keeps each point's 64 nearest and handles far-reaching points apart),
+    # clustered demand plus remote points: the bound stays valid and tight.
+    rng = np.random.default_rng(seed)
+    centres = rng.random((6, 2)) * 1000
+    pts = np.vstack([centres[rng.integers(0, 6, 350)] + rng.normal(0, 30, (350, 2)), rng.random((50, 2)) * 3000])
+    sts = np.vstack([rng.random((90, 2)) * 1000, rng.random((10, 2)) * 3000])
+    problem = Problem(
+        distance=np.linalg.norm(pts[:, None] - sts[None, :], axis=2),
+        weights=rng.random(400),
+        site_names=tuple(f"s{j:03d}" for j in range(100)),
+        site_vendors=tuple(VENDORS[j % 3] for j in range(100)),
+        max_sites=8,
+        min_vendors=2,
+    )
+    exact = milp(problem)
+    assert exact.proven_optimal
+    default = solve(problem)
+    check_constraints(problem, default)
+    assert default.lower_bound <= exact.objective + 1e-9
+    assert default.objective == pytest.approx(exact.objective, rel=1e-9)
+    assert default.gap < 0.01
+
+
 # --- infeasibility ---------------------------------------------------------------------------------
 
 

@@ -105,7 +105,7 @@ def preset(name: str, max_points: int = 2000) -> tuple[DemandPoint, ...]:
     k = min(max_points, len(rows))
     weight = population[:k].copy()
     if len(rows) > k:
-        # Centres in geonameid order, so argmin's first-index tie rule means "the lower geonameid".
+        # Centres in geonameid order, so argmax's first-index tie rule means "the lower geonameid".
         ids = np.array([int(r["geonameid"]) for r in rows[:k]], dtype=np.int64)
         by_id = np.argsort(ids, kind="stable")
         centre_xyz = _unit_vectors(coords[:k][by_id])

@@ -49,7 +49,6 @@ LAGRANGIAN_ITERATIONS = 400
 _REL_TOL = 1e-10  # relative tolerance: smaller differences are ties (broken by index)
 _BIG = np.inf
 _MAX_VENDOR_SETS = 256
-_LARGE = 2_000_000  # points x sites from which a BLAS product beats a grouped sum
 _MILP_MIN_NEAREST = 10
 _LIST_MIN = 64  # the Lagrangian keeps at least this many nearest sites per point
 
@@ -305,7 +304,7 @@ def _interchange(core: _Core, sites: Sequence[int], max_swaps: int = 10_000) -> 
     is ``-G(a) + H(r, a)`` with ``G(a) = sum_i w_i max(0, d1_i - D_ia)`` (the gain of adding ``a``) and
     ``H(r, a) = sum_{i: c1_i = r} w_i (min(d2_i, D_ia) - min(d1_i, D_ia))`` (what the points of ``r``
     lose; the bracket is ``clip(D_ia, d1_i, d2_i) - d1_i``): two elementwise passes over the distance
-    matrix and a grouped sum per swap.
+    matrix and a sparse-dense product per swap.
     """
     s = np.array(sorted(sites), dtype=np.int64)
     d, w, k = core.d, core.w, len(s)
@@ -313,9 +312,11 @@ def _interchange(core: _Core, sites: Sequence[int], max_swaps: int = 10_000) -> 
     cost = core.cost(s)
     if k == len(core.must) or k == core.m:
         return s.tolist(), cost
+    # Imported here, not at the top: only a solve needs it (the CLI starts faster without).
+    from scipy.sparse import csr_array  # type: ignore[import-untyped]  # noqa: PLC0415
+
     buf_a = np.empty_like(d)
     buf_b = np.empty_like(d)
-    large = core.n * core.m >= _LARGE
     for _ in range(max_swaps):
         sub = d[:, s]
         c1 = np.argmin(sub, axis=1)
@@ -324,17 +325,10 @@ def _interchange(core: _Core, sites: Sequence[int], max_swaps: int = 10_000) -> 
         np.minimum(d, d1[:, None], out=buf_a)
         np.clip(d, d1[:, None], d2[:, None], out=buf_b)
         gain = float(w @ d1) - _weighted_sum(w, buf_a)
-        # delta[r] = sum over the points of r of w_i (clip(D_ia, d1_i, d2_i) - d1_i), minus gain.
-        if large:
-            owner = np.zeros((k, core.n))
-            owner[c1, rows] = w
-            delta = owner @ buf_b  # BLAS pays off at this size
-        else:
-            np.multiply(buf_b, w[:, None], out=buf_b)
-            by_owner = np.argsort(c1, kind="stable")
-            present, starts = np.unique(c1[by_owner], return_index=True)
-            delta = np.zeros((k, core.m))
-            delta[present] = np.add.reduceat(buf_b[by_owner], starts, axis=0)
+        # delta[r] = sum over the points of r of w_i (clip(D_ia, d1_i, d2_i) - d1_i), minus gain: a
+        # sparse (one entry per point) times dense product, single-threaded and one pass.
+        owner = csr_array((w, (c1, rows)), shape=(k, core.n))
+        delta = np.asarray(owner @ buf_b, dtype=np.float64)
         delta -= np.bincount(c1, weights=w * d1, minlength=k)[:, None]
         delta -= gain[None, :]
         # Forbidden swaps: bring in an open site, take out a must_include site, lose a needed vendor.
@@ -687,7 +681,7 @@ def _milp_once(
     # Imported here: scipy.optimize takes most of a second to import, and only --exact needs it.
     from scipy.optimize import Bounds, LinearConstraint  # type: ignore[import-untyped]  # noqa: PLC0415
     from scipy.optimize import milp as highs_milp  # noqa: PLC0415
-    from scipy.sparse import csr_array  # type: ignore[import-untyped]  # noqa: PLC0415
+    from scipy.sparse import csr_array  # noqa: PLC0415
 
     n, m, k = core.n, core.m, core.k
     overflow = size < m

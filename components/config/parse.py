@@ -28,7 +28,6 @@ from components.placement.solver import Infeasible
 
 # Vendors this version can build. The rest of the contract parses, then says so clearly.
 IMPLEMENTED_VENDORS: frozenset[m.Vendor] = frozenset({m.Vendor.EXISTING})
-IMPLEMENTED_STRATEGIES: frozenset[m.Strategy] = frozenset(m.Strategy)
 DEFAULT_MAX_LOCATIONS = 5  # latency, when max_locations is not set (Section's default too)
 DEMAND_POINTS = 2000
 
@@ -413,13 +412,6 @@ def _workload_checks(
             rep.add((*loc, "name"), f"duplicate workload name {spec.name!r} (also fleet.workloads[{seen[spec.name]}])")
             ok = False
         seen.setdefault(spec.name, i)
-        if place.strategy not in IMPLEMENTED_STRATEGIES:
-            rep.add(
-                (*ploc, "strategy"),
-                f"strategy `{place.strategy.value}` is part of the config contract but not built in this "
-                "edgefleet version yet; use `everywhere` (with filters) or `pinned`",
-            )
-            ok = False
         for code_i, code in enumerate(place.residency):
             if code not in RESIDENCY_GROUPS and code not in known_countries():
                 rep.add(

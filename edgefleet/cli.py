@@ -100,7 +100,11 @@ def _run_with_progress(project: Path, source: StackSource) -> ProgramRun:
 
 
 def _summary(spec: FleetSpec, run: ProgramRun) -> None:
-    objects = kubernetes_objects(run)
+    # One pass: object kinds per EdgeWorkload component (named <workload>-<cluster>).
+    names = {r.urn: r.name for r in run.registrations}
+    kinds_of: dict[str, Counter[str]] = {}
+    for _, r in kubernetes_objects(run):
+        kinds_of.setdefault(names.get(r.parent or "", ""), Counter())[r.type.rsplit(":", 1)[-1]] += 1
     tree = Tree(f"[bold]{run.project}/{run.stack}[/]: {len(run.registrations)} resources")
     for cluster in sorted(spec.clusters, key=lambda c: c.name):
         cni = cluster.cni
@@ -113,11 +117,7 @@ def _summary(spec: FleetSpec, run: ProgramRun) -> None:
             replicas = dict(workload.replicas).get(cluster.name)
             if replicas is None:
                 continue
-            kinds = Counter(
-                r.type.rsplit(":", 1)[-1]
-                for c, r in objects
-                if c == cluster.name and r.name.startswith(f"{workload.spec.name}-{cluster.name}-")
-            )
+            kinds = kinds_of.get(f"{workload.spec.name}-{cluster.name}", Counter())
             branch.add(
                 f"{workload.spec.name}  {replicas} replica(s)  {workload.spec.expose.value}  "
                 f"[dim]{', '.join(k if n == 1 else f'{k} x{n}' for k, n in sorted(kinds.items()))}[/]"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -92,9 +93,41 @@ def place(
     """Choose ``locations`` sites (at least ``min_locations``) minimising demand-weighted RTT.
 
     ``sites`` must already be filtered (selector, residency, requires, must_exclude) and sorted by
-    name. Raises ``solver.Infeasible`` naming the constraint that fails.
+    name. Raises ``solver.Infeasible`` naming the constraint that fails. Memoised: `edgefleet plan`
+    validates the config and then runs the program, which places the same workload again.
     """
-    model = model or LatencyModel()
+    return _place(
+        tuple(sites),
+        tuple(demand),
+        locations=locations,
+        min_locations=min_locations,
+        min_vendors=min_vendors,
+        must_include=tuple(must_include),
+        total_replicas=total_replicas,
+        min_replicas=min_replicas,
+        model=model or LatencyModel(),
+        previous=tuple(previous) if previous is not None else None,
+        threshold=threshold,
+        exact=exact,
+    )
+
+
+@lru_cache(maxsize=64)
+def _place(
+    sites: tuple[Site, ...],
+    demand: tuple[DemandPoint, ...],
+    *,
+    locations: int,
+    min_locations: int,
+    min_vendors: int,
+    must_include: tuple[str, ...],
+    total_replicas: int,
+    min_replicas: int,
+    model: LatencyModel,
+    previous: tuple[str, ...] | None,
+    threshold: float,
+    exact: bool,
+) -> Placement:
     points = normalise(demand)
     index = {s.name: j for j, s in enumerate(sites)}
     problem = Problem(

@@ -53,6 +53,10 @@ CONFIG_HINTS: dict[str, tuple[str | int, ...]] = {
 }
 
 
+# A registration with its props deserialized once: (registration, props proxy, options, provider).
+Prepared = tuple[Registration, Any, PolicyResourceOptions, PolicyProviderResource | None]
+
+
 class PackConfigError(ValueError):
     """The pack config file is not valid JSON of the shape Pulumi accepts."""
 
@@ -155,15 +159,13 @@ def _providers(run: ProgramRun) -> dict[str, PolicyProviderResource]:
     }
 
 
-def _stack_resources(run: ProgramRun, providers: Mapping[str, PolicyProviderResource]) -> list[PolicyResource]:
-    ordered = sorted(run.registrations, key=lambda r: r.urn)
+def _stack_resources(prepared: Sequence[Prepared]) -> list[PolicyResource]:
+    """The stack's resources linked to their parents and dependencies, as the analyzer links them."""
     resources = {
-        r.urn: PolicyResource(
-            r.type, _props(r), r.urn, r.name, _options(r), providers.get(r.provider_urn or ""), None, [], {}
-        )
-        for r in ordered
+        r.urn: PolicyResource(r.type, props, r.urn, r.name, opts, provider, None, [], {})
+        for r, props, opts, provider in prepared
     }
-    for r in ordered:
+    for r, *_ in prepared:
         resource = resources[r.urn]
         resource.parent = resources.get(r.parent or "")
         resource.dependencies = [resources[d] for d in r.dependencies if d in resources]
@@ -192,7 +194,7 @@ def evaluate(
     stack_resources: list[PolicyResource] | None = None
     ordered = sorted(run.registrations, key=lambda r: r.urn)
     # Deserialized once per resource; every rule reads the same read-only proxies.
-    prepared = [(r, _props(r), _options(r), providers.get(r.provider_urn or "")) for r in ordered]
+    prepared: list[Prepared] = [(r, _props(r), _options(r), providers.get(r.provider_urn or "")) for r in ordered]
     for policy in policies:
         level = enforcement(policy, config)
         severity = (policy.severity or Severity.MEDIUM).value
@@ -218,7 +220,7 @@ def evaluate(
                     skipped.append(f"{policy.name}: {r.urn}: {exc.message}")
         else:
             if stack_resources is None:
-                stack_resources = _stack_resources(run, providers)
+                stack_resources = _stack_resources(prepared)
             stack_args = StackValidationArgs(stack_resources, rule_config)
 
             def stack_report(message: str, urn: str | None = None, *, _name: str = policy.name) -> None:

@@ -113,6 +113,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         self._lock = threading.Lock()
         self._on_register = on_register
         self.outputs_registered: Counter[str] = Counter()
+        self._relative_paths: dict[str, str] = {}
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """URNs as the real engine builds them: the parent's whole type chain (the root stack
@@ -158,11 +159,16 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         return response
 
     def _relative(self, uri: str) -> str:
-        path = uri.removeprefix("file://")
-        try:
-            return Path(path).resolve().relative_to(self.project_dir).as_posix()
-        except ValueError:
-            return Path(path).name
+        # A handful of source files register every resource: resolve each path once.
+        known = self._relative_paths.get(uri)
+        if known is None:
+            path = Path(uri.removeprefix("file://"))
+            try:
+                known = path.resolve().relative_to(self.project_dir).as_posix()
+            except ValueError:
+                known = path.name
+            self._relative_paths[uri] = known
+        return known
 
 
 def engine_config(source: StackSource) -> tuple[dict[str, str], list[str]]:

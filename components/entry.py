@@ -15,7 +15,7 @@ import pulumi
 
 from components.config import FleetSpec, parse_fleet
 from components.config.errors import ConfigError
-from components.config.parse import PlacementOptions
+from components.config.parse import PROVIDER_KEYS, PlacementOptions
 from components.config.previous import read_previous
 from components.config.source import PROJECT, StackSource, normalize_key, read_stack_file
 from components.fleet import Fleet, FleetArgs
@@ -57,6 +57,17 @@ async def _const(value: Any) -> Any:
     return value
 
 
+def _provider_config() -> dict[str, str]:
+    """The provider settings the fleet falls back on (``gcp:project``), from the stack's config."""
+    out = {}
+    for key in PROVIDER_KEYS:
+        namespace, name = key.split(":", 1)
+        value = pulumi.Config(namespace).get(name)
+        if value:
+            out[key] = value
+    return out
+
+
 def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[str]]]:
     """The validated fleet and its secrets, from ``edgefleet:fleet`` and the keys it references."""
     config = pulumi.Config(PROJECT)
@@ -72,7 +83,13 @@ def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[st
         previous_file = config.get("placementsFile")
         previous = read_previous(project_dir / previous_file, previous_file) if previous_file else {}
         options = PlacementOptions(previous=previous)
-        spec = parse_fleet(raw, available_keys=present, source=_stack_file(project_dir), options=options)
+        spec = parse_fleet(
+            raw,
+            available_keys=present,
+            source=_stack_file(project_dir),
+            options=options,
+            provider_config=_provider_config(),
+        )
     except ConfigError as exc:
         raise pulumi.RunError("invalid fleet config:\n" + str(exc)) from None
     secrets = {key: read_secret(config, key) for key in sorted(referenced)}

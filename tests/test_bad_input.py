@@ -272,7 +272,7 @@ def _load_issues(case: Case) -> tuple[ConfigError, str]:
         ("pinned-unknown-cluster", ["fleet.workloads[0].placement.clusters[1]"]),
         ("replicas-too-few", ["fleet.workloads[0].replicas"]),
         ("latency-too-few-locations", ["fleet.workloads[0].placement.min_locations"]),
-        ("vendor-aws", ["fleet.clusters[2].vendor"]),
+        ("cloud-location", ["fleet.clusters[2].location"]),
         ("missing-environment", ["fleet.environment"]),
     ],
 )

@@ -1,6 +1,15 @@
-"""Cluster components, one module per vendor, each meeting ``components.contract``."""
+"""Cluster components, one module per vendor, each meeting ``components.contract``.
 
+Vendor modules are imported on first use, so a fleet of `existing` clusters never loads a cloud
+SDK (pulumi-aws alone takes seconds to import).
+"""
+
+from __future__ import annotations
+
+import importlib
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import cast
 
 import pulumi
 
@@ -10,8 +19,36 @@ from components.contract import ClusterArgs, KubernetesCluster
 
 ClusterFactory = Callable[[str, ClusterArgs, pulumi.ResourceOptions], KubernetesCluster]
 
-VENDORS: Mapping[Vendor, ClusterFactory] = {
-    Vendor.EXISTING: ExistingCluster,
-}
+# vendor -> (module, component class)
+COMPONENTS: Mapping[Vendor, tuple[str, str]] = MappingProxyType(
+    {
+        Vendor.AWS: ("components.clusters.aws", "EksCluster"),
+        Vendor.GCP: ("components.clusters.gcp", "GkeCluster"),
+        Vendor.AZURE: ("components.clusters.azure", "AksCluster"),
+        Vendor.LINODE: ("components.clusters.linode", "LkeCluster"),
+        Vendor.DIGITALOCEAN: ("components.clusters.digitalocean", "DoksCluster"),
+        Vendor.EXISTING: ("components.clusters.existing", "ExistingCluster"),
+    }
+)
 
-__all__ = ["VENDORS", "ClusterFactory", "ExistingCluster"]
+
+def component_class(vendor: Vendor) -> type[pulumi.ComponentResource]:
+    """The component class that builds ``vendor``'s clusters (imports its module)."""
+    module, name = COMPONENTS[vendor]
+    return cast("type[pulumi.ComponentResource]", getattr(importlib.import_module(module), name))
+
+
+class _Lazy:
+    """A factory that imports its vendor's module on first call."""
+
+    def __init__(self, vendor: Vendor) -> None:
+        self.vendor = vendor
+
+    def __call__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions) -> KubernetesCluster:
+        factory = cast("ClusterFactory", component_class(self.vendor))
+        return factory(name, args, opts)
+
+
+VENDORS: Mapping[Vendor, ClusterFactory] = MappingProxyType({vendor: _Lazy(vendor) for vendor in COMPONENTS})
+
+__all__ = ["COMPONENTS", "VENDORS", "ClusterFactory", "ExistingCluster", "component_class"]

@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
+from components.config.addressing import nth_address, nth_subnet
+
 NAME = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 ENVIRONMENT = r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$"
 # A Kubernetes label value (also a valid GCP label value once lower-cased): owner, tags, labels.
@@ -153,6 +155,12 @@ class EndpointSpec(_Model):
     allowed_cidrs: tuple[Cidr, ...] = ()
 
 
+class NetworkSpec(_Model):
+    """Pin a cloud cluster's address block (``components/config/addressing.py``); rarely needed."""
+
+    block: Annotated[int, Strict(), Field(ge=0)]
+
+
 class LocationSpec(_Model):
     """Where an existing cluster is: ``city``+``country``, or ``lat``/``lon``+``country``."""
 
@@ -188,6 +196,9 @@ class ClusterSpec(_Model):
     location: LocationSpec | None = None
     kubeconfig: ConfigKeyName | None = None
     context: Annotated[str, StringConstraints(min_length=1, max_length=253)] | None = None
+    autopilot: StrictBool = False
+    protect: StrictBool | None = None
+    network: NetworkSpec | None = None
 
 
 class ClusterDefaults(_Model):
@@ -198,6 +209,7 @@ class ClusterDefaults(_Model):
     node_pools: list[object] | None = None
     endpoint: dict[str, object] | None = None
     labels: dict[str, object] | None = None
+    protect: StrictBool | None = None
 
 
 class ResourcesSpec(_Model):
@@ -291,8 +303,39 @@ class CniInfo(_Model):
     network_policy: bool = False
 
 
+class NodePool(_Model):
+    """A resolved node pool: the vendor's machine type and the autoscaling range."""
+
+    name: str
+    machine_type: str
+    min: int
+    max: int
+
+
+class NetworkPlan(_Model):
+    """A cloud cluster's address ranges (``components/config/addressing.py``)."""
+
+    block: int
+    network: str
+    pods: str
+    services: str
+
+    def subnet(self, new_prefix: int, index: int) -> str:
+        """The ``index``-th ``/new_prefix`` of the network range (e.g. one subnet per zone)."""
+        return nth_subnet(self.network, new_prefix, index)
+
+    def service_ip(self, offset: int) -> str:
+        """An address inside the service range (AKS' DNS service IP is offset 10)."""
+        return nth_address(self.services, offset)
+
+
 class Cluster(_Model):
-    """A fully resolved cluster: what components and placement consume."""
+    """A fully resolved cluster: what components and placement consume.
+
+    Cloud clusters also carry their resolved ``kubernetes_version`` (``None``: the vendor's
+    release channel decides), ``node_pools``, ``zones`` (from the region catalog), address
+    ``network``, GCP ``project`` and whether control plane and network are ``protect``-ed.
+    """
 
     name: Name
     vendor: Vendor
@@ -301,6 +344,12 @@ class Cluster(_Model):
     cni: CniInfo
     location: ResolvedLocation
     spec: ClusterSpec
+    kubernetes_version: str | None = None
+    node_pools: tuple[NodePool, ...] = ()
+    zones: tuple[str, ...] = ()
+    network: NetworkPlan | None = None
+    project: str | None = None
+    protect: bool = False
 
 
 class HeldBackInfo(_Model):

@@ -15,8 +15,10 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from components.config import model as m
+from components.config.addressing import AddressSpaceFull, allocate, block_count
 from components.config.errors import ConfigError, ConfigIssue
 from components.config.source import PathPart, StackSource, normalize_key
+from components.config.vendors import DEFAULT_KUBERNETES_VERSION, DEFAULT_POOL, VENDOR_DATAPLANE, machine_type
 from components.placement import catalog
 from components.placement.cities import CityNotFound, known_countries, resolve_city, slug
 from components.placement.demand import DemandPoint, preset
@@ -26,8 +28,6 @@ from components.placement.place import DEFAULT_THRESHOLD, Site
 from components.placement.place import place as place_workload
 from components.placement.solver import Infeasible
 
-# Vendors this version can build. The rest of the contract parses, then says so clearly.
-IMPLEMENTED_VENDORS: frozenset[m.Vendor] = frozenset({m.Vendor.EXISTING})
 DEFAULT_MAX_LOCATIONS = 5  # latency, when max_locations is not set (Section's default too)
 DEMAND_POINTS = 2000
 
@@ -44,7 +44,7 @@ class PlacementOptions:
 
 
 # Which `defaults` keys reach which vendor's clusters (the rest do not apply to it).
-_DEFAULT_KEYS_CLOUD = frozenset({"kubernetes_version", "cni", "node_pools", "endpoint", "labels"})
+_DEFAULT_KEYS_CLOUD = frozenset({"kubernetes_version", "cni", "node_pools", "endpoint", "labels", "protect"})
 _DEFAULT_KEYS_EXISTING = frozenset({"cni", "labels"})
 # Keys a cluster entry may set only for some vendors.
 _ONLY_FOR: dict[str, frozenset[m.Vendor]] = {
@@ -54,6 +54,14 @@ _ONLY_FOR: dict[str, frozenset[m.Vendor]] = {
     "node_pools": frozenset(set(m.Vendor) - {m.Vendor.EXISTING}),
     "kubernetes_version": frozenset(set(m.Vendor) - {m.Vendor.EXISTING}),
     "endpoint": frozenset(set(m.Vendor) - {m.Vendor.EXISTING}),
+    "autopilot": frozenset({m.Vendor.GCP}),
+    "protect": frozenset(set(m.Vendor) - {m.Vendor.EXISTING}),
+    "network": frozenset(set(m.Vendor) - {m.Vendor.EXISTING}),
+}
+# Vendors whose API server cannot be private: only a CIDR allow-list restricts it.
+_PUBLIC_API_ONLY: dict[m.Vendor, str] = {
+    m.Vendor.LINODE: "LKE's API server is always public; its control plane ACL restricts it",
+    m.Vendor.DIGITALOCEAN: "DOKS' API server is always public; its control plane firewall restricts it",
 }
 
 _PATTERN_HELP: dict[str, str] = {
@@ -172,6 +180,8 @@ def _merge_defaults(raw: dict[str, Any]) -> dict[str, Any]:
             merged.append(entry)
             continue
         keys = _DEFAULT_KEYS_EXISTING if entry.get("vendor") == "existing" else _DEFAULT_KEYS_CLOUD
+        if entry.get("autopilot") is True:
+            keys = keys - {"node_pools"}  # Autopilot manages nodes itself
         applicable = {k: v for k, v in defaults.items() if k in keys}
         merged.append(deep_merge(applicable, entry))
     return {**raw, "clusters": merged}
@@ -264,8 +274,13 @@ def _report_validation(exc: ValidationError, root: type[BaseModel], rep: _Report
 
 
 def _cluster_checks(
-    fleet: m.FleetInput, raw_clusters: list[Any], rep: _Reporter, available_keys: Collection[str]
+    fleet: m.FleetInput,
+    raw_clusters: list[Any],
+    rep: _Reporter,
+    available_keys: Collection[str],
+    provider_config: Mapping[str, str],
 ) -> list[m.Cluster]:
+    environment = fleet.environment
     resolved: list[m.Cluster] = []
     first_index: dict[str, int] = {}
     for i, spec in enumerate(fleet.clusters):
@@ -276,13 +291,6 @@ def _cluster_checks(
             if key in raw and spec.vendor not in vendors:
                 rep.add((*loc, key), f"`{key}` does not apply to {spec.vendor.value} clusters; remove it")
                 ok = False
-        if spec.vendor not in IMPLEMENTED_VENDORS:
-            rep.add(
-                (*loc, "vendor"),
-                f"vendor `{spec.vendor.value}` is part of the config contract but not built in this "
-                f"edgefleet version yet; available now: {', '.join(sorted(IMPLEMENTED_VENDORS))}",
-            )
-            ok = False
         if spec.vendor is m.Vendor.EXISTING:
             if spec.name is None:
                 rep.add(loc, "an `existing` cluster needs a `name`")
@@ -305,9 +313,8 @@ def _cluster_checks(
                     "`kubeconfig` to use the ambient kubeconfig",
                 )
                 ok = False
-        elif spec.region is None:
-            rep.add(loc, f"a {spec.vendor.value} cluster needs a `region`")
-            ok = False
+        else:
+            ok = _cloud_checks(spec, raw, loc, rep) and ok
         name = spec.name or (f"{spec.vendor.value}-{spec.region}" if spec.region else None)
         if name is not None:
             if not re.fullmatch(m.NAME, name):
@@ -325,24 +332,145 @@ def _cluster_checks(
         location = _resolve_location(spec, loc, rep)
         if not ok or name is None or location is None:
             continue
-        cni = spec.cni or m.CniSpec(plugin=m.CniPlugin.VENDOR, installed=True)
+        if spec.vendor is m.Vendor.EXISTING:
+            cni = spec.cni or m.CniSpec(plugin=m.CniPlugin.VENDOR, installed=True)
+            resolved.append(
+                m.Cluster(
+                    name=name,
+                    vendor=spec.vendor,
+                    region=spec.region or _region_from(location),
+                    labels=dict(sorted(spec.labels.items())),
+                    cni=m.CniInfo(
+                        plugin=cni.plugin,
+                        mode=cni.mode,
+                        installed=cni.installed,
+                        network_policy=existing_network_policy(cni.plugin),
+                    ),
+                    location=location,
+                    spec=spec,
+                )
+            )
+            continue
+        project = spec.project or provider_config.get("gcp:project")
+        if spec.vendor is m.Vendor.GCP and not project:
+            rep.add(
+                loc,
+                "a gcp cluster needs a project: set `project: <project-id>` on it, or "
+                "`pulumi config set gcp:project <project-id>` for the stack",
+            )
+            continue
+        mode, network_policy = VENDOR_DATAPLANE[spec.vendor]
         resolved.append(
             m.Cluster(
                 name=name,
                 vendor=spec.vendor,
-                region=spec.region or _region_from(location),
+                region=str(spec.region),
                 labels=dict(sorted(spec.labels.items())),
-                cni=m.CniInfo(
-                    plugin=cni.plugin,
-                    mode=cni.mode,
-                    installed=cni.installed,
-                    network_policy=existing_network_policy(cni.plugin),
-                ),
+                cni=m.CniInfo(plugin=m.CniPlugin.VENDOR, mode=mode, network_policy=network_policy),
                 location=location,
                 spec=spec,
+                kubernetes_version=spec.kubernetes_version or DEFAULT_KUBERNETES_VERSION[spec.vendor],
+                node_pools=_node_pools(spec),
+                zones=catalog.region(spec.vendor.value, str(spec.region)).zones,
+                project=project if spec.vendor is m.Vendor.GCP else None,
+                protect=spec.protect if spec.protect is not None else environment == "prod",
             )
         )
-    return resolved
+    return _with_networks(resolved, rep)
+
+
+def _cloud_checks(spec: m.ClusterSpec, raw: Mapping[str, Any], loc: tuple[PathPart, ...], rep: _Reporter) -> bool:
+    """What a cloud cluster entry must satisfy beyond its shape."""
+    ok = True
+    if spec.region is None:
+        rep.add(loc, f"a {spec.vendor.value} cluster needs a `region`")
+        ok = False
+    if spec.location is not None:
+        rep.add(
+            (*loc, "location"), f"a cluster on {spec.vendor.value} gets its location from its region; remove `location`"
+        )
+        ok = False
+    cni = spec.cni
+    if cni is not None and cni.installed:
+        rep.add((*loc, "cni", "installed"), "`installed` applies to existing clusters only; remove it")
+        ok = False
+    if cni is not None and cni.plugin is not m.CniPlugin.VENDOR:
+        rep.add(
+            (*loc, "cni", "plugin"),
+            f"installing {cni.plugin.value} on {spec.vendor.value} clusters is not available in this "
+            "edgefleet version yet; use `cni: {plugin: vendor}` (the vendor's own dataplane)",
+        )
+        ok = False
+    elif cni is not None and cni.mode is not None:
+        rep.add((*loc, "cni", "mode"), "the vendor's own dataplane takes no `mode`; remove it")
+        ok = False
+    if spec.autopilot and "node_pools" in raw:
+        rep.add((*loc, "node_pools"), "GKE Autopilot manages nodes itself; remove `node_pools`")
+        ok = False
+    seen: set[str] = set()
+    for j, pool in enumerate(spec.node_pools):
+        if pool.name in seen:
+            rep.add((*loc, "node_pools", j, "name"), f"duplicate node pool name {pool.name!r}")
+            ok = False
+        seen.add(pool.name)
+    endpoint = spec.endpoint
+    if endpoint.public and not endpoint.allowed_cidrs:
+        rep.add(
+            (*loc, "endpoint", "allowed_cidrs"),
+            "a public API endpoint needs `allowed_cidrs` (the networks that may reach it); "
+            "write [0.0.0.0/0] to open it to everyone on purpose",
+        )
+        ok = False
+    if not endpoint.public and endpoint.allowed_cidrs:
+        rep.add((*loc, "endpoint", "allowed_cidrs"), "`allowed_cidrs` applies with `public: true` only")
+        ok = False
+    if not endpoint.public and spec.vendor in _PUBLIC_API_ONLY:
+        rep.add(
+            (*loc, "endpoint"),
+            f"{_PUBLIC_API_ONLY[spec.vendor]}: set `endpoint: {{public: true, allowed_cidrs: [<your networks>]}}`",
+        )
+        ok = False
+    return ok
+
+
+def _node_pools(spec: m.ClusterSpec) -> tuple[m.NodePool, ...]:
+    if spec.autopilot:
+        return ()
+    pools = spec.node_pools or (m.NodePoolSpec.model_validate(dict(DEFAULT_POOL)),)
+    return tuple(
+        m.NodePool(
+            name=p.name, machine_type=machine_type(spec.vendor, p.size, p.machine_type), min=p.min, max=max(p.max, 1)
+        )
+        for p in pools
+    )
+
+
+def _with_networks(clusters: list[m.Cluster], rep: _Reporter) -> list[m.Cluster]:
+    """Give every cloud cluster its address block (see ``addressing``)."""
+    cloud = [c for c in clusters if c.vendor is not m.Vendor.EXISTING]
+    pinned = {c.name: c.spec.network.block for c in cloud if c.spec.network is not None}
+    index = {c.name: i for i, c in enumerate(clusters)}
+    bad = False
+    for name, block in sorted(pinned.items(), key=lambda item: index[item[0]]):
+        earlier = [n for n, b in pinned.items() if b == block and index[n] < index[name]]
+        where = ("clusters", index[name], "network", "block")
+        if not 0 <= block < block_count():
+            rep.add(where, f"address block {block} is out of range; use 0..{block_count() - 1}")
+            bad = True
+        elif earlier:
+            rep.add(where, f"address block {block} is already pinned by {earlier[0]!r}; pin a different block")
+            bad = True
+    if bad:
+        return clusters
+    try:
+        plans = allocate([c.name for c in cloud], pinned)
+    except AddressSpaceFull as exc:
+        rep.add(("clusters",), f"{exc}; split the fleet into slices")
+        return clusters
+    return [
+        c.model_copy(update={"network": m.NetworkPlan(**vars(plans[c.name]))}) if c.name in plans else c
+        for c in clusters
+    ]
 
 
 def existing_network_policy(plugin: m.CniPlugin) -> bool:
@@ -700,12 +828,16 @@ def parse_fleet(
     available_keys: Collection[str] = (),
     source: StackSource | None = None,
     options: PlacementOptions | None = None,
+    provider_config: Mapping[str, str] | None = None,
 ) -> m.FleetSpec:
     """Validate raw ``edgefleet:fleet`` data; raise ``ConfigError`` listing every problem.
 
     ``available_keys`` are the full config keys set in the stack (``edgefleet:storeKubeconfig``),
     secure or not: a referenced secret must be among them. ``options`` steer latency placement.
+    ``provider_config`` holds the stack's plain provider settings edgefleet falls back on
+    (``gcp:project``).
     """
+    provider_config = provider_config or {}
     rep = _Reporter(raw, source)
     if not isinstance(raw, Mapping):
         rep.add((), f"expected a mapping with environment, owner, clusters; got {_describe(raw)}")
@@ -718,7 +850,7 @@ def parse_fleet(
         rep.raise_if_any()
         raise  # unreachable: a ValidationError always has errors
     raw_clusters = prepared.get("clusters") or []
-    clusters = _cluster_checks(fleet, raw_clusters, rep, available_keys)
+    clusters = _cluster_checks(fleet, raw_clusters, rep, available_keys, provider_config)
     names = {c.name for c in clusters} | {c.name for c in fleet.clusters if c.name}
     opts = options or PlacementOptions()
     workloads = _workload_checks(fleet, clusters, names, rep, opts) if len(clusters) == len(fleet.clusters) else []
@@ -734,4 +866,24 @@ def parse_fleet(
 
 def load_stack(source: StackSource, options: PlacementOptions | None = None) -> m.FleetSpec:
     """Parse the fleet of a stack file read by ``read_stack_file``."""
-    return parse_fleet(source.fleet, available_keys=set(source.values), source=source, options=options)
+    return parse_fleet(
+        source.fleet,
+        available_keys=set(source.values),
+        source=source,
+        options=options,
+        provider_config=provider_settings(source),
+    )
+
+
+def provider_settings(source: StackSource) -> dict[str, str]:
+    """The plain provider settings of a stack file that edgefleet reads (``gcp:project``)."""
+    out = {}
+    for key in PROVIDER_KEYS:
+        found = source.values.get(key)
+        if found is not None and not found.secure and isinstance(found.value, str):
+            out[key] = found.value
+    return out
+
+
+# Provider config keys the fleet falls back on when a cluster does not say.
+PROVIDER_KEYS = ("gcp:project",)

@@ -1,0 +1,149 @@
+"""What every cloud cluster component shares: contract members, tags, kubeconfigs, options.
+
+Vendor modules import this and the contract, never each other. Nothing here registers a resource
+except ``CloudCluster.finish`` (the Kubernetes provider every cluster builds from its kubeconfig).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config.model import Cluster, CniInfo, NetworkPlan, ResolvedLocation
+from components.contract import ClusterArgs, cluster_facts, cluster_options
+
+EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
+
+
+def tags(args: ClusterArgs) -> dict[str, str]:
+    """``owner``, ``environment``, ``edgefleet-cluster`` and the user's ``tags``, sorted by key.
+    The three edgefleet keys win over a user tag of the same name."""
+    out = dict(args.tags)
+    out.update({"owner": args.owner, "environment": args.environment, "edgefleet-cluster": args.cluster.name})
+    return dict(sorted(out.items()))
+
+
+def gcp_labels(args: ClusterArgs) -> dict[str, str]:
+    """``tags`` as GCP labels: lower-case letters, digits, ``_`` and ``-``, at most 63 characters."""
+    return {_gcp_label(k): _gcp_label(v) for k, v in tags(args).items()}
+
+
+def _gcp_label(text: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "_", text.lower())[:63]
+
+
+def tag_list(args: ClusterArgs) -> list[str]:
+    """``tags`` as ``key:value`` strings (Linode, DigitalOcean), in key order."""
+    return [f"{k}:{v}" for k, v in tags(args).items()]
+
+
+def protected(args: ClusterArgs) -> bool:
+    """Whether control planes and networks get ``protect=True`` (prod by default; ``protect``)."""
+    return args.cluster.protect
+
+
+def network_of(cluster: Cluster) -> NetworkPlan:
+    """A cloud cluster's address plan (``parse_fleet`` gives every cloud cluster one)."""
+    if cluster.network is None:
+        raise ValueError(f"cluster {cluster.name!r} has no address plan; build it from parse_fleet's FleetSpec")
+    return cluster.network
+
+
+def exec_kubeconfig(
+    name: str,
+    *,
+    server: str,
+    ca_data: str,
+    command: str,
+    args: Sequence[str],
+    install_hint: str,
+    env: Mapping[str, str] | None = None,
+) -> str:
+    """A kubeconfig whose user authenticates through an exec plugin (no stored credential).
+
+    ``ca_data`` is the base64 PEM the vendor reports. JSON is valid YAML, and ``sort_keys`` keeps
+    the text identical for identical inputs.
+    """
+    user: dict[str, object] = {
+        "apiVersion": EXEC_API_VERSION,
+        "command": command,
+        "args": list(args),
+        "interactiveMode": "Never",
+        "provideClusterInfo": False,
+        "installHint": install_hint,
+    }
+    if env:
+        user["env"] = [{"name": k, "value": v} for k, v in sorted(env.items())]
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": server, "certificate-authority-data": ca_data}}],
+        "users": [{"name": name, "user": {"exec": user}}],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+        "preferences": {},
+    }
+    return json.dumps(doc, indent=2, sort_keys=True)
+
+
+class CloudCluster(pulumi.ComponentResource):
+    """Base of the vendor components: sets the plain contract members at once, and ``finish``
+    builds the Kubernetes provider and registers outputs last (contract v1)."""
+
+    name: str
+    vendor: str
+    region: str
+    location: ResolvedLocation
+    labels: Mapping[str, str]
+    cni: CniInfo
+    kubeconfig: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    provider: k8s.Provider
+
+    def __init__(self, type_: str, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None) -> None:
+        spec = args.cluster
+        super().__init__(type_, name, cluster_facts(spec), cluster_options(opts))
+        self.resource_name = name
+        self.name = spec.name
+        self.vendor = spec.vendor.value
+        self.region = spec.region
+        self.location = spec.location
+        self.labels = dict(spec.labels)
+        self.cni = spec.cni
+
+    def child(
+        self,
+        *,
+        provider: pulumi.ProviderResource | None = None,
+        protect: bool = False,
+        depends_on: Sequence[pulumi.Resource] = (),
+        parent: pulumi.Resource | None = None,
+        ignore_changes: Sequence[str] = (),
+    ) -> pulumi.ResourceOptions:
+        """Options for a child resource: parent (default: this component), explicit provider."""
+        return pulumi.ResourceOptions(
+            parent=parent or self,
+            provider=provider,
+            protect=protect,
+            depends_on=list(depends_on) or None,
+            ignore_changes=list(ignore_changes) or None,
+        )
+
+    def finish(
+        self, kubeconfig: pulumi.Output[str], endpoint: pulumi.Output[str], depends_on: Sequence[pulumi.Resource] = ()
+    ) -> None:
+        """Set ``kubeconfig`` (secret), ``endpoint``, build ``provider`` from the kubeconfig, then
+        ``register_outputs``. Call once, last. ``depends_on``: what must exist before anything
+        uses the cluster (e.g. node groups)."""
+        self.kubeconfig = pulumi.Output.secret(kubeconfig)
+        self.endpoint = endpoint
+        self.provider = k8s.Provider(
+            f"{self.resource_name}-k8s",
+            k8s.ProviderArgs(kubeconfig=self.kubeconfig, enable_server_side_apply=True, delete_unreachable=False),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on) or None),
+        )
+        self.register_outputs({"endpoint": self.endpoint, "kubeconfig": self.kubeconfig})

@@ -1,0 +1,8 @@
+"""Mock outputs for the gcp provider's resources and functions (see ``edgefleet/mocks.py``)."""
+
+from __future__ import annotations
+
+from edgefleet.mock_outputs.common import CallMock, ResourceMock
+
+RESOURCES: dict[str, ResourceMock] = {}
+CALLS: dict[str, CallMock] = {}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
-from components.config.model import FleetSpec, Workload
+from components.config.model import Cluster, FleetSpec, Workload
 
 if TYPE_CHECKING:
     from edgefleet.engine import ProgramRun, Registration
@@ -34,19 +34,28 @@ def _sorted(value: Any) -> Any:
     return value
 
 
+def cluster_entry(c: Cluster) -> dict[str, Any]:
+    """One plan ``clusters`` entry: plain identity, location, labels and CNI capability; for cloud
+    clusters also the Kubernetes version, node pools and address ranges."""
+    entry: dict[str, Any] = {
+        "name": c.name,
+        "vendor": c.vendor.value,
+        "region": c.region,
+        "location": {"lat": c.location.lat, "lon": c.location.lon, "country": c.location.country},
+        "labels": dict(sorted(c.labels.items())),
+        "cni": {"plugin": c.cni.plugin.value, "mode": c.cni.mode, "network_policy": c.cni.network_policy},
+    }
+    if c.network is not None:
+        entry["kubernetes_version"] = c.kubernetes_version
+        entry["node_pools"] = [p.model_dump() for p in c.node_pools]
+        entry["network"] = c.network.model_dump()
+        entry["protect"] = c.protect
+    return entry
+
+
 def cluster_entries(spec: FleetSpec) -> list[dict[str, Any]]:
-    """The plan's ``clusters``: plain identity, location, labels and CNI capability."""
-    return [
-        {
-            "name": c.name,
-            "vendor": c.vendor.value,
-            "region": c.region,
-            "location": {"lat": c.location.lat, "lon": c.location.lon, "country": c.location.country},
-            "labels": dict(sorted(c.labels.items())),
-            "cni": {"plugin": c.cni.plugin.value, "mode": c.cni.mode, "network_policy": c.cni.network_policy},
-        }
-        for c in sorted(spec.clusters, key=lambda c: c.name)
-    ]
+    """The plan's ``clusters``, by name."""
+    return [cluster_entry(c) for c in sorted(spec.clusters, key=lambda c: c.name)]
 
 
 def placement_entry(w: Workload) -> dict[str, Any]:

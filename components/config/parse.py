@@ -359,6 +359,9 @@ def _cluster_checks(
                 "`pulumi config set gcp:project <project-id>` for the stack",
             )
             continue
+        if spec.vendor is m.Vendor.GCP and not re.fullmatch(m.GCP_PROJECT, str(project)):
+            rep.add(loc, f"the stack's gcp:project {project!r} is not valid: {_PATTERN_HELP[m.GCP_PROJECT]}")
+            continue
         mode, network_policy = VENDOR_DATAPLANE[spec.vendor]
         resolved.append(
             m.Cluster(
@@ -425,9 +428,12 @@ def _cloud_checks(spec: m.ClusterSpec, raw: Mapping[str, Any], loc: tuple[PathPa
         rep.add((*loc, "endpoint", "allowed_cidrs"), "`allowed_cidrs` applies with `public: true` only")
         ok = False
     if not endpoint.public and spec.vendor in _PUBLIC_API_ONLY:
+        # Point at the cluster when its endpoint came from `defaults`: the fix goes on this cluster.
+        own = _has(rep.raw, (*loc, "endpoint"))
         rep.add(
-            (*loc, "endpoint"),
-            f"{_PUBLIC_API_ONLY[spec.vendor]}: set `endpoint: {{public: true, allowed_cidrs: [<your networks>]}}`",
+            (*loc, "endpoint") if own else loc,
+            f"{_PUBLIC_API_ONLY[spec.vendor]}: set `endpoint: {{public: true, allowed_cidrs: [<your networks>]}}`"
+            + ("" if own else " on this cluster (the private endpoint came from `defaults`)"),
         )
         ok = False
     return ok

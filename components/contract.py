@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -62,12 +62,31 @@ def cluster_options(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptio
     return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(additional_secret_outputs=["kubeconfig"]))
 
 
+class CniInstaller(Protocol):
+    """Installs a cluster's CNI (``components/cni``), given a provider for the cluster, the API
+    server's host name (Cilium's kube-proxy replacement needs it), the parent for what it creates,
+    and what must exist first. Returns what node pools must wait for (the Helm releases)."""
+
+    def __call__(
+        self,
+        provider: k8s.Provider,
+        api_host: pulumi.Input[str],
+        parent: pulumi.Resource,
+        depends_on: Sequence[pulumi.Resource],
+    ) -> Sequence[pulumi.Resource]:
+        """Create the CNI's resources; return what node pools depend on."""
+        ...
+
+
 @dataclass(frozen=True)
 class ClusterArgs:
     """What a cluster component gets: the resolved spec, fleet-wide tags, and its secrets.
 
     ``kubeconfig`` is only for vendors that bring their own cluster (``existing``); it must be a
     secret Output (the entry point reads it with ``get_secret``), or ``None`` for the ambient one.
+    ``cni_installer`` is set when edgefleet installs the cluster's CNI (``cluster.cni.installs``):
+    a component calls it once, after the control plane and before node pools, which depend on
+    what it returns (the fleet wires it; cluster modules never import ``components/cni``).
     """
 
     cluster: Cluster
@@ -75,3 +94,4 @@ class ClusterArgs:
     environment: str
     tags: Mapping[str, str]
     kubeconfig: pulumi.Output[str] | None = None
+    cni_installer: CniInstaller | None = None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_kubernetes as k8s
 
 from components.clusters import VENDORS, ClusterFactory
-from components.config.model import FleetSpec, Vendor
-from components.contract import ClusterArgs, KubernetesCluster
+from components.cni import matrix
+from components.cni.install import CniInstall, CniInstallArgs
+from components.config.model import Cluster, FleetSpec, Vendor
+from components.contract import ClusterArgs, CniInstaller, KubernetesCluster
 from components.workloads import EdgeWorkload, EdgeWorkloadArgs
 
 
@@ -26,6 +29,32 @@ class FleetArgs:
 def cluster_labels(spec: FleetSpec, cluster: str) -> dict[str, str]:
     """Labels every Kubernetes object edgefleet creates in ``cluster`` carries."""
     return {"owner": spec.owner, "environment": spec.environment, "edgefleet-cluster": cluster}
+
+
+def cni_installer(cluster: Cluster, labels: Mapping[str, str]) -> CniInstaller | None:
+    """How ``cluster``'s CNI gets installed, or None when edgefleet installs nothing there."""
+    if not cluster.cni.installs:
+        return None
+    cell = matrix.resolve(cluster.vendor, cluster.cni.plugin, cluster.cni.mode, autopilot=cluster.spec.autopilot)
+    pod_cidr = cluster.cni.pod_cidr or (cluster.network.pods if cluster.network else matrix.K3S_POD_CIDR)
+
+    def install(
+        provider: k8s.Provider,
+        api_host: pulumi.Input[str],
+        parent: pulumi.Resource,
+        depends_on: Sequence[pulumi.Resource],
+    ) -> Sequence[pulumi.Resource]:
+        context = matrix.ValuesContext(
+            cluster=cluster.name, pod_cidr=pod_cidr, api_host=api_host, hubble=cluster.cni.hubble
+        )
+        made = CniInstall(
+            f"{cluster.name}-cni",
+            CniInstallArgs(cell=cell, context=context, provider=provider, labels=labels, depends_on=depends_on),
+            pulumi.ResourceOptions(parent=parent),
+        )
+        return made.releases
+
+    return install
 
 
 class Fleet(pulumi.ComponentResource):
@@ -49,6 +78,7 @@ class Fleet(pulumi.ComponentResource):
                     environment=spec.environment,
                     tags=spec.tags,
                     kubeconfig=args.secrets[key] if key else None,
+                    cni_installer=cni_installer(cluster, cluster_labels(spec, cluster.name)),
                 ),
                 pulumi.ResourceOptions(parent=self),
             )

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 PLAN_FORMAT = "edgefleet.plan/v1"
 MANIFEST_MARKER = ".edgefleet-manifests"
 CLUSTER_TYPE_PREFIX = "edgefleet:clusters:"
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 class ManifestDirError(Exception):
@@ -189,12 +190,42 @@ def write_manifests(run: ProgramRun, directory: Path) -> list[Path]:
             / str(namespace)
             / f"{obj.get('kind', r.type.rsplit(':', 1)[-1])}-{meta.get('name', r.name)}.yaml"
         )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.StringIO()
-        yaml.dump(obj, buffer)
-        path.write_text(buffer.getvalue(), encoding="utf-8")
-        written.append(path)
+        written.append(_write_yaml(yaml, path, obj))
+    for cluster, r in helm_releases(run):
+        path = directory / cluster / "helm" / f"{r.inputs.get('name') or r.name}.yaml"
+        written.append(_write_yaml(yaml, path, release_document(r)))
     return written
+
+
+def _write_yaml(yaml: YAML, path: Path, document: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def helm_releases(run: ProgramRun) -> list[tuple[str, Registration]]:
+    """Every Helm release with the cluster it goes to, sorted by URN."""
+    clusters = cluster_of(run)
+    return [
+        (clusters.get(r.provider_urn or "", "_default"), r)
+        for r in sorted(run.registrations, key=lambda r: r.urn)
+        if r.type == HELM_RELEASE
+    ]
+
+
+def release_document(r: Registration) -> dict[str, Any]:
+    """A Helm release as ``{chart, repository, version, namespace, values}``."""
+    inputs = r.inputs
+    repository = inputs.get("repositoryOpts") or {}
+    return {
+        "chart": inputs.get("chart"),
+        "repository": repository.get("repo") if isinstance(repository, Mapping) else None,
+        "version": inputs.get("version"),
+        "namespace": inputs.get("namespace"),
+        "values": _sorted(inputs.get("values") or {}),
+    }
 
 
 def counts_by_type(run: ProgramRun) -> list[tuple[str, int]]:

@@ -133,6 +133,27 @@ class CloudCluster(pulumi.ComponentResource):
             ignore_changes=list(ignore_changes) or None,
         )
 
+    def install_cni(
+        self,
+        args: ClusterArgs,
+        kubeconfig: pulumi.Output[str],
+        api_host: pulumi.Input[str],
+        depends_on: Sequence[pulumi.Resource] = (),
+    ) -> list[pulumi.Resource]:
+        """Install the cluster's CNI when edgefleet owns it (``cni.installs``), through a provider
+        of its own (``<name>-k8s-cni``) that exists before any node: node pools must
+        ``depends_on`` the returned releases. Returns ``[]`` when there is nothing to install."""
+        if args.cni_installer is None or not self.cni.installs:
+            return []
+        provider = k8s.Provider(
+            f"{self.resource_name}-k8s-cni",
+            k8s.ProviderArgs(
+                kubeconfig=pulumi.Output.secret(kubeconfig), enable_server_side_apply=True, delete_unreachable=False
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on) or None),
+        )
+        return list(args.cni_installer(provider, api_host, self, depends_on))
+
     def finish(
         self, kubeconfig: pulumi.Output[str], endpoint: pulumi.Output[str], depends_on: Sequence[pulumi.Resource] = ()
     ) -> None:

@@ -50,4 +50,7 @@ class ExistingCluster(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        if args.cni_installer is not None and self.cni.installs:
+            # The nodes exist already: the CNI goes on through the contract provider.
+            args.cni_installer(self.provider, "", self, [])
         self.register_outputs({"endpoint": self.endpoint, "kubeconfig": self.kubeconfig})

@@ -128,6 +128,7 @@ class CniSpec(_Model):
     mode: Annotated[str, StringConstraints(pattern=CNI_MODE)] | None = None
     installed: StrictBool = False
     hubble: StrictBool = False
+    pod_cidr: Cidr | None = None  # existing clusters edgefleet installs a CNI on
 
 
 class NodePoolSpec(_Model):
@@ -301,6 +302,9 @@ class CniInfo(_Model):
     mode: str | None = None
     installed: bool = False
     network_policy: bool = False
+    installs: bool = False  # edgefleet installs it (Helm releases in the cluster)
+    pod_cidr: str | None = None  # the pod range the CNI is configured with, where it is edgefleet's
+    hubble: bool = False
 
 
 class NodePool(_Model):

@@ -14,11 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from components.cni import matrix
 from components.config import model as m
 from components.config.addressing import AddressSpaceFull, allocate, block_count
 from components.config.errors import ConfigError, ConfigIssue
 from components.config.source import PathPart, StackSource, normalize_key
-from components.config.vendors import DEFAULT_KUBERNETES_VERSION, DEFAULT_POOL, VENDOR_DATAPLANE, machine_type
+from components.config.vendors import DEFAULT_KUBERNETES_VERSION, DEFAULT_POOL, machine_type
 from components.placement import catalog
 from components.placement.cities import CityNotFound, known_countries, resolve_city, slug
 from components.placement.demand import DemandPoint, preset
@@ -298,13 +299,7 @@ def _cluster_checks(
             if spec.location is None:
                 rep.add(loc, "an `existing` cluster needs a `location`: {city, country} or {lat, lon, country}")
                 ok = False
-            if spec.cni is not None and not spec.cni.installed:
-                rep.add(
-                    (*loc, "cni", "installed"),
-                    "installing a CNI on an existing cluster is not available in this version yet; "
-                    "set `installed: true` if the cluster already runs it",
-                )
-                ok = False
+            ok = _existing_cni_checks(spec, loc, rep) and ok
             if spec.kubeconfig is not None and normalize_key(spec.kubeconfig) not in available_keys:
                 rep.add(
                     (*loc, "kubeconfig"),
@@ -333,19 +328,13 @@ def _cluster_checks(
         if not ok or name is None or location is None:
             continue
         if spec.vendor is m.Vendor.EXISTING:
-            cni = spec.cni or m.CniSpec(plugin=m.CniPlugin.VENDOR, installed=True)
             resolved.append(
                 m.Cluster(
                     name=name,
                     vendor=spec.vendor,
                     region=spec.region or _region_from(location),
                     labels=dict(sorted(spec.labels.items())),
-                    cni=m.CniInfo(
-                        plugin=cni.plugin,
-                        mode=cni.mode,
-                        installed=cni.installed,
-                        network_policy=existing_network_policy(cni.plugin),
-                    ),
+                    cni=_existing_cni(spec.cni),
                     location=location,
                     spec=spec,
                 )
@@ -362,14 +351,25 @@ def _cluster_checks(
         if spec.vendor is m.Vendor.GCP and not re.fullmatch(m.GCP_PROJECT, str(project)):
             rep.add(loc, f"the stack's gcp:project {project!r} is not valid: {_PATTERN_HELP[m.GCP_PROJECT]}")
             continue
-        mode, network_policy = VENDOR_DATAPLANE[spec.vendor]
+        cell = matrix.resolve(
+            spec.vendor,
+            spec.cni.plugin if spec.cni else m.CniPlugin.VENDOR,
+            spec.cni.mode if spec.cni else None,
+            autopilot=spec.autopilot,
+        )
         resolved.append(
             m.Cluster(
                 name=name,
                 vendor=spec.vendor,
                 region=str(spec.region),
                 labels=dict(sorted(spec.labels.items())),
-                cni=m.CniInfo(plugin=m.CniPlugin.VENDOR, mode=mode, network_policy=network_policy),
+                cni=m.CniInfo(
+                    plugin=cell.plugin,
+                    mode=cell.mode,
+                    network_policy=cell.network_policy,
+                    installs=cell.installs,
+                    hubble=bool(spec.cni and spec.cni.hubble),
+                ),
                 location=location,
                 spec=spec,
                 kubernetes_version=spec.kubernetes_version or DEFAULT_KUBERNETES_VERSION[spec.vendor],
@@ -394,19 +394,18 @@ def _cloud_checks(spec: m.ClusterSpec, raw: Mapping[str, Any], loc: tuple[PathPa
         )
         ok = False
     cni = spec.cni
-    if cni is not None and cni.installed:
-        rep.add((*loc, "cni", "installed"), "`installed` applies to existing clusters only; remove it")
-        ok = False
-    if cni is not None and cni.plugin is not m.CniPlugin.VENDOR:
-        rep.add(
-            (*loc, "cni", "plugin"),
-            f"installing {cni.plugin.value} on {spec.vendor.value} clusters is not available in this "
-            "edgefleet version yet; use `cni: {plugin: vendor}` (the vendor's own dataplane)",
-        )
-        ok = False
-    elif cni is not None and cni.mode is not None:
-        rep.add((*loc, "cni", "mode"), "the vendor's own dataplane takes no `mode`; remove it")
-        ok = False
+    if cni is not None:
+        if cni.installed:
+            rep.add((*loc, "cni", "installed"), "`installed` applies to existing clusters only; remove it")
+            ok = False
+        if cni.pod_cidr is not None:
+            rep.add(
+                (*loc, "cni", "pod_cidr"),
+                "a cloud cluster's pod range comes from its address block; remove `pod_cidr` "
+                "(pin `network: {block: N}` to choose the block)",
+            )
+            ok = False
+        ok = _cni_cell(spec, loc, rep) and ok
     if spec.autopilot and "node_pools" in raw:
         rep.add((*loc, "node_pools"), "GKE Autopilot manages nodes itself; remove `node_pools`")
         ok = False
@@ -437,6 +436,66 @@ def _cloud_checks(spec: m.ClusterSpec, raw: Mapping[str, Any], loc: tuple[PathPa
         )
         ok = False
     return ok
+
+
+def _cni_cell(spec: m.ClusterSpec, loc: tuple[PathPart, ...], rep: _Reporter) -> bool:
+    """Whether the cluster's CNI is a supported cell of the matrix (reported when not)."""
+    cni = spec.cni
+    if cni is None:
+        return True
+    try:
+        cell = matrix.resolve(spec.vendor, cni.plugin, cni.mode, autopilot=spec.autopilot)
+    except matrix.UnsupportedCni as exc:
+        bad_mode = cni.mode is not None and bool(matrix.modes(matrix.row_of(spec.vendor, spec.autopilot), cni.plugin))
+        rep.add((*loc, "cni", "mode" if bad_mode else "plugin"), str(exc))
+        return False
+    if cni.hubble and not cell.hubble:
+        rep.add(
+            (*loc, "cni", "hubble"),
+            f"`hubble` applies to a Cilium edgefleet installs with Helm; {cell.summary} is managed by "
+            "the vendor: remove `hubble`",
+        )
+        return False
+    return True
+
+
+def _existing_cni_checks(spec: m.ClusterSpec, loc: tuple[PathPart, ...], rep: _Reporter) -> bool:
+    """An existing cluster either records its CNI (`installed: true`) or gets one installed."""
+    cni = spec.cni
+    if cni is None:
+        return True
+    if cni.installed:
+        for key in ("pod_cidr", "hubble"):
+            if getattr(cni, key):
+                rep.add((*loc, "cni", key), f"`{key}` applies only when edgefleet installs the CNI; remove it")
+                return False
+        return True
+    if cni.plugin is m.CniPlugin.VENDOR:
+        rep.add(
+            (*loc, "cni", "installed"),
+            "`vendor` on an existing cluster is whatever it already runs: set `installed: true`, or name "
+            "the plugin edgefleet should install (cilium, calico or flannel)",
+        )
+        return False
+    return _cni_cell(spec, loc, rep)
+
+
+def _existing_cni(spec: m.CniSpec | None) -> m.CniInfo:
+    cni = spec or m.CniSpec(plugin=m.CniPlugin.VENDOR, installed=True)
+    if cni.installed:
+        return m.CniInfo(
+            plugin=cni.plugin, mode=cni.mode, installed=True, network_policy=existing_network_policy(cni.plugin)
+        )
+    cell = matrix.resolve(m.Vendor.EXISTING, cni.plugin, cni.mode)
+    default_cidr = matrix.KUBEADM_FLANNEL_POD_CIDR if cni.plugin is m.CniPlugin.FLANNEL else matrix.K3S_POD_CIDR
+    return m.CniInfo(
+        plugin=cell.plugin,
+        mode=cell.mode,
+        network_policy=cell.network_policy,
+        installs=cell.installs,
+        pod_cidr=cni.pod_cidr or default_cidr,
+        hubble=cni.hubble,
+    )
 
 
 def _node_pools(spec: m.ClusterSpec) -> tuple[m.NodePool, ...]:

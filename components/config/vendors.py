@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from components.cni import matrix
 from components.config.model import NodeSize, Vendor
 
 CLOUD_VENDORS: tuple[Vendor, ...] = (Vendor.AWS, Vendor.GCP, Vendor.AZURE, Vendor.LINODE, Vendor.DIGITALOCEAN)
@@ -63,16 +64,9 @@ DEFAULT_KUBERNETES_VERSION: Mapping[Vendor, str | None] = MappingProxyType(
 DEFAULT_POOL: Mapping[str, object] = MappingProxyType({"name": "general", "size": "small", "min": 2, "max": 4})
 
 # The vendor's own dataplane (`cni.plugin: vendor`) as edgefleet configures it: its mode name and
-# whether it enforces NetworkPolicy. AWS: the VPC CNI add-on with its network policy agent on;
-# GKE: Dataplane V2; AKS: Azure CNI overlay with Azure network policy; LKE: Calico; DOKS: Cilium.
+# whether it enforces NetworkPolicy, from the vendor x CNI matrix (components/cni/matrix.py).
 VENDOR_DATAPLANE: Mapping[Vendor, tuple[str, bool]] = MappingProxyType(
-    {
-        Vendor.AWS: ("vpc-cni", True),
-        Vendor.GCP: ("dataplane-v2", True),
-        Vendor.AZURE: ("azure-overlay", True),
-        Vendor.LINODE: ("calico", True),
-        Vendor.DIGITALOCEAN: ("cilium", True),
-    }
+    {v: (matrix.vendor_dataplane(v).mode, matrix.vendor_dataplane(v).network_policy) for v in CLOUD_VENDORS}
 )
 
 

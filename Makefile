@@ -24,9 +24,9 @@ validate: $(STAMP)
 check: $(STAMP)
 	$(BIN)/edgefleet check $(STACK) --sarif out/check-$(STACK).sarif --json out/check-$(STACK).json
 
-## docs: regenerate the README's rules table from the rules
+## docs: regenerate the generated tables (README rules, docs/cni.md) from the code
 docs: $(STAMP)
-	$(BIN)/python -m edgefleet.docs README.md
+	$(BIN)/python -m edgefleet.docs .
 
 ## test: ruff, mypy strict, pytest
 test: lint typecheck unit

@@ -6,11 +6,12 @@ from typing import Any
 
 import pytest
 
+from components.cni.matrix import vendor_dataplane
 from components.config import ConfigError, Vendor, parse_fleet, parse_stack_text
 from components.config.addressing import overlaps
 from components.config.model import NetworkPlan
 from components.config.parse import load_stack
-from components.config.vendors import DEFAULT_KUBERNETES_VERSION, MACHINE_TYPES, VENDOR_DATAPLANE
+from components.config.vendors import DEFAULT_KUBERNETES_VERSION, MACHINE_TYPES
 
 PUBLIC = {"public": True, "allowed_cidrs": ["203.0.113.0/24"]}
 FIVE: list[dict[str, Any]] = [
@@ -38,10 +39,13 @@ def test_each_vendor_resolves_name_location_version_pools_zones_and_dataplane() 
         assert [(p.name, p.machine_type, p.min, p.max) for p in cluster.node_pools] == [
             ("general", MACHINE_TYPES[vendor][next(iter(MACHINE_TYPES[vendor]))], 2, 4)
         ]
+        dataplane = vendor_dataplane(vendor)
         assert (cluster.cni.plugin.value, cluster.cni.mode, cluster.cni.network_policy) == (
             "vendor",
-            *VENDOR_DATAPLANE[vendor],
+            dataplane.mode,
+            dataplane.network_policy,
         )
+        assert cluster.cni.network_policy is True  # every vendor's dataplane is set up to enforce
         assert cluster.protect is True  # prod
         assert isinstance(cluster.network, NetworkPlan)
     assert by_vendor[Vendor.GCP].project == "acme-edge"

@@ -266,3 +266,12 @@ def test_cluster_name_in_cilium_values_is_a_dns_label_of_at_most_32() -> None:
 
 def test_vendor_keys_match_the_config_vendors() -> None:
     assert set(matrix.ROWS) == {v.value for v in Vendor} | {matrix.GKE_AUTOPILOT}
+
+
+def test_docs_cni_tables_are_generated_from_the_matrix() -> None:
+    from edgefleet.docs import render_cni
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "cni.md").read_text()
+    assert render_cni(text) == text, "run `make docs` to regenerate docs/cni.md"
+    assert "| aws (EKS) | **eni**, chaining | **policy-only**, full | no | vpc-cni |" in text

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from components.cni import matrix
 from components.config.model import NodeSize, Vendor
 
 CLOUD_VENDORS: tuple[Vendor, ...] = (Vendor.AWS, Vendor.GCP, Vendor.AZURE, Vendor.LINODE, Vendor.DIGITALOCEAN)
@@ -62,12 +61,6 @@ DEFAULT_KUBERNETES_VERSION: Mapping[Vendor, str | None] = MappingProxyType(
 
 # The node pool a cloud cluster gets when the config lists none (two nodes for availability).
 DEFAULT_POOL: Mapping[str, object] = MappingProxyType({"name": "general", "size": "small", "min": 2, "max": 4})
-
-# The vendor's own dataplane (`cni.plugin: vendor`) as edgefleet configures it: its mode name and
-# whether it enforces NetworkPolicy, from the vendor x CNI matrix (components/cni/matrix.py).
-VENDOR_DATAPLANE: Mapping[Vendor, tuple[str, bool]] = MappingProxyType(
-    {v: (matrix.vendor_dataplane(v).mode, matrix.vendor_dataplane(v).network_policy) for v in CLOUD_VENDORS}
-)
 
 
 def machine_type(vendor: Vendor, size: NodeSize | None, explicit: str | None) -> str:

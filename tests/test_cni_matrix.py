@@ -19,7 +19,8 @@ from ruamel.yaml import YAML
 from components.cni import matrix
 from components.cni.matrix import CALICO, CALICO_CRDS, CELLS, CILIUM, FLANNEL, Cell, ValuesContext
 from components.config import CniPlugin, ConfigError, Vendor, parse_fleet
-from tests.conftest import SHARED
+from edgefleet.docs import render_cni
+from tests.conftest import REPO, SHARED
 
 REF = SHARED / "ref" / "cni"
 PUBLIC = {"public": True, "allowed_cidrs": ["203.0.113.0/24"]}
@@ -269,9 +270,6 @@ def test_vendor_keys_match_the_config_vendors() -> None:
 
 
 def test_docs_cni_tables_are_generated_from_the_matrix() -> None:
-    from edgefleet.docs import render_cni
-    from tests.conftest import REPO
-
     text = (REPO / "docs" / "cni.md").read_text()
     assert render_cni(text) == text, "run `make docs` to regenerate docs/cni.md"
     assert "| aws (EKS) | **eni**, chaining | **policy-only**, full | no | vpc-cni |" in text

@@ -80,4 +80,4 @@ class FleetMocks(Mocks):
         answer = CALLS.get(args.token)
         if answer is None:
             raise NotImplementedError(f"no mock for function {args.token}; add one to edgefleet/mock_outputs/")
-        return answer(args), None
+        return answer(args), []

@@ -36,7 +36,7 @@ REGION = r"^[a-z0-9][a-z0-9-]{0,39}$"
 GCP_PROJECT = r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$"
 RESIDENCY = r"^[A-Z]{2,6}$"
 PROBE_PATH = r"^/[\x21-\x7e]{0,255}$"
-TAG_VALUE = r"^[a-z0-9_-]{0,63}$"
+TAG_VALUE = r"^([a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)?$"
 PRESET = r"^[a-z][a-z-]{1,30}$"
 COUNTRY = r"^[A-Z]{2}$"
 

@@ -59,6 +59,9 @@ _ONLY_FOR: dict[str, frozenset[m.Vendor]] = {
     "protect": frozenset(set(m.Vendor) - {m.Vendor.EXISTING}),
     "network": frozenset(set(m.Vendor) - {m.Vendor.EXISTING}),
 }
+LKE_MAX_POOL_NODES = 100
+LKE_LABEL = (3, 32)  # an LKE cluster label's length
+LINODE_TAG = (3, 50)  # a Linode tag's length (edgefleet writes tags as `key:value`)
 # Vendors whose API server cannot be private: only a CIDR allow-list restricts it.
 _PUBLIC_API_ONLY: dict[m.Vendor, str] = {
     m.Vendor.LINODE: "LKE's API server is always public; its control plane ACL restricts it",
@@ -86,7 +89,8 @@ _PATTERN_HELP: dict[str, str] = {
     m.RESIDENCY: f"use a residency group ({', '.join(sorted(RESIDENCY_GROUPS))}) or an upper-case ISO 3166-1 "
     "alpha-2 code such as `DE`",
     m.PROBE_PATH: "use an HTTP path starting with '/', such as `/healthz` (no spaces)",
-    m.TAG_VALUE: "use at most 63 lower-case letters, digits, '-' or '_' (valid as a tag on every vendor)",
+    m.TAG_VALUE: "use at most 63 lower-case letters, digits, '-' or '_', starting and ending with a letter or "
+    "digit (valid as a tag and a label on every vendor)",
     m.PRESET: f"use a demand preset: {', '.join(DEMAND_PRESETS)}",
 }
 
@@ -324,6 +328,8 @@ def _cluster_checks(
                 ok = False
             else:
                 first_index[name] = i
+        if spec.vendor is m.Vendor.LINODE and name is not None:
+            ok = _linode_checks(name, fleet, spec, loc, rep) and ok
         location = _resolve_location(spec, loc, rep)
         if not ok or name is None or location is None:
             continue
@@ -415,6 +421,15 @@ def _cloud_checks(spec: m.ClusterSpec, raw: Mapping[str, Any], loc: tuple[PathPa
             rep.add((*loc, "node_pools", j, "name"), f"duplicate node pool name {pool.name!r}")
             ok = False
         seen.add(pool.name)
+        if spec.vendor is m.Vendor.DIGITALOCEAN and pool.min < 1:
+            rep.add((*loc, "node_pools", j, "min"), "a DOKS node pool autoscales from at least 1 node; set `min: 1`")
+            ok = False
+        if spec.vendor is m.Vendor.LINODE and pool.max > LKE_MAX_POOL_NODES:
+            rep.add(
+                (*loc, "node_pools", j, "max"),
+                f"an LKE node pool autoscales to at most {LKE_MAX_POOL_NODES} nodes; lower `max` or add a pool",
+            )
+            ok = False
     endpoint = spec.endpoint
     if endpoint.public and not endpoint.allowed_cidrs:
         rep.add(
@@ -435,6 +450,33 @@ def _cloud_checks(spec: m.ClusterSpec, raw: Mapping[str, Any], loc: tuple[PathPa
             + ("" if own else " on this cluster (the private endpoint came from `defaults`)"),
         )
         ok = False
+    return ok
+
+
+def _linode_checks(
+    name: str, fleet: m.FleetInput, spec: m.ClusterSpec, loc: tuple[PathPart, ...], rep: _Reporter
+) -> bool:
+    """LKE's own limits: a 3-32 character label, and `key:value` tags of 3-50 characters."""
+    ok = True
+    low, high = LKE_LABEL
+    if not low <= len(name) <= high:
+        rep.add(
+            (*loc, "name") if spec.name else (*loc, "region"),
+            f"an LKE cluster name has {low}-{high} characters; {name!r} has {len(name)}: set a `name` that fits",
+        )
+        ok = False
+    # `edgefleet-cluster:<name>` fits whenever the name fits LKE's label (18 + 32 = 50); every
+    # `key:value` is at least 3 characters. So only the fleet's own tags can be too long.
+    high = LINODE_TAG[1]
+    fleet_tags: list[tuple[tuple[PathPart, ...], str]] = [
+        (("owner",), f"owner:{fleet.owner}"),
+        (("environment",), f"environment:{fleet.environment}"),
+        *((("tags", k), f"{k}:{v}") for k, v in fleet.tags.items()),
+    ]
+    for where, tag in fleet_tags:
+        if len(tag) > high:
+            rep.add(where, f"Linode tags have at most {high} characters; {tag!r} has {len(tag)}: shorten it")
+            ok = False
     return ok
 
 

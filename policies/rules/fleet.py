@@ -19,6 +19,8 @@ EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
 TAGGABLE: dict[str, str] = {
     "aws:eks/cluster:Cluster": "tags",
     "aws:eks/nodeGroup:NodeGroup": "tags",
+    "aws:eks/addon:Addon": "tags",
+    "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "tags",
     "aws:ec2/vpc:Vpc": "tags",
     "aws:ec2/subnet:Subnet": "tags",
     "aws:ec2/internetGateway:InternetGateway": "tags",
@@ -38,6 +40,7 @@ TAGGABLE: dict[str, str] = {
     "azure-native:network:VirtualNetwork": "tags",
     "linode:index/lkeCluster:LkeCluster": "tags",
     "digitalocean:index/kubernetesCluster:KubernetesCluster": "tags",
+    "digitalocean:index/kubernetesNodePool:KubernetesNodePool": "tags",
     "digitalocean:index/vpc:Vpc": "",  # DigitalOcean VPCs take no tags
 }
 REQUIRED_TAGS = ("owner", "environment")

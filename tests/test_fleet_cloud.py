@@ -123,8 +123,16 @@ def _by_cluster(run: ProgramRun) -> dict[str, dict[str, Registration]]:
     return out
 
 
-def _without_tags(r: Registration) -> dict[str, Any]:
-    return {k: v for k, v in r.inputs.items() if k not in TAG_ARGUMENTS.values()}
+def _without_tags(value: Any) -> Any:
+    """Inputs with tags and labels removed at any depth (node pool and launch template tags are
+    nested); changing those is an in-place update on every vendor."""
+    if isinstance(value, Registration):
+        return _without_tags(dict(value.inputs))
+    if isinstance(value, Mapping):
+        return {k: _without_tags(v) for k, v in value.items() if k not in TAG_ARGUMENTS.values()}
+    if isinstance(value, list):
+        return [_without_tags(v) for v in value]
+    return value
 
 
 def test_changing_one_clusters_labels_or_adding_a_workload_changes_no_other_cluster() -> None:

@@ -60,6 +60,8 @@ _ONLY_FOR: dict[str, frozenset[m.Vendor]] = {
     "network": frozenset(set(m.Vendor) - {m.Vendor.EXISTING}),
 }
 LKE_MAX_POOL_NODES = 100
+AKS_POOL_NAME = r"^[a-z][a-z0-9]{0,11}$"
+POD_RANGE_NODES = 32  # a /19 pod range at a /24 per node (AKS overlay, GKE's 110 pods per node)
 LKE_LABEL = (3, 32)  # an LKE cluster label's length
 LINODE_TAG = (3, 50)  # a Linode tag's length (edgefleet writes tags as `key:value`)
 # Vendors whose API server cannot be private: only a CIDR allow-list restricts it.
@@ -424,12 +426,34 @@ def _cloud_checks(spec: m.ClusterSpec, raw: Mapping[str, Any], loc: tuple[PathPa
         if spec.vendor is m.Vendor.DIGITALOCEAN and pool.min < 1:
             rep.add((*loc, "node_pools", j, "min"), "a DOKS node pool autoscales from at least 1 node; set `min: 1`")
             ok = False
+        if spec.vendor is m.Vendor.AZURE and not re.fullmatch(AKS_POOL_NAME, pool.name.replace("-", "")):
+            rep.add(
+                (*loc, "node_pools", j, "name"),
+                "an AKS node pool name is a lower-case letter then at most 11 letters or digits "
+                f"('-' is dropped); {pool.name!r} does not fit",
+            )
+            ok = False
+        if spec.vendor is m.Vendor.AZURE and j == 0 and pool.min < 1:
+            rep.add((*loc, "node_pools", j, "min"), "the first AKS pool is the system pool: set `min` to 1 or more")
+            ok = False
         if spec.vendor is m.Vendor.LINODE and pool.max > LKE_MAX_POOL_NODES:
             rep.add(
                 (*loc, "node_pools", j, "max"),
                 f"an LKE node pool autoscales to at most {LKE_MAX_POOL_NODES} nodes; lower `max` or add a pool",
             )
             ok = False
+    squashed = [p.name.replace("-", "") for p in spec.node_pools]
+    if spec.vendor is m.Vendor.AZURE and len(set(squashed)) < len(squashed):
+        rep.add((*loc, "node_pools"), "AKS drops '-' from pool names, and two pool names become the same; rename one")
+        ok = False
+    nodes = sum(p.max for p in spec.node_pools)
+    if spec.vendor is m.Vendor.AZURE and nodes > POD_RANGE_NODES:
+        rep.add(
+            (*loc, "node_pools"),
+            f"the pools may grow to {nodes} nodes, but the cluster's pod range (/19, a /24 per node) holds "
+            f"{POD_RANGE_NODES}; lower the pools' `max` or split the cluster",
+        )
+        ok = False
     endpoint = spec.endpoint
     if endpoint.public and not endpoint.allowed_cidrs:
         rep.add(

@@ -38,6 +38,8 @@ TAGGABLE: dict[str, str] = {
     "azure-native:containerservice:ManagedCluster": "tags",
     "azure-native:containerservice:AgentPool": "tags",
     "azure-native:network:VirtualNetwork": "tags",
+    "azure-native:managedidentity:UserAssignedIdentity": "tags",
+    "azure-native:operationalinsights:Workspace": "tags",
     "linode:index/lkeCluster:LkeCluster": "tags",
     "digitalocean:index/kubernetesCluster:KubernetesCluster": "tags",
     "digitalocean:index/kubernetesNodePool:KubernetesNodePool": "tags",

@@ -29,8 +29,16 @@ CLOUD_PACKAGES = {
     "linode": "pulumi_linode",
     "digitalocean": "pulumi_digitalocean",
 }
-# Python argument -> wire name of the properties that carry tags or labels.
-TAG_ARGUMENTS = {"tags": "tags", "labels": "labels", "resource_labels": "resourceLabels"}
+# Per provider package: Python argument -> wire name of the properties that carry tags. GCP's
+# `labels` are resource labels; elsewhere `labels` are Kubernetes node labels, not tags.
+TAG_ARGUMENTS = {
+    "aws": {"tags": "tags"},
+    "gcp": {"labels": "labels", "resource_labels": "resourceLabels"},
+    "azure-native": {"tags": "tags"},
+    "linode": {"tags": "tags"},
+    "digitalocean": {"tags": "tags"},
+}
+TAG_WIRE_NAMES = {wire for names in TAG_ARGUMENTS.values() for wire in names.values()}
 REQUIRED = {"owner", "environment", "edgefleet-cluster", "cost-center", "service"}
 
 
@@ -57,7 +65,7 @@ def _resource_class(token: str) -> Any:
 
 def _tag_arguments(token: str) -> list[str]:
     params = inspect.signature(_resource_class(token)._internal_init).parameters
-    return [wire for arg, wire in TAG_ARGUMENTS.items() if arg in params]
+    return [wire for arg, wire in TAG_ARGUMENTS[token.split(":", 1)[0]].items() if arg in params]
 
 
 def _tag_keys(value: Any) -> set[str]:
@@ -129,7 +137,7 @@ def _without_tags(value: Any) -> Any:
     if isinstance(value, Registration):
         return _without_tags(dict(value.inputs))
     if isinstance(value, Mapping):
-        return {k: _without_tags(v) for k, v in value.items() if k not in TAG_ARGUMENTS.values()}
+        return {k: _without_tags(v) for k, v in value.items() if k not in TAG_WIRE_NAMES}
     if isinstance(value, list):
         return [_without_tags(v) for v in value]
     return value
@@ -145,7 +153,7 @@ def test_changing_one_clusters_labels_or_adding_a_workload_changes_no_other_clus
                 "name": "search",
                 "image": "ghcr.io/acme/search:1.0.0",
                 "port": 8080,
-                "placement": {"strategy": "everywhere"},
+                "placement": {"strategy": "pinned", "clusters": ["aws-us-east-1", "azure-japaneast"]},
             }
         )
 

@@ -321,6 +321,12 @@ def _cluster_checks(
             if not re.fullmatch(m.NAME, name):
                 rep.add((*loc, "region"), f"the default name {name!r} is too long or invalid; set `name`")
                 ok = False
+            elif spec.vendor is not m.Vendor.EXISTING and not name[0].isalpha():
+                rep.add(
+                    (*loc, "name"),
+                    f"a cloud cluster's name starts with a letter (GKE, AKS and VPCs require it); {name!r} does not",
+                )
+                ok = False
             elif name in first_index:
                 rep.add(
                     (*loc, "name") if spec.name else loc,
@@ -423,6 +429,11 @@ def _cloud_checks(spec: m.ClusterSpec, raw: Mapping[str, Any], loc: tuple[PathPa
             rep.add((*loc, "node_pools", j, "name"), f"duplicate node pool name {pool.name!r}")
             ok = False
         seen.add(pool.name)
+        if spec.vendor is m.Vendor.GCP and not pool.name[0].isalpha():
+            rep.add(
+                (*loc, "node_pools", j, "name"), f"a GKE node pool name starts with a letter; {pool.name!r} does not"
+            )
+            ok = False
         if spec.vendor is m.Vendor.DIGITALOCEAN and pool.min < 1:
             rep.add((*loc, "node_pools", j, "min"), "a DOKS node pool autoscales from at least 1 node; set `min: 1`")
             ok = False
@@ -447,7 +458,7 @@ def _cloud_checks(spec: m.ClusterSpec, raw: Mapping[str, Any], loc: tuple[PathPa
         rep.add((*loc, "node_pools"), "AKS drops '-' from pool names, and two pool names become the same; rename one")
         ok = False
     nodes = sum(p.max for p in spec.node_pools)
-    if spec.vendor is m.Vendor.AZURE and nodes > POD_RANGE_NODES:
+    if spec.vendor in (m.Vendor.AZURE, m.Vendor.GCP) and nodes > POD_RANGE_NODES:
         rep.add(
             (*loc, "node_pools"),
             f"the pools may grow to {nodes} nodes, but the cluster's pod range (/19, a /24 per node) holds "

@@ -86,7 +86,8 @@ class ClusterArgs:
     secret Output (the entry point reads it with ``get_secret``), or ``None`` for the ambient one.
     ``cni_installer`` is set when edgefleet installs the cluster's CNI (``cluster.cni.installs``):
     a component calls it once, after the control plane and before node pools, which depend on
-    what it returns (the fleet wires it; cluster modules never import ``components/cni``).
+    what it returns (the fleet wires it; cluster modules read the pure matrix but never import
+    ``components/cni/install``).
     """
 
     cluster: Cluster

@@ -36,7 +36,9 @@ def cni_installer(cluster: Cluster, labels: Mapping[str, str]) -> CniInstaller |
     if not cluster.cni.installs:
         return None
     cell = matrix.resolve(cluster.vendor, cluster.cni.plugin, cluster.cni.mode, autopilot=cluster.spec.autopilot)
-    pod_cidr = cluster.cni.pod_cidr or (cluster.network.pods if cluster.network else matrix.K3S_POD_CIDR)
+    pod_cidr = cluster.cni.pod_cidr
+    if pod_cidr is None:  # parse_fleet sets it for every CNI edgefleet installs
+        raise ValueError(f"cluster {cluster.name!r}: no pod range for its CNI; build it from parse_fleet")
 
     def install(
         provider: k8s.Provider,

@@ -609,10 +609,15 @@ def _with_networks(clusters: list[m.Cluster], rep: _Reporter) -> list[m.Cluster]
     except AddressSpaceFull as exc:
         rep.add(("clusters",), f"{exc}; split the fleet into slices")
         return clusters
-    return [
-        c.model_copy(update={"network": m.NetworkPlan(**vars(plans[c.name]))}) if c.name in plans else c
-        for c in clusters
-    ]
+    return [_with_plan(c, m.NetworkPlan(**vars(plans[c.name]))) if c.name in plans else c for c in clusters]
+
+
+def _with_plan(cluster: m.Cluster, plan: m.NetworkPlan) -> m.Cluster:
+    """A cloud cluster with its address plan; a CNI edgefleet installs gets the plan's pod range."""
+    update: dict[str, Any] = {"network": plan}
+    if cluster.cni.installs:
+        update["cni"] = cluster.cni.model_copy(update={"pod_cidr": plan.pods})
+    return cluster.model_copy(update=update)
 
 
 def existing_network_policy(plugin: m.CniPlugin) -> bool:

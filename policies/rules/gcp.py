@@ -144,14 +144,23 @@ def _metadata_server(args: ResourceValidationArgs) -> Iterator[str]:
 
 
 def _network_policy(args: ResourceValidationArgs) -> Iterator[str]:
-    if _autopilot(args):
+    """Dataplane V2 enforces NetworkPolicy itself; the legacy datapath only with GKE's Calico add-on,
+    which takes both ``networkPolicy.enabled`` (the nodes) and ``addonsConfig.networkPolicyConfig``
+    with ``disabled: false`` (the control plane's add-on, which "must be enabled in order to enable
+    network policy for the nodes" and defaults to disabled; pulumi-gcp ``ClusterAddonsConfigArgs``)."""
+    props = args.props
+    if _autopilot(args) or props.get("datapathProvider") == "ADVANCED_DATAPATH":
         return  # Autopilot always runs Dataplane V2
-    if dig(args.props, "networkPolicy", "enabled") is True or args.props.get("datapathProvider") == "ADVANCED_DATAPATH":
-        return
-    yield (
-        f"{_what(args)} enforces no NetworkPolicy "
-        "(networkPolicy.enabled is not true and datapathProvider is not ADVANCED_DATAPATH)"
-    )
+    if dig(props, "networkPolicy", "enabled") is not True:
+        yield (
+            f"{_what(args)} enforces no NetworkPolicy "
+            "(networkPolicy.enabled is not true and datapathProvider is not ADVANCED_DATAPATH)"
+        )
+    elif dig(props, "addonsConfig", "networkPolicyConfig", "disabled") is not False:
+        yield (
+            f"{_what(args)} enforces no NetworkPolicy: networkPolicy.enabled is true but the network policy "
+            "add-on is off (addonsConfig.networkPolicyConfig.disabled is not false)"
+        )
 
 
 def _default_account(config: Any) -> str | None:
@@ -266,7 +275,8 @@ GKE_NETWORK_POLICY = resource_rule(
     name="gke-network-policy",
     description="The cluster enforces NetworkPolicy: Dataplane V2 or the network policy add-on (CKV_GCP_12).",
     severity=Severity.MEDIUM,
-    remediation='Set datapathProvider: "ADVANCED_DATAPATH" (Dataplane V2), or networkPolicy.enabled: true.',
+    remediation='Set datapathProvider: "ADVANCED_DATAPATH" (Dataplane V2), or networkPolicy.enabled: true with '
+    "addonsConfig.networkPolicyConfig.disabled: false (the Calico add-on).",
     types=(GKE_CLUSTER,),
     check=_network_policy,
 )

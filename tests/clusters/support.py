@@ -11,7 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import FleetSpec, parse_fleet
+import pytest
+
+from components.config import ConfigError, FleetSpec, parse_fleet
 from components.fleet import Fleet, FleetArgs
 from edgefleet.check import evaluate
 from edgefleet.engine import ProgramRun, Registration, run_under_mocks
@@ -68,6 +70,21 @@ def fleet_config(
         "clusters": [dict(c) for c in clusters],
         "workloads": [dict(w) for w in workloads],
     }
+
+
+def refused(
+    clusters: Sequence[Mapping[str, Any]],
+    *,
+    environment: str = "prod",
+    tags: Mapping[str, str] | None = None,
+    workloads: Sequence[Mapping[str, Any]] = (),
+) -> list[tuple[str, str]]:
+    """(path, message) of every issue a config is refused with. ``build`` parses before any program
+    runs, so a refused config never registers anything."""
+    raw = fleet_config(clusters, environment=environment, tags=tags, workloads=workloads)
+    with pytest.raises(ConfigError) as caught:
+        parse_fleet(raw, provider_config={"gcp:project": GCP_PROJECT})
+    return [(issue.path, issue.message) for issue in caught.value.issues]
 
 
 def build(

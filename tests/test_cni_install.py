@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ruamel.yaml import YAML
 
 from edgefleet.plan import write_manifests
@@ -138,3 +139,30 @@ def test_manifests_write_each_release_with_its_values(tmp_path: Path) -> None:
         "namespace": "kube-flannel",
         "values": {"flannel": {"backend": "vxlan"}, "netpol": {"enabled": True}, "podCidr": "10.244.0.0/16"},
     }
+
+
+MANAGED_CELLS = [
+    ({"vendor": "linode", "region": "de-fra-2"}, {"plugin": "vendor"}, ("vendor", "calico")),
+    ({"vendor": "linode", "region": "de-fra-2"}, {"plugin": "calico"}, ("calico", "managed")),
+    ({"vendor": "digitalocean", "region": "fra1"}, {"plugin": "vendor"}, ("vendor", "cilium")),
+    ({"vendor": "digitalocean", "region": "fra1"}, {"plugin": "cilium"}, ("cilium", "managed")),
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "cni", "recorded"), MANAGED_CELLS, ids=["lke-vendor", "lke-calico", "doks-vendor", "doks-cilium"]
+)
+def test_lke_and_doks_cells_install_nothing_and_record_their_capability(
+    entry: dict[str, Any], cni: dict[str, Any], recorded: tuple[str, str]
+) -> None:
+    public = {"public": True, "allowed_cidrs": ["203.0.113.0/24"]}
+    built = build([{**entry, "endpoint": public, "cni": cni}])
+    info = built.spec.clusters[0].cni
+    assert (info.plugin.value, info.mode) == recorded
+    assert (info.network_policy, info.installs, info.pod_cidr) == (True, False, None)
+    assert built.of_type(RELEASE) == []
+    assert built.of_type("edgefleet:cni:CniInstall") == []
+    assert [r.name for r in built.of_type("pulumi:providers:kubernetes")] == [f"{built.spec.clusters[0].name}-k8s"]
+    component = next(r for r in built.run.registrations if r.type.startswith("edgefleet:clusters:"))
+    assert component.inputs["cni"] == {"plugin": recorded[0], "mode": recorded[1], "networkPolicy": True}
+    assert built.violations() == []

@@ -29,12 +29,27 @@ Facts the choices rest on (pulumi-azure-native 3.29.0 source and docstrings; Mic
   the config says ``endpoint.public``, then public with ``authorizedIPRanges`` = ``allowed_cidrs``.
   A private API server is reachable only from the cluster's VNet (and networks peered and linked
   to its private DNS zone), which includes wherever ``pulumi up`` deploys workloads from.
-- Network: Azure CNI Overlay (``networkPlugin: azure``, ``networkPluginMode: overlay``) with Azure
-  Network Policy Manager (``networkPolicy: azure``, ``networkDataplane: azure``): the ``vendor``
-  dataplane, which enforces NetworkPolicy. Pods get the plan's pod range (a /24 per node, so a
-  /19 holds 32 nodes), Services the plan's service range, CoreDNS its 10th address. Egress through
-  the Standard load balancer (``outboundType: loadBalancer``); nodes have no public IPs.
-  Microsoft ends NPM support on Linux nodes on 30 September 2028 (Cilium Network Policy replaces it).
+- Network: what the cluster's CNI cell (``components/cni/matrix.py``, ``cni: {plugin, mode}``)
+  asks for. The ``vendor`` default is Azure CNI Overlay (``networkPlugin: azure``,
+  ``networkPluginMode: overlay``) with Azure Network Policy Manager (``networkPolicy: azure``,
+  ``networkDataplane: azure``), which enforces NetworkPolicy; Microsoft ends NPM support on Linux
+  nodes on 30 September 2028 (Cilium Network Policy replaces it). ``cilium/managed`` is Azure CNI
+  powered by Cilium (``networkDataplane: cilium``, ``networkPolicy: cilium``: Cilium policy needs
+  the Cilium dataplane), ``calico/managed`` AKS' own Calico (``networkPolicy: calico``), and
+  ``calico/policy-only`` Azure CNI Overlay with ``networkPolicy: none`` and Calico installed from
+  Helm (Tigera: "Self-managed Calico for network policy" on AKS). ``cilium/byocni`` and
+  ``calico/full`` bring their own CNI: ``networkPlugin: none`` and the pod range, and nothing else
+  (Microsoft's BYOCNI template sets only ``networkPlugin`` and ``podCidr``; ``networkPluginMode``
+  and ``networkDataplane`` belong to Azure CNI, and ``networkPolicy`` is left unset, which AKS
+  reads as ``none``: the Helm CNI enforces policy). Pods get the plan's pod range (overlay: a /24
+  per node, so a /19 holds 32 nodes; BYOCNI: the control plane routes to it and the Helm CNI's IP
+  pool is the same range), Services the plan's service range, CoreDNS its 10th address. Egress
+  through the Standard load balancer (``outboundType: loadBalancer``); nodes have no public IPs.
+- CNI from Helm (``cilium/byocni``, ``calico/policy-only``, ``calico/full``): installed through a provider of
+  its own after the ``ManagedCluster`` and the deployer's role assignment (the provider signs in as
+  that identity), before every ``AgentPool``; the inline System pool comes with the cluster and its
+  nodes stay NotReady until the CNI runs (the releases skip await). With BYOCNI, Microsoft support
+  does not cover CNI issues ("Bring your own CNI plugin with AKS").
 - Nodes: Azure Linux (``osSKU: AzureLinux``), autoscaling ``min``..``max`` in every availability
   zone the region has (the catalog lists "1", "2", "3" where Azure has zones, none elsewhere).
   The autoscaler owns ``count``, so ``count`` starts at ``min`` and later differences are ignored.
@@ -84,7 +99,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from components.clusters.common import CloudCluster, exec_kubeconfig, network_of, protected, tags
-from components.config.model import Cluster
+from components.cni import matrix
+from components.config.model import Cluster, NetworkPlan
 from components.contract import ClusterArgs
 
 TYPE = "edgefleet:clusters:AksCluster"
@@ -136,6 +152,45 @@ def node_resource_group(group: str) -> str:
     return f"{group}-nodes"
 
 
+def aks_side(cluster: Cluster) -> matrix.AksSide:
+    """The AKS ``network_profile`` settings of ``cluster``'s CNI cell."""
+    cell = matrix.resolve(cluster.vendor, cluster.cni.plugin, cluster.cni.mode, autopilot=cluster.spec.autopilot)
+    if not isinstance(cell.cluster, matrix.AksSide):
+        raise ValueError(f"the {cell.plugin.value}/{cell.mode} CNI cell of {cluster.name!r} has no AKS settings")
+    return cell.cluster
+
+
+def network_profile(side: matrix.AksSide, plan: NetworkPlan) -> containerservice.ContainerServiceNetworkProfileArgs:
+    """The cluster's ``network_profile`` from its CNI cell and address plan.
+
+    Azure CNI (``azure``) states its dataplane (``azure`` unless the cell asks for ``cilium``);
+    BYOCNI (``none``) gets no mode, dataplane or policy, as in Microsoft's BYOCNI template: the
+    CNI edgefleet installs enforces NetworkPolicy. Every AKS cell sets the pod range (overlay and
+    BYOCNI need it; the SDK would otherwise send its own default, 10.244.0.0/16)."""
+    if not side.pod_cidr:
+        raise ValueError("every AKS CNI cell uses the plan's pod range (overlay or BYOCNI)")
+    mode: str | None
+    dataplane: str | None
+    policy: str | None
+    if side.network_plugin == "none":
+        if side.network_plugin_mode or side.network_dataplane or side.network_policy != "none":
+            raise ValueError("BYOCNI (network_plugin none) takes no plugin mode, dataplane or network policy")
+        mode = dataplane = policy = None
+    else:
+        mode, dataplane, policy = side.network_plugin_mode, side.network_dataplane or "azure", side.network_policy
+    return containerservice.ContainerServiceNetworkProfileArgs(
+        network_plugin=side.network_plugin,
+        network_plugin_mode=mode,
+        network_dataplane=dataplane,
+        network_policy=policy,
+        pod_cidr=plan.pods,
+        service_cidr=plan.services,
+        dns_service_ip=plan.service_ip(DNS_SERVICE_OFFSET),
+        load_balancer_sku="standard",
+        outbound_type="loadBalancer",
+    )
+
+
 def _kubeconfig(name: str, values: Sequence[Any]) -> str:
     server, credentials = values
     return exec_kubeconfig(
@@ -169,6 +224,7 @@ class AksCluster(CloudCluster):
         region = spec.region
         zones = list(spec.zones) or None
         endpoint_spec = spec.spec.endpoint
+        side = aks_side(spec)
 
         self.azure_provider = azure_native.Provider(
             f"{name}-azure", azure_native.ProviderArgs(location=region), opts=pulumi.ResourceOptions(parent=self)
@@ -266,17 +322,7 @@ class AksCluster(CloudCluster):
                 else containerservice.ManagedClusterAPIServerAccessProfileArgs(
                     enable_private_cluster=False, authorized_ip_ranges=list(endpoint_spec.allowed_cidrs)
                 ),
-                network_profile=containerservice.ContainerServiceNetworkProfileArgs(
-                    network_plugin="azure",
-                    network_plugin_mode="overlay",
-                    network_dataplane="azure",
-                    network_policy="azure",
-                    pod_cidr=plan.pods,
-                    service_cidr=plan.services,
-                    dns_service_ip=plan.service_ip(DNS_SERVICE_OFFSET),
-                    load_balancer_sku="standard",
-                    outbound_type="loadBalancer",
-                ),
+                network_profile=network_profile(side, plan),
                 oidc_issuer_profile=containerservice.ManagedClusterOIDCIssuerProfileArgs(enabled=True),
                 security_profile=containerservice.ManagedClusterSecurityProfileArgs(
                     workload_identity=containerservice.ManagedClusterSecurityProfileWorkloadIdentityArgs(enabled=True)
@@ -293,13 +339,37 @@ class AksCluster(CloudCluster):
                 ignore_changes=["agentPoolProfiles[0].count"],
             ),
         )
+        self.deployer_role = authorization.RoleAssignment(
+            f"{name}-deployer-role",
+            authorization.RoleAssignmentArgs(
+                scope=self.cluster.id,
+                role_definition_id=_role(client.subscription_id, AKS_RBAC_CLUSTER_ADMIN),
+                principal_id=client.object_id,
+                description=f"edgefleet: the identity running pulumi up manages cluster {spec.name}'s objects",
+            ),
+            opts=self.child(provider=self.azure_provider),
+        )
+
+        host = self.cluster.private_fqdn if private else self.cluster.fqdn
+        endpoint = host.apply(lambda fqdn: f"https://{fqdn}")
+        credentials = containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=self.resource_group.name,
+            resource_name=self.cluster.name,
+            format="exec",
+            opts=pulumi.InvokeOutputOptions(parent=self, provider=self.azure_provider),
+        )
+        kubeconfig = pulumi.Output.all(endpoint, credentials).apply(lambda values: _kubeconfig(spec.name, values))
+        # The CNI goes in once the control plane exists and the deployer may manage its objects,
+        # before any AgentPool; the inline System pool's nodes wait NotReady for it.
+        self.cni_releases = self.install_cni(args, kubeconfig, host, depends_on=[self.cluster, self.deployer_role])
+
         # AgentPoolArgs holds the cluster name as `resource_name`, which collides with the Pulumi
         # resource name in AgentPool's Python constructor (pulumi-azure-native#921, #1589): the
         # keyword form, type-checked through its overload, names it `resource_name_`.
         self.node_pools = [
             containerservice.AgentPool(
                 f"{name}-pool-{pool.name}",
-                opts=self.child(provider=self.azure_provider, ignore_changes=["count"]),
+                opts=self.child(provider=self.azure_provider, ignore_changes=["count"], depends_on=self.cni_releases),
                 resource_group_name=self.resource_group.name,
                 resource_name_=self.cluster.name,
                 agent_pool_name=aks_name,
@@ -342,24 +412,6 @@ class AksCluster(CloudCluster):
             ),
             opts=self.child(provider=self.azure_provider),
         )
-        self.deployer_role = authorization.RoleAssignment(
-            f"{name}-deployer-role",
-            authorization.RoleAssignmentArgs(
-                scope=self.cluster.id,
-                role_definition_id=_role(client.subscription_id, AKS_RBAC_CLUSTER_ADMIN),
-                principal_id=client.object_id,
-                description=f"edgefleet: the identity running pulumi up manages cluster {spec.name}'s objects",
-            ),
-            opts=self.child(provider=self.azure_provider),
+        self.finish(
+            kubeconfig, endpoint, depends_on=[self.cluster, *self.node_pools, self.deployer_role, *self.cni_releases]
         )
-
-        host = self.cluster.private_fqdn if private else self.cluster.fqdn
-        endpoint = host.apply(lambda fqdn: f"https://{fqdn}")
-        credentials = containerservice.list_managed_cluster_user_credentials_output(
-            resource_group_name=self.resource_group.name,
-            resource_name=self.cluster.name,
-            format="exec",
-            opts=pulumi.InvokeOutputOptions(parent=self, provider=self.azure_provider),
-        )
-        kubeconfig = pulumi.Output.all(endpoint, credentials).apply(lambda values: _kubeconfig(spec.name, values))
-        self.finish(kubeconfig, endpoint, depends_on=[self.cluster, *self.node_pools, self.deployer_role])

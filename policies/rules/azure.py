@@ -4,15 +4,21 @@
 flattened) takes ``apiServerAccessProfile``, ``disableLocalAccounts``, ``aadProfile``, ``enableRBAC``,
 ``networkProfile``, ``agentPoolProfiles``, ``identity``, ``autoUpgradeProfile``;
 ``azure-native:containerservice:AgentPool`` takes ``enableNodePublicIP``.
+
+``aks-network-policy`` reads the whole stack: a cluster whose ``networkProfile`` enforces no
+NetworkPolicy (``networkPolicy: none`` on Azure CNI, or ``networkPlugin: none``, bring your own
+CNI) passes when a Cilium or Calico (tigera-operator) Helm release runs in it, i.e. on a Kubernetes
+provider of the same edgefleet cluster component.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pulumi_policy import ResourceValidationArgs, Severity, StackValidationPolicy
+from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from ._util import dig, items, resource_rule
+from ._util import CLUSTER_PREFIX, cluster_of, dig, items, of_type, resource_rule, stack_rule
+from .fleet import HELM_RELEASE
 from .network import EVERYWHERE
 
 AKS_CLUSTER = "azure-native:containerservice:ManagedCluster"
@@ -20,6 +26,8 @@ AKS_AGENT_POOL = "azure-native:containerservice:AgentPool"
 
 # networkProfile.networkPolicy values that enforce NetworkPolicy (the enum also has "none").
 ENFORCING_NETWORK_POLICIES = ("azure", "calico", "cilium")
+# Helm charts of CNIs that enforce NetworkPolicy (Cilium; Calico through the Tigera operator).
+ENFORCING_CNI_CHARTS = frozenset({"cilium", "tigera-operator"})
 MANAGED_IDENTITIES = ("SystemAssigned", "UserAssigned")
 
 
@@ -61,15 +69,35 @@ def _rbac(args: ResourceValidationArgs) -> Iterator[str]:
         yield f"AKS cluster '{args.name}' does not enable Kubernetes RBAC (enableRBAC is not true)"
 
 
-def _network_policy(args: ResourceValidationArgs) -> Iterator[str]:
-    network = args.props.get("networkProfile")
-    policy = dig(network, "networkPolicy")
-    if policy in ENFORCING_NETWORK_POLICIES or dig(network, "networkDataplane") == "cilium":
-        return
-    yield (
-        f"AKS cluster '{args.name}' enforces no NetworkPolicy (networkProfile.networkPolicy is "
-        f"{policy or 'unset'} and networkProfile.networkDataplane is not cilium)"
-    )
+def _component(resource: PolicyResource) -> PolicyResource | None:
+    """The edgefleet cluster component ``resource`` belongs to (its nearest such ancestor)."""
+    owner = resource.parent
+    while owner is not None and not owner.resource_type.startswith(CLUSTER_PREFIX):
+        owner = owner.parent
+    return owner
+
+
+def _network_policy(args: StackValidationArgs) -> Iterator[tuple[str, str | None]]:
+    by_urn = {r.urn: r for r in args.resources}
+    helm_cnis: set[str] = set()  # urns of cluster components a NetworkPolicy-enforcing CNI is installed in
+    for release in of_type(args.resources, HELM_RELEASE):
+        owner = cluster_of(release, by_urn)
+        if owner is not None and release.props.get("chart") in ENFORCING_CNI_CHARTS:
+            helm_cnis.add(owner.urn)
+    for cluster in of_type(args.resources, AKS_CLUSTER):
+        network = cluster.props.get("networkProfile")
+        policy = dig(network, "networkPolicy")
+        if policy in ENFORCING_NETWORK_POLICIES or dig(network, "networkDataplane") == "cilium":
+            continue
+        owner = _component(cluster)
+        if owner is not None and owner.urn in helm_cnis:
+            continue  # Cilium or Calico from Helm enforces it (BYOCNI, or Calico on Azure CNI)
+        yield (
+            f"AKS cluster '{cluster.name}' enforces no NetworkPolicy (networkProfile.networkPolicy is "
+            f"{policy or 'unset'}, networkProfile.networkDataplane is not cilium, and no Cilium or Calico "
+            "Helm release runs in it)",
+            cluster.urn,
+        )
 
 
 def _node_public_ip(args: ResourceValidationArgs) -> Iterator[str]:
@@ -134,12 +162,13 @@ AKS_RBAC_ENABLED = resource_rule(
     types=(AKS_CLUSTER,),
     check=_rbac,
 )
-AKS_NETWORK_POLICY = resource_rule(
+AKS_NETWORK_POLICY = stack_rule(
     name="aks-network-policy",
-    description="The cluster enforces NetworkPolicy: Azure, Calico or Cilium (CKV_AZURE_7).",
+    description="The cluster enforces NetworkPolicy: Azure, Calico or Cilium, managed by AKS or installed "
+    "from Helm (CKV_AZURE_7).",
     severity=Severity.MEDIUM,
-    remediation='Set networkProfile.networkPolicy (e.g. "cilium" with networkDataplane: "cilium").',
-    types=(AKS_CLUSTER,),
+    remediation='Set networkProfile.networkPolicy (e.g. "cilium" with networkDataplane: "cilium"), or install '
+    "Cilium or Calico in the cluster (edgefleet: `cni` in the cluster config).",
     check=_network_policy,
 )
 AKS_NO_NODE_PUBLIC_IP = resource_rule(
@@ -172,9 +201,8 @@ RESOURCE_POLICIES = (
     AKS_LOCAL_ACCOUNTS_DISABLED,
     AKS_ENTRA_ID_RBAC,
     AKS_RBAC_ENABLED,
-    AKS_NETWORK_POLICY,
     AKS_NO_NODE_PUBLIC_IP,
     AKS_MANAGED_IDENTITY,
     AKS_AUTO_UPGRADE,
 )
-STACK_POLICIES: tuple[StackValidationPolicy, ...] = ()  # every rule here reads one resource
+STACK_POLICIES = (AKS_NETWORK_POLICY,)

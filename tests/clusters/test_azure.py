@@ -12,6 +12,7 @@ import pulumi
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 
+import components.fleet as fleet_module
 from components.clusters.azure import (
     AKS_RBAC_CLUSTER_ADMIN,
     AKS_SERVER_ID,
@@ -440,3 +441,209 @@ def test_a_public_api_server_open_to_everyone_is_one_violation() -> None:
     found = built.violations()
     assert [(rule, urn) for rule, urn, _ in found] == [("aks-api-server-restricted", built.one(CLUSTER).urn)]
     assert "0.0.0.0/0" in found[0][2]
+
+
+# --- CNI cells (components/cni/matrix.py): network profile, Helm releases, order ---------------
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+CILIUM_REPO = "https://helm.cilium.io/"
+CALICO_REPO = "https://docs.tigera.io/calico/charts"
+
+
+def _with_cni(cni: dict[str, Any]) -> Built:
+    """Two pools (an inline System pool and one AgentPool) with ``cni``."""
+    return build([{**TWO_POOLS, "cni": cni}])
+
+
+def _plan(built: Built) -> Any:
+    plan = built.spec.cluster(NAME).network
+    assert plan is not None
+    return plan
+
+
+def _profile(built: Built, **cni: str) -> dict[str, Any]:
+    """The expected ``networkProfile``: ``cni`` (wire names) plus the plan's ranges and egress."""
+    plan = _plan(built)
+    return {
+        **cni,
+        "podCidr": plan.pods,
+        "serviceCidr": plan.services,
+        "dnsServiceIP": plan.service_ip(10),
+        "loadBalancerSku": "standard",
+        "outboundType": "loadBalancer",
+    }
+
+
+def _byocni(built: Built) -> dict[str, Any]:
+    # Microsoft's BYOCNI template: networkPlugin none and the pod range; no mode, dataplane or policy.
+    return _profile(built, networkPlugin="none")
+
+
+def _provider(built: Built, name: str) -> Registration:
+    return next(r for r in built.of_type(K8S_PROVIDER) if r.name == name)
+
+
+def _check_managed(built: Built, plugin: str, mode: str) -> None:
+    """A cell AKS runs itself: nothing installed, one (contract) Kubernetes provider, no violations."""
+    cni = _cluster(built).cni
+    assert (cni.plugin.value, cni.mode, cni.network_policy, cni.installs) == (plugin, mode, True, False)
+    assert built.of_type(RELEASE) == []
+    assert built.of_type(NAMESPACE) == []
+    assert [r.name for r in built.of_type(K8S_PROVIDER)] == [f"{NAME}-k8s"]
+    assert _cluster(built).cni_releases == []
+    assert built.violations() == []
+
+
+def _check_installed(built: Built, releases: list[Registration]) -> None:
+    """Releases on the ``-k8s-cni`` provider (the component's child), after the ManagedCluster and
+    the deployer's role, before every AgentPool and the contract provider; no violations."""
+    component = built.one("edgefleet:clusters:AksCluster")
+    cluster = built.one(CLUSTER)
+    deployer = _role(built, "deployer-role")
+    provider = _provider(built, f"{NAME}-k8s-cni")
+    assert provider.parent == component.urn
+    assert provider.inputs["kubeconfig"] == "[secret]"
+    assert {cluster.urn, deployer.urn} <= set(provider.dependencies)
+    assert {cluster.urn, deployer.urn} <= set(releases[0].dependencies)
+    for release in releases:
+        assert release.provider_urn == provider.urn, release.name
+        assert release.inputs["skipAwait"] is True  # the inline System pool's nodes are NotReady until it runs
+        assert release.inputs["createNamespace"] is False
+    urns = {r.urn for r in releases}
+    [pool] = built.of_type(AGENT_POOL)
+    assert urns <= set(pool.dependencies)
+    assert urns <= set(_provider(built, f"{NAME}-k8s").dependencies)
+    assert [_resolve(r.urn)[0] for r in _cluster(built).cni_releases] == [r.urn for r in releases]
+    assert built.violations() == []
+
+
+def test_cni_vendor_azure_overlay_is_the_default_and_installs_nothing() -> None:
+    built = build([{**ENTRY, "cni": {"plugin": "vendor"}}])
+    assert built.one(CLUSTER).inputs["networkProfile"] == _profile(
+        built, networkPlugin="azure", networkPluginMode="overlay", networkDataplane="azure", networkPolicy="azure"
+    )
+    _check_managed(built, "vendor", "azure-overlay")
+    # Naming the default changes nothing: the same resources with the same inputs.
+    assert {r.urn: r.inputs for r in built.run.registrations} == {r.urn: r.inputs for r in prod().run.registrations}
+
+
+def test_cni_cilium_managed_is_azure_cni_powered_by_cilium() -> None:
+    built = _with_cni({"plugin": "cilium", "mode": "managed"})
+    # networkPolicy cilium requires networkDataplane cilium.
+    assert built.one(CLUSTER).inputs["networkProfile"] == _profile(
+        built, networkPlugin="azure", networkPluginMode="overlay", networkDataplane="cilium", networkPolicy="cilium"
+    )
+    _check_managed(built, "cilium", "managed")
+
+
+def test_cni_calico_managed_is_aks_calico_network_policy() -> None:
+    built = _with_cni({"plugin": "calico", "mode": "managed"})
+    assert built.one(CLUSTER).inputs["networkProfile"] == _profile(
+        built, networkPlugin="azure", networkPluginMode="overlay", networkDataplane="azure", networkPolicy="calico"
+    )
+    _check_managed(built, "calico", "managed")
+
+
+def test_cni_cilium_byocni_installs_cilium_with_tunnel_routing_on_the_pod_range() -> None:
+    built = _with_cni({"plugin": "cilium", "mode": "byocni"})
+    plan = _plan(built)
+    cni = _cluster(built).cni
+    assert (cni.plugin.value, cni.mode, cni.network_policy, cni.installs) == ("cilium", "byocni", True, True)
+    assert cni.pod_cidr == plan.pods  # the Helm CNI's pool is the range AKS routes to
+    assert built.one(CLUSTER).inputs["networkProfile"] == _byocni(built)
+    release = built.one(RELEASE)
+    assert (release.inputs["name"], release.inputs["chart"], release.inputs["version"]) == (
+        "cilium",
+        "cilium",
+        "1.20.0",
+    )
+    assert release.inputs["repositoryOpts"] == {"repo": CILIUM_REPO}
+    assert release.inputs["namespace"] == "kube-system"
+    assert release.inputs["values"] == {
+        "cluster": {"name": NAME},
+        "aksbyocni": {"enabled": True},
+        "routingMode": "tunnel",
+        "tunnelProtocol": "vxlan",
+        "ipam": {"mode": "cluster-pool", "operator": {"clusterPoolIPv4PodCIDRList": [plan.pods]}},
+    }
+    assert built.of_type(NAMESPACE) == []  # kube-system exists
+    _check_installed(built, [release])
+
+
+def _check_calico(built: Built, installation: dict[str, Any]) -> None:
+    releases = {r.inputs["name"]: r for r in built.of_type(RELEASE)}
+    assert list(releases) == ["calico-crds", "tigera-operator"]
+    crds, operator = releases["calico-crds"], releases["tigera-operator"]
+    for release, chart in ((crds, "crd.projectcalico.org.v1"), (operator, "tigera-operator")):
+        assert release.inputs["chart"] == chart
+        assert release.inputs["version"] == "v3.32.1"
+        assert release.inputs["repositoryOpts"] == {"repo": CALICO_REPO}
+        assert release.inputs["namespace"] == "tigera-operator"
+    assert crds.inputs["values"] == {}
+    assert operator.inputs["values"] == {"installation": installation, "manageCRDs": False}
+    assert crds.urn in operator.dependencies
+    namespace = built.one(NAMESPACE)
+    assert namespace.inputs["metadata"]["name"] == "tigera-operator"
+    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert namespace.provider_urn == _provider(built, f"{NAME}-k8s-cni").urn
+    assert namespace.urn in crds.dependencies
+    _check_installed(built, [crds, operator])
+
+
+def test_cni_calico_policy_only_installs_calico_on_azure_cni_without_aks_network_policy() -> None:
+    built = _with_cni({"plugin": "calico", "mode": "policy-only"})
+    cni = _cluster(built).cni
+    assert (cni.plugin.value, cni.mode, cni.network_policy, cni.installs) == ("calico", "policy-only", True, True)
+    assert built.one(CLUSTER).inputs["networkProfile"] == _profile(
+        built, networkPlugin="azure", networkPluginMode="overlay", networkDataplane="azure", networkPolicy="none"
+    )
+    _check_calico(
+        built, {"kubernetesProvider": "AKS", "cni": {"type": "AzureVNET"}, "calicoNetwork": {"bgp": "Disabled"}}
+    )
+
+
+def test_cni_calico_full_brings_calico_with_a_vxlan_pool_on_the_pod_range() -> None:
+    built = _with_cni({"plugin": "calico", "mode": "full"})
+    plan = _plan(built)
+    assert _cluster(built).cni.pod_cidr == plan.pods
+    assert built.one(CLUSTER).inputs["networkProfile"] == _byocni(built)
+    pool = {"cidr": plan.pods, "encapsulation": "VXLAN", "natOutgoing": "Enabled"}
+    _check_calico(
+        built,
+        {
+            "kubernetesProvider": "AKS",
+            "cni": {"type": "Calico"},
+            "calicoNetwork": {"bgp": "Disabled", "ipPools": [pool]},
+        },
+    )
+
+
+@pytest.mark.parametrize("public_api", [False, True], ids=["private", "public"])
+def test_the_cni_installer_gets_the_api_server_host_without_scheme(
+    monkeypatch: pytest.MonkeyPatch, public_api: bool
+) -> None:
+    seen: list[Any] = []
+    original = fleet_module.cni_installer
+
+    def recording(cluster: Any, labels: Any) -> Any:
+        install = original(cluster, labels)
+        assert install is not None
+
+        def wrapped(provider: Any, api_host: Any, parent: Any, depends_on: Any) -> Any:
+            seen.append(api_host)
+            return install(provider, api_host, parent, depends_on)
+
+        return wrapped
+
+    monkeypatch.setattr(fleet_module, "cni_installer", recording)
+    endpoint = {"endpoint": {"public": True, "allowed_cidrs": ["198.51.100.0/24"]}} if public_api else {}
+    built = build([{**ENTRY, **endpoint, "cni": {"plugin": "cilium", "mode": "byocni"}}])
+    [api_host] = seen
+    host, _ = _resolve(api_host)
+    fqdn, _ = _resolve(_cluster(built).cluster.fqdn if public_api else _cluster(built).cluster.private_fqdn)
+    assert host == fqdn
+    assert not host.startswith("https://")
+    endpoint_url, _ = _resolve(_cluster(built).endpoint)
+    assert endpoint_url == f"https://{host}"

@@ -10,7 +10,7 @@ from pulumi_policy import Policy
 from pulumi_policy.proxy import UnknownValueError
 
 from policies.rules import azure as z
-from tests.policies.harness import UNKNOWN, changed, resource_args, violations
+from tests.policies.harness import UNKNOWN, Stack, changed, resource_args, violations
 
 TAGS = {"owner": "platform-team", "environment": "prod", "edgefleet-cluster": "prod-aks"}
 SUBNET = (
@@ -131,16 +131,6 @@ FAILING: list[tuple[Policy, str, str, Any, list[str]]] = [
         ["AKS cluster 'prod-aks' does not enable Kubernetes RBAC (enableRBAC is not true)"],
     ),
     (
-        z.AKS_NETWORK_POLICY,
-        CLUSTER,
-        "networkProfile.networkPolicy",
-        "none",
-        [
-            "AKS cluster 'prod-aks' enforces no NetworkPolicy (networkProfile.networkPolicy is none and "
-            "networkProfile.networkDataplane is not cilium)"
-        ],
-    ),
-    (
         z.AKS_NO_NODE_PUBLIC_IP,
         CLUSTER,
         "agentPoolProfiles.0.enableNodePublicIP",
@@ -204,10 +194,85 @@ def test_a_private_cluster_needs_no_authorized_ranges() -> None:
     assert check(z.AKS_API_SERVER_RESTRICTED, CLUSTER, props) == []
 
 
+# aks-network-policy reads the stack: the network profile, or a Helm CNI in the same cluster ----------
+
+COMPONENT = "edgefleet:clusters:AksCluster"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+K8S_PROVIDER = "pulumi:providers:kubernetes"
+NO_POLICY = changed(HAPPY[CLUSTER], "networkProfile.networkPolicy", "none")
+BYOCNI = {
+    **HAPPY[CLUSTER],
+    "networkProfile": {"networkPlugin": "none", "podCidr": "10.244.0.0/16", "serviceCidr": "10.0.0.0/16"},
+}
+UNENFORCED = (
+    "AKS cluster 'prod-aks' enforces no NetworkPolicy (networkProfile.networkPolicy is {policy}, "
+    "networkProfile.networkDataplane is not cilium, and no Cilium or Calico Helm release runs in it) @ prod-aks"
+)
+
+
+def aks_stack(cluster: dict[str, Any], *charts: str, other_cluster_charts: tuple[str, ...] = ()) -> list[str]:
+    """aks-network-policy over an edgefleet AKS component holding ``cluster``, with Helm releases of
+    ``charts`` on its CNI provider (and ``other_cluster_charts`` in a second cluster)."""
+    stack = Stack()
+    component = stack.add(COMPONENT, "aks-a", {"name": "aks-a", "vendor": "azure"})
+    stack.add(CLUSTER, NAMES[CLUSTER], cluster, parent=component)
+    provider = stack.add(K8S_PROVIDER, "aks-a-k8s-cni", {}, parent=component)
+    for chart in charts:
+        stack.add(RELEASE, f"aks-a-cni-{chart}", {"chart": chart, "version": "1.0.0"}, provider=provider)
+    other = stack.add(COMPONENT, "aks-b", {"name": "aks-b", "vendor": "azure"})
+    other_provider = stack.add(K8S_PROVIDER, "aks-b-k8s-cni", {}, parent=other)
+    for chart in other_cluster_charts:
+        stack.add(RELEASE, f"aks-b-cni-{chart}", {"chart": chart, "version": "1.0.0"}, provider=other_provider)
+    return violations(z.AKS_NETWORK_POLICY, stack.args())
+
+
+@pytest.mark.parametrize("policy", ["azure", "calico", "cilium"])
+def test_a_managed_network_policy_enforces(policy: str) -> None:
+    cluster = changed(HAPPY[CLUSTER], "networkProfile.networkPolicy", policy)
+    if policy == "cilium":
+        cluster = changed(cluster, "networkProfile.networkDataplane", "cilium")
+    assert aks_stack(cluster) == []
+
+
+def test_no_network_policy_is_one_violation_on_the_managed_cluster() -> None:
+    assert aks_stack(NO_POLICY) == [UNENFORCED.format(policy="none")]
+    unset = changed(HAPPY[CLUSTER], "networkProfile.networkPolicy", None)
+    assert aks_stack(unset) == [UNENFORCED.format(policy="unset")]
+
+
 def test_the_cilium_dataplane_enforces_network_policy() -> None:
     props = changed(HAPPY[CLUSTER], "networkProfile.networkPolicy", None)
-    assert check(z.AKS_NETWORK_POLICY, CLUSTER, props) != []
-    assert check(z.AKS_NETWORK_POLICY, CLUSTER, changed(props, "networkProfile.networkDataplane", "cilium")) == []
+    assert aks_stack(props) != []
+    assert aks_stack(changed(props, "networkProfile.networkDataplane", "cilium")) == []
+
+
+@pytest.mark.parametrize(
+    ("cluster", "charts"),
+    [
+        (NO_POLICY, ("crd.projectcalico.org.v1", "tigera-operator")),  # calico/policy-only on Azure CNI
+        (BYOCNI, ("cilium",)),  # cilium/byocni
+        (BYOCNI, ("crd.projectcalico.org.v1", "tigera-operator")),  # calico/full
+    ],
+    ids=["calico-on-azure-cni", "byocni-cilium", "byocni-calico"],
+)
+def test_a_helm_cni_in_the_same_cluster_enforces(cluster: dict[str, Any], charts: tuple[str, ...]) -> None:
+    assert aks_stack(cluster, *charts) == []
+
+
+def test_byocni_without_a_helm_cni_is_a_violation() -> None:
+    assert aks_stack(BYOCNI) == [UNENFORCED.format(policy="unset")]
+
+
+def test_only_policy_enforcing_charts_in_the_same_cluster_count() -> None:
+    # Calico's CRDs alone enforce nothing; a CNI in another cluster does not enforce this one's policy.
+    assert aks_stack(NO_POLICY, "crd.projectcalico.org.v1", "ingress-nginx") == [UNENFORCED.format(policy="none")]
+    assert aks_stack(BYOCNI, other_cluster_charts=("cilium",)) == [UNENFORCED.format(policy="unset")]
+
+
+def test_a_managed_cluster_outside_an_edgefleet_component_is_judged_on_its_profile() -> None:
+    stack = Stack()
+    stack.add(CLUSTER, NAMES[CLUSTER], NO_POLICY)
+    assert violations(z.AKS_NETWORK_POLICY, stack.args()) == [UNENFORCED.format(policy="none")]
 
 
 def test_an_unknown_authorized_range_cannot_run_during_preview() -> None:

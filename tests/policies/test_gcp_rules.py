@@ -292,9 +292,32 @@ def test_a_private_endpoint_needs_no_authorized_networks() -> None:
     assert check(g.GKE_CONTROL_PLANE_RESTRICTED, CLUSTER, props) == []
 
 
-def test_the_network_policy_add_on_also_enforces() -> None:
-    props = changed(HAPPY[CLUSTER], "datapathProvider", None)
-    assert check(g.GKE_NETWORK_POLICY, CLUSTER, changed(props, "networkPolicy", {"enabled": True})) == []
+CALICO_ADD_ON: dict[str, Any] = {
+    "datapathProvider": "LEGACY_DATAPATH",
+    "networkPolicy": {"enabled": True, "provider": "CALICO"},
+    "addonsConfig": {"networkPolicyConfig": {"disabled": False}},
+}
+
+
+@pytest.mark.parametrize("datapath", [None, "LEGACY_DATAPATH"])
+def test_the_network_policy_add_on_also_enforces(datapath: str | None) -> None:
+    props = changed(HAPPY[CLUSTER] | CALICO_ADD_ON, "datapathProvider", datapath)
+    assert check(g.GKE_NETWORK_POLICY, CLUSTER, props) == []
+
+
+@pytest.mark.parametrize("add_on", [None, {}, {"networkPolicyConfig": {"disabled": True}}])
+def test_network_policy_on_the_nodes_without_the_add_on_enforces_nothing(add_on: dict[str, Any] | None) -> None:
+    props = changed(HAPPY[CLUSTER] | CALICO_ADD_ON, "addonsConfig", add_on)
+    assert check(g.GKE_NETWORK_POLICY, CLUSTER, props) == [
+        "GKE cluster 'prod-gke' enforces no NetworkPolicy: networkPolicy.enabled is true but the network policy "
+        "add-on is off (addonsConfig.networkPolicyConfig.disabled is not false)"
+    ]
+
+
+def test_dataplane_v2_needs_no_network_policy_add_on() -> None:
+    props = changed(HAPPY[CLUSTER], "networkPolicy", {"enabled": False})
+    assert check(g.GKE_NETWORK_POLICY, CLUSTER, props) == []
+    assert check(g.GKE_NETWORK_POLICY, CLUSTER, AUTOPILOT) == []
 
 
 def test_a_removed_default_pool_is_not_checked() -> None:

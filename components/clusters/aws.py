@@ -27,10 +27,17 @@ What a default cluster gets, and why:
   control-plane log types are on.
 - **Identities.** A cluster role trusted by ``eks.amazonaws.com`` with AmazonEKSClusterPolicy; a
   node role trusted by ``ec2.amazonaws.com`` with only the AWS managed worker policies
-  (AmazonEKSWorkerNodePolicy, AmazonEC2ContainerRegistryPullOnly, AmazonEKS_CNI_Policy:
-  https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html). Access entries
-  (``authentication_mode: API``), the creator bootstrapped as cluster admin; EKS adds the node
-  role's access entry for managed node groups itself.
+  (AmazonEKSWorkerNodePolicy, AmazonEC2ContainerRegistryPullOnly, and AmazonEKS_CNI_Policy where
+  the VPC CNI runs: https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html; see
+  ``node_policies``). Access entries (``authentication_mode: API``), the creator bootstrapped as
+  cluster admin; EKS adds the node role's access entry for managed node groups itself.
+- **Cilium's operator (``cni: {plugin: cilium, mode: eni}`` only).** In ENI mode the operator is the
+  one Cilium component that calls the EC2 API: it creates, attaches and tags the nodes' ENIs and
+  assigns their secondary IPs to pods. It gets a role of its own through EKS Pod Identity (trusted
+  by ``pods.eks.amazonaws.com`` for ``kube-system/cilium-operator`` of this cluster only), with an
+  inline policy of exactly the actions Cilium lists as required, scoped as tightly as EC2 allows
+  (``cilium_operator_policy`` says why each action is there). The association exists before the
+  Cilium release: EKS injects the credentials only when the operator's pod is created.
 - **API endpoint.** The private endpoint is always on; the public one only with ``endpoint:
   {public: true}``, restricted to ``allowed_cidrs``. With the default private endpoint, the
   machine running ``pulumi up`` must reach the VPC (VPN, peering, or a runner inside it): the
@@ -47,11 +54,12 @@ What a default cluster gets, and why:
   ``eks-pod-identity-agent`` always: with IMDS closed to pods, Pod Identity is how pods get AWS
   credentials. Managed add-ons take over EKS's self-managed copies (``OVERWRITE``).
 - **Order.** Control plane, then the add-ons that need no nodes (``vpc-cni``, ``kube-proxy``,
-  the Pod Identity agent), then the CNI's Helm releases (``install_cni``, skip-await: the CNI
-  cannot be ready before nodes exist), then the node groups, then ``coredns`` (a Deployment stays
-  degraded without nodes). Without a CNI, managed node groups stay NotReady and their creation
-  hangs. With Cilium, node groups carry ``node.cilium.io/agent-not-ready=true:NO_EXECUTE``
-  (Cilium removes it when its agent runs), so no pod lands on a node before Cilium can wire it.
+  the Pod Identity agent), then (Cilium ENI) the operator's Pod Identity association and policy,
+  then the CNI's Helm releases (``install_cni``, skip-await: the CNI cannot be ready before nodes
+  exist), then the node groups, then ``coredns`` (a Deployment stays degraded without nodes).
+  Without a CNI, managed node groups stay NotReady and their creation hangs. With Cilium, node
+  groups carry ``node.cilium.io/agent-not-ready=true:NO_EXECUTE`` (Cilium removes it when its
+  agent runs), so no pod lands on a node before Cilium can wire it.
 - **Nodes.** Per node pool a launch template (IMDSv2 required, hop limit 1 so pods cannot reach
   the node's credentials, encrypted gp3 root volume, no public IP, the cluster security group,
   tags on instances, volumes and network interfaces) and a managed node group in the private
@@ -77,7 +85,7 @@ from pulumi_aws.provider import Provider, ProviderArgs
 
 from components.clusters.common import CloudCluster, exec_kubeconfig, network_of, tags
 from components.cni import matrix
-from components.config.model import Cluster, NetworkPlan, NodePool
+from components.config.model import Cluster, CniPlugin, NetworkPlan, NodePool
 from components.contract import ClusterArgs
 
 with warnings.catch_warnings():
@@ -108,6 +116,18 @@ NODE_POLICIES: Mapping[str, str] = {
     "ecr-pull": _MANAGED + "AmazonEC2ContainerRegistryPullOnly",
     "cni": _MANAGED + "AmazonEKS_CNI_Policy",
 }
+VPC_CNI_NODE_POLICY = "cni"  # the NODE_POLICIES entry only the VPC CNI (aws-node) uses
+
+# Cilium's operator in ENI mode (https://docs.cilium.io/en/stable/network/concepts/ipam/eni/).
+CILIUM_OPERATOR_NAMESPACE = "kube-system"
+CILIUM_OPERATOR_SERVICE_ACCOUNT = "cilium-operator"
+POD_IDENTITY_SERVICE = "pods.eks.amazonaws.com"
+# The tags Cilium's operator puts on every ENI it creates (its ENI garbage collection tags, also used
+# at creation: pkg/defaults ENIGarbageCollectionTag*, pkg/ipam/allocator/aws/aws.go).
+CILIUM_ENI_MANAGED_TAG = ("io.cilium/cilium-managed", "true")
+CILIUM_ENI_CLUSTER_TAG = "io.cilium/cluster-name"
+# The launch template tags every node instance carries (``tags``) that name this cluster and stack.
+NODE_INSTANCE_TAGS = ("edgefleet-cluster", "environment")
 
 # The vpc-cni add-on's network policy agent: on for the `vendor` dataplane; stated off where another
 # CNI enforces policy (Calico policy-only, Cilium chaining), so a change from `vendor` turns it off.
@@ -167,6 +187,163 @@ def trust_policy(service: str) -> str:
     return json.dumps({"Statement": [statement], "Version": "2012-10-17"}, sort_keys=True)
 
 
+def _policy_json(statements: Sequence[Mapping[str, object]]) -> str:
+    """A policy document as deterministic JSON: statements by ``Sid``, keys sorted."""
+    ordered = sorted(statements, key=lambda s: str(s["Sid"]))
+    return json.dumps({"Statement": ordered, "Version": "2012-10-17"}, sort_keys=True)
+
+
+def pod_identity_trust_policy(cluster_arn: str, namespace: str, service_account: str) -> str:
+    """The trust policy of a role for one Kubernetes service account through EKS Pod Identity.
+
+    ``pods.eks.amazonaws.com`` assumes the role (``sts:AssumeRole``) and tags the session
+    (``sts:TagSession``) with the pod's cluster, namespace and service account; the condition on
+    those session tags means no other association (another cluster, namespace or service account)
+    can use the role. https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html
+    """
+    statement = {
+        "Sid": "EksPodIdentity",
+        "Effect": "Allow",
+        "Principal": {"Service": POD_IDENTITY_SERVICE},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {
+            "StringEquals": {
+                "aws:RequestTag/eks-cluster-arn": cluster_arn,
+                "aws:RequestTag/kubernetes-namespace": namespace,
+                "aws:RequestTag/kubernetes-service-account": service_account,
+            }
+        },
+    }
+    return _policy_json([statement])
+
+
+def cilium_operator_policy(vpc_arn: str, cilium_cluster: str, node_tags: Mapping[str, str]) -> str:
+    """The Cilium operator's EC2 permissions in ENI mode, as deterministic JSON.
+
+    ``vpc_arn`` is the cluster VPC's ARN (its partition, region and account scope every resource
+    ARN), ``cilium_cluster`` Cilium's ``cluster.name`` (the value of the ``io.cilium/cluster-name``
+    tag the operator puts on the ENIs it creates), ``node_tags`` the tags every node instance
+    carries from its launch template.
+
+    Exactly the actions of "Required Privileges" in Cilium's ENI IPAM documentation
+    (Documentation/network/concepts/ipam/eni.rst), each for what the operator does with it:
+
+    - ``DescribeNetworkInterfaces``, ``DescribeSubnets``, ``DescribeVpcs``, ``DescribeRouteTables``:
+      its cache of ENIs (with their IPs), subnets (free addresses) and VPCs, refreshed every minute
+      and after each allocation; route tables to pick a subnet routed like the node's when that one
+      is full. ``DescribeNetworkInterfaces`` also finds detached ENIs for garbage collection.
+    - ``DescribeSecurityGroups``: the security groups of new ENIs (by tag) and of ``toGroups``.
+    - ``DescribeInstanceTypes``: how many ENIs and addresses each instance type takes.
+    - ``DescribeManagedPrefixLists``, ``GetManagedPrefixListEntries``: AWS managed prefix lists that
+      policies reference (``toGroups``), resolved to CIDRs.
+    - ``CreateNetworkInterface``, ``AttachNetworkInterface``: a new ENI when a node's are full;
+      ``ModifyNetworkInterfaceAttribute``: then delete-on-termination on its attachment;
+      ``AssignPrivateIpAddresses``: secondary IPs (or /28 prefixes) for pods, on any of the node's
+      ENIs (``eth0`` too: the first interface index is 0); ``CreateTags``: the tags at creation;
+      ``DeleteNetworkInterface``: an ENI whose attachment failed, and detached ENIs of this cluster
+      (garbage collection).
+
+    What the same list grants only for options edgefleet leaves off is not granted:
+    ``DescribeTags`` (only to find the EKS cluster name when ``cluster.name`` is unset; edgefleet
+    sets it), ``UnassignPrivateIpAddresses`` (``--aws-release-excess-ips``), ``AssignIpv6Addresses``
+    (IPv6), ``DescribeInstances`` (``--instance-tags-filter``).
+
+    Scope: the Describe actions take no resource ARN in EC2, so they are limited to the cluster's
+    region. Everything that writes is limited to this cluster: ENIs are created only in its VPC's
+    subnets and security groups and only with Cilium's tags for this cluster (``CreateTags`` only
+    as part of that creation); attached, modified or deleted only when they carry those tags, in
+    its VPC; attached only to instances that carry the cluster's node tags. Secondary IPs go to
+    ENIs in its VPC (``eth0`` is not Cilium's, so not tagged by it). Prefix lists may belong to AWS
+    or be shared from another account: any owner, this region.
+    """
+    partition, _, region, account = vpc_arn.split(":")[1:5]
+
+    def arns(*kinds: str, owner: str = account) -> list[str]:
+        return [f"arn:{partition}:ec2:{region}:{owner}:{kind}/*" for kind in sorted(kinds)]
+
+    in_vpc = {"ArnEquals": {"ec2:Vpc": vpc_arn}}
+    managed_key, managed_value = CILIUM_ENI_MANAGED_TAG
+    statements: list[dict[str, object]] = [
+        {
+            "Sid": "Describe",
+            "Effect": "Allow",
+            "Action": sorted(
+                f"ec2:{a}"
+                for a in (
+                    "DescribeInstanceTypes",
+                    "DescribeManagedPrefixLists",
+                    "DescribeNetworkInterfaces",
+                    "DescribeRouteTables",
+                    "DescribeSecurityGroups",
+                    "DescribeSubnets",
+                    "DescribeVpcs",
+                )
+            ),
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": region}},
+        },
+        {
+            "Sid": "ReadPrefixListEntries",
+            "Effect": "Allow",
+            "Action": ["ec2:GetManagedPrefixListEntries"],
+            "Resource": arns("prefix-list", owner="*"),
+        },
+        {
+            "Sid": "CreateCiliumEnis",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface"],
+            "Resource": arns("network-interface"),
+            "Condition": {
+                "StringEquals": {
+                    f"aws:RequestTag/{managed_key}": managed_value,
+                    f"aws:RequestTag/{CILIUM_ENI_CLUSTER_TAG}": cilium_cluster,
+                },
+                "ForAllValues:StringEquals": {"aws:TagKeys": sorted([managed_key, CILIUM_ENI_CLUSTER_TAG])},
+            },
+        },
+        {
+            "Sid": "CreateEnisInClusterVpc",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface"],
+            "Resource": arns("security-group", "subnet"),
+            "Condition": in_vpc,
+        },
+        {
+            "Sid": "TagEnisOnCreate",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateTags"],
+            "Resource": arns("network-interface"),
+            "Condition": {"StringEquals": {"ec2:CreateAction": "CreateNetworkInterface"}},
+        },
+        {
+            "Sid": "ManageCiliumEnis",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:AttachNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:ModifyNetworkInterfaceAttribute",
+            ],
+            "Resource": arns("network-interface"),
+            "Condition": {**in_vpc, "StringEquals": {f"aws:ResourceTag/{CILIUM_ENI_CLUSTER_TAG}": cilium_cluster}},
+        },
+        {
+            "Sid": "AssignIpsInClusterVpc",
+            "Effect": "Allow",
+            "Action": ["ec2:AssignPrivateIpAddresses"],
+            "Resource": arns("network-interface"),
+            "Condition": in_vpc,
+        },
+        {
+            "Sid": "AttachToClusterNodes",
+            "Effect": "Allow",
+            "Action": ["ec2:AttachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute"],
+            "Resource": arns("instance"),
+            "Condition": {"StringEquals": {f"aws:ResourceTag/{k}": v for k, v in sorted(node_tags.items())}},
+        },
+    ]
+    return _policy_json(statements)
+
+
 def ami_type(machine_type: str) -> str:
     """The Amazon Linux 2023 AMI type for ``machine_type``: ARM on Graviton, x86-64 otherwise."""
     return "AL2023_ARM_64_STANDARD" if _GRAVITON.match(machine_type) else "AL2023_X86_64_STANDARD"
@@ -192,6 +369,40 @@ def addon_plan(side: matrix.EksSide) -> tuple[dict[str, str | None], dict[str, s
     if unknown:
         raise ValueError(f"unknown EKS add-ons {sorted(unknown)}")
     return before, after
+
+
+def node_policies(side: matrix.EksSide) -> dict[str, str]:
+    """The node role's managed policies for the cell: AmazonEKS_CNI_Policy only where the VPC CNI runs.
+
+    AmazonEKS_CNI_Policy is the VPC CNI's (aws-node's) ENI and IP permissions; AWS lists it for the
+    node role only when nothing else gives aws-node credentials
+    (https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html). Where a CNI replaces
+    the VPC CNI (Cilium ENI, Calico full: no ``vpc-cni`` add-on and no self-managed aws-node), no
+    process on the node needs it: kubelet and the Pod Identity agent use AmazonEKSWorkerNodePolicy
+    (which has ``eks-auth:AssumeRoleForPodIdentity``), kube-proxy and CoreDNS call no AWS API,
+    Calico in VXLAN mode calls none (Felix's ``awsSrcDstCheck`` is left at ``DoNothing``), the
+    Cilium agent reads only the instance metadata, and Cilium's operator has a role of its own
+    (``cilium_operator_policy``). Keeping it would let any process on a node (hostNetwork pods
+    reach the instance metadata service) create, attach and delete ENIs with the node's credentials.
+    """
+    policies = dict(NODE_POLICIES)
+    if "vpc-cni" not in side.addons:
+        del policies[VPC_CNI_NODE_POLICY]
+    return policies
+
+
+def runs_cilium_eni(cluster: Cluster) -> bool:
+    """Whether ``cluster``'s CNI cell is Cilium in ENI mode (its operator calls the EC2 API)."""
+    return cluster.cni.plugin is CniPlugin.CILIUM and cluster.cni.mode == "eni"
+
+
+def cilium_cluster_name(cluster: Cluster) -> str:
+    """Cilium's ``cluster.name`` for ``cluster``, as its Helm values set it (the matrix decides)."""
+    cell = matrix.resolve(cluster.vendor, cluster.cni.plugin, cluster.cni.mode, autopilot=cluster.spec.autopilot)
+    if cell.values is None:
+        raise ValueError(f"the {cell.plugin.value}/{cell.mode} CNI cell of {cluster.name!r} has no Helm values")
+    values = cell.values(matrix.ValuesContext(cluster=cluster.name, pod_cidr=cluster.cni.pod_cidr or ""))
+    return str(values["cluster"]["name"])
 
 
 def node_taints(side: matrix.EksSide) -> list[eks.NodeGroupTaintArgs] | None:
@@ -236,7 +447,12 @@ class EksCluster(CloudCluster):
         side = eks_side(spec)
         self.eks_cluster = self._control_plane(cluster_role, key, side, [logs, *cluster_attachments])
         before_nodes, after_nodes = addon_plan(side)
-        early = [self._addon(addon, config, []) for addon, config in before_nodes.items()]
+        early_addons = {addon: self._addon(addon, config, []) for addon, config in before_nodes.items()}
+        early = list(early_addons.values())
+        # Cilium ENI: the operator's identity exists before Cilium, whose operator pod gets it at creation.
+        self.cilium_operator: list[pulumi.Resource] = (
+            self._cilium_operator_identity(early_addons[POD_IDENTITY_AGENT]) if runs_cilium_eni(spec) else []
+        )
 
         ca_data = self.eks_cluster.certificate_authority.apply(lambda ca: ca.data or "")
         kubeconfig = pulumi.Output.all(self.eks_cluster.endpoint, ca_data).apply(
@@ -244,10 +460,13 @@ class EksCluster(CloudCluster):
         )
         # The CNI goes in after the control plane and the add-ons that need no nodes, before any node.
         self.cni_releases = self.install_cni(
-            args, kubeconfig, self.eks_cluster.endpoint.apply(api_host), depends_on=[self.eks_cluster, *early]
+            args,
+            kubeconfig,
+            self.eks_cluster.endpoint.apply(api_host),
+            depends_on=[self.eks_cluster, *early, *self.cilium_operator],
         )
 
-        node_role, node_attachments = self._role("node-role", "ec2.amazonaws.com", NODE_POLICIES)
+        node_role, node_attachments = self._role("node-role", "ec2.amazonaws.com", node_policies(side))
         taints = node_taints(side)
         self.node_groups = [
             self._node_group(pool, node_role, taints, [*node_attachments, *early, *self.cni_releases])
@@ -474,6 +693,49 @@ class EksCluster(CloudCluster):
             ),
             opts=self._opts(depends_on=depends_on),
         )
+
+    def _cilium_operator_identity(self, agent: eks.Addon) -> list[pulumi.Resource]:
+        """Cilium's operator's role (``cilium_operator_policy`` inline), and its Pod Identity
+        association, made after the Pod Identity agent. Returns what the Cilium release waits for."""
+        spec, name = self._args.cluster, f"{self.resource_name}-cilium-operator"
+        node_tags = {k: self._tags[k] for k in NODE_INSTANCE_TAGS}
+        cilium_cluster = cilium_cluster_name(spec)
+        role = iam.Role(
+            name,
+            iam.RoleArgs(
+                assume_role_policy=self.eks_cluster.arn.apply(
+                    lambda arn: pod_identity_trust_policy(
+                        arn, CILIUM_OPERATOR_NAMESPACE, CILIUM_OPERATOR_SERVICE_ACCOUNT
+                    )
+                ),
+                description=f"Cilium operator (ENI IPAM) of EKS cluster {self._eks_name} (edgefleet)",
+                tags=self._tags,
+            ),
+            opts=self._opts(),
+        )
+        policy = iam.RolePolicy(
+            f"{name}-eni",
+            iam.RolePolicyArgs(
+                role=role.name,
+                name="cilium-operator-eni",
+                policy=self.vpc.arn.apply(lambda arn: cilium_operator_policy(arn, cilium_cluster, node_tags)),
+            ),
+            opts=self._opts(),
+        )
+        association = eks.PodIdentityAssociation(
+            name,
+            eks.PodIdentityAssociationArgs(
+                cluster_name=self.eks_cluster.name,
+                namespace=CILIUM_OPERATOR_NAMESPACE,
+                service_account=CILIUM_OPERATOR_SERVICE_ACCOUNT,
+                role_arn=role.arn,
+                disable_session_tags=False,  # the trust policy's conditions read the session tags
+                region=self.region,
+                tags=self._tags,
+            ),
+            opts=self._opts(depends_on=[agent]),
+        )
+        return [association, policy]
 
     def _launch_template(self, pool: NodePool) -> ec2.LaunchTemplate:
         cluster_sg = self.eks_cluster.vpc_config.apply(lambda vpc: vpc.cluster_security_group_id or "")

@@ -160,6 +160,25 @@ def _role_policy_attachment(args: MockResourceArgs) -> tuple[str, dict[str, Any]
     return f"{args.inputs.get('role', args.name)}-{stable_hex(20, args.typ, args.name)}", _state(args)
 
 
+def _role_policy(args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+    """An inline role policy: the id is ``<role name>:<policy name>``, as the provider's."""
+    name = str(args.inputs.get("name") or f"terraform-{_hex(args, 26)}")
+    return f"{args.inputs.get('role', '')}:{name}", _state(args, name=name)
+
+
+def _pod_identity_association(args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+    """An EKS Pod Identity association: ``a-`` and 17 characters, an ARN under its cluster."""
+    cluster = args.inputs.get("clusterName", "")
+    association = f"a-{_hex(args)}"
+    return association, _state(
+        args,
+        associationId=association,
+        associationArn=f"arn:aws:eks:{_region(args)}:{ACCOUNT}:podidentityassociation/{cluster}/{association}",
+        disableSessionTags=bool(args.inputs.get("disableSessionTags", False)),
+        externalId="",
+    )
+
+
 def _eks_cluster(args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
     name = str(args.inputs.get("name") or f"{args.name}-{_hex(args, 7)}")
     region = _region(args)
@@ -224,8 +243,10 @@ RESOURCES: dict[str, ResourceMock] = {
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:iam/role:Role": _role,
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": _role_policy_attachment,
+    "aws:iam/rolePolicy:RolePolicy": _role_policy,
     "aws:eks/cluster:Cluster": _eks_cluster,
     "aws:eks/addon:Addon": _addon,
     "aws:eks/nodeGroup:NodeGroup": _node_group,
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": _pod_identity_association,
 }
 CALLS: dict[str, CallMock] = {}

@@ -20,6 +20,7 @@ TAGGABLE: dict[str, str] = {
     "aws:eks/cluster:Cluster": "tags",
     "aws:eks/nodeGroup:NodeGroup": "tags",
     "aws:eks/addon:Addon": "tags",
+    "aws:eks/podIdentityAssociation:PodIdentityAssociation": "tags",
     "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup": "tags",
     "aws:ec2/vpc:Vpc": "tags",
     "aws:ec2/subnet:Subnet": "tags",

@@ -21,8 +21,11 @@ from components.clusters import aws as eks_module
 from components.clusters.aws import (
     EksCluster,
     ami_type,
+    cilium_cluster_name,
+    cilium_operator_policy,
     eks_kubeconfig,
     nat_zones,
+    pod_identity_trust_policy,
     subnet_cidrs,
     trust_policy,
     zones_of,
@@ -53,6 +56,8 @@ KMS_ALIAS = "aws:kms/alias:Alias"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 ROLE = "aws:iam/role:Role"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+POD_IDENTITY = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 EKS = "aws:eks/cluster:Cluster"
 ADDON = "aws:eks/addon:Addon"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -673,6 +678,333 @@ def test_api_host_strips_the_scheme() -> None:
     assert eks_module.api_host("https://ABC.gr7.eu-west-1.eks.amazonaws.com/") == "ABC.gr7.eu-west-1.eks.amazonaws.com"
 
 
+# Cilium ENI: the operator's own identity (Pod Identity), and the node role per cell ----------------
+
+OPERATOR = f"{NAME}-cilium-operator"
+VPC_ARN = "arn:aws:ec2:eu-central-1:123456789012:vpc/vpc-0123456789abcdef0"
+NODE_TAGS = {"edgefleet-cluster": NAME, "environment": "prod"}
+# Cilium's ENI IPAM "Required Privileges" (Documentation/network/concepts/ipam/eni.rst), unconditional part.
+CILIUM_ENI_ACTIONS = {
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:AttachNetworkInterface",
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateTags",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeVpcs",
+    "ec2:GetManagedPrefixListEntries",
+    "ec2:ModifyNetworkInterfaceAttribute",
+}
+
+
+@pytest.fixture(scope="module")
+def cilium_eni() -> Built:
+    return _with_cni({"plugin": "cilium", "mode": "eni"})
+
+
+def _statements(document: str) -> dict[str, dict[str, Any]]:
+    """A policy document's statements by ``Sid`` (every statement has one, each Sid once)."""
+    statements = json.loads(document)["Statement"]
+    by_sid = {s["Sid"]: s for s in statements}
+    assert len(by_sid) == len(statements)
+    return by_sid
+
+
+def _mocked(type_: str, resource: str, **inputs: Any) -> dict[str, Any]:
+    """The mock state of ``type_`` ``resource`` with ``inputs`` (what the plan wires into other inputs)."""
+    return RESOURCES[type_](MockResourceArgs(type_, resource, {"region": REGION, **inputs}))[1]
+
+
+def test_pod_identity_trust_policy_lets_only_one_service_account_of_one_cluster_assume_the_role() -> None:
+    arn = "arn:aws:eks:eu-central-1:123456789012:cluster/c1-prod"
+    document = pod_identity_trust_policy(arn, "kube-system", "cilium-operator")
+    assert document == json.dumps(json.loads(document), sort_keys=True)  # deterministic
+    assert json.loads(document) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "EksPodIdentity",
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+                "Condition": {
+                    "StringEquals": {
+                        "aws:RequestTag/eks-cluster-arn": arn,
+                        "aws:RequestTag/kubernetes-namespace": "kube-system",
+                        "aws:RequestTag/kubernetes-service-account": "cilium-operator",
+                    }
+                },
+            }
+        ],
+    }
+
+
+def test_cilium_operator_policy_grants_exactly_the_actions_cilium_requires_in_eni_mode() -> None:
+    document = cilium_operator_policy(VPC_ARN, "c1", NODE_TAGS)
+    assert document == json.dumps(json.loads(document), sort_keys=True)  # deterministic
+    assert document == cilium_operator_policy(VPC_ARN, "c1", dict(reversed(NODE_TAGS.items())))
+    statements = _statements(document)
+    assert list(statements) == sorted(statements)
+    granted = [a for s in statements.values() for a in s["Action"]]
+    assert all(s["Action"] == sorted(s["Action"]) for s in statements.values())
+    assert set(granted) == CILIUM_ENI_ACTIONS
+    # Only for options edgefleet leaves off (no cluster.name, release excess IPs, IPv6, instance filter).
+    assert not {
+        "ec2:DescribeTags",
+        "ec2:UnassignPrivateIpAddresses",
+        "ec2:AssignIpv6Addresses",
+        "ec2:DescribeInstances",
+    } & set(granted)
+    assert all(s["Effect"] == "Allow" for s in statements.values())
+    assert not any(a.endswith("*") for a in granted)
+
+
+def test_cilium_operator_policy_is_scoped_to_the_clusters_region_vpc_enis_and_nodes() -> None:
+    statements = _statements(cilium_operator_policy(VPC_ARN, "c1", NODE_TAGS))
+    eni = ["arn:aws:ec2:eu-central-1:123456789012:network-interface/*"]
+    in_vpc = {"ArnEquals": {"ec2:Vpc": VPC_ARN}}
+    cilium_tags = {"aws:RequestTag/io.cilium/cilium-managed": "true", "aws:RequestTag/io.cilium/cluster-name": "c1"}
+    assert statements == {
+        # EC2's Describe actions take no resource ARN: the region is the only scope.
+        "Describe": {
+            "Sid": "Describe",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:DescribeInstanceTypes",
+                "ec2:DescribeManagedPrefixLists",
+                "ec2:DescribeNetworkInterfaces",
+                "ec2:DescribeRouteTables",
+                "ec2:DescribeSecurityGroups",
+                "ec2:DescribeSubnets",
+                "ec2:DescribeVpcs",
+            ],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:RequestedRegion": "eu-central-1"}},
+        },
+        # AWS-owned and shared prefix lists have other owners.
+        "ReadPrefixListEntries": {
+            "Sid": "ReadPrefixListEntries",
+            "Effect": "Allow",
+            "Action": ["ec2:GetManagedPrefixListEntries"],
+            "Resource": ["arn:aws:ec2:eu-central-1:*:prefix-list/*"],
+        },
+        "CreateCiliumEnis": {
+            "Sid": "CreateCiliumEnis",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface"],
+            "Resource": eni,
+            "Condition": {
+                "StringEquals": cilium_tags,
+                "ForAllValues:StringEquals": {"aws:TagKeys": ["io.cilium/cilium-managed", "io.cilium/cluster-name"]},
+            },
+        },
+        "CreateEnisInClusterVpc": {
+            "Sid": "CreateEnisInClusterVpc",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateNetworkInterface"],
+            "Resource": [
+                "arn:aws:ec2:eu-central-1:123456789012:security-group/*",
+                "arn:aws:ec2:eu-central-1:123456789012:subnet/*",
+            ],
+            "Condition": in_vpc,
+        },
+        "TagEnisOnCreate": {
+            "Sid": "TagEnisOnCreate",
+            "Effect": "Allow",
+            "Action": ["ec2:CreateTags"],
+            "Resource": eni,
+            "Condition": {"StringEquals": {"ec2:CreateAction": "CreateNetworkInterface"}},
+        },
+        "ManageCiliumEnis": {
+            "Sid": "ManageCiliumEnis",
+            "Effect": "Allow",
+            "Action": [
+                "ec2:AttachNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:ModifyNetworkInterfaceAttribute",
+            ],
+            "Resource": eni,
+            "Condition": {**in_vpc, "StringEquals": {"aws:ResourceTag/io.cilium/cluster-name": "c1"}},
+        },
+        # eth0 takes pod IPs too (first interface index 0) and is not Cilium's: the VPC is the scope.
+        "AssignIpsInClusterVpc": {
+            "Sid": "AssignIpsInClusterVpc",
+            "Effect": "Allow",
+            "Action": ["ec2:AssignPrivateIpAddresses"],
+            "Resource": eni,
+            "Condition": in_vpc,
+        },
+        "AttachToClusterNodes": {
+            "Sid": "AttachToClusterNodes",
+            "Effect": "Allow",
+            "Action": ["ec2:AttachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute"],
+            "Resource": ["arn:aws:ec2:eu-central-1:123456789012:instance/*"],
+            "Condition": {
+                "StringEquals": {"aws:ResourceTag/edgefleet-cluster": NAME, "aws:ResourceTag/environment": "prod"}
+            },
+        },
+    }
+
+
+def test_cilium_operator_policy_follows_the_vpcs_partition_region_and_account() -> None:
+    vpc = "arn:aws-us-gov:ec2:us-gov-west-1:210987654321:vpc/vpc-0fedcba9876543210"
+    statements = _statements(cilium_operator_policy(vpc, "c1", NODE_TAGS))
+    resources = [r for s in statements.values() if s["Resource"] != "*" for r in s["Resource"]]
+    assert resources
+    assert all(r.startswith("arn:aws-us-gov:ec2:us-gov-west-1:") for r in resources)
+    assert {r.split(":")[4] for r in resources} == {"210987654321", "*"}  # "*": prefix lists only
+    assert statements["Describe"]["Condition"] == {"StringEquals": {"aws:RequestedRegion": "us-gov-west-1"}}
+
+
+def test_cilium_cluster_name_is_the_one_the_release_sets(cilium_eni: Built) -> None:
+    spec = cilium_eni.spec.cluster(NAME)
+    assert cilium_cluster_name(spec) == cilium_eni.one(RELEASE).inputs["values"]["cluster"]["name"] == NAME
+    long = spec.model_copy(update={"name": "a-very-long-edge-cluster-name-in-frankfurt-01"})
+    assert cilium_cluster_name(long) == "a-very-long-edge-cluster-name-in"  # Cilium's limit, 32
+
+
+def test_cilium_eni_inventory_adds_the_operators_role_policy_and_association(cilium_eni: Built) -> None:
+    counts = Counter(r.type for r in cilium_eni.run.registrations)
+    assert (counts[ROLE], counts[ROLE_POLICY], counts[POD_IDENTITY], counts[ATTACHMENT]) == (3, 1, 1, 3)
+
+
+def test_cilium_operator_role_is_trusted_by_pod_identity_for_its_service_account_only(cilium_eni: Built) -> None:
+    role = _named(cilium_eni, ROLE, OPERATOR)
+    cluster_arn = _mocked(EKS, f"{NAME}-eks", name=f"{NAME}-prod")["arn"]
+    assert cluster_arn == f"arn:aws:eks:{REGION}:123456789012:cluster/{NAME}-prod"
+    assert role.inputs["assumeRolePolicy"] == pod_identity_trust_policy(cluster_arn, "kube-system", "cilium-operator")
+    assert role.inputs["description"] == f"Cilium operator (ENI IPAM) of EKS cluster {NAME}-prod (edgefleet)"
+    for absent in ("inlinePolicies", "managedPolicyArns", "permissionsBoundary", "name"):
+        assert absent not in role.inputs, absent
+    assert cilium_eni.one(EKS).urn in role.dependencies  # the trust policy names the cluster's ARN
+    # Nothing but the inline policy: no managed policy is attached to it.
+    role_name = _mocked(ROLE, OPERATOR)["name"]
+    assert not [a for a in cilium_eni.of_type(ATTACHMENT) if a.inputs["role"] == role_name]
+
+
+def test_cilium_operator_policy_is_inline_on_its_role_for_this_clusters_vpc(cilium_eni: Built) -> None:
+    policy = cilium_eni.one(ROLE_POLICY)
+    assert policy.name == f"{OPERATOR}-eni"
+    assert policy.inputs["role"] == _mocked(ROLE, OPERATOR)["name"]
+    assert policy.inputs["name"] == "cilium-operator-eni"
+    vpc_arn = _mocked(VPC, f"{NAME}-vpc")["arn"]
+    assert re.fullmatch(rf"arn:aws:ec2:{REGION}:123456789012:vpc/vpc-[0-9a-f]{{17}}", vpc_arn)
+    assert policy.inputs["policy"] == cilium_operator_policy(vpc_arn, NAME, NODE_TAGS)
+    # The node tags it requires are the ones the launch template puts on every instance.
+    lt_tags = cilium_eni.one(LAUNCH_TEMPLATE).inputs["tagSpecifications"]
+    instance_tags = next(t["tags"] for t in lt_tags if t["resourceType"] == "instance")
+    assert NODE_TAGS.items() <= instance_tags.items()
+
+
+def test_cilium_operator_pod_identity_association(cilium_eni: Built) -> None:
+    association = cilium_eni.one(POD_IDENTITY)
+    assert association.name == OPERATOR
+    assert association.inputs == {
+        "clusterName": f"{NAME}-prod",
+        "namespace": "kube-system",
+        "serviceAccount": "cilium-operator",
+        "roleArn": _mocked(ROLE, OPERATOR)["arn"],
+        "disableSessionTags": False,  # the trust policy's conditions read the session tags
+        "region": REGION,
+        "tags": {"cost-center": "cc-42", "edgefleet-cluster": NAME, "environment": "prod", "owner": "platform-team"},
+    }
+    # After the Pod Identity agent add-on (and so after the control plane).
+    assert {f"{NAME}-addon-eks-pod-identity-agent", f"{NAME}-eks", OPERATOR} <= _depends_on(cilium_eni, association)
+
+
+def test_cilium_release_waits_for_the_operators_association_and_policy(cilium_eni: Built) -> None:
+    release = cilium_eni.one(RELEASE)
+    association, policy = cilium_eni.one(POD_IDENTITY), cilium_eni.one(ROLE_POLICY)
+    # The credentials are injected when the operator's pod is created: the association comes first.
+    assert {association.urn, policy.urn} <= set(release.dependencies)
+    provider = _named(cilium_eni, K8S_PROVIDER, CNI_PROVIDER)
+    assert {association.urn, policy.urn} <= set(provider.dependencies)
+    for group in cilium_eni.of_type(NODE_GROUP):
+        assert release.urn in group.dependencies
+
+
+def test_cilium_operator_resources_use_the_clusters_provider_and_parent(cilium_eni: Built) -> None:
+    provider, component = cilium_eni.one(AWS_PROVIDER), _component(cilium_eni)
+    made = [_named(cilium_eni, ROLE, OPERATOR), cilium_eni.one(ROLE_POLICY), cilium_eni.one(POD_IDENTITY)]
+    for r in made:
+        assert (r.provider_urn, r.parent, r.protect) == (provider.urn, component.urn, False), r.name
+    cluster = _cluster(cilium_eni)
+    assert [_value(r.urn)[0] for r in cluster.cilium_operator] == [
+        cilium_eni.one(POD_IDENTITY).urn,
+        cilium_eni.one(ROLE_POLICY).urn,
+    ]
+
+
+@pytest.mark.parametrize(
+    "cni",
+    [
+        {"plugin": "vendor"},
+        {"plugin": "cilium", "mode": "chaining"},
+        {"plugin": "calico", "mode": "policy-only"},
+        {"plugin": "calico", "mode": "full"},
+    ],
+)
+def test_other_cells_have_no_operator_identity(cni: dict[str, Any]) -> None:
+    built = _with_cni(cni)
+    assert built.of_type(POD_IDENTITY) == []
+    assert built.of_type(ROLE_POLICY) == []
+    assert {r.name for r in built.of_type(ROLE)} == {f"{NAME}-cluster-role", f"{NAME}-node-role"}
+    assert _cluster(built).cilium_operator == []
+    assert built.violations() == []
+
+
+WITH_VPC_CNI = {"worker", "ecr-pull", "cni"}
+
+
+@pytest.mark.parametrize(
+    ("cni", "expected"),
+    [
+        ({"plugin": "vendor"}, WITH_VPC_CNI),
+        ({"plugin": "cilium", "mode": "chaining"}, WITH_VPC_CNI),
+        ({"plugin": "calico", "mode": "policy-only"}, WITH_VPC_CNI),
+        # No aws-node runs: nothing on the node needs AmazonEKS_CNI_Policy.
+        ({"plugin": "cilium", "mode": "eni"}, {"worker", "ecr-pull"}),
+        ({"plugin": "calico", "mode": "full"}, {"worker", "ecr-pull"}),
+    ],
+)
+def test_node_role_holds_the_vpc_cni_policy_only_where_the_vpc_cni_runs(
+    cni: dict[str, Any], expected: set[str]
+) -> None:
+    built = _with_cni(cni)
+    arns = {
+        "worker": MANAGED + "AmazonEKSWorkerNodePolicy",
+        "ecr-pull": MANAGED + "AmazonEC2ContainerRegistryPullOnly",
+        "cni": MANAGED + "AmazonEKS_CNI_Policy",
+    }
+    node_role = _mocked(ROLE, f"{NAME}-node-role")["name"]
+    attached = {a.name: a.inputs["policyArn"] for a in built.of_type(ATTACHMENT) if a.inputs["role"] == node_role}
+    assert attached == {f"{NAME}-node-role-{short}": arns[short] for short in expected}
+    assert ("vpc-cni" in _addons(built)) is ("cni" in expected)
+    for group in built.of_type(NODE_GROUP):  # node groups still wait for every attachment they have
+        assert {f"{NAME}-node-role-{short}" for short in expected} <= _depends_on(built, group)
+
+
+def test_cilium_eni_taggable_resources_carry_the_fleet_tags_and_pass_the_policy_pack(cilium_eni: Built) -> None:
+    taggable = _taggable()
+    expected = {"owner": "platform-team", "environment": "prod", "edgefleet-cluster": NAME, "cost-center": "cc-42"}
+    assert taggable[POD_IDENTITY] is True
+    assert taggable[ROLE_POLICY] is False
+    checked = set()
+    for r in _aws(cilium_eni):
+        assert r.type in taggable, r.type
+        if taggable[r.type]:
+            assert expected.items() <= r.inputs["tags"].items(), r.name
+            checked.add(r.type)
+    assert {ROLE, POD_IDENTITY} <= checked
+    assert checked == {r.type for r in _aws(cilium_eni)} - {RT_ASSOCIATION, ATTACHMENT, KMS_ALIAS, ROLE_POLICY}
+    assert cilium_eni.violations() == []
+
+
 # Tags ------------------------------------------------------------------------------------------
 
 
@@ -775,6 +1107,23 @@ def test_mock_ids_have_aws_shapes(type_: str, pattern: str) -> None:
     assert state["tagsAll"] == {"owner": "o"}
     if "arn" in state:
         assert re.fullmatch(r"arn:aws:(ec2|kms):ap-south-1:123456789012:[a-z-]+/" + re.escape(id_), state["arn"])
+
+
+def test_mock_pod_identity_association_and_role_policy_have_aws_shapes() -> None:
+    args = MockResourceArgs(
+        POD_IDENTITY,
+        "c-cilium-operator",
+        {"clusterName": "c-prod", "region": "sa-east-1", "roleArn": "arn:aws:iam::123456789012:role/r", "tags": {}},
+    )
+    id_, state = RESOURCES[POD_IDENTITY](args)
+    assert re.fullmatch(r"a-[0-9a-z]{17}", id_)
+    assert state["associationId"] == id_
+    assert state["associationArn"] == f"arn:aws:eks:sa-east-1:123456789012:podidentityassociation/c-prod/{id_}"
+    assert state["disableSessionTags"] is False
+    assert state["tagsAll"] == {}
+    assert RESOURCES[POD_IDENTITY](args) == (id_, state)  # deterministic
+    policy_id, policy = RESOURCES[ROLE_POLICY](MockResourceArgs(ROLE_POLICY, "p", {"role": "r-1", "name": "n"}))
+    assert (policy_id, policy["name"]) == ("r-1:n", "n")
 
 
 def test_mock_eks_cluster_reports_endpoint_ca_and_security_group() -> None:

@@ -38,6 +38,11 @@ RESIDENCY = r"^[A-Z]{2,6}$"
 PROBE_PATH = r"^/[\x21-\x7e]{0,255}$"
 TAG_VALUE = r"^([a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)?$"
 PRESET = r"^[a-z][a-z-]{1,30}$"
+# A DNS zone (`edge.example.com`) and one label of it (`api`).
+DNS_LABEL = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+DNS_ZONE = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+ROUTE53_ZONE_ID = r"^Z[A-Z0-9]{1,31}$"
+CLOUDFLARE_ID = r"^[0-9a-f]{32}$"
 COUNTRY = r"^[A-Z]{2}$"
 
 
@@ -254,9 +259,38 @@ class PlacementSpec(_Model):
 
 
 class RolloutSpec(_Model):
-    """Progressive rollout: ``canary`` clusters first, the rest once those are ready."""
+    """Progressive rollout: ``canary`` clusters first, then each of ``waves`` in order, then the
+    rest; each wave starts once every Deployment of the wave before it is ready."""
 
     canary: tuple[Name, ...] = ()
+    waves: tuple[tuple[Name, ...], ...] = ()
+
+
+class DnsProvider(StrEnum):
+    """Where global DNS steering lives."""
+
+    ROUTE53 = "route53"
+    CLOUDFLARE = "cloudflare"
+
+
+class HealthCheckSpec(_Model):
+    """How DNS steering checks each location: the workload's probe path on its public endpoint."""
+
+    protocol: Literal["HTTP", "HTTPS"] = "HTTP"
+    interval: Literal[10, 30] = 30  # seconds (Route 53 offers 10 and 30)
+    failure_threshold: Annotated[int, Strict(), Field(ge=1, le=10)] = 3
+
+
+class TrafficSpec(_Model):
+    """Global DNS steering for public workloads: one name per workload (``<dns_name>.<zone>``),
+    one record or pool per placed location, each with a health check."""
+
+    provider: DnsProvider
+    zone: Annotated[str, StringConstraints(pattern=DNS_ZONE, max_length=253)]
+    zone_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    account_id: Annotated[str, StringConstraints(pattern=CLOUDFLARE_ID)] | None = None  # cloudflare
+    ttl: Annotated[int, Strict(), Field(ge=30, le=86400)] = 60
+    health_check: HealthCheckSpec = HealthCheckSpec()
 
 
 class WorkloadSpec(_Model):
@@ -273,6 +307,7 @@ class WorkloadSpec(_Model):
     egress_cidrs: tuple[Cidr, ...] = ()
     placement: PlacementSpec = PlacementSpec()
     rollout: RolloutSpec = RolloutSpec()
+    dns_name: Annotated[str, StringConstraints(pattern=DNS_LABEL)] | None = None  # default: the name
 
 
 class FleetInput(_Model):
@@ -284,6 +319,7 @@ class FleetInput(_Model):
     defaults: ClusterDefaults = ClusterDefaults()
     clusters: tuple[ClusterSpec, ...] = Field(min_length=1)
     workloads: tuple[WorkloadSpec, ...] = ()
+    traffic: TrafficSpec | None = None
 
 
 class ResolvedLocation(_Model):
@@ -390,6 +426,10 @@ class Workload(_Model):
     # Clusters a constraint removed, with the constraint's name (for `edgefleet place`).
     excluded: tuple[tuple[str, str], ...] = ()
     latency: LatencyResult | None = None
+    # Rollout order: cluster names per wave (canary first); one wave when there is no rollout.
+    waves: tuple[tuple[str, ...], ...] = ()
+    # `<dns_name>.<zone>` when the fleet has `traffic` and the workload is public.
+    hostname: str | None = None
 
 
 class FleetSpec(_Model):
@@ -400,6 +440,7 @@ class FleetSpec(_Model):
     tags: dict[str, str]
     clusters: tuple[Cluster, ...]
     workloads: tuple[Workload, ...]
+    traffic: TrafficSpec | None = None
 
     def cluster(self, name: str) -> Cluster:
         """The cluster called ``name`` (KeyError if none)."""

@@ -705,13 +705,8 @@ def _workload_checks(
                 if name not in all_names:
                     rep.add((*ploc, key, j), f"no cluster named {name!r}; {_known(name, all_names)}")
                     ok = False
-        for j, name in enumerate(spec.rollout.canary):
-            if name not in all_names:
-                rep.add((*loc, "rollout", "canary", j), f"no cluster named {name!r}; {_known(name, all_names)}")
-                ok = False
-        if len(set(spec.rollout.canary)) != len(spec.rollout.canary):
-            rep.add((*loc, "rollout", "canary"), "lists a cluster more than once")
-            ok = False
+        ok = _rollout_names(spec, loc, all_names, rep) and ok
+        ok = _dns_checks(spec, fleet.traffic, loc, rep) and ok
         if place.demand is not None and not _demand_checks(place.demand, (*ploc, "demand"), rep):
             ok = False
         both = sorted(set(place.must_include) & set(place.must_exclude))
@@ -739,19 +734,8 @@ def _workload_checks(
         if choice is None:
             continue
         chosen = [name for name, _ in choice.replicas]
-        if spec.rollout.canary:
-            outside = [c for c in spec.rollout.canary if c not in chosen]
-            if outside:
-                rep.add(
-                    (*loc, "rollout", "canary"),
-                    f"{', '.join(outside)} is not among the workload's clusters ({', '.join(chosen)})",
-                )
-                continue
-            rep.add(
-                (*loc, "rollout", "canary"),
-                "progressive rollout is part of the config contract but not built in this edgefleet version yet; "
-                "remove `rollout` (every location is updated together)",
-            )
+        waves = _waves(spec, chosen, loc, rep)
+        if waves is None:
             continue
         out.append(
             m.Workload(
@@ -765,9 +749,96 @@ def _workload_checks(
                 replicas=choice.replicas,
                 excluded=choice.excluded,
                 latency=choice.latency,
+                waves=waves,
+                hostname=(
+                    f"{spec.dns_name or spec.name}.{fleet.traffic.zone}"
+                    if fleet.traffic is not None and spec.expose is m.Expose.PUBLIC
+                    else None
+                ),
             )
         )
     return out
+
+
+def _rollout_names(spec: m.WorkloadSpec, loc: tuple[PathPart, ...], all_names: set[str], rep: _Reporter) -> bool:
+    """Rollout names exist and appear once across `canary` and `waves`."""
+    ok = True
+    listed: list[tuple[tuple[PathPart, ...], str]] = [
+        ((*loc, "rollout", "canary", j), name) for j, name in enumerate(spec.rollout.canary)
+    ]
+    for w, wave in enumerate(spec.rollout.waves):
+        if not wave:
+            rep.add((*loc, "rollout", "waves", w), "an empty wave; remove it")
+            ok = False
+        listed += [((*loc, "rollout", "waves", w, j), name) for j, name in enumerate(wave)]
+    seen: set[str] = set()
+    for where, name in listed:
+        if name not in all_names:
+            rep.add(where, f"no cluster named {name!r}; {_known(name, all_names)}")
+            ok = False
+        elif name in seen:
+            rep.add(where, f"{name!r} is already in an earlier wave; a cluster is updated once")
+            ok = False
+        seen.add(name)
+    return ok
+
+
+def _waves(
+    spec: m.WorkloadSpec, chosen: Sequence[str], loc: tuple[PathPart, ...], rep: _Reporter
+) -> tuple[tuple[str, ...], ...] | None:
+    """Canary, the listed waves, then every other chosen cluster; None (reported) when a listed
+    cluster is not among the workload's clusters."""
+    listed: list[tuple[tuple[PathPart, ...], tuple[str, ...]]] = [
+        ((*loc, "rollout", "canary"), tuple(spec.rollout.canary)),
+        *(((*loc, "rollout", "waves", w), tuple(wave)) for w, wave in enumerate(spec.rollout.waves)),
+    ]
+    bad = False
+    for where, wave in listed:
+        outside = [name for name in wave if name not in chosen]
+        if outside:
+            rep.add(
+                where,
+                f"{', '.join(outside)} is not among the workload's clusters ({', '.join(chosen)}); "
+                "a rollout wave can only name clusters the workload runs in",
+            )
+            bad = True
+    if bad:
+        return None
+    waves = [wave for _, wave in listed if wave]
+    named = {name for wave in waves for name in wave}
+    rest = tuple(name for name in chosen if name not in named)
+    if rest:
+        waves.append(rest)
+    return tuple(waves)
+
+
+def _dns_checks(spec: m.WorkloadSpec, traffic: m.TrafficSpec | None, loc: tuple[PathPart, ...], rep: _Reporter) -> bool:
+    """`dns_name` needs fleet `traffic` and a public workload."""
+    if spec.dns_name is None:
+        return True
+    if spec.expose is not m.Expose.PUBLIC:
+        rep.add((*loc, "dns_name"), "only a public workload (`expose: public`) gets a DNS name; remove `dns_name`")
+        return False
+    if traffic is None:
+        rep.add((*loc, "dns_name"), "a DNS name needs the fleet's `traffic` (the zone and DNS provider)")
+        return False
+    return True
+
+
+def _traffic_checks(traffic: m.TrafficSpec | None, rep: _Reporter) -> None:
+    """Provider-specific keys of `traffic`."""
+    if traffic is None:
+        return
+    if traffic.provider is m.DnsProvider.CLOUDFLARE:
+        if traffic.account_id is None:
+            rep.add(("traffic",), "Cloudflare load balancing needs `account_id` (its monitors live in the account)")
+        if not re.fullmatch(m.CLOUDFLARE_ID, traffic.zone_id):
+            rep.add(("traffic", "zone_id"), "a Cloudflare zone id is 32 lower-case hex digits")
+    else:
+        if traffic.account_id is not None:
+            rep.add(("traffic", "account_id"), "`account_id` is for Cloudflare only; remove it")
+        if not re.fullmatch(m.ROUTE53_ZONE_ID, traffic.zone_id):
+            rep.add(("traffic", "zone_id"), "a Route 53 hosted zone id looks like Z0123456789ABCDEFGHIJ")
 
 
 def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> list[str]:
@@ -1001,6 +1072,7 @@ def parse_fleet(
     names = {c.name for c in clusters} | {c.name for c in fleet.clusters if c.name}
     opts = options or PlacementOptions()
     workloads = _workload_checks(fleet, clusters, names, rep, opts) if len(clusters) == len(fleet.clusters) else []
+    _traffic_checks(fleet.traffic, rep)
     rep.raise_if_any()
     return m.FleetSpec(
         environment=fleet.environment,
@@ -1008,6 +1080,7 @@ def parse_fleet(
         tags=dict(sorted(fleet.tags.items())),
         clusters=tuple(clusters),
         workloads=tuple(workloads),
+        traffic=fleet.traffic,
     )
 
 

@@ -13,6 +13,7 @@ from components.cni import matrix
 from components.cni.install import CniInstall, CniInstallArgs
 from components.config.model import Cluster, FleetSpec, Vendor
 from components.contract import ClusterArgs, CniInstaller, KubernetesCluster
+from components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
 from components.workloads import EdgeWorkload, EdgeWorkloadArgs
 
 
@@ -64,6 +65,7 @@ class Fleet(pulumi.ComponentResource):
 
     clusters: dict[str, KubernetesCluster]
     workloads: dict[tuple[str, str], EdgeWorkload]
+    dns: dict[str, DnsSteering]
 
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("edgefleet:fleet:Fleet", name, None, opts)
@@ -86,18 +88,65 @@ class Fleet(pulumi.ComponentResource):
             )
         self.workloads = {}
         for workload in spec.workloads:
-            for cluster_name, replicas in workload.replicas:
-                target = self.clusters[cluster_name]
-                self.workloads[(workload.spec.name, cluster_name)] = EdgeWorkload(
-                    f"{workload.spec.name}-{cluster_name}",
-                    EdgeWorkloadArgs(
-                        workload=workload.spec,
-                        cluster=cluster_name,
-                        replicas=replicas,
-                        allowed_countries=workload.allowed_countries,
-                        provider=target.provider,
-                        labels=cluster_labels(spec, cluster_name),
-                    ),
-                    pulumi.ResourceOptions(parent=self),
-                )
+            replicas_in = dict(workload.replicas)
+            # Wave by wave (canary first): a wave's Deployments wait for every earlier wave's.
+            earlier: list[pulumi.Resource] = []
+            for wave in workload.waves or (tuple(replicas_in),):
+                current: list[pulumi.Resource] = []
+                for cluster_name in wave:
+                    made = EdgeWorkload(
+                        f"{workload.spec.name}-{cluster_name}",
+                        EdgeWorkloadArgs(
+                            workload=workload.spec,
+                            cluster=cluster_name,
+                            replicas=replicas_in[cluster_name],
+                            allowed_countries=workload.allowed_countries,
+                            provider=self.clusters[cluster_name].provider,
+                            labels=cluster_labels(spec, cluster_name),
+                            vendor=spec.cluster(cluster_name).vendor.value,
+                            depends_on=tuple(earlier),
+                        ),
+                        pulumi.ResourceOptions(parent=self),
+                    )
+                    self.workloads[(workload.spec.name, cluster_name)] = made
+                    current.append(made.deployment)
+                earlier += current
+        self.dns = self._steer(spec) if spec.traffic is not None else {}
         self.register_outputs({})
+
+    def _steer(self, spec: FleetSpec) -> dict[str, DnsSteering]:
+        """One DNS name per public workload, steering to its locations (``traffic``)."""
+        traffic = spec.traffic
+        steered = [w for w in spec.workloads if w.hostname is not None]
+        if traffic is None or not steered:
+            return {}
+        provider = dns_provider(traffic, self)
+        out: dict[str, DnsSteering] = {}
+        for workload in steered:
+            locations = []
+            for cluster_name, _ in workload.replicas:
+                cluster = spec.cluster(cluster_name)
+                locations.append(
+                    SteeredLocation(
+                        cluster=cluster_name,
+                        vendor=cluster.vendor.value,
+                        lat=cluster.location.lat,
+                        lon=cluster.location.lon,
+                        target=self.workloads[(workload.spec.name, cluster_name)].endpoint,
+                        port=workload.spec.port,
+                    )
+                )
+            out[workload.spec.name] = DnsSteering(
+                f"{workload.spec.name}-dns",
+                DnsSteeringArgs(
+                    traffic=traffic,
+                    workload=workload.spec.name,
+                    hostname=str(workload.hostname),
+                    probe_path=str(workload.spec.probe_path),  # parse_fleet requires it with traffic
+                    locations=locations,
+                    provider=provider,
+                    tags={"owner": spec.owner, "environment": spec.environment, **spec.tags},
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+        return out

@@ -813,7 +813,15 @@ def _waves(
 
 
 def _dns_checks(spec: m.WorkloadSpec, traffic: m.TrafficSpec | None, loc: tuple[PathPart, ...], rep: _Reporter) -> bool:
-    """`dns_name` needs fleet `traffic` and a public workload."""
+    """`dns_name` needs fleet `traffic` and a public workload; a steered workload needs a
+    `probe_path` for its health checks."""
+    if traffic is not None and spec.expose is m.Expose.PUBLIC and spec.probe_path is None:
+        rep.add(
+            (*loc, "expose"),
+            "a public workload steered by DNS (`traffic`) is health-checked on its `probe_path`; set "
+            "`probe_path` (an HTTP path answering 2xx when the workload can serve)",
+        )
+        return False
     if spec.dns_name is None:
         return True
     if spec.expose is not m.Expose.PUBLIC:

@@ -1,5 +1,10 @@
 """Workloads: one ``EdgeWorkload`` per (workload, cluster)."""
 
-from components.workloads.edge_workload import EdgeWorkload, EdgeWorkloadArgs
+from components.workloads.edge_workload import (
+    EdgeWorkload,
+    EdgeWorkloadArgs,
+    ingress_address,
+    load_balancer_annotations,
+)
 
-__all__ = ["EdgeWorkload", "EdgeWorkloadArgs"]
+__all__ = ["EdgeWorkload", "EdgeWorkloadArgs", "ingress_address", "load_balancer_annotations"]

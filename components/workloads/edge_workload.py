@@ -4,11 +4,21 @@ Namespace (restricted Pod Security labels) -> Deployment (non-root, read-only ro
 capabilities, RuntimeDefault seccomp, no privilege escalation, no token automount, probes,
 requests = limits) -> Service (ClusterIP or LoadBalancer) -> PodDisruptionBudget -> a default-deny
 NetworkPolicy and the allow rule for the workload's own port (and DNS, and any `egress_cidrs`).
+
+Progressive rollout: ``depends_on`` holds the Deployments of the rollout wave before this one
+(``Workload.waves``, canary first). Only the Deployment depends on them: pulumi-kubernetes waits
+until a Deployment is ready (its rollout finished, its pods pass readiness), so a release that
+fails in the canary stops ``pulumi up`` before any later wave's Deployment is touched, while
+Namespaces, Services, PDBs and NetworkPolicies everywhere go ahead as usual.
+
+A public workload's Service is a LoadBalancer that the vendor's load balancer health-checks on the
+workload's probe path (``load_balancer_annotations`` says what each vendor gets, and why), and its
+address is ``endpoint``: what global DNS steering points at.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -41,6 +51,7 @@ from pulumi_kubernetes.core.v1 import (
     VolumeArgs,
     VolumeMountArgs,
 )
+from pulumi_kubernetes.core.v1.outputs import ServiceStatus
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 from pulumi_kubernetes.networking.v1 import (
     IPBlockArgs,
@@ -53,7 +64,7 @@ from pulumi_kubernetes.networking.v1 import (
 )
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetInitArgs, PodDisruptionBudgetSpecArgs
 
-from components.config.model import Expose, WorkloadSpec
+from components.config.model import Expose, Vendor, WorkloadSpec
 
 # A UID/GID no base image maps to root; with runAsNonRoot the kubelet refuses root anyway.
 RUN_AS = 65532
@@ -62,7 +73,8 @@ POD_SECURITY_LEVEL = "restricted"
 
 @dataclass(frozen=True)
 class EdgeWorkloadArgs:
-    """A workload, the cluster it goes to, its replica count there, and that cluster's provider."""
+    """A workload, the cluster it goes to, its replica count there, that cluster's provider and
+    vendor, and the Deployments of the previous rollout wave (none for the first wave)."""
 
     workload: WorkloadSpec
     cluster: str
@@ -70,6 +82,97 @@ class EdgeWorkloadArgs:
     allowed_countries: tuple[str, ...] | None
     provider: k8s.Provider
     labels: Mapping[str, str]  # owner/environment/cluster labels added to every object
+    vendor: str  # the cluster's vendor (a `Vendor` value): decides the load balancer annotations
+    depends_on: Sequence[pulumi.Resource] = ()  # the previous wave's Deployments; only ours waits
+
+
+# Annotation prefixes of the vendors' load balancer controllers. The health checks they configure
+# (public workloads with a `probe_path`; plain HTTP, like the readiness probe) go to the Service's
+# node port, and the Service keeps the default `externalTrafficPolicy: Cluster`: kube-proxy forwards
+# a check to any ready pod of the cluster, so a location passes exactly when it serves the probe
+# path. `Local` is not set: AWS, Azure, GKE and DigitalOcean would then check kube-proxy's
+# `healthCheckNodePort` instead (Azure ignoring the custom path), and traffic would split per node
+# rather than per pod. What it would buy, client source IPs, nothing here needs yet.
+_AWS = "service.beta.kubernetes.io/aws-load-balancer-"
+_AZURE = "service.beta.kubernetes.io/azure-load-balancer-"
+_DO = "service.beta.kubernetes.io/do-loadbalancer-"
+_LINODE = "service.beta.kubernetes.io/linode-loadbalancer-"
+
+
+def load_balancer_annotations(vendor: str, spec: WorkloadSpec) -> dict[str, str]:
+    """The annotations of ``spec``'s LoadBalancer Service on a ``vendor`` cluster: a public L4 load
+    balancer, health-checked over HTTP on the probe path where the workload has one. Empty for
+    internal workloads. Only documented annotations, each with its source:
+
+    - ``aws``: EKS runs the AWS cloud controller manager (cloud-provider-aws), and edgefleet
+      installs no AWS Load Balancer Controller, so the CCM's annotations apply.
+      ``aws-load-balancer-type: nlb`` gets a Network Load Balancer (instance targets) instead of
+      the default Classic ELB; with HTTP checks, ``aws-load-balancer-healthcheck-protocol: http``
+      and ``-healthcheck-path`` (NLB only; port: the traffic port)
+      (https://github.com/kubernetes/cloud-provider-aws/blob/master/docs/service_controller.md,
+      ``buildNLBHealthCheckConfiguration`` in pkg/providers/v1/aws.go). The CCM makes an
+      internet-facing NLB unless ``aws-load-balancer-internal`` is set, in the public subnets
+      tagged ``kubernetes.io/role/elb`` (components/clusters/aws.py).
+      ``aws-load-balancer-scheme: internet-facing`` is read by the AWS Load Balancer Controller
+      only (https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/guide/service/annotations/,
+      default ``internal``): a no-op today, it keeps the Service public should someone install
+      that controller and its webhook take the Service over.
+    - ``azure``: public is the default (``azure-load-balancer-internal`` unset). With
+      ``externalTrafficPolicy: Cluster`` the probe is TCP unless a protocol is given, and the
+      request path is ignored without one: ``azure-load-balancer-health-probe-protocol: http`` and
+      ``azure-load-balancer-health-probe-request-path``
+      (https://kubernetes-sigs.github.io/cloud-provider-azure/topics/loadbalancer/#custom-load-balancer-health-probe;
+      ``buildHealthProbeRulesForPort`` in cloud-provider-azure's
+      pkg/provider/azure_loadbalancer_healthprobe.go takes the protocol from the port annotation,
+      then ``appProtocol``, then this annotation, and reads the path for HTTP(S) probes only).
+    - ``digitalocean``: the CCM checks kube-proxy's ``/healthz`` (port 10256) by default and
+      applies ``do-loadbalancer-healthcheck-protocol: http`` and ``-healthcheck-path`` only with
+      ``do-loadbalancer-override-health-check`` set (the check then goes to the first port's
+      node port)
+      (https://github.com/digitalocean/digitalocean-cloud-controller-manager/blob/master/docs/controllers/services/annotations.md;
+      ``buildHealthCheck`` in cloud-controller-manager/do/loadbalancers.go).
+    - ``linode``: NodeBalancers check a TCP connection by default;
+      ``linode-loadbalancer-check-type: http`` and ``-check-path`` check the probe path
+      (https://github.com/linode/linode-cloud-controller-manager/blob/main/docs/configuration/annotations.md).
+    - ``gcp``: none. An external passthrough Network Load Balancer is GKE's default for a
+      LoadBalancer Service, and its health check follows ``externalTrafficPolicy`` with no
+      annotation for a path (https://cloud.google.com/kubernetes-engine/docs/how-to/service-parameters).
+    - ``existing``: none. Whatever implements LoadBalancer Services there (k3s' ServiceLB,
+      MetalLB, a cloud) is not edgefleet's to know.
+
+    Without a probe path the vendor's default checks stay (TCP, or kube-proxy's ``/healthz``).
+    """
+    kind = Vendor(vendor)  # ValueError for a vendor edgefleet does not know
+    if spec.expose is not Expose.PUBLIC:
+        return {}
+    path = spec.probe_path
+    if kind is Vendor.AWS:
+        out = {f"{_AWS}type": "nlb", f"{_AWS}scheme": "internet-facing"}
+        if path:
+            out |= {f"{_AWS}healthcheck-protocol": "http", f"{_AWS}healthcheck-path": path}
+        return out
+    if path is None:
+        return {}
+    if kind is Vendor.AZURE:
+        return {f"{_AZURE}health-probe-protocol": "http", f"{_AZURE}health-probe-request-path": path}
+    if kind is Vendor.DIGITALOCEAN:
+        return {
+            f"{_DO}override-health-check": "true",
+            f"{_DO}healthcheck-protocol": "http",
+            f"{_DO}healthcheck-path": path,
+        }
+    if kind is Vendor.LINODE:
+        return {f"{_LINODE}check-type": "http", f"{_LINODE}check-path": path}
+    return {}
+
+
+def ingress_address(status: ServiceStatus | None) -> str:
+    """The load balancer's address from a Service's status: the first ingress' IP, else its host
+    name (AWS NLBs have names only); "" while there is none."""
+    ingress = (status.load_balancer.ingress if status and status.load_balancer else None) or []
+    if not ingress:
+        return ""
+    return ingress[0].ip or ingress[0].hostname or ""
 
 
 def selector_labels(workload: str) -> dict[str, str]:
@@ -203,14 +306,21 @@ class EdgeWorkload(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=child,
+            # The previous wave's Deployments must be ready first (pulumi-kubernetes awaits them).
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(args.depends_on))),
         )
+        public = spec.expose is Expose.PUBLIC
         self.service = k8s.core.v1.Service(
             f"{name}-service",
             ServiceInitArgs(
-                metadata=meta(wl),
+                metadata=ObjectMetaArgs(
+                    name=wl,
+                    namespace=ns,
+                    labels=labels,
+                    annotations=load_balancer_annotations(args.vendor, spec) or None,
+                ),
                 spec=ServiceSpecArgs(
-                    type="LoadBalancer" if spec.expose is Expose.PUBLIC else "ClusterIP",
+                    type="LoadBalancer" if public else "ClusterIP",
                     selector=select,
                     ports=[ServicePortArgs(name="http", port=spec.port, target_port="http", protocol="TCP")],
                 ),
@@ -234,9 +344,7 @@ class EdgeWorkload(pulumi.ComponentResource):
             opts=child,
         )
         # Public: any source (the load balancer forwards client traffic). Internal: pods of this cluster.
-        sources = (
-            None if spec.expose is Expose.PUBLIC else [NetworkPolicyPeerArgs(namespace_selector=LabelSelectorArgs())]
-        )
+        sources = None if public else [NetworkPolicyPeerArgs(namespace_selector=LabelSelectorArgs())]
         egress = [
             NetworkPolicyEgressRuleArgs(
                 to=[
@@ -274,4 +382,8 @@ class EdgeWorkload(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.register_outputs({"replicas": self.replicas})
+        # The load balancer's IP or host name once the vendor assigned one; "" for internal workloads.
+        self.endpoint: pulumi.Output[str] = (
+            self.service.status.apply(ingress_address) if public else pulumi.Output.from_input("")
+        )
+        self.register_outputs({"replicas": self.replicas, "endpoint": self.endpoint})

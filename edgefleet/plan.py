@@ -21,6 +21,7 @@ PLAN_FORMAT = "edgefleet.plan/v1"
 MANIFEST_MARKER = ".edgefleet-manifests"
 CLUSTER_TYPE_PREFIX = "edgefleet:clusters:"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+DNS_STEERING = "edgefleet:traffic:DnsSteering"
 
 
 class ManifestDirError(Exception):
@@ -66,8 +67,15 @@ def placement_entry(w: Workload) -> dict[str, Any]:
         "workload": w.spec.name,
         "strategy": w.strategy.value,
         # everywhere/pinned do not model demand: their shares are null.
-        "locations": [{"cluster": name, "replicas": n, "demand_share": shares.get(name)} for name, n in w.replicas],
+        "locations": [
+            {"cluster": name, "replicas": n, "demand_share": shares.get(name), "wave": wave_of(w, name)}
+            for name, n in w.replicas
+        ],
     }
+    if len(w.waves) > 1:
+        entry["waves"] = [list(wave) for wave in w.waves]
+    if w.hostname is not None:
+        entry["hostname"] = w.hostname
     if w.latency is not None:
         lat = w.latency
         entry["metrics"] = {
@@ -88,6 +96,51 @@ def placement_entry(w: Workload) -> dict[str, Any]:
     if w.excluded:
         entry["excluded"] = [{"cluster": name, "constraint": why} for name, why in w.excluded]
     return entry
+
+
+def wave_of(w: Workload, cluster: str) -> int:
+    """The rollout wave (0 = first, the canary when there is one) of ``w``'s Deployment in ``cluster``."""
+    for i, wave in enumerate(w.waves):
+        if cluster in wave:
+            return i
+    return 0
+
+
+def dns_entries(run: ProgramRun) -> list[dict[str, Any]]:
+    """The plan's ``dns``: per steered workload, which record (or pool) serves which location, its
+    routing region(s) and health check."""
+    out = []
+    for steering in sorted((r for r in run.registrations if r.type == DNS_STEERING), key=lambda r: r.name):
+        children = {r.name: r for r in run.registrations if r.parent == steering.urn}
+        facts = steering.inputs
+        route53 = facts.get("provider") == "route53"
+        records = []
+        for location in facts.get("locations") or []:
+            cluster = location["cluster"]
+            stem = f"{steering.name}-{cluster}"
+            record = children.get(f"{stem}-latency") if route53 else children.get(f"{stem}-pool")
+            check = children.get(f"{stem}-health") if route53 else children.get(f"{steering.name}-monitor")
+            entry: dict[str, Any] = {
+                "cluster": cluster,
+                "routing": "latency" if route53 else "geo",
+                "regions": list(location.get("regions") or []),
+                "record": record.urn if record else None,
+                "health_check": check.urn if check else None,
+            }
+            address = children.get(f"{stem}-address")
+            if address is not None:
+                entry["address"] = {"name": address.inputs.get("name"), "type": address.inputs.get("type")}
+            records.append(entry)
+        out.append(
+            {
+                "workload": facts.get("workload"),
+                "hostname": facts.get("hostname"),
+                "provider": facts.get("provider"),
+                "health_check": _sorted(facts.get("healthCheck")),
+                "records": records,
+            }
+        )
+    return out
 
 
 def placement_entries(spec: FleetSpec) -> list[dict[str, Any]]:
@@ -117,6 +170,7 @@ def build_plan(spec: FleetSpec, run: ProgramRun) -> dict[str, Any]:
         "stack": run.stack,
         "clusters": cluster_entries(spec),
         "placements": placement_entries(spec),
+        "dns": dns_entries(run),
         "resources": [resource_entry(r) for r in sorted(run.registrations, key=lambda r: r.urn)],
         "outputs": _sorted(run.outputs),
     }

@@ -68,11 +68,12 @@ def test_plan_document_shape(dev_plan: tuple[FleetSpec, ProgramRun]) -> None:
             "workload": "api",
             "strategy": "everywhere",
             "locations": [
-                {"cluster": "store-berlin-01", "replicas": 2, "demand_share": None},
-                {"cluster": "store-munich-01", "replicas": 2, "demand_share": None},
+                {"cluster": "store-berlin-01", "replicas": 2, "demand_share": None, "wave": 0},
+                {"cluster": "store-munich-01", "replicas": 2, "demand_share": None, "wave": 0},
             ],
         }
     ]
+    assert plan["dns"] == []  # no `traffic` in dev
     keys = {"urn", "type", "name", "custom", "parent", "provider", "dependencies", "protect", "inputs"}
     assert all(set(r) == keys for r in plan["resources"])
     assert plan["outputs"]["kubeconfigs"] == "[secret]"

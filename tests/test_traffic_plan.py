@@ -1,0 +1,93 @@
+"""Issue 7 end to end on the prod example: DNS records per placed location, rollout waves in the
+plan, and the dependency edges that make a failing canary stop a release."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from edgefleet.plan import build_plan
+from tests.conftest import REPO, plan_text
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+
+
+@cache
+def _plan() -> dict[str, Any]:
+    spec, run = plan_text((REPO / "stacks" / "Pulumi.prod.yaml").read_text(), stack="prod")
+    return build_plan(spec, run)
+
+
+def _deployments(plan: dict[str, Any], workload: str) -> dict[str, dict[str, Any]]:
+    """cluster -> the workload's Deployment resource entry."""
+    out = {}
+    for r in plan["resources"]:
+        if r["type"] == DEPLOYMENT and r["inputs"]["metadata"]["namespace"] == workload:
+            cluster = r["name"].removeprefix(f"{workload}-").removesuffix("-deployment")
+            out[cluster] = r
+    return out
+
+
+def _waits_on(plan: dict[str, Any], resource: dict[str, Any]) -> list[str]:
+    """The Deployments ``resource`` depends on."""
+    deployments = {r["urn"] for r in plan["resources"] if r["type"] == DEPLOYMENT}
+    return [urn for urn in resource["dependencies"] if urn in deployments]
+
+
+def test_every_placed_location_of_a_steered_workload_has_a_record_and_a_health_check() -> None:
+    plan = _plan()
+    by_workload = {d["workload"]: d for d in plan["dns"]}
+    assert set(by_workload) == {"api", "catalog"}  # the public workloads; inventory-sync is internal
+    resources = {r["urn"]: r for r in plan["resources"]}
+    for placement in plan["placements"]:
+        dns = by_workload.get(placement["workload"])
+        if dns is None:
+            continue
+        assert dns["hostname"] == placement["hostname"]
+        assert [r["cluster"] for r in dns["records"]] == sorted(loc["cluster"] for loc in placement["locations"])
+        for record in dns["records"]:
+            latency = resources[record["record"]]["inputs"]
+            check = resources[record["health_check"]]["inputs"]
+            assert latency["type"] == "CNAME"
+            assert latency["name"] == dns["hostname"]
+            assert latency["setIdentifier"] == record["cluster"]
+            assert latency["latencyRoutingPolicies"] == [{"region": record["regions"][0]}]
+            assert latency["records"] == [record["address"]["name"]]
+            assert check["resourcePath"] == dns["health_check"]["path"]
+            assert check["type"] == "HTTP"
+            assert check["requestInterval"] == 30
+            assert check["failureThreshold"] == 3
+            # AWS load balancers answer with a hostname (CNAME); the others with an address (A).
+            assert record["address"]["type"] == ("CNAME" if record["cluster"].startswith("aws-") else "A")
+    regions = [r["regions"][0] for d in plan["dns"] for r in d["records"] if d["workload"] == "catalog"]
+    assert len(set(regions)) == len(regions)  # Route 53: one latency record per region and name
+
+
+def test_non_canary_deployments_depend_on_the_canary_and_waves_are_in_the_plan() -> None:
+    plan = _plan()
+    placements = {p["workload"]: p for p in plan["placements"]}
+    catalog = placements["catalog"]
+    assert catalog["waves"] == [
+        ["gcp-europe-west3"],
+        ["aws-us-east-1"],
+        ["azure-japaneast", "gcp-autopilot-asia-south1"],
+    ]
+    assert {loc["cluster"]: loc["wave"] for loc in catalog["locations"]} == {
+        "gcp-europe-west3": 0,
+        "aws-us-east-1": 1,
+        "azure-japaneast": 2,
+        "gcp-autopilot-asia-south1": 2,
+    }
+    deployments = _deployments(plan, "catalog")
+    canary = deployments["gcp-europe-west3"]["urn"]
+    assert _waits_on(plan, deployments["gcp-europe-west3"]) == []
+    for cluster in ("aws-us-east-1", "azure-japaneast", "gcp-autopilot-asia-south1"):
+        assert canary in deployments[cluster]["dependencies"], cluster
+    for cluster in ("azure-japaneast", "gcp-autopilot-asia-south1"):
+        assert deployments["aws-us-east-1"]["urn"] in deployments[cluster]["dependencies"]
+    api = _deployments(plan, "api")
+    assert api["edge-paris-01"]["urn"] in api["edge-frankfurt-01"]["dependencies"]
+    # A workload without rollout: one wave, no Deployment waits for another.
+    sync = _deployments(plan, "inventory-sync")
+    assert all(_waits_on(plan, r) == [] for r in sync.values())
+    assert "waves" not in placements["inventory-sync"]

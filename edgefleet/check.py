@@ -50,6 +50,8 @@ CONFIG_HINTS: dict[str, tuple[str | int, ...]] = {
     "k8s-requests-and-limits": ("resources",),
     "k8s-probes": ("probe_path",),
     "k8s-loadbalancer-only-public": ("expose",),
+    "traffic-public-health-check": ("probe_path",),
+    "traffic-public-multi-location": ("placement", "min_locations"),
 }
 
 

@@ -69,6 +69,7 @@ def test_planted_violations_fail_with_the_expected_rules_and_lines(tmp_path: Pat
         ("k8s-public-workload-replicas", _line_of(text, "replicas: 2")),
         ("network-isolation-for-public-workloads", _line_of(text, "expose: public")),
         ("network-no-egress-to-everywhere", _line_of(text, "egress_cidrs")),
+        ("traffic-public-health-check", _line_of(text, "- name: web")),  # no probe_path: its workload entry
     }
     report = json.loads(json_file.read_text())
     found = {(v["rule"], v["location"]["line"]) for v in report["violations"]}

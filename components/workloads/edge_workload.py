@@ -211,6 +211,7 @@ class EdgeWorkload(pulumi.ComponentResource):
             "requires": [c.value for c in spec.placement.requires],
             "allowedCountries": list(args.allowed_countries) if args.allowed_countries is not None else None,
             "minVendors": spec.placement.min_vendors,
+            "probePath": spec.probe_path,
         }
         super().__init__("edgefleet:workloads:EdgeWorkload", name, facts, opts)
         wl = spec.name

@@ -2,12 +2,13 @@
 
 from pulumi_policy import Policy
 
-from . import aws, azure, digitalocean, fleet, gcp, kubernetes, linode, network
+from . import aws, azure, digitalocean, fleet, gcp, kubernetes, linode, network, traffic
 
 RESOURCE_POLICIES = (
     *kubernetes.RESOURCE_POLICIES,
     *network.RESOURCE_POLICIES,
     *fleet.RESOURCE_POLICIES,
+    *traffic.RESOURCE_POLICIES,
     *aws.RESOURCE_POLICIES,
     *gcp.RESOURCE_POLICIES,
     *azure.RESOURCE_POLICIES,
@@ -18,6 +19,7 @@ STACK_POLICIES = (
     *kubernetes.STACK_POLICIES,
     *network.STACK_POLICIES,
     *fleet.STACK_POLICIES,
+    *traffic.STACK_POLICIES,
     *aws.STACK_POLICIES,
     *gcp.STACK_POLICIES,
     *azure.STACK_POLICIES,

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
+    PolicyConfigSchema,
     PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
@@ -79,8 +80,11 @@ def stack_rule(
     severity: Severity,
     remediation: str,
     check: StackCheck,
+    config_schema: PolicyConfigSchema | None = None,
 ) -> StackValidationPolicy:
-    """A stack rule: ``check`` yields (message, urn of the offending resource)."""
+    """A stack rule: ``check`` yields (message, urn of the offending resource). ``config_schema``
+    declares the rule's own settings (``policies/config/<stack>.json``), read with
+    ``args.get_config()``."""
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         for message, urn in check(args):
@@ -92,6 +96,7 @@ def stack_rule(
         severity=severity,
         remediation_steps=remediation,
         validate=validate,
+        config_schema=config_schema,
     )
 
 

@@ -1,0 +1,417 @@
+"""Traffic rules (``policies/rules/traffic.py``): every location of a public workload is
+health-checked (probe path; a Route 53 latency record with a health check or a Cloudflare pool with
+a monitor where DNS steers to it), and a public workload runs in two locations or more unless the
+rule's ``allow`` config lists it. Stacks are built as the engine links them (parents, wire props),
+and once through the real program and ``edgefleet check``'s evaluation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+from pulumi_policy import Policy, StackValidationArgs
+from pulumi_policy.proxy import UnknownValueError
+
+import policies.rules
+from edgefleet.check import evaluate
+from policies.rules import traffic
+from tests.conftest import plan_text, stack_text
+from tests.policies.harness import UNKNOWN, Stack, changed, violations
+
+CLUSTER = "edgefleet:clusters:ExistingCluster"
+EDGE = "edgefleet:workloads:EdgeWorkload"
+STEERING = "edgefleet:traffic:DnsSteering"
+HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
+RECORD = "aws:route53/record:Record"
+MONITOR = "cloudflare:index/loadBalancerMonitor:LoadBalancerMonitor"
+POOL = "cloudflare:index/loadBalancerPool:LoadBalancerPool"
+LOAD_BALANCER = "cloudflare:index/loadBalancer:LoadBalancer"
+ZONE = "edge.example.com"
+
+HEALTH = traffic.TRAFFIC_PUBLIC_HEALTH_CHECK
+MULTI = traffic.TRAFFIC_PUBLIC_MULTI_LOCATION
+Edits = Mapping[str, Sequence[tuple[str, Any]]]
+
+
+class Builder:
+    """Adds resources to a Stack, applying per-name edits (dotted path, value; None deletes) and
+    leaving out the names in ``drop``."""
+
+    def __init__(self, stack: Stack, edit: Edits, drop: Sequence[str]) -> None:
+        self.stack, self.edit, self.drop = stack, edit, set(drop)
+
+    def add(self, resource_type: str, name: str, props: dict[str, Any], parent: str | None = None) -> str | None:
+        if name in self.drop:
+            return None
+        for path, value in self.edit.get(name, ()):
+            props = changed(props, path, value)
+        return self.stack.add(resource_type, name, props, parent=parent)
+
+
+def add_workload(
+    b: Builder,
+    workload: str,
+    clusters: Sequence[str],
+    *,
+    expose: str = "public",
+    probe: str | None = "/healthz",
+    dns: str | None = "route53",
+) -> None:
+    """One workload placed in ``clusters``, and its DnsSteering (``route53``, ``cloudflare`` or None)
+    with the children the component registers."""
+    for cluster in clusters:
+        b.add(
+            EDGE,
+            f"{workload}-{cluster}",
+            {
+                "workload": workload,
+                "cluster": cluster,
+                "replicas": 2,
+                "expose": expose,
+                "requires": [],
+                "allowedCountries": None,
+                "minVendors": 1,
+                "probePath": probe,
+            },
+        )
+    if dns is None:
+        return
+    hostname = f"{workload}.{ZONE}"
+    name = f"{workload}-dns"
+    steering = b.add(
+        STEERING,
+        name,
+        {
+            "workload": workload,
+            "hostname": hostname,
+            "provider": dns,
+            "healthCheck": {"protocol": "HTTP", "path": probe, "interval": 30, "failureThreshold": 3},
+            "locations": [{"cluster": c, "vendor": "existing", "regions": []} for c in clusters],
+        },
+    )
+    if dns == "route53":
+        for c in clusters:
+            b.add(HEALTH_CHECK, f"{name}-{c}-health", {"type": "HTTP", "ipAddress": "203.0.113.10"}, steering)
+            b.add(
+                RECORD,
+                f"{name}-{c}-address",
+                {"name": f"{c}.{hostname}", "type": "A", "records": ["203.0.113.10"]},
+                steering,
+            )
+            b.add(
+                RECORD,
+                f"{name}-{c}-latency",
+                {
+                    "name": hostname,
+                    "type": "CNAME",
+                    "records": [f"{c}.{hostname}"],
+                    "setIdentifier": c,
+                    "latencyRoutingPolicies": [{"region": "eu-central-1"}],
+                    "healthCheckId": f"hc-{workload}-{c}",
+                },
+                steering,
+            )
+    else:
+        b.add(MONITOR, f"{name}-monitor", {"type": "http", "path": probe}, steering)
+        for c in clusters:
+            b.add(
+                POOL,
+                f"{name}-{c}-pool",
+                {
+                    "name": f"{hostname.replace('.', '-')}-{c}",
+                    "origins": [{"name": c, "address": "203.0.113.10", "port": 8080}],
+                    "monitor": f"monitor-{workload}",
+                },
+                steering,
+            )
+        b.add(LOAD_BALANCER, f"{name}-lb", {"name": hostname, "steeringPolicy": "geo"}, steering)
+
+
+def build(
+    clusters: Sequence[str] = ("shop-1", "shop-2"),
+    *,
+    expose: str = "public",
+    probe: str | None = "/healthz",
+    dns: str | None = "route53",
+    edit: Edits | None = None,
+    drop: Sequence[str] = (),
+    others: Mapping[str, Sequence[str]] | None = None,
+) -> Stack:
+    """Clusters, the workload ``api`` placed in ``clusters`` with its DNS steering, and ``others``
+    (workload -> clusters) built the same way (public, with a probe path and the same provider)."""
+    stack = Stack()
+    b = Builder(stack, edit or {}, drop)
+    everywhere = sorted({*clusters, *(c for cs in (others or {}).values() for c in cs)})
+    for c in everywhere:
+        b.add(CLUSTER, c, {"name": c, "vendor": "existing", "region": "r", "country": "DE"})
+    add_workload(b, "api", clusters, expose=expose, probe=probe, dns=dns)
+    for workload, placed in (others or {}).items():
+        add_workload(b, workload, placed, dns=dns)
+    return stack
+
+
+def with_config(stack: Stack, config: Mapping[str, Any]) -> StackValidationArgs:
+    return StackValidationArgs(list(stack.resources.values()), dict(config))
+
+
+# --- the rules are in the pack ------------------------------------------------------------------
+
+
+def test_both_rules_are_registered_as_stack_rules() -> None:
+    for policy in traffic.STACK_POLICIES:
+        assert policy in policies.rules.STACK_POLICIES
+        assert policy in policies.rules.ALL_POLICIES
+    assert [p.name for p in traffic.STACK_POLICIES] == ["traffic-public-health-check", "traffic-public-multi-location"]
+    assert traffic.RESOURCE_POLICIES == ()
+
+
+def test_the_multi_location_rule_declares_its_allow_list() -> None:
+    schema = MULTI.config_schema
+    assert schema is not None
+    assert schema.properties == {
+        "allow": {
+            "type": "array",
+            "items": {"type": "string"},
+            "default": [],
+            "description": "Public workloads allowed to run in one location.",
+        }
+    }
+    assert HEALTH.config_schema is None
+
+
+# --- traffic-public-health-check ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dns", ["route53", "cloudflare", None])
+@pytest.mark.parametrize("policy", traffic.STACK_POLICIES, ids=lambda p: p.name)
+def test_a_steered_public_workload_in_two_locations_passes(policy: Policy, dns: str | None) -> None:
+    assert violations(policy, build(dns=dns).args()) == []
+
+
+@pytest.mark.parametrize("dns", ["route53", "cloudflare", None])
+def test_a_public_workload_needs_a_probe_path_in_every_location(dns: str | None) -> None:
+    assert violations(HEALTH, build(probe=None, dns=dns).args()) == [
+        "public workload 'api' in 'shop-1' has no HTTP probe path (`probe_path`) for its health checks @ api-shop-1",
+        "public workload 'api' in 'shop-2' has no HTTP probe path (`probe_path`) for its health checks @ api-shop-2",
+    ]
+
+
+def test_an_empty_probe_path_is_none() -> None:
+    stack = build(["shop-1"], dns=None, edit={"api-shop-1": [("probePath", "")]})
+    assert violations(HEALTH, stack.args()) == [
+        "public workload 'api' in 'shop-1' has no HTTP probe path (`probe_path`) for its health checks @ api-shop-1"
+    ]
+
+
+def test_an_internal_workload_needs_neither_probe_path_nor_dns() -> None:
+    stack = build(["shop-1"], expose="internal", probe=None, dns=None)
+    assert violations(HEALTH, stack.args()) == []
+    assert violations(MULTI, stack.args()) == []
+
+
+ROUTE53_GAPS = [
+    (
+        {"drop": ["api-dns-shop-2-latency"]},
+        "no Route 53 latency record with set identifier 'shop-2'",
+    ),
+    (
+        {"edit": {"api-dns-shop-2-latency": [("setIdentifier", "shop-3")]}},
+        "no Route 53 latency record with set identifier 'shop-2'",
+    ),
+    (
+        {"edit": {"api-dns-shop-2-latency": [("healthCheckId", None)]}},
+        "its Route 53 latency record (set identifier 'shop-2') has no healthCheckId",
+    ),
+    (
+        {"edit": {"api-dns-shop-2-latency": [("healthCheckId", "")]}},
+        "its Route 53 latency record (set identifier 'shop-2') has no healthCheckId",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "gap"), ROUTE53_GAPS)
+def test_every_location_has_a_route53_latency_record_with_a_health_check(change: dict[str, Any], gap: str) -> None:
+    assert violations(HEALTH, build(**change).args()) == [
+        f"public workload 'api' in 'shop-2' is not health-checked by DNS steering for 'api.{ZONE}': {gap} @ api-shop-2"
+    ]
+
+
+CLOUDFLARE_GAPS = [
+    (
+        {"drop": ["api-dns-shop-2-pool"]},
+        "no Cloudflare pool with an origin named 'shop-2'",
+    ),
+    (
+        {"edit": {"api-dns-shop-2-pool": [("origins", [{"name": "elsewhere", "address": "203.0.113.10"}])]}},
+        "no Cloudflare pool with an origin named 'shop-2'",
+    ),
+    (
+        {"edit": {"api-dns-shop-2-pool": [("monitor", None)]}},
+        "its Cloudflare pool 'api-edge-example-com-shop-2' has no monitor",
+    ),
+    (
+        {"edit": {"api-dns-shop-2-pool": [("monitor", "")]}},
+        "its Cloudflare pool 'api-edge-example-com-shop-2' has no monitor",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "gap"), CLOUDFLARE_GAPS)
+def test_every_location_has_a_cloudflare_pool_with_a_monitor(change: dict[str, Any], gap: str) -> None:
+    assert violations(HEALTH, build(dns="cloudflare", **change).args()) == [
+        f"public workload 'api' in 'shop-2' is not health-checked by DNS steering for 'api.{ZONE}': {gap} @ api-shop-2"
+    ]
+
+
+def test_a_location_the_steering_does_not_know_is_not_steered() -> None:
+    """A placement added beside the DnsSteering (its records were made for shop-1 and shop-2 only)."""
+    stack = build()
+    stack.add(CLUSTER, "shop-3", {"name": "shop-3", "vendor": "existing", "region": "r", "country": "DE"})
+    stack.add(EDGE, "api-shop-3", {"workload": "api", "cluster": "shop-3", "expose": "public", "probePath": "/h"})
+    assert violations(HEALTH, stack.args()) == [
+        f"public workload 'api' in 'shop-3' is not health-checked by DNS steering for 'api.{ZONE}': "
+        "no Route 53 latency record with set identifier 'shop-3' @ api-shop-3"
+    ]
+
+
+@pytest.mark.parametrize("dns", ["route53", "cloudflare"])
+def test_another_workloads_records_do_not_count(dns: str) -> None:
+    """``web``'s record in shop-1 has the same set identifier (the cluster) as ``api``'s would."""
+    child = "api-dns-shop-1-latency" if dns == "route53" else "api-dns-shop-1-pool"
+    stack = build(dns=dns, others={"web": ["shop-1", "shop-2"]}, drop=[child])
+    gap = (
+        "no Route 53 latency record with set identifier 'shop-1'"
+        if dns == "route53"
+        else "no Cloudflare pool with an origin named 'shop-1'"
+    )
+    assert violations(HEALTH, stack.args()) == [
+        f"public workload 'api' in 'shop-1' is not health-checked by DNS steering for 'api.{ZONE}': {gap} @ api-shop-1"
+    ]
+
+
+def test_a_steering_of_an_unknown_provider_is_reported() -> None:
+    stack = build(["shop-1", "shop-2"], edit={"api-dns": [("provider", "ns1")]})
+    assert violations(HEALTH, stack.args()) == [
+        f"public workload 'api' in '{c}' is not health-checked by DNS steering for 'api.{ZONE}': "
+        f"its DNS steering has an unknown provider 'ns1' @ api-{c}"
+        for c in ("shop-1", "shop-2")
+    ]
+
+
+def test_a_public_workload_without_dns_steering_needs_only_the_probe_path() -> None:
+    """No `traffic` in the fleet: no DnsSteering, nothing else to check; another workload's
+    steering is not this one's."""
+    stack = build(dns=None)
+    add_workload(Builder(stack, {}, ()), "web", ["shop-1", "shop-2"], dns="route53")
+    assert violations(HEALTH, stack.args()) == []
+
+
+# --- unknown values at preview ------------------------------------------------------------------
+
+
+def test_health_check_ids_and_monitors_unknown_at_preview_count_as_set() -> None:
+    """The health check and the monitor are created in the same stack: unknown at the first preview."""
+    edits = {f"api-dns-{c}-latency": [("healthCheckId", UNKNOWN)] for c in ("shop-1", "shop-2")}
+    assert violations(HEALTH, build(edit=edits).args()) == []
+    edits = {f"api-dns-{c}-pool": [("monitor", UNKNOWN)] for c in ("shop-1", "shop-2")}
+    assert violations(HEALTH, build(dns="cloudflare", edit=edits).args()) == []
+
+
+def test_an_unknown_set_identifier_cannot_run_during_preview() -> None:
+    stack = build(edit={"api-dns-shop-1-latency": [("setIdentifier", UNKNOWN)]})
+    with pytest.raises(UnknownValueError):
+        violations(HEALTH, stack.args())
+
+
+@pytest.mark.parametrize("policy", traffic.STACK_POLICIES, ids=lambda p: p.name)
+def test_an_unknown_exposure_cannot_run_during_preview(policy: Policy) -> None:
+    stack = build(edit={"api-shop-1": [("expose", UNKNOWN)]})
+    with pytest.raises(UnknownValueError):
+        violations(policy, stack.args())
+
+
+# --- traffic-public-multi-location --------------------------------------------------------------
+
+ONE_LOCATION = "public workload 'api' runs in one location only ('shop-1'): users have nowhere to go when it fails"
+
+
+@pytest.mark.parametrize("dns", ["route53", "cloudflare", None])
+def test_a_public_workload_in_one_location_is_reported(dns: str | None) -> None:
+    assert violations(MULTI, build(["shop-1"], dns=dns).args()) == [f"{ONE_LOCATION} @ api-shop-1"]
+
+
+@pytest.mark.parametrize("config", [{}, {"allow": []}, {"allow": ["web"]}])
+def test_the_allow_list_must_name_the_workload(config: dict[str, Any]) -> None:
+    assert violations(MULTI, with_config(build(["shop-1"]), config)) == [f"{ONE_LOCATION} @ api-shop-1"]
+
+
+def test_a_workload_on_the_allow_list_may_run_in_one_location() -> None:
+    stack = build(["shop-1"], others={"web": ["shop-2"]})
+    assert violations(MULTI, with_config(stack, {"allow": ["api"]})) == [
+        "public workload 'web' runs in one location only ('shop-2'): users have nowhere to go when it fails "
+        "@ web-shop-2"
+    ]
+    assert violations(MULTI, with_config(stack, {"allow": ["api", "web"]})) == []
+
+
+def test_each_workload_is_counted_on_its_own() -> None:
+    """Two workloads in different single locations make two locations in the stack, not per workload."""
+    stack = build(["shop-1"], others={"web": ["shop-2", "shop-3"]})
+    assert violations(MULTI, stack.args()) == [f"{ONE_LOCATION} @ api-shop-1"]
+
+
+# --- the real program, through `edgefleet check`'s evaluation -----------------------------------
+
+FLEET = """\
+environment: prod
+owner: platform-team
+clusters:
+  - vendor: existing
+    name: shop-a
+    location: {{city: Berlin, country: DE}}
+    cni: {{plugin: calico, installed: true}}
+  - vendor: existing
+    name: shop-b
+    location: {{city: Vienna, country: AT}}
+    cni: {{plugin: calico, installed: true}}
+traffic:
+  {traffic}
+workloads:
+  - name: web
+    image: ghcr.io/acme/web:2.0.1
+    port: 8080
+    expose: public
+    probe_path: /healthz
+  - name: solo
+    image: ghcr.io/acme/solo:1.0.0
+    port: 8080
+    expose: public
+    probe_path: /ready
+    placement: {{strategy: pinned, clusters: [shop-b]}}
+"""
+TRAFFIC = {
+    "route53": "{provider: route53, zone: edge.example.com, zone_id: Z0123456789ABCDEFGHIJ}",
+    "cloudflare": "{provider: cloudflare, zone: edge.example.com, zone_id: 0123456789abcdef0123456789abcdef, "
+    "account_id: fedcba9876543210fedcba9876543210}",
+}
+
+
+@pytest.mark.parametrize("provider", sorted(TRAFFIC))
+def test_the_real_dns_steering_health_checks_every_location(provider: str) -> None:
+    _, run = plan_text(stack_text(FLEET.format(traffic=TRAFFIC[provider])))
+    assert {r.inputs.get("workload") for r in run.registrations if r.type == STEERING} == {"web", "solo"}
+    _, found, skipped = evaluate(run, [HEALTH, MULTI], {MULTI.name: {"allow": ["solo"]}})
+    assert skipped == []
+    messages = [message for _, _, message in found]
+    # The DNS half: the records and pools the component registers steer every placed location. (The
+    # probe-path half reads the EdgeWorkload's `probePath` input.)
+    assert [m for m in messages if "DNS steering" in m] == []
+    assert [m for m in messages if "probe path" not in m] == []
+    _, found, _ = evaluate(run, [MULTI], {})
+    assert [(rule, message) for rule, _, message in found] == [
+        (
+            MULTI.name,
+            "public workload 'solo' runs in one location only ('shop-b'): users have nowhere to go when it fails",
+        )
+    ]

@@ -106,4 +106,14 @@ def build(project_dir: Path) -> Fleet:
     )
     pulumi.export("kubeconfigs", pulumi.Output.secret({name: c.kubeconfig for name, c in fleet.clusters.items()}))
     pulumi.export("placements", {w.spec.name: dict(w.replicas) for w in spec.workloads})
+    # Where users reach each public workload: its load balancer per location, and its DNS name.
+    pulumi.export(
+        "endpoints",
+        {
+            w.spec.name: {cluster: fleet.workloads[(w.spec.name, cluster)].endpoint for cluster, _ in w.replicas}
+            for w in spec.workloads
+            if w.spec.expose.value == "public"
+        },
+    )
+    pulumi.export("hostnames", {w.spec.name: w.hostname for w in spec.workloads if w.hostname is not None})
     return fleet

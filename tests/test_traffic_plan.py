@@ -91,3 +91,16 @@ def test_non_canary_deployments_depend_on_the_canary_and_waves_are_in_the_plan()
     sync = _deployments(plan, "inventory-sync")
     assert all(_waits_on(plan, r) == [] for r in sync.values())
     assert "waves" not in placements["inventory-sync"]
+
+
+def test_each_public_location_and_dns_name_is_a_stack_output() -> None:
+    outputs = _plan()["outputs"]
+    assert outputs["hostnames"] == {"api": "api.edge.acme.example", "catalog": "catalog.edge.acme.example"}
+    assert set(outputs["endpoints"]) == {"api", "catalog"}  # public workloads only
+    assert set(outputs["endpoints"]["catalog"]) == {
+        "aws-us-east-1",
+        "azure-japaneast",
+        "gcp-autopilot-asia-south1",
+        "gcp-europe-west3",
+    }
+    assert all(address.startswith("203.0.113.") for address in outputs["endpoints"]["api"].values())

@@ -104,3 +104,30 @@ def build(
 
     run = run_under_mocks(program, stack=environment, project_dir=REPO)
     return Built(spec=spec, run=run, fleet=made["fleet"])
+
+
+CALICO_REPO = "https://docs.tigera.io/calico/charts"
+
+
+def check_calico_releases(built: Built, installation: dict[str, Any]) -> tuple[Registration, Registration]:
+    """A cloud cluster's Calico install: the CRD chart, then the operator with ``installation``, both
+    pinned, in the privileged `tigera-operator` namespace, on the cluster's `-k8s-cni` provider.
+    Returns (crds, operator) for vendor-specific checks."""
+    releases = {r.inputs["name"]: r for r in built.of_type("kubernetes:helm.sh/v3:Release")}
+    assert list(releases) == ["calico-crds", "tigera-operator"]
+    crds, operator = releases["calico-crds"], releases["tigera-operator"]
+    for release, chart in ((crds, "crd.projectcalico.org.v1"), (operator, "tigera-operator")):
+        assert release.inputs["chart"] == chart
+        assert release.inputs["version"] == "v3.32.1"
+        assert release.inputs["repositoryOpts"] == {"repo": CALICO_REPO}
+        assert release.inputs["namespace"] == "tigera-operator"
+    assert crds.inputs["values"] == {}
+    assert operator.inputs["values"] == {"installation": installation, "manageCRDs": False}
+    assert crds.urn in operator.dependencies
+    namespace = built.one("kubernetes:core/v1:Namespace")
+    assert namespace.inputs["metadata"]["name"] == "tigera-operator"
+    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    cni_provider = next(r for r in built.of_type("pulumi:providers:kubernetes") if r.name.endswith("-k8s-cni"))
+    assert namespace.provider_urn == cni_provider.urn
+    assert namespace.urn in crds.dependencies
+    return crds, operator

@@ -34,7 +34,7 @@ from components.config.model import NetworkPlan
 from edgefleet.engine import Registration
 from edgefleet.mock_outputs.aws import RESOURCES
 from edgefleet.mock_outputs.common import stable_hex
-from tests.clusters.support import Built, build
+from tests.clusters.support import Built, build, check_calico_releases
 
 REGION = "eu-central-1"
 ZONES = ("eu-central-1a", "eu-central-1b", "eu-central-1c")
@@ -503,7 +503,6 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 CNI_PROVIDER = f"{NAME}-k8s-cni"
 CILIUM_REPO = "https://helm.cilium.io/"
-CALICO_REPO = "https://docs.tigera.io/calico/charts"
 AGENT_NOT_READY = [{"key": "node.cilium.io/agent-not-ready", "value": "true", "effect": "NO_EXECUTE"}]
 
 
@@ -627,22 +626,7 @@ def test_cni_cilium_chaining_runs_on_the_vpc_cni_with_its_policy_agent_off() -> 
 
 
 def _check_calico(built: Built, installation: dict[str, Any]) -> None:
-    releases = _releases(built)
-    assert list(releases) == ["calico-crds", "tigera-operator"]
-    crds, operator = releases["calico-crds"], releases["tigera-operator"]
-    for release, chart in ((crds, "crd.projectcalico.org.v1"), (operator, "tigera-operator")):
-        assert release.inputs["chart"] == chart
-        assert release.inputs["version"] == "v3.32.1"
-        assert release.inputs["repositoryOpts"] == {"repo": CALICO_REPO}
-        assert release.inputs["namespace"] == "tigera-operator"
-    assert crds.inputs["values"] == {}
-    assert operator.inputs["values"] == {"installation": installation, "manageCRDs": False}
-    assert crds.urn in operator.dependencies
-    namespace = built.one(NAMESPACE)
-    assert namespace.inputs["metadata"]["name"] == "tigera-operator"
-    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
-    assert namespace.provider_urn == _named(built, K8S_PROVIDER, CNI_PROVIDER).urn
-    assert namespace.urn in crds.dependencies
+    crds, operator = check_calico_releases(built, installation)
     assert "taints" not in built.one(NODE_GROUP).inputs
     _check_installed(built, [crds, operator])
 

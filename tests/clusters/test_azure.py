@@ -24,7 +24,7 @@ from components.config import parse_fleet
 from edgefleet.engine import Registration
 from edgefleet.mock_outputs.azure import CLIENT_OBJECT_ID, SUBSCRIPTION
 from edgefleet.mock_outputs.common import fake_ca
-from tests.clusters.support import Built, build, fleet_config, refused
+from tests.clusters.support import Built, build, check_calico_releases, fleet_config, refused
 
 ENTRY = {"vendor": "azure", "region": "westeurope"}
 NAME = "azure-westeurope"
@@ -449,7 +449,6 @@ RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 CILIUM_REPO = "https://helm.cilium.io/"
-CALICO_REPO = "https://docs.tigera.io/calico/charts"
 
 
 def _with_cni(cni: dict[str, Any]) -> Built:
@@ -573,22 +572,7 @@ def test_cni_cilium_byocni_installs_cilium_with_tunnel_routing_on_the_pod_range(
 
 
 def _check_calico(built: Built, installation: dict[str, Any]) -> None:
-    releases = {r.inputs["name"]: r for r in built.of_type(RELEASE)}
-    assert list(releases) == ["calico-crds", "tigera-operator"]
-    crds, operator = releases["calico-crds"], releases["tigera-operator"]
-    for release, chart in ((crds, "crd.projectcalico.org.v1"), (operator, "tigera-operator")):
-        assert release.inputs["chart"] == chart
-        assert release.inputs["version"] == "v3.32.1"
-        assert release.inputs["repositoryOpts"] == {"repo": CALICO_REPO}
-        assert release.inputs["namespace"] == "tigera-operator"
-    assert crds.inputs["values"] == {}
-    assert operator.inputs["values"] == {"installation": installation, "manageCRDs": False}
-    assert crds.urn in operator.dependencies
-    namespace = built.one(NAMESPACE)
-    assert namespace.inputs["metadata"]["name"] == "tigera-operator"
-    assert namespace.inputs["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
-    assert namespace.provider_urn == _provider(built, f"{NAME}-k8s-cni").urn
-    assert namespace.urn in crds.dependencies
+    crds, operator = check_calico_releases(built, installation)
     _check_installed(built, [crds, operator])
 
 

@@ -125,3 +125,15 @@ def test_config_public_api_is_pinned() -> None:
             "split_evenly",
         ]
     )
+
+
+def test_importing_the_fleet_loads_no_cloud_sdk() -> None:
+    # Vendor modules and DNS providers load on first use: a fleet of `existing` clusters never pays
+    # the seconds each cloud SDK takes to import.
+    code = (
+        "import sys, components.fleet, components.entry\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(('pulumi_aws', 'pulumi_gcp', "
+        "'pulumi_azure_native', 'pulumi_linode', 'pulumi_digitalocean', 'pulumi_cloudflare'))}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert result.stdout.strip() == "[]"

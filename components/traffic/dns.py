@@ -67,7 +67,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
-from pulumi_aws import route53
 
 from components.config.model import DnsProvider, TrafficSpec, Vendor
 from components.placement.catalog import regions
@@ -312,6 +311,9 @@ class DnsSteering(pulumi.ComponentResource):
     def _route53(
         self, name: str, args: DnsSteeringArgs, locations: Sequence[SteeredLocation], latency: Mapping[str, str]
     ) -> None:
+        # Imported here, like Cloudflare below: a fleet without `traffic` never loads pulumi-aws.
+        from pulumi_aws import route53  # noqa: PLC0415
+
         traffic, check = args.traffic, args.traffic.health_check
         for loc in locations:
             kind = record_type(loc.vendor)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import re
 import uuid
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
 import pulumi
+import pulumi_cloudflare
 import pytest
 from pulumi.runtime import MockResourceArgs
 from pulumi_aws.provider import Provider as AwsProvider
@@ -35,11 +35,6 @@ from edgefleet.engine import ProgramRun, Registration, run_under_mocks
 from edgefleet.mock_outputs import route53_cloudflare
 from edgefleet.mock_outputs.common import stable_hex, stable_uuid
 from tests.conftest import REPO
-
-with warnings.catch_warnings():
-    # pulumi-cloudflare's root warns about ~140 deprecated modules on load (components/traffic/dns.py).
-    warnings.filterwarnings("ignore", r"cloudflare\.index/", DeprecationWarning)
-    import pulumi_cloudflare
 
 ZONE = "edge.example.com"
 HOSTNAME = f"api.{ZONE}"

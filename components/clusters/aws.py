@@ -76,26 +76,16 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 
 import pulumi
-from pulumi_aws import cloudwatch, eks, iam, kms
+from pulumi_aws import cloudwatch, ec2, eks, iam, kms
 from pulumi_aws.provider import Provider, ProviderArgs
 
 from components.clusters.common import CloudCluster, exec_kubeconfig, network_of, tags
 from components.cni import matrix
 from components.config.model import Cluster, CniPlugin, NetworkPlan, NodePool
 from components.contract import ClusterArgs
-
-with warnings.catch_warnings():
-    # pulumi-aws 7.51.1's ec2 package warns on load that EncryptionControl (which edgefleet does not
-    # use) is deprecated; under pytest's `filterwarnings = error` that would fail the load. Service
-    # modules load lazily, on first attribute access, so the access happens here, inside the filter.
-    warnings.filterwarnings("ignore", r"aws\.ec2/encryptioncontrol\.EncryptionControl", DeprecationWarning)
-    from pulumi_aws import ec2
-
-    ec2.Vpc  # noqa: B018
 
 TYPE = "edgefleet:clusters:EksCluster"
 

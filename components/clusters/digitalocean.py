@@ -40,21 +40,14 @@ which it bridges; doctl; the DigitalOcean API and VPC docs):
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import pulumi
+import pulumi_digitalocean as digitalocean
 
 from components.clusters.common import CloudCluster, exec_kubeconfig, network_of, protected, tag_list, tags
 from components.contract import ClusterArgs
-
-# pulumi-digitalocean's package root imports every module, and its deprecated gradientai_* modules
-# warn at import time (DeprecationWarning, an error under pytest's filterwarnings). Nothing here
-# uses them.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_digitalocean\.")
-    import pulumi_digitalocean as digitalocean
 
 TYPE = "edgefleet:clusters:DoksCluster"
 

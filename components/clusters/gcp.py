@@ -58,27 +58,17 @@ from __future__ import annotations
 
 import hashlib
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_gcp import container, kms, organizations, projects, serviceaccount
+from pulumi_gcp import compute, container, kms, organizations, projects, serviceaccount
 from pulumi_gcp.provider import Provider, ProviderArgs
 
 from components.clusters.common import CloudCluster, exec_kubeconfig, gcp_labels, network_of
 from components.cni import matrix
 from components.config.model import Cluster, NodePool
 from components.contract import ClusterArgs
-
-with warnings.catch_warnings():
-    # pulumi-gcp 10.x's compute module warns at import time about two deprecated aliases edgefleet never
-    # uses (MangedSslCertificate, RouterStatus); pytest's `filterwarnings = error` would make that an
-    # ImportError. Service modules load on first attribute access, so touch one while the filter is on.
-    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"pulumi_gcp\.compute\.")
-    from pulumi_gcp import compute
-
-    _ = compute.Network
 
 TYPE = "edgefleet:clusters:GkeCluster"
 

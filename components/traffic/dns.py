@@ -61,7 +61,6 @@ which record (or pool) serves which location.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -371,15 +370,10 @@ class DnsSteering(pulumi.ComponentResource):
         # pulumi-cloudflare 6's package root imports all of its ~780 modules (seconds), so only fleets
         # that steer with Cloudflare load it; ~140 of them warn on load that they are deprecated
         # (none edgefleet uses), which under pytest's `filterwarnings = error` would fail the load.
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", r"cloudflare\.index/", DeprecationWarning)
-            from pulumi_cloudflare._inputs import LoadBalancerPoolOriginArgs  # noqa: PLC0415
-            from pulumi_cloudflare.load_balancer import LoadBalancer, LoadBalancerArgs  # noqa: PLC0415
-            from pulumi_cloudflare.load_balancer_monitor import (  # noqa: PLC0415
-                LoadBalancerMonitor,
-                LoadBalancerMonitorArgs,
-            )
-            from pulumi_cloudflare.load_balancer_pool import LoadBalancerPool, LoadBalancerPoolArgs  # noqa: PLC0415
+        from pulumi_cloudflare._inputs import LoadBalancerPoolOriginArgs  # noqa: PLC0415
+        from pulumi_cloudflare.load_balancer import LoadBalancer, LoadBalancerArgs  # noqa: PLC0415
+        from pulumi_cloudflare.load_balancer_monitor import LoadBalancerMonitor, LoadBalancerMonitorArgs  # noqa: PLC0415
+        from pulumi_cloudflare.load_balancer_pool import LoadBalancerPool, LoadBalancerPoolArgs  # noqa: PLC0415
 
         traffic, check = args.traffic, args.traffic.health_check
         if traffic.account_id is None:
@@ -451,7 +445,6 @@ def dns_provider(traffic: TrafficSpec, parent: pulumi.Resource) -> pulumi.Provid
         return AwsProvider(
             "traffic-aws", AwsProviderArgs(region="us-east-1"), opts=pulumi.ResourceOptions(parent=parent)
         )
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", r"cloudflare\.index/", DeprecationWarning)
-        from pulumi_cloudflare.provider import Provider, ProviderArgs  # noqa: PLC0415
+    from pulumi_cloudflare.provider import Provider, ProviderArgs  # noqa: PLC0415
+
     return Provider("traffic-cloudflare", ProviderArgs(), opts=pulumi.ResourceOptions(parent=parent))

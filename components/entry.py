@@ -17,7 +17,16 @@ from components.config import FleetSpec, parse_fleet
 from components.config.errors import ConfigError
 from components.config.parse import PROVIDER_KEYS, PlacementOptions
 from components.config.previous import read_previous
-from components.config.source import PROJECT, StackSource, normalize_key, read_stack_file
+from components.config.slices import SliceRequest, SliceScope, resolve_scope
+from components.config.source import (
+    FLEET_FILE_KEY,
+    PROJECT,
+    ConfigValue,
+    StackSource,
+    normalize_key,
+    read_fleet_file,
+    read_stack_file,
+)
 from components.fleet import Fleet, FleetArgs
 
 # What `edgefleet plan` sets a `secure:` key to, since it cannot decrypt it offline. The program
@@ -30,7 +39,7 @@ def _stack_file(project_dir: Path) -> StackSource | None:
     if not path.is_file():
         return None
     try:
-        return read_stack_file(path)
+        return read_stack_file(path, project_dir)
     except ConfigError:
         return None  # positions are a courtesy; the config itself came from the engine
 
@@ -68,38 +77,69 @@ def _provider_config() -> dict[str, str]:
     return out
 
 
-def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[str]]]:
-    """The validated fleet and its secrets, from ``edgefleet:fleet`` and the keys it references."""
-    config = pulumi.Config(PROJECT)
+def _fleet_source(project_dir: Path, config: pulumi.Config) -> tuple[Any, StackSource | None, str | None]:
+    """The raw fleet, the source to locate errors in, and the shared fleet file (if any)."""
+    stack = pulumi.get_stack()
+    fleet_file = config.get("fleetFile")
     raw = config.get_object("fleet")
-    if raw is None:
+    located = _stack_file(project_dir)
+    if fleet_file is None:
+        if raw is None:
+            raise pulumi.RunError(
+                f"config key {PROJECT}:fleet is not set; add it to stacks/Pulumi.{stack}.yaml, or name a shared "
+                f"fleet file with {FLEET_FILE_KEY} (see docs/fleet-config.md)"
+            )
+        return raw, located, None
+    if raw is not None:
         raise pulumi.RunError(
-            f"config key {PROJECT}:fleet is not set; add it to stacks/Pulumi.{pulumi.get_stack()}.yaml "
-            "(see docs/fleet-config.md)"
+            f"stacks/Pulumi.{stack}.yaml sets both {PROJECT}:fleet and {FLEET_FILE_KEY}; a stack takes its fleet "
+            "from one of them"
         )
-    referenced = _referenced_keys(raw)
-    present = {normalize_key(k) for k in referenced if config.get(k) is not None}
+    if located is None or located.fleet_file != fleet_file:
+        located = read_fleet_file(project_dir, ConfigValue(FLEET_FILE_KEY, False, fleet_file), stack=stack)
+    return located.fleet, located, fleet_file
+
+
+def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[str]], SliceScope | None]:
+    """The validated fleet, the secrets of the clusters this stack deploys, and its slice of the
+    fleet (None: all of it), from ``edgefleet:fleet`` or ``edgefleet:fleetFile`` + ``edgefleet:slice``."""
+    config = pulumi.Config(PROJECT)
     try:
+        raw, source, fleet_file = _fleet_source(project_dir, config)
+        referenced = _referenced_keys(raw)
+        present = {normalize_key(k) for k in referenced if config.get(k) is not None}
         previous_file = config.get("placementsFile")
         previous = read_previous(project_dir / previous_file, previous_file) if previous_file else {}
         options = PlacementOptions(previous=previous)
         spec = parse_fleet(
             raw,
-            available_keys=present,
-            source=_stack_file(project_dir),
+            available_keys=present if fleet_file is None else None,
+            source=source,
             options=options,
             provider_config=_provider_config(),
         )
+        scope = None
+        if fleet_file is not None:
+            request = SliceRequest(
+                stack=pulumi.get_stack(),
+                fleet_file=fleet_file,
+                value=config.get_object("slice"),
+                available_keys=present,
+                placements_file=previous_file,
+                source=source,
+            )
+            scope = resolve_scope(request, spec, project_dir)
     except ConfigError as exc:
         raise pulumi.RunError("invalid fleet config:\n" + str(exc)) from None
-    secrets = {key: read_secret(config, key) for key in sorted(referenced)}
-    return spec, secrets
+    deployed = {c.spec.kubeconfig for c in spec.clusters if scope is None or scope.deploys(c.name)}
+    secrets = {key: read_secret(config, key) for key in sorted(referenced) if key in deployed}
+    return spec, secrets, scope
 
 
 def build(project_dir: Path) -> Fleet:
     """Read the config, build the fleet, export its outputs (kubeconfigs as secrets)."""
-    spec, secrets = read_fleet(project_dir)
-    fleet = Fleet("fleet", FleetArgs(spec=spec, secrets=secrets))
+    spec, secrets, scope = read_fleet(project_dir)
+    fleet = Fleet("fleet", FleetArgs(spec=spec, secrets=secrets, scope=scope))
     pulumi.export(
         "clusters",
         {name: {"vendor": c.vendor, "region": c.region, "endpoint": c.endpoint} for name, c in fleet.clusters.items()},
@@ -110,10 +150,24 @@ def build(project_dir: Path) -> Fleet:
     pulumi.export(
         "endpoints",
         {
-            w.spec.name: {cluster: fleet.workloads[(w.spec.name, cluster)].endpoint for cluster, _ in w.replicas}
+            w.spec.name: {
+                cluster: fleet.workloads[(w.spec.name, cluster)].endpoint
+                for cluster, _ in w.replicas
+                if cluster in fleet.clusters
+            }
             for w in spec.workloads
-            if w.spec.expose.value == "public"
+            if w.spec.expose.value == "public" and any(cluster in fleet.clusters for cluster, _ in w.replicas)
         },
     )
-    pulumi.export("hostnames", {w.spec.name: w.hostname for w in spec.workloads if w.hostname is not None})
+    if scope is None or scope.is_global:
+        pulumi.export("hostnames", {w.spec.name: w.hostname for w in spec.workloads if w.hostname is not None})
+    if scope is not None:
+        pulumi.export(
+            "slice",
+            {
+                "stack": scope.slice.stack,
+                "selector": scope.slice.spec.as_config(),
+                "clusters": list(scope.slice.clusters),
+            },
+        )
     return fleet

@@ -12,6 +12,7 @@ from components.clusters import VENDORS, ClusterFactory
 from components.cni import matrix
 from components.cni.install import CniInstall, CniInstallArgs
 from components.config.model import Cluster, FleetSpec, Vendor
+from components.config.slices import SliceScope
 from components.contract import ClusterArgs, CniInstaller, KubernetesCluster
 from components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
 from components.workloads import EdgeWorkload, EdgeWorkloadArgs
@@ -19,12 +20,14 @@ from components.workloads import EdgeWorkload, EdgeWorkloadArgs
 
 @dataclass(frozen=True)
 class FleetArgs:
-    """A validated fleet, the secret kubeconfigs it references (by config key), and the vendor
-    components to build clusters with (tests swap in a fake vendor)."""
+    """A validated fleet, the secret kubeconfigs it references (by config key), the vendor
+    components to build clusters with (tests swap in a fake vendor), and the slice of the fleet
+    this stack deploys (None: all of it)."""
 
     spec: FleetSpec
     secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     vendors: Mapping[Vendor, ClusterFactory] = field(default_factory=lambda: dict(VENDORS))
+    scope: SliceScope | None = None
 
 
 def cluster_labels(spec: FleetSpec, cluster: str) -> dict[str, str]:
@@ -60,18 +63,47 @@ def cni_installer(cluster: Cluster, labels: Mapping[str, str]) -> CniInstaller |
     return install
 
 
+def slice_stack_name(stack: str) -> str:
+    """The fully qualified name of a stack of this project, for a ``StackReference``
+    (``<organization>/<project>/<stack>``; self-managed backends use the organization
+    ``organization``, which ``pulumi.get_organization`` returns there)."""
+    organization = pulumi.get_organization() or "organization"
+    return f"{organization}/{pulumi.get_project()}/{stack}"
+
+
+def slice_endpoint(endpoints: object, stack: str, workload: str, cluster: str) -> str:
+    """``workload``'s endpoint on ``cluster`` from stack ``stack``'s ``endpoints`` output, or an
+    error that says to deploy that slice first."""
+    by_cluster = endpoints.get(workload) if isinstance(endpoints, Mapping) else None
+    found = by_cluster.get(cluster) if isinstance(by_cluster, Mapping) else None
+    if not isinstance(found, str) or not found:
+        raise pulumi.RunError(
+            f"stack {stack!r} has no endpoint for workload {workload!r} on cluster {cluster!r} yet; deploy that "
+            "slice first (`edgefleet up` runs the global slice after every other slice)"
+        )
+    return found
+
+
 class Fleet(pulumi.ComponentResource):
-    """All clusters and workloads of one stack. Decisions were made on plain values already."""
+    """All clusters and workloads of one stack (or of its slice). Decisions were made on plain values already."""
 
     clusters: dict[str, KubernetesCluster]
     workloads: dict[tuple[str, str], EdgeWorkload]
     dns: dict[str, DnsSteering]
+    slices: dict[str, pulumi.StackReference]
 
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("edgefleet:fleet:Fleet", name, None, opts)
         spec = args.spec
+        scope = args.scope
+
+        def here(cluster: str) -> bool:
+            return scope is None or scope.deploys(cluster)
+
         self.clusters = {}
         for cluster in spec.clusters:
+            if not here(cluster.name):
+                continue
             key = cluster.spec.kubeconfig
             factory = args.vendors[cluster.vendor]
             self.clusters[cluster.name] = factory(
@@ -93,7 +125,7 @@ class Fleet(pulumi.ComponentResource):
             earlier: list[pulumi.Resource] = []
             for wave in workload.waves or (tuple(replicas_in),):
                 current: list[pulumi.Resource] = []
-                for cluster_name in wave:
+                for cluster_name in (c for c in wave if here(c)):
                     made = EdgeWorkload(
                         f"{workload.spec.name}-{cluster_name}",
                         EdgeWorkloadArgs(
@@ -111,10 +143,26 @@ class Fleet(pulumi.ComponentResource):
                     self.workloads[(workload.spec.name, cluster_name)] = made
                     current.append(made.deployment)
                 earlier += current
-        self.dns = self._steer(spec) if spec.traffic is not None else {}
+        # The global slice reads each other slice's endpoints through a StackReference.
+        self.slices = {}
+        if scope is not None and scope.is_global:
+            for stack in scope.peer_stacks():
+                self.slices[stack] = pulumi.StackReference(
+                    f"slice-{stack}", slice_stack_name(stack), pulumi.ResourceOptions(parent=self)
+                )
+        steers = spec.traffic is not None and (scope is None or scope.is_global)
+        self.dns = self._steer(spec, scope) if steers else {}
         self.register_outputs({})
 
-    def _steer(self, spec: FleetSpec) -> dict[str, DnsSteering]:
+    def _target(self, scope: SliceScope | None, workload: str, cluster: str) -> pulumi.Input[str]:
+        """Where a location's users connect: this stack's EdgeWorkload, or the slice's output."""
+        if scope is None:
+            return self.workloads[(workload, cluster)].endpoint
+        stack = scope.peers[cluster]
+        endpoints = self.slices[stack].get_output("endpoints")
+        return endpoints.apply(lambda e: slice_endpoint(e, stack, workload, cluster))
+
+    def _steer(self, spec: FleetSpec, scope: SliceScope | None) -> dict[str, DnsSteering]:
         """One DNS name per public workload, steering to its locations (``traffic``)."""
         traffic = spec.traffic
         steered = [w for w in spec.workloads if w.hostname is not None]
@@ -132,7 +180,7 @@ class Fleet(pulumi.ComponentResource):
                         vendor=cluster.vendor.value,
                         lat=cluster.location.lat,
                         lon=cluster.location.lon,
-                        target=self.workloads[(workload.spec.name, cluster_name)].endpoint,
+                        target=self._target(scope, workload.spec.name, cluster_name),
                         port=workload.spec.port,
                     )
                 )

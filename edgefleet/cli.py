@@ -6,7 +6,9 @@ Exit codes: 0 success; 2 invalid input (every error on its own line: ``path: mes
 from __future__ import annotations
 
 import sys
+import threading
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -15,8 +17,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from components.config import ConfigError, FleetSpec, Workload, load_stack, read_stack_file
+from components.config import ConfigError, FleetSpec, Workload, read_stack_file
 from components.config.previous import placement_options
+from components.config.slices import Slice, SliceScope, load_sliced
 from components.config.source import StackSource
 from edgefleet import __version__
 from edgefleet.plan import (
@@ -24,16 +27,19 @@ from edgefleet.plan import (
     build_plan,
     check_manifest_dir,
     counts_by_type,
+    deployed_clusters,
     dumps,
     kubernetes_objects,
     placement_entries,
     write_manifests,
 )
 from edgefleet.project import find_project, stack_file
+from edgefleet.stacks import GroupBy
 
 if TYPE_CHECKING:
     from edgefleet.check import CheckReport
     from edgefleet.engine import ProgramRun
+    from edgefleet.orchestrate import Operation, Orchestrator, SliceRun
 
 # `validate` stays fast: the Pulumi SDK, the engine and the rules load only in `plan` and `check`.
 
@@ -65,17 +71,25 @@ def _fail(exc: ConfigError) -> typer.Exit:
     return typer.Exit(EXIT_INVALID)
 
 
-def _load(stack: str, *, previous: Path | None = None, exact: bool = False) -> tuple[Path, StackSource, FleetSpec]:
+def _load_scoped(
+    stack: str, *, previous: Path | None = None, exact: bool = False
+) -> tuple[Path, StackSource, FleetSpec, SliceScope | None]:
     project = find_project()
-    source = read_stack_file(stack_file(project, stack))
-    return project, source, load_stack(source, placement_options(project, source, previous=previous, exact=exact))
+    source = read_stack_file(stack_file(project, stack), project)
+    spec, scope = load_sliced(source, project, placement_options(project, source, previous=previous, exact=exact))
+    return project, source, spec, scope
+
+
+def _load(stack: str, *, previous: Path | None = None, exact: bool = False) -> tuple[Path, StackSource, FleetSpec]:
+    project, source, spec, _ = _load_scoped(stack, previous=previous, exact=exact)
+    return project, source, spec
 
 
 @app.command()
 def validate(stack: StackArg) -> None:
     """Parse and cross-check the fleet config. Exit 0 valid, 2 invalid."""
     try:
-        _, source, spec = _load(stack)
+        _, source, spec, scope = _load_scoped(stack)
     except ConfigError as exc:
         raise _fail(exc) from None
     placed = sum(len(w.replicas) for w in spec.workloads)
@@ -84,6 +98,10 @@ def validate(stack: StackArg) -> None:
         f"{placed} placement(s)",
         highlight=False,
     )
+    if scope is not None:
+        what = f"{len(scope.slice.clusters)} cluster(s)" if not scope.is_global else "the fleet-wide resources"
+        reads = f", reads {', '.join(scope.peer_stacks())}" if scope.is_global else ""
+        err.print(f"slice {source.stack} ({scope.slice.spec.describe()}): deploys {what}{reads}", highlight=False)
 
 
 def _run_with_progress(project: Path, source: StackSource) -> ProgramRun:
@@ -99,14 +117,14 @@ def _run_with_progress(project: Path, source: StackSource) -> ProgramRun:
         return run_program(project, source, on_register=tick)
 
 
-def _summary(spec: FleetSpec, run: ProgramRun) -> None:
+def _summary(spec: FleetSpec, run: ProgramRun, scope: SliceScope | None = None) -> None:
     # One pass: object kinds per EdgeWorkload component (named <workload>-<cluster>).
     names = {r.urn: r.name for r in run.registrations}
     kinds_of: dict[str, Counter[str]] = {}
     for _, r in kubernetes_objects(run):
         kinds_of.setdefault(names.get(r.parent or "", ""), Counter())[r.type.rsplit(":", 1)[-1]] += 1
     tree = Tree(f"[bold]{run.project}/{run.stack}[/]: {len(run.registrations)} resources")
-    for cluster in sorted(spec.clusters, key=lambda c: c.name):
+    for cluster in deployed_clusters(spec, scope):
         cni = cluster.cni
         policy = "policy enforced" if cni.network_policy else "policy not enforced"
         branch = tree.add(
@@ -206,7 +224,7 @@ def plan(
 ) -> None:
     """Run the real Pulumi program under the SDK's mock engine; print a summary, write plan and manifests."""
     try:
-        project, source, spec = _load(stack)
+        project, source, spec, scope = _load_scoped(stack)
     except ConfigError as exc:
         raise _fail(exc) from None
     if manifests is not None:
@@ -222,10 +240,10 @@ def plan(
     except pulumi.RunError as exc:  # the program's own config errors, already one line each
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
-    _summary(spec, run)
+    _summary(spec, run, scope)
     if json_file is not None:
         json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(dumps(build_plan(spec, run)), encoding="utf-8")
+        json_file.write_text(dumps(build_plan(spec, run, scope)), encoding="utf-8")
         err.print(f"plan written to {json_file}", highlight=False)
     if manifests is not None:
         written = write_manifests(run, manifests)
@@ -295,6 +313,181 @@ def _print_report(report: CheckReport) -> None:
     advisory = len(report.violations) - mandatory
     summary = f"{len(report.rules)} rules, {mandatory} mandatory and {advisory} advisory violation(s)"
     err.print(f"[{'red' if mandatory else 'green'}]{'failed' if mandatory else 'passed'}:[/] {summary}")
+
+
+stacks_app = typer.Typer(
+    help="Per-region stacks (slices) of a shared fleet file: write them; export them to the Kubernetes operator.",
+    no_args_is_help=True,
+)
+app.add_typer(stacks_app, name="stacks")
+
+EXIT_CANNOT_RUN = 3  # up/preview: the Pulumi CLI is missing
+DEFAULT_PARALLEL = 4  # slices at a time in up/preview
+
+FleetArg = Annotated[
+    Path, typer.Argument(help="The shared fleet file (e.g. fleets/prod.yaml), inside the project.", show_default=False)
+]
+
+
+def _fleet_file(project: Path, fleet: Path) -> str:
+    from edgefleet.stacks import fleet_file_argument
+
+    return fleet_file_argument(project, fleet)
+
+
+@stacks_app.command("sync")
+def stacks_sync(
+    fleet: FleetArg,
+    by: Annotated[
+        GroupBy, typer.Option("--by", help="One slice per region group (continent), or one per cluster.")
+    ] = GroupBy.REGION,
+    prefix: Annotated[
+        str | None, typer.Option("--prefix", help="Stack name prefix (default: the fleet file's name).")
+    ] = None,
+    placements_file: Annotated[
+        str | None,
+        typer.Option("--placements-file", help="Set edgefleet:placementsFile (project-relative) in every slice."),
+    ] = None,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 when a slice file would change (for CI).")
+    ] = False,
+) -> None:
+    """Write or update one stack settings file per slice of FLEET (idempotent), and report what changed."""
+    from edgefleet.stacks import Change, sync
+
+    try:
+        project = find_project()
+        fleet_file = _fleet_file(project, fleet)
+        report = sync(
+            project,
+            fleet_file,
+            prefix=prefix or Path(fleet_file).stem,
+            by=by,
+            placements_file=placements_file,
+            write=not check_only,
+        )
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    table = Table("stack", "slice", "clusters", "change", title=f"slices of {fleet_file}", title_justify="left")
+    for item in report.files:
+        colour = {Change.CREATED: "green", Change.UPDATED: "yellow", Change.STALE: "red"}.get(item.change, "dim")
+        what = "global (DNS steering)" if item.spec.is_global else ", ".join(item.clusters) or "(none)"
+        table.add_row(item.stack, item.spec.describe(), what, f"[{colour}]{item.change.value}[/]")
+    out.print(table)
+    for item in report.files:
+        for key in item.missing_secrets:
+            err.print(
+                f"{item.stack}: set {key} with `pulumi config set --secret -s {item.stack} {key.split(':', 1)[1]} "
+                "< kubeconfig.yaml`",
+                markup=False,
+                highlight=False,
+            )
+        if item.change is Change.STALE:
+            err.print(
+                f"{item.stack}: selects no cluster any more; destroy it (`pulumi destroy -s {item.stack}`, "
+                f"`pulumi stack rm {item.stack}`), then delete {_shown(item.path)}",
+                markup=False,
+                highlight=False,
+            )
+    verb = "would change" if check_only else "changed"
+    err.print(f"{len(report.changed)} of {len(report.files)} slice file(s) {verb}", highlight=False)
+    if check_only and report.changed:
+        raise typer.Exit(EXIT_VIOLATIONS)
+
+
+def _shown(path: Path) -> str:
+    from components.config.source import display_path
+
+    return display_path(path)
+
+
+ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Slices run at the same time.")]
+LogsOpt = Annotated[Path, typer.Option("--logs", help="Each slice's Pulumi output goes to <LOGS>/<stack>.log.")]
+
+
+def _orchestrate(fleet: Path, operation: Operation, parallel: int, logs: Path) -> None:
+    from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State, fleet_plan
+
+    try:
+        project = find_project()
+        fleet_file = _fleet_file(project, fleet)
+        slices = fleet_plan(project, fleet_file)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    except OrchestrationError as exc:
+        err.print(f"{fleet}: {exc}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    orchestrator = Orchestrator(AutomationDriver(project), operation, parallel=parallel, logs=logs)
+    try:
+        runs = _with_progress_table(orchestrator, slices, f"{operation} {fleet_file}")
+    except OrchestrationError as exc:
+        err.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(EXIT_CANNOT_RUN) from None
+    out.print(_runs_table(runs, f"{operation} {fleet_file}: summary"))
+    for run in runs:
+        if run.error is not None:
+            log = f" (log: {_shown(run.log)})" if run.log is not None else ""
+            err.print(f"{run.stack}: {run.state.value}: {run.error}{log}", markup=False, highlight=False)
+    bad = [r for r in runs if r.state is not State.SUCCEEDED]
+    if bad:
+        err.print(f"[red]{len(bad)} of {len(runs)} slice(s) did not succeed[/]", highlight=False)
+        raise typer.Exit(EXIT_VIOLATIONS)
+    err.print(f"[green]all {len(runs)} slice(s) succeeded[/]", highlight=False)
+
+
+def _runs_table(runs: Sequence[SliceRun], title: str) -> Table:
+    from edgefleet.orchestrate import State
+
+    table = Table("stack", "state", "resources", "changes", "time", title=title, title_justify="left")
+    colours = {State.SUCCEEDED: "green", State.FAILED: "red", State.SKIPPED: "yellow", State.RUNNING: "cyan"}
+    for run in runs:
+        colour = colours.get(run.state, "dim")
+        name = f"{run.stack} [dim](global, last)[/]" if run.is_global else run.stack
+        seconds = f"{run.seconds:.0f} s" if run.state in (State.SUCCEEDED, State.FAILED) else "-"
+        table.add_row(name, f"[{colour}]{run.state.value}[/]", str(run.resources_done), run.changes_text(), seconds)
+    return table
+
+
+def _with_progress_table(orchestrator: Orchestrator, slices: Sequence[Slice], title: str) -> list[SliceRun]:
+    """A live table on a terminal; one line per state change otherwise (CI logs)."""
+    if err.is_terminal:
+        from rich.live import Live
+
+        with Live(console=err, refresh_per_second=4, transient=True) as live:
+            orchestrator.on_change = lambda runs: live.update(_runs_table(runs, title))
+            return orchestrator.run(slices)
+    seen: dict[str, str] = {}
+    lock = threading.Lock()
+
+    def log_changes(runs: Sequence[SliceRun]) -> None:
+        with lock:
+            for run in runs:
+                if seen.get(run.stack) != run.state.value:
+                    seen[run.stack] = run.state.value
+                    err.print(f"{run.stack}: {run.state.value}", markup=False, highlight=False)
+
+    orchestrator.on_change = log_changes
+    return orchestrator.run(slices)
+
+
+@app.command()
+def preview(
+    fleet: FleetArg,
+    parallel: ParallelOpt = DEFAULT_PARALLEL,
+    logs: LogsOpt = Path("out/logs"),
+) -> None:
+    """`pulumi preview` every slice of FLEET with your Pulumi CLI: in parallel, the global slice last."""
+    _orchestrate(fleet, "preview", parallel, logs)
+
+
+@app.command()
+def up(
+    fleet: FleetArg,
+    parallel: ParallelOpt = DEFAULT_PARALLEL,
+    logs: LogsOpt = Path("out/logs"),
+) -> None:
+    """`pulumi up` every slice of FLEET with your Pulumi CLI: in parallel, past failures, the global slice last."""
+    _orchestrate(fleet, "up", parallel, logs)
 
 
 def _version(value: bool) -> None:

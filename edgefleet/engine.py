@@ -173,7 +173,8 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
 
 def engine_config(source: StackSource) -> tuple[dict[str, str], list[str]]:
     """The stack's config as the engine hands it to a program: strings, objects as JSON."""
-    config = {FLEET_KEY: json.dumps(source.fleet, sort_keys=True)}
+    # A slice stack names a shared fleet file (in `values`), which the program reads itself.
+    config = {FLEET_KEY: json.dumps(source.fleet, sort_keys=True)} if source.fleet_file is None else {}
     secret_keys: list[str] = []
     for key, entry in sorted(source.values.items()):
         if entry.secure:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml import YAML
 
 from components.config.model import Cluster, FleetSpec, Workload
+from components.config.slices import SliceScope
 
 if TYPE_CHECKING:
     from edgefleet.engine import ProgramRun, Registration
@@ -55,9 +56,24 @@ def cluster_entry(c: Cluster) -> dict[str, Any]:
     return entry
 
 
-def cluster_entries(spec: FleetSpec) -> list[dict[str, Any]]:
-    """The plan's ``clusters``, by name."""
-    return [cluster_entry(c) for c in sorted(spec.clusters, key=lambda c: c.name)]
+def cluster_entries(spec: FleetSpec, scope: SliceScope | None = None) -> list[dict[str, Any]]:
+    """The plan's ``clusters`` (those the stack deploys), by name."""
+    return [cluster_entry(c) for c in deployed_clusters(spec, scope)]
+
+
+def deployed_clusters(spec: FleetSpec, scope: SliceScope | None) -> list[Cluster]:
+    """The clusters a stack deploys: all, or its slice's; by name."""
+    return [c for c in sorted(spec.clusters, key=lambda c: c.name) if scope is None or scope.deploys(c.name)]
+
+
+def slice_entry(scope: SliceScope) -> dict[str, Any]:
+    """The plan's ``slice``: which stack of a shared fleet file this is, and what it deploys."""
+    return {
+        "stack": scope.slice.stack,
+        "selector": scope.slice.spec.as_config(),
+        "clusters": list(scope.slice.clusters),
+        "reads": list(scope.peer_stacks()),
+    }
 
 
 def placement_entry(w: Workload) -> dict[str, Any]:
@@ -162,18 +178,26 @@ def resource_entry(r: Registration) -> dict[str, Any]:
     }
 
 
-def build_plan(spec: FleetSpec, run: ProgramRun) -> dict[str, Any]:
-    """The whole plan document; the same inputs give the same document."""
-    return {
+def build_plan(spec: FleetSpec, run: ProgramRun, scope: SliceScope | None = None) -> dict[str, Any]:
+    """The whole plan document; the same inputs give the same document. A slice's plan lists the
+    clusters it deploys and, like every slice of its fleet, the whole fleet's placements."""
+    document: dict[str, Any] = {
         "format": PLAN_FORMAT,
         "project": run.project,
         "stack": run.stack,
-        "clusters": cluster_entries(spec),
-        "placements": placement_entries(spec),
-        "dns": dns_entries(run),
-        "resources": [resource_entry(r) for r in sorted(run.registrations, key=lambda r: r.urn)],
-        "outputs": _sorted(run.outputs),
     }
+    if scope is not None:
+        document["slice"] = slice_entry(scope)
+    document.update(
+        {
+            "clusters": cluster_entries(spec, scope),
+            "placements": placement_entries(spec),
+            "dns": dns_entries(run),
+            "resources": [resource_entry(r) for r in sorted(run.registrations, key=lambda r: r.urn)],
+            "outputs": _sorted(run.outputs),
+        }
+    )
+    return document
 
 
 def dumps(document: Mapping[str, Any]) -> str:

@@ -224,7 +224,7 @@ def _program_spec(stack: str, config: dict[str, str], secret_keys: list[str]) ->
     got: dict[str, FleetSpec] = {}
 
     def program() -> None:
-        got["spec"], _ = read_fleet(REPO)
+        got["spec"], _, _ = read_fleet(REPO)
 
     run_under_mocks(program, stack=stack, project_dir=REPO, config=config, secret_keys=secret_keys)
     return got["spec"]

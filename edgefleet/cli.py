@@ -22,6 +22,7 @@ from components.config.previous import placement_options
 from components.config.slices import Slice, SliceScope, load_sliced
 from components.config.source import StackSource
 from edgefleet import __version__
+from edgefleet.operator import GitAuth, SecretsProvider, SliceSecrets
 from edgefleet.plan import (
     ManifestDirError,
     build_plan,
@@ -393,6 +394,88 @@ def stacks_sync(
     err.print(f"{len(report.changed)} of {len(report.files)} slice file(s) {verb}", highlight=False)
     if check_only and report.changed:
         raise typer.Exit(EXIT_VIOLATIONS)
+
+
+@stacks_app.command("export")
+def stacks_export(  # noqa: PLR0917  one option per OperatorOptions field
+    fleet: FleetArg,
+    repo: Annotated[str, typer.Option("--repo", help="Git URL of this project's repository.", show_default=False)],
+    operator: Annotated[
+        bool, typer.Option("--operator", help="Write Pulumi Kubernetes Operator (v2) Stack resources.")
+    ] = False,
+    out_file: Annotated[Path | None, typer.Option("--out", help="Write here (default: stdout).")] = None,
+    branch: Annotated[str, typer.Option("--branch")] = "main",
+    repo_dir: Annotated[str, typer.Option("--repo-dir", help="The project's directory in the repository.")] = "",
+    namespace: Annotated[str, typer.Option("--namespace")] = "edgefleet",
+    organization: Annotated[str, typer.Option("--organization", help="Pulumi organization of the stacks.")] = "",
+    backend: Annotated[str, typer.Option("--backend", help="Self-managed backend URL (default: Pulumi Cloud).")] = "",
+    service_account: Annotated[str, typer.Option("--service-account")] = "edgefleet-workspace",
+    access_token_secret: Annotated[str, typer.Option("--access-token-secret")] = "pulumi-access-token",
+    secrets_provider: Annotated[SecretsProvider, typer.Option("--secrets-provider")] = SecretsProvider.SERVICE,
+    passphrase_secret: Annotated[str, typer.Option("--passphrase-secret")] = "pulumi-config-passphrase",
+    git_auth: Annotated[GitAuth, typer.Option("--git-auth")] = GitAuth.NONE,
+    git_auth_secret: Annotated[str, typer.Option("--git-auth-secret")] = "edgefleet-git-auth",
+    slice_secrets: Annotated[SliceSecrets, typer.Option("--slice-secrets")] = SliceSecrets.STACK_FILE,
+    resync_seconds: Annotated[int, typer.Option("--resync-seconds")] = 600,
+    rerun_unchanged: Annotated[bool, typer.Option("--rerun-unchanged")] = False,
+    refresh: Annotated[bool, typer.Option("--refresh/--no-refresh")] = True,
+    create_stacks: Annotated[bool, typer.Option("--create-stacks")] = False,
+    environment: Annotated[list[str] | None, typer.Option("--environment", help="Pulumi ESC environment.")] = None,
+    workspace_image: Annotated[str, typer.Option("--workspace-image")] = "",
+) -> None:
+    """Export the slices of FLEET so a management cluster runs them continuously (docs/operator.md)."""
+    from edgefleet.operator import (
+        ExportFileError,
+        OperatorOptions,
+        SliceStack,
+        operator_stacks,
+        write_operator_stacks,
+    )
+    from edgefleet.orchestrate import OrchestrationError, fleet_plan
+
+    if not operator:
+        err.print("stacks export: say what to export: --operator (Pulumi Kubernetes Operator Stacks)", highlight=False)
+        raise typer.Exit(EXIT_INVALID)
+    try:
+        project = find_project()
+        fleet_file = _fleet_file(project, fleet)
+        slices = fleet_plan(project, fleet_file)
+    except ConfigError as exc:
+        raise _fail(exc) from None
+    except OrchestrationError as exc:
+        err.print(f"{fleet}: {exc}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    options = OperatorOptions(
+        repo=repo,
+        branch=branch,
+        repo_dir=repo_dir,
+        namespace=namespace,
+        organization=organization,
+        backend=backend,
+        service_account=service_account,
+        access_token_secret=access_token_secret,
+        secrets_provider=secrets_provider,
+        passphrase_secret=passphrase_secret,
+        git_auth=git_auth,
+        git_auth_secret=git_auth_secret,
+        slice_secrets=slice_secrets,
+        resync_seconds=resync_seconds,
+        rerun_unchanged=rerun_unchanged,
+        refresh=refresh,
+        create_stacks=create_stacks,
+        environments=tuple(environment or ()),
+        workspace_image=workspace_image,
+    )
+    stacks = [SliceStack(s.stack, s.file, s.is_global, s.clusters, s.secret_keys) for s in slices]
+    try:
+        text = write_operator_stacks(operator_stacks(Path(fleet_file).stem, stacks, options), out_file)
+    except (ValueError, ExportFileError) as exc:
+        err.print(f"stacks export: {exc}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_INVALID) from None
+    if out_file is None:
+        sys.stdout.write(text)
+    else:
+        err.print(f"{len(stacks)} Stack resource(s) written to {out_file}", highlight=False)
 
 
 def _shown(path: Path) -> str:

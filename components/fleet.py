@@ -84,6 +84,30 @@ def slice_endpoint(endpoints: object, stack: str, workload: str, cluster: str) -
     return found
 
 
+def slice_facts(spec: FleetSpec, scope: SliceScope | None) -> dict[str, object] | None:
+    """A slice's view of the whole fleet, as plain inputs of the Fleet component: which slice this
+    is, and where every workload runs across all slices. Fleet-wide policies (vendor diversity,
+    public workloads in several locations, every steered location health-checked) read these in a
+    slice, whose own resources show only part of each placement. None for a whole-fleet stack."""
+    if scope is None:
+        return None
+    return {
+        "slice": {"stack": scope.slice.stack, "global": scope.is_global, "clusters": list(scope.slice.clusters)},
+        "placements": [
+            {
+                "workload": w.spec.name,
+                "expose": w.spec.expose.value,
+                "minVendors": w.spec.placement.min_vendors,
+                "hostname": w.hostname,
+                "locations": [
+                    {"cluster": cluster, "vendor": spec.cluster(cluster).vendor.value} for cluster, _ in w.replicas
+                ],
+            }
+            for w in sorted(spec.workloads, key=lambda w: w.spec.name)
+        ],
+    }
+
+
 class Fleet(pulumi.ComponentResource):
     """All clusters and workloads of one stack (or of its slice). Decisions were made on plain values already."""
 
@@ -93,9 +117,9 @@ class Fleet(pulumi.ComponentResource):
     slices: dict[str, pulumi.StackReference]
 
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("edgefleet:fleet:Fleet", name, None, opts)
         spec = args.spec
         scope = args.scope
+        super().__init__("edgefleet:fleet:Fleet", name, slice_facts(spec, scope), opts)
 
         def here(cluster: str) -> bool:
             return scope is None or scope.deploys(cluster)

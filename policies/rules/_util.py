@@ -24,6 +24,7 @@ StackCheck = Callable[[StackValidationArgs], Iterable[tuple[str, str | None]]]
 
 _MINOR = re.compile(r"^v?(\d+)\.(\d+)")
 EDGE_WORKLOAD = "edgefleet:workloads:EdgeWorkload"
+FLEET = "edgefleet:fleet:Fleet"
 CLUSTER_PREFIX = "edgefleet:clusters:"
 
 
@@ -102,6 +103,17 @@ def stack_rule(
 
 def of_type(resources: Iterable[PolicyResource], *types: str) -> list[PolicyResource]:
     return [r for r in resources if r.resource_type in types]
+
+
+def declared_placements(resources: Iterable[PolicyResource]) -> dict[str, Mapping[str, Any]] | None:
+    """In a slice of a fleet (one stack of many), the whole fleet's placements by workload, as its
+    Fleet component declares them (``workload``, ``expose``, ``minVendors``, ``hostname``,
+    ``locations: [{cluster, vendor}]``); None in a stack that deploys the whole fleet, whose own
+    resources show every placement."""
+    for fleet in of_type(resources, FLEET):
+        if isinstance(fleet.props.get("slice"), Mapping):
+            return {str(p.get("workload")): p for p in items(fleet.props.get("placements")) if isinstance(p, Mapping)}
+    return None
 
 
 def clusters_by_name(resources: Iterable[PolicyResource]) -> dict[str, PolicyResource]:

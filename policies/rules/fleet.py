@@ -9,7 +9,17 @@ from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
-from ._util import CLUSTER_PREFIX, EDGE_WORKLOAD, clusters_by_name, dig, items, of_type, resource_rule, stack_rule
+from ._util import (
+    CLUSTER_PREFIX,
+    EDGE_WORKLOAD,
+    clusters_by_name,
+    declared_placements,
+    dig,
+    items,
+    of_type,
+    resource_rule,
+    stack_rule,
+)
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 EXACT_VERSION = re.compile(r"^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
@@ -90,10 +100,18 @@ def _residency(args: StackValidationArgs) -> Iterator[tuple[str, str | None]]:
 def _diversity(args: StackValidationArgs) -> Iterator[tuple[str, str | None]]:
     vendors: dict[str, set[str]] = {}
     minimum: dict[str, int] = {}
-    first: dict[str, str] = {}
+    first: dict[str, str | None] = {}
+    declared = declared_placements(args.resources)
+    if declared is not None:  # a slice: the fleet's placements, most of them in other stacks
+        for name, placement in declared.items():
+            first[name] = None
+            minimum[name] = int(placement.get("minVendors") or 1)
+            vendors[name] = {str(dig(loc, "vendor")) for loc in items(placement.get("locations"))}
     for placed, cluster in _placements(args):
         name = str(placed.props.get("workload"))
-        first.setdefault(name, placed.urn)
+        first[name] = placed.urn if first.get(name) is None else first[name]
+        if declared is not None:
+            continue
         minimum[name] = int(placed.props.get("minVendors") or 1)
         if cluster is not None:
             vendors.setdefault(name, set()).add(str(cluster.props.get("vendor")))

@@ -14,7 +14,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from ._util import EDGE_WORKLOAD, dig, is_set, items, of_type, stack_rule
+from ._util import EDGE_WORKLOAD, declared_placements, dig, is_set, items, of_type, stack_rule
 
 DNS_STEERING = "edgefleet:traffic:DnsSteering"
 ROUTE53_RECORD = "aws:route53/record:Record"
@@ -78,13 +78,32 @@ def _health_checks(args: StackValidationArgs) -> Iterator[tuple[str, str | None]
         where = f"public workload '{workload}' in '{cluster}'"
         if not is_set(placed.props, "probePath"):
             yield f"{where} has no HTTP probe path (`probe_path`) for its health checks", placed.urn
-        for steering in steerings:
-            if steering.props.get("workload") != workload:
-                continue
-            gap = _dns_gap(args, steering, cluster)
-            if gap is not None:
-                hostname = steering.props.get("hostname")
-                yield f"{where} is not health-checked by DNS steering for '{hostname}': {gap}", placed.urn
+        yield from _steered(args, steerings, workload, cluster, placed.urn)
+    declared = declared_placements(args.resources)
+    if declared is None:
+        return
+    # A slice: DNS steering lives in the global slice, the locations in the others. The global
+    # slice checks every location of every workload the fleet steers.
+    for workload, placement in sorted(declared.items()):
+        mine = [s for s in steerings if s.props.get("workload") == workload]
+        if not mine or placement.get("expose") != PUBLIC:
+            continue
+        for location in items(placement.get("locations")):
+            yield from _steered(args, mine, workload, str(dig(location, "cluster")), mine[0].urn)
+
+
+def _steered(
+    args: StackValidationArgs, steerings: Sequence[PolicyResource], workload: str, cluster: str, urn: str
+) -> Iterator[tuple[str, str | None]]:
+    """A violation for each of ``workload``'s DNS steerings that leaves ``cluster`` unchecked."""
+    where = f"public workload '{workload}' in '{cluster}'"
+    for steering in steerings:
+        if steering.props.get("workload") != workload:
+            continue
+        gap = _dns_gap(args, steering, cluster)
+        if gap is not None:
+            hostname = steering.props.get("hostname")
+            yield f"{where} is not health-checked by DNS steering for '{hostname}': {gap}", urn
 
 
 def _allowed(args: StackValidationArgs) -> set[str]:
@@ -95,14 +114,23 @@ def _multi_location(args: StackValidationArgs) -> Iterator[tuple[str, str | None
     placements: dict[str, list[PolicyResource]] = {}
     for placed in _public(args):
         placements.setdefault(str(placed.props.get("workload")), []).append(placed)
+    locations = {w: sorted({str(p.props.get("cluster")) for p in placed}) for w, placed in placements.items()}
+    declared = declared_placements(args.resources)
+    if declared is not None:  # a slice: the whole fleet's locations, most of them in other stacks
+        locations = {
+            w: sorted(str(dig(loc, "cluster")) for loc in items(p.get("locations")))
+            for w, p in declared.items()
+            if p.get("expose") == PUBLIC
+        }
     allowed = _allowed(args)
-    for workload in sorted(placements):
-        clusters = sorted({str(p.props.get("cluster")) for p in placements[workload]})
+    for workload in sorted(locations):
+        clusters = locations[workload]
         if len(clusters) == 1 and workload not in allowed:
+            urn = placements[workload][0].urn if workload in placements else None
             yield (
                 f"public workload '{workload}' runs in one location only ('{clusters[0]}'): "
                 "users have nowhere to go when it fails",
-                placements[workload][0].urn,
+                urn,
             )
 
 

@@ -197,3 +197,11 @@ def test_stacks_export_errors_exit_2(tmp_path: Path) -> None:
     bad = runner.invoke(app, ["stacks", "export", str(REPO / FLEET), "--operator", "--repo", "ftp://x"])
     assert bad.exit_code == 2
     assert bad.output.startswith("stacks export: repo:")
+
+
+def test_the_committed_example_slices_are_in_sync_with_their_fleet_file() -> None:
+    report = sync(REPO, FLEET, prefix="retail", write=False)
+    assert [(f.stack, f.change, f.missing_secrets) for f in report.files] == [
+        (stack, Change.UNCHANGED, ())
+        for stack in ("retail-asia", "retail-europe", "retail-global", "retail-north-america")
+    ]

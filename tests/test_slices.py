@@ -322,3 +322,18 @@ def test_select_by_residency_labels_and_names() -> None:
     assert select(parse_slice({"selector": {"tier": "core"}}), whole) == ("aws-eu-central-1", "digitalocean-nyc3")
     assert select(parse_slice({"clusters": ["store-osaka-01"]}), whole) == ("store-osaka-01",)
     assert select(parse_slice({"global": True}), whole) == ()
+
+
+def test_a_whole_fleet_stack_beside_slices_of_the_same_fleet_file_is_an_error(project: Path) -> None:
+    _valid_set(project)
+    secrets = SECRETS_EU + SECRETS_NA + "edgefleet:storeOsaka01Kubeconfig: {secure: v1:YQ==}\n"
+    _stack(project, "r-all", f"edgefleet:fleetFile: {FLEET}\n{secrets}")
+    errors = _errors(project, "r-all")
+    assert any(e.startswith("config.edgefleet:fleetFile: stack 'r-eu' (Pulumi.r-eu.yaml) also deploys") for e in errors)
+    assert any("cluster 'aws-eu-central-1' is also deployed by stack 'r-all'" in e for e in _errors(project, "r-eu"))
+    # Alone, a stack that deploys a whole fleet file is fine.
+    for name in ("r-eu", "r-rest", "r-global"):
+        (project / "stacks" / f"Pulumi.{name}.yaml").unlink()
+    spec, scope = load_sliced(read_stack_file(project / "stacks" / "Pulumi.r-all.yaml", project), project)
+    assert scope is None
+    assert len(spec.clusters) == 7

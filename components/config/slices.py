@@ -314,6 +314,17 @@ def resolve_scope(request: SliceRequest, fleet: m.FleetSpec, project_dir: Path) 
     )
     issues = _missing_secrets(fleet, own_clusters, request)
     if request.value is None:
+        for other in _siblings(project_dir, request.fleet_file):
+            if other.stack != request.stack:
+                issues.append(
+                    ConfigIssue(
+                        f"config.{FLEET_FILE_KEY}",
+                        f"stack {other.stack!r} ({other.file.name}) also deploys {request.fleet_file}; this stack "
+                        "deploys all of it, so both would create the same clusters: give each stack an "
+                        "`edgefleet:slice` (`edgefleet stacks sync` writes disjoint slices)",
+                        source.locate_config(FLEET_FILE_KEY) if source is not None else None,
+                    )
+                )
         if issues:
             raise ConfigError(issues)
         return None

@@ -9,6 +9,7 @@ marked), and returns the registrations and the stack's exports.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import runpy
@@ -22,11 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from components.config.source import FLEET_KEY, PROJECT, StackSource
 from components.entry import UNDECRYPTABLE
@@ -101,8 +104,67 @@ def wire_to_plain(value: Any) -> Any:
     return value
 
 
+def _from_value(value: struct_pb2.Value, specials: list[bool]) -> Any:
+    """One protobuf ``Value`` as ``json_format.MessageToDict`` gives it (numbers stay floats, map
+    order kept), in one pass; ``specials`` gets an entry when a signature key or the unknown
+    sentinel turns up (the SDK's own deserializer then has something to rehydrate)."""
+    kind = value.WhichOneof("kind")
+    if kind == "string_value":
+        text = value.string_value
+        if text == _UNKNOWN_VALUE:
+            specials.append(True)
+        return text
+    if kind == "struct_value":
+        return _from_struct(value.struct_value, specials)
+    if kind == "list_value":
+        return [_from_value(v, specials) for v in value.list_value.values]
+    if kind == "number_value":
+        return value.number_value
+    if kind == "bool_value":
+        return value.bool_value
+    return None
+
+
+def _from_struct(struct: struct_pb2.Struct, specials: list[bool]) -> dict[str, Any]:
+    out = {key: _from_value(v, specials) for key, v in struct.fields.items()}
+    if _SIG in out:
+        specials.append(True)
+    return out
+
+
+def _mock_inputs(value: Any) -> Any:
+    """What the SDK's ``rpc.deserialize_properties`` makes of a request's plain JSON wire form: a
+    deep copy in which a map drops its null members (lists keep theirs)."""
+    if isinstance(value, dict):
+        return {k: _mock_inputs(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_mock_inputs(v) for v in value]
+    return value
+
+
+_SCALARS = (str, bool, int, float, type(None))
+
+
+def _is_plain(value: Any) -> bool:
+    """JSON-shaped data only: what ``Struct.update`` turns into the same protobuf as the SDK's
+    ``serialize_properties`` would (no Outputs, resources, assets, futures, custom mappings)."""
+    kind = type(value)
+    if kind is dict:
+        return all(type(k) is str and _is_plain(v) for k, v in value.items())
+    if kind is list:
+        return all(_is_plain(v) for v in value)
+    return kind in _SCALARS
+
+
 class CapturingMonitor(pulumi_mocks.MockMonitor):
-    """The SDK's mock monitor, recording every registration request before answering it."""
+    """The SDK's mock monitor, recording every registration request before answering it.
+
+    ``RegisterResource`` answers as ``MockMonitor.RegisterResource`` does (same mock call, same
+    response), but without its per-request round trips through the SDK's async (de)serializers:
+    the request's Struct is read once (the captured wire form, and the mock's inputs from it), and
+    a mock's plain JSON state becomes the response's Struct directly. Whatever is not plain JSON
+    (secrets, unknowns, resource references, assets, transforms) takes the SDK's own path.
+    """
 
     def __init__(
         self, mocks: pulumi_mocks.Mocks, project_dir: Path, on_register: Callable[[int], None] | None = None
@@ -130,12 +192,16 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)  # type: ignore[no-untyped-call]
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         urn = self.make_urn(request.parent, request.type, request.name)
+        specials: list[bool] = []
+        wire = _from_struct(request.object, specials)
+        if request.type == "pulumi:pulumi:Stack" or specials or len(request.transforms):
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
+        else:
+            response = self._register(request, urn, _mock_inputs(wire))
         source = None
         if request.HasField("sourcePosition") and request.sourcePosition.uri:
             source = (self._relative(request.sourcePosition.uri), int(request.sourcePosition.line))
-        wire = json_format.MessageToDict(request.object)
         registration = Registration(
             urn=urn,
             type=request.type,
@@ -157,6 +223,30 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
         if self._on_register is not None:
             self._on_register(count)
         return response
+
+    def _register(self, request: Any, urn: str, inputs: dict[str, Any]) -> resource_pb2.RegisterResourceResponse:
+        """``MockMonitor.RegisterResource`` for a request of plain JSON inputs (``inputs``: what the
+        SDK's ``deserialize_properties`` gives for it) and no transforms."""
+        args = pulumi_mocks.MockResourceArgs(
+            typ=request.type,
+            name=request.name,
+            inputs=inputs,
+            provider=request.provider,
+            resource_id=request.importId,
+            custom=request.custom or False,
+            transforms=[],
+        )
+        id_, state = self.mocks.new_resource(args)
+        if _is_plain(state):
+            # The SDK drops top-level properties that serialize to None, and keeps nested ones.
+            obj = struct_pb2.Struct()
+            obj.update({k: v for k, v in state.items() if v is not None})
+        else:
+            _ensure_event_loop()  # type: ignore[no-untyped-call]
+            obj = _sync_await(rpc.serialize_properties(state, {}))
+        # As the SDK's: a mock may answer no id (None), which the response carries as "".
+        self.resources[urn] = pulumi_mocks.MockMonitor.ResourceRegistration(urn, id_, state)  # type: ignore[arg-type]
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=id_ or "", object=obj)
 
     def _relative(self, uri: str) -> str:
         # A handful of source files register every resource: resolve each path once.
@@ -184,6 +274,25 @@ def engine_config(source: StackSource) -> tuple[dict[str, str], list[str]]:
             value = entry.value
             config[key] = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     return config, secret_keys
+
+
+# The garbage collector's thresholds while a program runs (CPython's defaults: 700, 10, 10). Almost
+# everything a Pulumi program allocates lives until it ends (each resource's Outputs, futures and
+# tasks), so with the defaults the collector rescans that growing heap over and over without
+# freeing much: at 50 clusters x 10 workloads, 10 of 30 seconds went to full collections. Young
+# collections every 200,000 allocations (as mypy sets them) make it a fraction of a second; the
+# peak memory grows by a few percent (cyclic garbage lives a little longer).
+GC_THRESHOLDS = (200_000, 30, 30)
+
+
+@contextmanager
+def _gc_thresholds(thresholds: tuple[int, int, int]) -> Iterator[None]:
+    before = gc.get_threshold()
+    gc.set_threshold(*thresholds)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @contextmanager
@@ -246,7 +355,8 @@ def run_under_mocks(
         def main() -> None:
             program()
 
-        _sync_await(run_pulumi_func(main))
+        with _gc_thresholds(GC_THRESHOLDS):
+            _sync_await(run_pulumi_func(main))
         run = ProgramRun(stack=stack, project=PROJECT, registrations=list(monitor.captured))
         root = pulumi_settings.get_root_resource()
         run.outputs = _resolve_outputs(root) if root is not None else {}

@@ -14,6 +14,11 @@ Namespaces, Services, PDBs and NetworkPolicies everywhere go ahead as usual.
 A public workload's Service is a LoadBalancer that the vendor's load balancer health-checks on the
 workload's probe path (``load_balancer_annotations`` says what each vendor gets, and why), and its
 address is ``endpoint``: what global DNS steering points at.
+
+Arguments are pulumi-kubernetes' TypedDict input types (``...ArgsDict``), not its Args classes:
+mypy checks every key (a misspelt one fails ``make typecheck``), and at run time they are plain
+dicts, which the SDK serializes without first turning each nested Args object back into a dict
+(a Deployment's inputs serialize about a quarter faster; benchmarks/README.md, "Plan scale").
 """
 
 from __future__ import annotations
@@ -23,46 +28,21 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_kubernetes.apps.v1 import (
-    DeploymentInitArgs,
-    DeploymentSpecArgs,
-    DeploymentStrategyArgs,
-    RollingUpdateDeploymentArgs,
-)
+from pulumi_kubernetes.apps.v1 import DeploymentSpecArgsDict
 from pulumi_kubernetes.core.v1 import (
-    CapabilitiesArgs,
-    ContainerArgs,
-    ContainerPortArgs,
-    EmptyDirVolumeSourceArgs,
-    HTTPGetActionArgs,
-    NamespaceInitArgs,
-    PodSecurityContextArgs,
-    PodSpecArgs,
-    PodTemplateSpecArgs,
-    ProbeArgs,
-    ResourceRequirementsArgs,
-    SeccompProfileArgs,
-    SecurityContextArgs,
-    ServiceInitArgs,
-    ServicePortArgs,
-    ServiceSpecArgs,
-    TCPSocketActionArgs,
-    TopologySpreadConstraintArgs,
-    VolumeArgs,
-    VolumeMountArgs,
+    ContainerArgsDict,
+    ProbeArgsDict,
+    SecurityContextArgsDict,
+    ServiceSpecArgsDict,
 )
 from pulumi_kubernetes.core.v1.outputs import ServiceStatus
-from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgsDict, ObjectMetaArgsDict
 from pulumi_kubernetes.networking.v1 import (
-    IPBlockArgs,
-    NetworkPolicyEgressRuleArgs,
-    NetworkPolicyIngressRuleArgs,
-    NetworkPolicyInitArgs,
-    NetworkPolicyPeerArgs,
-    NetworkPolicyPortArgs,
-    NetworkPolicySpecArgs,
+    NetworkPolicyEgressRuleArgsDict,
+    NetworkPolicyIngressRuleArgsDict,
+    NetworkPolicySpecArgsDict,
 )
-from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetInitArgs, PodDisruptionBudgetSpecArgs
+from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgsDict
 
 from components.config.model import Expose, Vendor, WorkloadSpec
 
@@ -180,20 +160,20 @@ def selector_labels(workload: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": workload, "app.kubernetes.io/instance": workload}
 
 
-def _probe(spec: WorkloadSpec, *, period: int, failures: int) -> ProbeArgs:
+def _probe(spec: WorkloadSpec, *, period: int, failures: int) -> ProbeArgsDict:
     if spec.probe_path:
-        return ProbeArgs(
-            http_get=HTTPGetActionArgs(path=spec.probe_path, port="http"),
-            period_seconds=period,
-            failure_threshold=failures,
-            timeout_seconds=2,
-        )
-    return ProbeArgs(
-        tcp_socket=TCPSocketActionArgs(port="http"),
-        period_seconds=period,
-        failure_threshold=failures,
-        timeout_seconds=2,
-    )
+        return {
+            "http_get": {"path": spec.probe_path, "port": "http"},
+            "period_seconds": period,
+            "failure_threshold": failures,
+            "timeout_seconds": 2,
+        }
+    return {
+        "tcp_socket": {"port": "http"},
+        "period_seconds": period,
+        "failure_threshold": failures,
+        "timeout_seconds": 2,
+    }
 
 
 class EdgeWorkload(pulumi.ComponentResource):
@@ -228,160 +208,126 @@ class EdgeWorkload(pulumi.ComponentResource):
 
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
-            NamespaceInitArgs(
-                metadata=ObjectMetaArgs(
-                    name=wl,
-                    labels={
-                        **labels,
-                        "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL,
-                        "pod-security.kubernetes.io/enforce-version": "latest",
-                        "pod-security.kubernetes.io/audit": POD_SECURITY_LEVEL,
-                        "pod-security.kubernetes.io/warn": POD_SECURITY_LEVEL,
-                    },
-                )
-            ),
+            metadata={
+                "name": wl,
+                "labels": {
+                    **labels,
+                    "pod-security.kubernetes.io/enforce": POD_SECURITY_LEVEL,
+                    "pod-security.kubernetes.io/enforce-version": "latest",
+                    "pod-security.kubernetes.io/audit": POD_SECURITY_LEVEL,
+                    "pod-security.kubernetes.io/warn": POD_SECURITY_LEVEL,
+                },
+            },
             opts=child,
         )
         ns = self.namespace.metadata.name
 
-        def meta(object_name: str) -> ObjectMetaArgs:
-            return ObjectMetaArgs(name=object_name, namespace=ns, labels=labels)
+        def meta(object_name: str) -> ObjectMetaArgsDict:
+            return {"name": object_name, "namespace": ns, "labels": labels}
 
-        drop_all = SecurityContextArgs(
-            allow_privilege_escalation=False,
-            privileged=False,
-            read_only_root_filesystem=True,
-            run_as_non_root=True,
-            capabilities=CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
-        )
+        def match(match_labels: Mapping[str, str]) -> LabelSelectorArgsDict:
+            return {"match_labels": match_labels}
+
+        drop_all: SecurityContextArgsDict = {
+            "allow_privilege_escalation": False,
+            "privileged": False,
+            "read_only_root_filesystem": True,
+            "run_as_non_root": True,
+            "capabilities": {"drop": ["ALL"]},
+            "seccomp_profile": {"type": "RuntimeDefault"},
+        }
         requests = {"cpu": spec.resources.cpu, "memory": spec.resources.memory}
+        container: ContainerArgsDict = {
+            "name": wl,
+            "image": spec.image,
+            "ports": [{"name": "http", "container_port": spec.port, "protocol": "TCP"}],
+            "resources": {"requests": requests, "limits": requests},
+            "security_context": drop_all,
+            "readiness_probe": _probe(spec, period=5, failures=3),
+            "liveness_probe": _probe(spec, period=10, failures=6),
+            # A writable scratch dir, since the root filesystem is read-only.
+            "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
+        }
+        deployment: DeploymentSpecArgsDict = {
+            "replicas": args.replicas,
+            "revision_history_limit": 5,
+            "selector": match(select),
+            # Never below the desired count during a rollout: surge one, then retire one.
+            "strategy": {"type": "RollingUpdate", "rolling_update": {"max_surge": 1, "max_unavailable": 0}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "automount_service_account_token": False,
+                    "enable_service_links": False,
+                    "security_context": {
+                        "run_as_non_root": True,
+                        "run_as_user": RUN_AS,
+                        "run_as_group": RUN_AS,
+                        "fs_group": RUN_AS,
+                        "seccomp_profile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}],
+                    "topology_spread_constraints": [
+                        {
+                            "max_skew": 1,
+                            "topology_key": "kubernetes.io/hostname",
+                            "when_unsatisfiable": "ScheduleAnyway",
+                            "label_selector": match(select),
+                        }
+                    ],
+                },
+            },
+        }
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            DeploymentInitArgs(
-                metadata=meta(wl),
-                spec=DeploymentSpecArgs(
-                    replicas=args.replicas,
-                    revision_history_limit=5,
-                    selector=LabelSelectorArgs(match_labels=select),
-                    # Never below the desired count during a rollout: surge one, then retire one.
-                    strategy=DeploymentStrategyArgs(
-                        type="RollingUpdate",
-                        rolling_update=RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
-                    ),
-                    template=PodTemplateSpecArgs(
-                        metadata=ObjectMetaArgs(labels=labels),
-                        spec=PodSpecArgs(
-                            automount_service_account_token=False,
-                            enable_service_links=False,
-                            security_context=PodSecurityContextArgs(
-                                run_as_non_root=True,
-                                run_as_user=RUN_AS,
-                                run_as_group=RUN_AS,
-                                fs_group=RUN_AS,
-                                seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
-                            ),
-                            containers=[
-                                ContainerArgs(
-                                    name=wl,
-                                    image=spec.image,
-                                    ports=[ContainerPortArgs(name="http", container_port=spec.port, protocol="TCP")],
-                                    resources=ResourceRequirementsArgs(requests=requests, limits=requests),
-                                    security_context=drop_all,
-                                    readiness_probe=_probe(spec, period=5, failures=3),
-                                    liveness_probe=_probe(spec, period=10, failures=6),
-                                    # A writable scratch dir, since the root filesystem is read-only.
-                                    volume_mounts=[VolumeMountArgs(name="tmp", mount_path="/tmp")],
-                                )
-                            ],
-                            volumes=[VolumeArgs(name="tmp", empty_dir=EmptyDirVolumeSourceArgs(size_limit="64Mi"))],
-                            topology_spread_constraints=[
-                                TopologySpreadConstraintArgs(
-                                    max_skew=1,
-                                    topology_key="kubernetes.io/hostname",
-                                    when_unsatisfiable="ScheduleAnyway",
-                                    label_selector=LabelSelectorArgs(match_labels=select),
-                                )
-                            ],
-                        ),
-                    ),
-                ),
-            ),
+            metadata=meta(wl),
+            spec=deployment,
             # The previous wave's Deployments must be ready first (pulumi-kubernetes awaits them).
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(args.depends_on))),
         )
         public = spec.expose is Expose.PUBLIC
-        self.service = k8s.core.v1.Service(
-            f"{name}-service",
-            ServiceInitArgs(
-                metadata=ObjectMetaArgs(
-                    name=wl,
-                    namespace=ns,
-                    labels=labels,
-                    annotations=load_balancer_annotations(args.vendor, spec) or None,
-                ),
-                spec=ServiceSpecArgs(
-                    type="LoadBalancer" if public else "ClusterIP",
-                    selector=select,
-                    ports=[ServicePortArgs(name="http", port=spec.port, target_port="http", protocol="TCP")],
-                ),
-            ),
-            opts=child,
-        )
-        self.pdb = k8s.policy.v1.PodDisruptionBudget(
-            f"{name}-pdb",
-            PodDisruptionBudgetInitArgs(
-                metadata=meta(wl),
-                spec=PodDisruptionBudgetSpecArgs(max_unavailable=1, selector=LabelSelectorArgs(match_labels=select)),
-            ),
-            opts=child,
-        )
+        service_meta: ObjectMetaArgsDict = {"name": wl, "namespace": ns, "labels": labels}
+        annotations = load_balancer_annotations(args.vendor, spec)
+        if annotations:
+            service_meta["annotations"] = annotations
+        service: ServiceSpecArgsDict = {
+            "type": "LoadBalancer" if public else "ClusterIP",
+            "selector": select,
+            "ports": [{"name": "http", "port": spec.port, "target_port": "http", "protocol": "TCP"}],
+        }
+        self.service = k8s.core.v1.Service(f"{name}-service", metadata=service_meta, spec=service, opts=child)
+        pdb: PodDisruptionBudgetSpecArgsDict = {"max_unavailable": 1, "selector": match(select)}
+        self.pdb = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(wl), spec=pdb, opts=child)
+        deny: NetworkPolicySpecArgsDict = {"pod_selector": {}, "policy_types": ["Ingress", "Egress"]}
         self.default_deny = k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny",
-            NetworkPolicyInitArgs(
-                metadata=meta("default-deny"),
-                spec=NetworkPolicySpecArgs(pod_selector=LabelSelectorArgs(), policy_types=["Ingress", "Egress"]),
-            ),
-            opts=child,
+            f"{name}-default-deny", metadata=meta("default-deny"), spec=deny, opts=child
         )
         # Public: any source (the load balancer forwards client traffic). Internal: pods of this cluster.
-        sources = None if public else [NetworkPolicyPeerArgs(namespace_selector=LabelSelectorArgs())]
-        egress = [
-            NetworkPolicyEgressRuleArgs(
-                to=[
-                    NetworkPolicyPeerArgs(
-                        namespace_selector=LabelSelectorArgs(
-                            match_labels={"kubernetes.io/metadata.name": "kube-system"}
-                        ),
-                        pod_selector=LabelSelectorArgs(match_labels={"k8s-app": "kube-dns"}),
-                    )
+        ingress: NetworkPolicyIngressRuleArgsDict = {"ports": [{"port": spec.port, "protocol": "TCP"}]}
+        if not public:
+            ingress["from_"] = [{"namespace_selector": {}}]
+        egress: list[NetworkPolicyEgressRuleArgsDict] = [
+            {
+                "to": [
+                    {
+                        "namespace_selector": match({"kubernetes.io/metadata.name": "kube-system"}),
+                        "pod_selector": match({"k8s-app": "kube-dns"}),
+                    }
                 ],
-                ports=[NetworkPolicyPortArgs(port=53, protocol="UDP"), NetworkPolicyPortArgs(port=53, protocol="TCP")],
-            )
+                "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+            }
         ]
         if spec.egress_cidrs:
-            egress.append(
-                NetworkPolicyEgressRuleArgs(
-                    to=[NetworkPolicyPeerArgs(ip_block=IPBlockArgs(cidr=c)) for c in spec.egress_cidrs]
-                )
-            )
+            egress.append({"to": [{"ip_block": {"cidr": c}} for c in spec.egress_cidrs]})
+        allow: NetworkPolicySpecArgsDict = {
+            "pod_selector": match(select),
+            "policy_types": ["Ingress", "Egress"],
+            "ingress": [ingress],
+            "egress": egress,
+        }
         self.allow = k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow",
-            NetworkPolicyInitArgs(
-                metadata=meta(f"allow-{wl}"),
-                spec=NetworkPolicySpecArgs(
-                    pod_selector=LabelSelectorArgs(match_labels=select),
-                    policy_types=["Ingress", "Egress"],
-                    ingress=[
-                        NetworkPolicyIngressRuleArgs(
-                            from_=sources,
-                            ports=[NetworkPolicyPortArgs(port=spec.port, protocol="TCP")],
-                        )
-                    ],
-                    egress=egress,
-                ),
-            ),
-            opts=child,
+            f"{name}-allow", metadata=meta(f"allow-{wl}"), spec=allow, opts=child
         )
         # The load balancer's IP or host name once the vendor assigned one; "" for internal workloads.
         self.endpoint: pulumi.Output[str] = (

@@ -431,20 +431,11 @@ def stacks_export(  # noqa: PLR0917  one option per OperatorOptions field
         operator_stacks,
         write_operator_stacks,
     )
-    from edgefleet.orchestrate import OrchestrationError, fleet_plan
 
     if not operator:
         err.print("stacks export: say what to export: --operator (Pulumi Kubernetes Operator Stacks)", highlight=False)
         raise typer.Exit(EXIT_INVALID)
-    try:
-        project = find_project()
-        fleet_file = _fleet_file(project, fleet)
-        slices = fleet_plan(project, fleet_file)
-    except ConfigError as exc:
-        raise _fail(exc) from None
-    except OrchestrationError as exc:
-        err.print(f"{fleet}: {exc}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_INVALID) from None
+    _, fleet_file, slices = _checked_slices(fleet)
     options = OperatorOptions(
         repo=repo,
         branch=branch,
@@ -488,18 +479,26 @@ ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Slices run 
 LogsOpt = Annotated[Path, typer.Option("--logs", help="Each slice's Pulumi output goes to <LOGS>/<stack>.log.")]
 
 
-def _orchestrate(fleet: Path, operation: Operation, parallel: int, logs: Path) -> None:
-    from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State, fleet_plan
+def _checked_slices(fleet: Path) -> tuple[Path, str, list[Slice]]:
+    """The project, FLEET as a project-relative path, and its slices, every one validated; exit 2
+    (every error on its own line) before anything runs."""
+    from edgefleet.orchestrate import OrchestrationError, fleet_plan
 
     try:
         project = find_project()
         fleet_file = _fleet_file(project, fleet)
-        slices = fleet_plan(project, fleet_file)
+        return project, fleet_file, fleet_plan(project, fleet_file)
     except ConfigError as exc:
         raise _fail(exc) from None
     except OrchestrationError as exc:
         err.print(f"{fleet}: {exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
+
+
+def _orchestrate(fleet: Path, operation: Operation, parallel: int, logs: Path) -> None:
+    from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State
+
+    project, fleet_file, slices = _checked_slices(fleet)
     orchestrator = Orchestrator(AutomationDriver(project), operation, parallel=parallel, logs=logs)
     try:
         runs = _with_progress_table(orchestrator, slices, f"{operation} {fleet_file}")

@@ -187,15 +187,21 @@ def test_without_the_pulumi_cli_nothing_runs_and_the_cli_says_how_to_fix_it(
     assert workspace.calls == []
 
 
+def _scratch_project(root: Path, *, with_slices: bool) -> None:
+    """A project with the retail fleet file, and its committed slice files if ``with_slices``."""
+    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
+    (root / "fleets").mkdir()
+    shutil.copy(REPO / FLEET, root / FLEET)
+    if with_slices:
+        (root / "stacks").mkdir()
+        for path in (REPO / "stacks").glob("Pulumi.retail-*.yaml"):
+            shutil.copy(path, root / "stacks" / path.name)
+
+
 def test_an_invalid_slice_stops_the_run_before_any_stack_is_touched(
     workspace: FakeWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    (tmp_path / "fleets").mkdir()
-    shutil.copy(REPO / FLEET, tmp_path / FLEET)
-    (tmp_path / "stacks").mkdir()
-    for path in (REPO / "stacks").glob("Pulumi.retail-*.yaml"):
-        shutil.copy(path, tmp_path / "stacks" / path.name)
+    _scratch_project(tmp_path, with_slices=True)
     europe = tmp_path / "stacks" / "Pulumi.retail-europe.yaml"
     europe.write_text(europe.read_text().replace("edgefleet:storeLyon01Kubeconfig", "edgefleet:somethingElse"))
     monkeypatch.chdir(tmp_path)
@@ -210,9 +216,7 @@ def test_an_invalid_slice_stops_the_run_before_any_stack_is_touched(
 def test_a_fleet_file_without_slices_says_to_sync(
     workspace: FakeWorkspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    (tmp_path / "fleets").mkdir()
-    shutil.copy(REPO / FLEET, tmp_path / FLEET)
+    _scratch_project(tmp_path, with_slices=False)
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(app, ["preview", FLEET])
     assert result.exit_code == 2

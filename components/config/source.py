@@ -395,13 +395,13 @@ def parse_stack_text(text: str, file: str, stack: str, project_dir: Path | None 
             )
         if problems:
             raise StackFileError(problems)
-        fleet = to_plain(fleet_node)
     except _TooLarge:
         raise StackFileError.at(
             file, f"the config expands to more than {MAX_VALUES:,} values (YAML aliases?); it cannot be a fleet"
         ) from None
     except RecursionError:
         raise StackFileError.at(file, "invalid YAML: nested too deeply") from None
+    fleet = _plain_fleet(fleet_node, file, "the config")
     return StackSource(
         file=file,
         stack=stack,
@@ -413,6 +413,18 @@ def parse_stack_text(text: str, file: str, stack: str, project_dir: Path | None 
         config_file=file,
         _config_node=config,
     )
+
+
+def _plain_fleet(node: Any, file: str, what: str) -> Any:
+    """The fleet's YAML as plain values, or a one-line error for a value too big or too deep."""
+    try:
+        return to_plain(node)
+    except _TooLarge:
+        raise StackFileError.at(
+            file, f"{what} expands to more than {MAX_VALUES:,} values (YAML aliases?); it cannot be a fleet"
+        ) from None
+    except RecursionError:
+        raise StackFileError.at(file, "invalid YAML: nested too deeply") from None
 
 
 def _key_of(config: CommentedMap, key: str) -> tuple[int, int]:
@@ -468,14 +480,7 @@ def read_fleet_file(
             "as under `edgefleet:fleet`",
             Position(shown, _first_content_line(text), 1),
         )
-    try:
-        fleet = to_plain(doc)
-    except _TooLarge:
-        raise StackFileError.at(
-            shown, f"the fleet file expands to more than {MAX_VALUES:,} values (YAML aliases?)"
-        ) from None
-    except RecursionError:
-        raise StackFileError.at(shown, "invalid YAML: nested too deeply") from None
+    fleet = _plain_fleet(doc, shown, "the fleet file")
     return StackSource(
         file=shown,
         stack=stack,

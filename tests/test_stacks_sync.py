@@ -10,7 +10,9 @@ from typer.testing import CliRunner
 
 from components.config import ConfigError, read_stack_file
 from components.config.slices import load_sliced
+from components.config.source import _parsed_fleet_file
 from edgefleet.cli import app
+from edgefleet.orchestrate import fleet_plan
 from edgefleet.stacks import Change, GroupBy, sync
 from tests.conftest import REPO
 
@@ -205,3 +207,19 @@ def test_the_committed_example_slices_are_in_sync_with_their_fleet_file() -> Non
         (stack, Change.UNCHANGED, ())
         for stack in ("retail-asia", "retail-europe", "retail-global", "retail-north-america")
     ]
+
+
+def test_every_slice_of_a_big_fleet_reads_the_fleet_file_once(project: Path) -> None:
+    report = sync(project, FLEET, prefix="shop", by=GroupBy.CLUSTER)
+    for item in report.files:  # every slice gets its secrets, as `pulumi config set --secret` would
+        item.path.write_text(
+            item.path.read_text() + "".join(f"  {k}:\n    secure: v1:YQ==\n" for k in item.missing_secrets)
+        )
+    before = _parsed_fleet_file.cache_info()
+    slices = fleet_plan(project, FLEET)  # validates 8 slices, each against the 7 others
+    assert len(slices) == 8
+    assert _parsed_fleet_file.cache_info().misses - before.misses <= 1
+    # A changed fleet file is read again.
+    (project / FLEET).write_text((project / FLEET).read_text() + "\n")
+    fleet_plan(project, FLEET)
+    assert _parsed_fleet_file.cache_info().misses - before.misses <= 2

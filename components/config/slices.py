@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -34,7 +35,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from components.config import model as m
-from components.config.errors import ConfigError, ConfigIssue, StackFileError
+from components.config.errors import ConfigError, ConfigIssue
 from components.config.parse import PlacementOptions, load_stack
 from components.config.source import (
     FLEET_FILE_KEY,
@@ -42,7 +43,6 @@ from components.config.source import (
     PathPart,
     StackSource,
     normalize_key,
-    read_stack_file,
     stack_name_from_path,
 )
 from components.placement.demand import REGION_GROUPS, region_group
@@ -246,20 +246,40 @@ def _siblings(project_dir: Path, fleet_file: str) -> list[_Sibling]:
         if path.suffix not in (".yaml", ".yml"):
             continue
         try:
-            source = read_stack_file(path, project_dir)
-        except (StackFileError, ConfigError):
+            stat = path.stat()
+        except OSError:
             continue
-        if source.fleet_file is None or not same_fleet_file(source.fleet_file, fleet_file):
+        settings = _slice_settings(str(path), stat.st_mtime_ns, stat.st_size)
+        if settings is None or settings[0] is None or not same_fleet_file(settings[0], fleet_file):
             continue
-        entry = source.values.get(SLICE_KEY)
+        _, value, placements_file = settings
         try:
-            spec = parse_slice(entry.value) if entry is not None else None
+            spec = parse_slice(value) if value is not None else None
         except ConfigError:
             continue
-        placements = source.values.get(PLACEMENTS_KEY)
-        placements_file = placements.value if placements is not None and isinstance(placements.value, str) else None
         out.append(_Sibling(stack_name_from_path(path), path, spec, placements_file))
     return out
+
+
+@lru_cache(maxsize=4096)
+def _slice_settings(path: str, mtime_ns: int, size: int) -> tuple[str | None, Any, str | None] | None:
+    """A stack file's ``edgefleet:fleetFile``, ``edgefleet:slice`` and ``edgefleet:placementsFile``
+    (None: unreadable). Every slice reads every other slice's file, so this reads only those keys
+    (not the fleet file) and caches them per file version (``mtime_ns``, ``size``)."""
+    try:
+        data = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLError, ValueError, RecursionError):
+        return None
+    config = data.get("config") if isinstance(data, dict) else None
+    if not isinstance(config, dict):
+        return None
+    values = {normalize_key(str(k)): v for k, v in config.items()}
+    fleet_file, placements = values.get(FLEET_FILE_KEY), values.get(PLACEMENTS_KEY)
+    return (
+        fleet_file if isinstance(fleet_file, str) else None,
+        values.get(SLICE_KEY),
+        placements if isinstance(placements, str) else None,
+    )
 
 
 def fleet_slices(project_dir: Path, fleet_file: str, fleet: m.FleetSpec) -> list[Slice]:

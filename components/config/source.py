@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -443,6 +444,23 @@ def fleet_file_path(project_dir: Path, written: str) -> Path | None:
     return project_dir / relative
 
 
+def _fleet_document(path: Path, shown: str) -> tuple[str, Any]:
+    """The fleet file's text and round-trip document. Every slice of a fleet reads the same file
+    (``edgefleet up`` and ``stacks sync`` read them all), so the parse is cached per file version;
+    callers only read the document."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return _read_text(path, shown, "fleet file"), None  # _read_text raises the reason
+    return _parsed_fleet_file(str(path), shown, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=16)
+def _parsed_fleet_file(path: str, shown: str, mtime_ns: int, size: int) -> tuple[str, Any]:
+    text = _read_text(Path(path), shown, "fleet file")
+    return text, _load(text, shown)
+
+
 def read_fleet_file(
     project_dir: Path,
     entry: ConfigValue,
@@ -471,8 +489,7 @@ def read_fleet_file(
             f"fleet file {written} not found in the project ({shown}); check the path, or write it (docs/slices.md)",
             where,
         )
-    text = _read_text(path, shown, "fleet file")
-    doc = _load(text, shown)
+    text, doc = _fleet_document(path, shown)
     if not isinstance(doc, CommentedMap):
         raise StackFileError.at(
             shown,

@@ -487,7 +487,10 @@ def _checked_slices(fleet: Path) -> tuple[Path, str, list[Slice]]:
     try:
         project = find_project()
         fleet_file = _fleet_file(project, fleet)
-        return project, fleet_file, fleet_plan(project, fleet_file)
+        if not err.is_terminal:
+            return project, fleet_file, fleet_plan(project, fleet_file)
+        with err.status(f"validating the slices of {fleet_file}..."):
+            return project, fleet_file, fleet_plan(project, fleet_file)
     except ConfigError as exc:
         raise _fail(exc) from None
     except OrchestrationError as exc:

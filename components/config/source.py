@@ -397,11 +397,9 @@ def parse_stack_text(text: str, file: str, stack: str, project_dir: Path | None 
         if problems:
             raise StackFileError(problems)
     except _TooLarge:
-        raise StackFileError.at(
-            file, f"the config expands to more than {MAX_VALUES:,} values (YAML aliases?); it cannot be a fleet"
-        ) from None
+        raise _too_large(file, "the config") from None
     except RecursionError:
-        raise StackFileError.at(file, "invalid YAML: nested too deeply") from None
+        raise _too_deep(file) from None
     fleet = _plain_fleet(fleet_node, file, "the config")
     return StackSource(
         file=file,
@@ -421,11 +419,19 @@ def _plain_fleet(node: Any, file: str, what: str) -> Any:
     try:
         return to_plain(node)
     except _TooLarge:
-        raise StackFileError.at(
-            file, f"{what} expands to more than {MAX_VALUES:,} values (YAML aliases?); it cannot be a fleet"
-        ) from None
+        raise _too_large(file, what) from None
     except RecursionError:
-        raise StackFileError.at(file, "invalid YAML: nested too deeply") from None
+        raise _too_deep(file) from None
+
+
+def _too_large(file: str, what: str) -> StackFileError:
+    return StackFileError.at(
+        file, f"{what} expands to more than {MAX_VALUES:,} values (YAML aliases?); it cannot be a fleet"
+    )
+
+
+def _too_deep(file: str) -> StackFileError:
+    return StackFileError.at(file, "invalid YAML: nested too deeply")
 
 
 def _key_of(config: CommentedMap, key: str) -> tuple[int, int]:

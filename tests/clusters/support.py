@@ -107,6 +107,23 @@ def build(
 
 
 CALICO_REPO = "https://docs.tigera.io/calico/charts"
+CILIUM_REPO = "https://helm.cilium.io/"
+
+
+def check_cilium_release(built: Built, values: dict[str, Any]) -> Registration:
+    """A cloud cluster's Cilium install: one pinned `cilium` release into `kube-system` (which
+    exists, so no Namespace is made) with exactly ``values``. Returns it for vendor checks."""
+    release = built.one("kubernetes:helm.sh/v3:Release")
+    assert (release.inputs["name"], release.inputs["chart"], release.inputs["version"]) == (
+        "cilium",
+        "cilium",
+        "1.20.0",
+    )
+    assert release.inputs["repositoryOpts"] == {"repo": CILIUM_REPO}
+    assert release.inputs["namespace"] == "kube-system"
+    assert release.inputs["values"] == values
+    assert built.of_type("kubernetes:core/v1:Namespace") == []
+    return release
 
 
 def check_calico_releases(built: Built, installation: dict[str, Any]) -> tuple[Registration, Registration]:

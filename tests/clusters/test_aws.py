@@ -34,7 +34,7 @@ from components.config.model import NetworkPlan
 from edgefleet.engine import Registration
 from edgefleet.mock_outputs.aws import RESOURCES
 from edgefleet.mock_outputs.common import stable_hex
-from tests.clusters.support import Built, build, check_calico_releases
+from tests.clusters.support import Built, build, check_calico_releases, check_cilium_release
 
 REGION = "eu-central-1"
 ZONES = ("eu-central-1a", "eu-central-1b", "eu-central-1c")
@@ -500,9 +500,7 @@ def test_node_pools_from_config() -> None:
 # CNI cells (components/cni/matrix.py): cluster-side inputs, releases, order ---------------------
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
-NAMESPACE = "kubernetes:core/v1:Namespace"
 CNI_PROVIDER = f"{NAME}-k8s-cni"
-CILIUM_REPO = "https://helm.cilium.io/"
 AGENT_NOT_READY = [{"key": "node.cilium.io/agent-not-ready", "value": "true", "effect": "NO_EXECUTE"}]
 
 
@@ -585,24 +583,18 @@ def test_cni_cilium_eni_replaces_the_vpc_cni_and_kube_proxy() -> None:
     assert built.one(EKS).inputs["bootstrapSelfManagedAddons"] is False
     _check_addons(built, {"coredns"})
     assert built.one(NODE_GROUP).inputs["taints"] == AGENT_NOT_READY
-    release = built.one(RELEASE)
-    assert (release.inputs["name"], release.inputs["chart"], release.inputs["version"]) == (
-        "cilium",
-        "cilium",
-        "1.20.0",
+    release = check_cilium_release(
+        built,
+        {
+            "cluster": {"name": NAME},
+            "eni": {"enabled": True},
+            "ipam": {"mode": "eni"},
+            "routingMode": "native",
+            "kubeProxyReplacement": "true",
+            "k8sServiceHost": _endpoint_host(),
+            "k8sServicePort": 443,
+        },
     )
-    assert release.inputs["repositoryOpts"] == {"repo": CILIUM_REPO}
-    assert release.inputs["namespace"] == "kube-system"
-    assert release.inputs["values"] == {
-        "cluster": {"name": NAME},
-        "eni": {"enabled": True},
-        "ipam": {"mode": "eni"},
-        "routingMode": "native",
-        "kubeProxyReplacement": "true",
-        "k8sServiceHost": _endpoint_host(),
-        "k8sServicePort": 443,
-    }
-    assert built.of_type(NAMESPACE) == []  # kube-system exists
     _check_installed(built, [release])
 
 
@@ -611,17 +603,16 @@ def test_cni_cilium_chaining_runs_on_the_vpc_cni_with_its_policy_agent_off() -> 
     assert built.one(EKS).inputs["bootstrapSelfManagedAddons"] is True
     _check_addons(built, {"vpc-cni", "kube-proxy", "coredns"}, '{"enableNetworkPolicy":"false"}')
     assert built.one(NODE_GROUP).inputs["taints"] == AGENT_NOT_READY
-    release = built.one(RELEASE)
-    assert (release.inputs["chart"], release.inputs["version"]) == ("cilium", "1.20.0")
-    assert release.inputs["repositoryOpts"] == {"repo": CILIUM_REPO}
-    assert release.inputs["namespace"] == "kube-system"
-    assert release.inputs["values"] == {
-        "cluster": {"name": NAME},
-        "cni": {"chainingMode": "aws-cni", "exclusive": False},
-        "enableIPv4Masquerade": False,
-        "routingMode": "native",
-        "endpointRoutes": {"enabled": True},
-    }
+    release = check_cilium_release(
+        built,
+        {
+            "cluster": {"name": NAME},
+            "cni": {"chainingMode": "aws-cni", "exclusive": False},
+            "enableIPv4Masquerade": False,
+            "routingMode": "native",
+            "endpointRoutes": {"enabled": True},
+        },
+    )
     _check_installed(built, [release])
 
 

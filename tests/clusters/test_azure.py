@@ -24,7 +24,7 @@ from components.config import parse_fleet
 from edgefleet.engine import Registration
 from edgefleet.mock_outputs.azure import CLIENT_OBJECT_ID, SUBSCRIPTION
 from edgefleet.mock_outputs.common import fake_ca
-from tests.clusters.support import Built, build, check_calico_releases, fleet_config, refused
+from tests.clusters.support import Built, build, check_calico_releases, check_cilium_release, fleet_config, refused
 
 ENTRY = {"vendor": "azure", "region": "westeurope"}
 NAME = "azure-westeurope"
@@ -448,7 +448,6 @@ def test_a_public_api_server_open_to_everyone_is_one_violation() -> None:
 RELEASE = "kubernetes:helm.sh/v3:Release"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
-CILIUM_REPO = "https://helm.cilium.io/"
 
 
 def _with_cni(cni: dict[str, Any]) -> Built:
@@ -552,22 +551,16 @@ def test_cni_cilium_byocni_installs_cilium_with_tunnel_routing_on_the_pod_range(
     assert (cni.plugin.value, cni.mode, cni.network_policy, cni.installs) == ("cilium", "byocni", True, True)
     assert cni.pod_cidr == plan.pods  # the Helm CNI's pool is the range AKS routes to
     assert built.one(CLUSTER).inputs["networkProfile"] == _byocni(built)
-    release = built.one(RELEASE)
-    assert (release.inputs["name"], release.inputs["chart"], release.inputs["version"]) == (
-        "cilium",
-        "cilium",
-        "1.20.0",
+    release = check_cilium_release(
+        built,
+        {
+            "cluster": {"name": NAME},
+            "aksbyocni": {"enabled": True},
+            "routingMode": "tunnel",
+            "tunnelProtocol": "vxlan",
+            "ipam": {"mode": "cluster-pool", "operator": {"clusterPoolIPv4PodCIDRList": [plan.pods]}},
+        },
     )
-    assert release.inputs["repositoryOpts"] == {"repo": CILIUM_REPO}
-    assert release.inputs["namespace"] == "kube-system"
-    assert release.inputs["values"] == {
-        "cluster": {"name": NAME},
-        "aksbyocni": {"enabled": True},
-        "routingMode": "tunnel",
-        "tunnelProtocol": "vxlan",
-        "ipam": {"mode": "cluster-pool", "operator": {"clusterPoolIPv4PodCIDRList": [plan.pods]}},
-    }
-    assert built.of_type(NAMESPACE) == []  # kube-system exists
     _check_installed(built, [release])
 
 

@@ -427,7 +427,6 @@ def stacks_export(  # noqa: PLR0917  one option per OperatorOptions field
     from edgefleet.operator import (
         ExportFileError,
         OperatorOptions,
-        SliceStack,
         operator_stacks,
         write_operator_stacks,
     )
@@ -457,16 +456,15 @@ def stacks_export(  # noqa: PLR0917  one option per OperatorOptions field
         environments=tuple(environment or ()),
         workspace_image=workspace_image,
     )
-    stacks = [SliceStack(s.stack, s.file, s.is_global, s.clusters, s.secret_keys) for s in slices]
     try:
-        text = write_operator_stacks(operator_stacks(Path(fleet_file).stem, stacks, options), out_file)
+        text = write_operator_stacks(operator_stacks(Path(fleet_file).stem, slices, options), out_file)
     except (ValueError, ExportFileError) as exc:
         err.print(f"stacks export: {exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
     if out_file is None:
         sys.stdout.write(text)
     else:
-        err.print(f"{len(stacks)} Stack resource(s) written to {out_file}", highlight=False)
+        err.print(f"{len(slices)} Stack resource(s) written to {out_file}", highlight=False)
 
 
 def _shown(path: Path) -> str:

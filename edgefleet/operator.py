@@ -23,6 +23,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
+from components.config.slices import Slice
+
 __all__ = [
     "API_VERSION",
     "EXPORT_HEADER",
@@ -33,7 +35,6 @@ __all__ = [
     "OperatorOptions",
     "SecretsProvider",
     "SliceSecrets",
-    "SliceStack",
     "operator_stacks",
     "render_operator_stacks",
     "resource_name",
@@ -73,17 +74,6 @@ _ESC_ENV = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?(@[A-Za-z0-9_.-]+)?$"
 _BRANCH_BAD = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//")
 
 
-@dataclass(frozen=True)
-class SliceStack:
-    """One slice of a fleet as a Pulumi stack."""
-
-    stack: str  # Pulumi stack name, e.g. "prod-europe"
-    file: str  # project-relative stack settings file, "stacks/Pulumi.prod-europe.yaml"
-    is_global: bool
-    clusters: tuple[str, ...]  # cluster names the slice deploys (empty for global)
-    secret_keys: tuple[str, ...]  # full config keys read as secrets ("edgefleet:storeBerlinKubeconfig")
-
-
 class SecretsProvider(StrEnum):
     """How the slices' ``secure:`` config values are encrypted (the stacks' secrets provider)."""
 
@@ -102,7 +92,7 @@ class GitAuth(StrEnum):
 
 
 class SliceSecrets(StrEnum):
-    """Where a slice's secret config values (``SliceStack.secret_keys``) come from."""
+    """Where a slice's secret config values (``Slice.secret_keys``) come from."""
 
     STACK_FILE = "stack-file"  # the `secure:` values checked into the stack file; nothing in the Stack
     KUBERNETES_SECRET = "kubernetes-secret"  # Secret `<stack-resource>-config`, key = config key with ':' -> '.'
@@ -237,12 +227,12 @@ def _uses_pulumi_cloud(options: OperatorOptions) -> bool:
     return not options.backend or options.backend.startswith("https://")
 
 
-def _check_slices(fleet: str, slices: Sequence[SliceStack]) -> dict[str, SliceStack]:
+def _check_slices(fleet: str, slices: Sequence[Slice]) -> dict[str, Slice]:
     if not fleet or len(fleet) > 63 or not _LABEL_VALUE.match(fleet):
         raise _fail("fleet", f"{fleet!r} cannot be a label value", "name the fleet with letters, digits, '-', '_', '.'")
     if not slices:
         raise _fail("slices", "there are none", "write the slice stack files first (`edgefleet stacks sync`)")
-    by_name: dict[str, SliceStack] = {}
+    by_name: dict[str, Slice] = {}
     for s in slices:
         if not _PULUMI_NAME.match(s.stack) or len(s.stack) > 63 or not _LABEL_VALUE.match(s.stack):
             raise _fail(
@@ -314,7 +304,7 @@ def slice_secret_key(config_key: str) -> str:
     return config_key.replace(":", ".", 1)
 
 
-def _stack(fleet: str, s: SliceStack, prerequisites: list[str], options: OperatorOptions) -> dict[str, Any]:
+def _stack(fleet: str, s: Slice, prerequisites: list[str], options: OperatorOptions) -> dict[str, Any]:
     name = resource_name(s.stack)
     annotations = {ANNOTATION_STACK_FILE: s.file}
     if s.clusters:
@@ -372,7 +362,7 @@ def _stack(fleet: str, s: SliceStack, prerequisites: list[str], options: Operato
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
 
 
-def operator_stacks(fleet: str, slices: Sequence[SliceStack], options: OperatorOptions) -> list[dict[str, Any]]:
+def operator_stacks(fleet: str, slices: Sequence[Slice], options: OperatorOptions) -> list[dict[str, Any]]:
     """One ``pulumi.com/v1`` ``Stack`` per slice, sorted by resource name; the global slice's Stack has
     ``prerequisites`` on every other slice's Stack (the operator runs it after they all succeed).
 

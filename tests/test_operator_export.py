@@ -24,6 +24,7 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
+from components.config.slices import Slice, SliceSpec
 from edgefleet.operator import (
     API_VERSION,
     EXPORT_HEADER,
@@ -34,7 +35,6 @@ from edgefleet.operator import (
     OperatorOptions,
     SecretsProvider,
     SliceSecrets,
-    SliceStack,
     operator_stacks,
     resource_name,
     slice_secret_key,
@@ -122,25 +122,31 @@ def problems(doc: dict[str, Any], crd: Crd) -> list[str]:
     return schema_errors + metadata_problems(doc, crd)
 
 
+def _slice(stack: str, file: str, is_global: bool, clusters: tuple[str, ...], secret_keys: tuple[str, ...]) -> Slice:
+    """A slice as ``fleet_slices`` finds it (``clusters`` selected by name, or the global slice)."""
+    spec = SliceSpec(global_=True) if is_global else SliceSpec(clusters=clusters)
+    return Slice(stack=stack, file=file, spec=spec, clusters=clusters, secret_keys=secret_keys)
+
+
 # --- the fleet under test --------------------------------------------------------------------------
 
 SLICES = (
-    SliceStack(
+    _slice(
         stack="prod-europe",
         file="stacks/Pulumi.prod-europe.yaml",
         is_global=False,
         clusters=("gcp-europe-west3", "store-berlin", "aws-eu-central-1"),
         secret_keys=("edgefleet:storeBerlinKubeconfig",),
     ),
-    SliceStack("prod-americas", "stacks/Pulumi.prod-americas.yaml", False, ("aws-us-east-1",), ()),
-    SliceStack(
+    _slice("prod-americas", "stacks/Pulumi.prod-americas.yaml", False, ("aws-us-east-1",), ()),
+    _slice(
         stack="prod-asia",
         file="stacks/Pulumi.prod-asia.yaml",
         is_global=False,
         clusters=("azure-japaneast", "shop-osaka"),
         secret_keys=("edgefleet:shopOsakaKubeconfig", "edgefleet:shopKyotoKubeconfig"),
     ),
-    SliceStack("prod-global", "stacks/Pulumi.prod-global.yaml", True, (), ()),
+    _slice("prod-global", "stacks/Pulumi.prod-global.yaml", True, (), ()),
 )
 DEFAULTS = OperatorOptions(repo=REPO_URL)
 VARIANTS = {
@@ -168,7 +174,7 @@ VARIANTS = {
 }
 
 
-def stacks(options: OperatorOptions = DEFAULTS, slices: tuple[SliceStack, ...] = SLICES) -> list[dict[str, Any]]:
+def stacks(options: OperatorOptions = DEFAULTS, slices: tuple[Slice, ...] = SLICES) -> list[dict[str, Any]]:
     return operator_stacks("prod", slices, options)
 
 
@@ -437,22 +443,22 @@ LONG = "prod-" + "x" * (MAX_STACK_NAME - 4)  # 43 characters
             SLICES,
         ),
         ("workspace_image", OperatorOptions(repo=REPO_URL, workspace_image="pulumi/pulumi latest"), SLICES),
-        ("stack", DEFAULTS, (SliceStack(LONG, f"stacks/Pulumi.{LONG}.yaml", False, ("a",), ()),)),
+        ("stack", DEFAULTS, (_slice(LONG, f"stacks/Pulumi.{LONG}.yaml", False, ("a",), ()),)),
         (
             "stack",
             DEFAULTS,
             (
-                SliceStack("prod_eu", "stacks/Pulumi.prod_eu.yaml", False, ("a",), ()),
-                SliceStack("prod-eu", "stacks/Pulumi.prod-eu.yaml", False, ("b",), ()),
+                _slice("prod_eu", "stacks/Pulumi.prod_eu.yaml", False, ("a",), ()),
+                _slice("prod-eu", "stacks/Pulumi.prod-eu.yaml", False, ("b",), ()),
             ),
         ),
-        ("file", DEFAULTS, (SliceStack("prod-eu", "stacks/Pulumi.prod-us.yaml", False, ("a",), ()),)),
-        ("secret_keys", DEFAULTS, (SliceStack("prod-eu", "stacks/Pulumi.prod-eu.yaml", False, ("a",), ("token",)),)),
+        ("file", DEFAULTS, (_slice("prod-eu", "stacks/Pulumi.prod-us.yaml", False, ("a",), ()),)),
+        ("secret_keys", DEFAULTS, (_slice("prod-eu", "stacks/Pulumi.prod-eu.yaml", False, ("a",), ("token",)),)),
         ("slices", DEFAULTS, ()),
         ("slices", DEFAULTS, (SLICES[-1], replace(SLICES[-1], stack="prod-dns", file="stacks/Pulumi.prod-dns.yaml"))),
     ],
 )
-def test_invalid_options_name_the_option(option: str, options: OperatorOptions, slices: tuple[SliceStack, ...]) -> None:
+def test_invalid_options_name_the_option(option: str, options: OperatorOptions, slices: tuple[Slice, ...]) -> None:
     with pytest.raises(ValueError, match=rf"^{option}: ") as raised:
         operator_stacks("prod", slices, options)
     message = str(raised.value)
@@ -462,7 +468,7 @@ def test_invalid_options_name_the_option(option: str, options: OperatorOptions, 
 
 def test_a_42_character_name_is_accepted(crd: Crd) -> None:
     name = "prod-" + "x" * (MAX_STACK_NAME - 5)
-    (doc,) = stacks(slices=(SliceStack(name, f"stacks/Pulumi.{name}.yaml", False, ("a",), ()),))
+    (doc,) = stacks(slices=(_slice(name, f"stacks/Pulumi.{name}.yaml", False, ("a",), ()),))
     assert len(doc["metadata"]["name"]) == 42
     assert problems(doc, crd) == []
 

@@ -43,6 +43,7 @@ from components.config.source import (
     normalize_key,
     read_fleet_file,
     read_stack_file,
+    to_plain,
 )
 from components.placement.demand import region_group
 
@@ -181,20 +182,12 @@ def _set(config: CommentedMap, key: str, value: Any) -> bool:
     for raw_key in list(config):
         if normalize_key(str(raw_key)) == key:
             current = config[raw_key]
-            if _plain(current) == _plain(value):
+            if to_plain(current) == to_plain(value):
                 return False
             config[raw_key] = value
             return True
     config[key] = value
     return True
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _render(yaml: YAML, document: Any) -> str:

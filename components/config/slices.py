@@ -327,13 +327,10 @@ def resolve_scope(request: SliceRequest, fleet: m.FleetSpec, project_dir: Path) 
     """Check a stack of a shared fleet file against the fleet and its other stacks; return what
     it deploys (None: the whole fleet). Raise ``ConfigError`` listing every problem."""
     source = request.source
-    own_clusters = (
-        select(parse_slice(request.value, source), fleet)
-        if request.value is not None
-        else tuple(c.name for c in fleet.clusters)
-    )
+    spec = parse_slice(request.value, source) if request.value is not None else None
+    own_clusters = select(spec, fleet) if spec is not None else tuple(c.name for c in fleet.clusters)
     issues = _missing_secrets(fleet, own_clusters, request)
-    if request.value is None:
+    if spec is None:
         for other in _siblings(project_dir, request.fleet_file):
             if other.stack != request.stack:
                 issues.append(
@@ -348,7 +345,6 @@ def resolve_scope(request: SliceRequest, fleet: m.FleetSpec, project_dir: Path) 
         if issues:
             raise ConfigError(issues)
         return None
-    spec = parse_slice(request.value, source)
 
     def here(loc: Sequence[PathPart], message: str) -> ConfigIssue:
         position = source.locate_config(SLICE_KEY, loc) if source is not None else None

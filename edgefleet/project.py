@@ -9,6 +9,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from components.config.errors import StackFileError
+from components.config.slices import stack_config_dir
 from components.config.source import PROJECT
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
@@ -47,5 +48,4 @@ def stack_file(project: Path, stack: str) -> Path:
     as_path = Path(stack)
     if as_path.suffix in (".yaml", ".yml") or "/" in stack or as_path.is_file():
         return as_path
-    config_dir = _project_data(project / "Pulumi.yaml").get("stackConfigDir") or "."
-    return project / str(config_dir) / f"Pulumi.{stack}.yaml"
+    return stack_config_dir(project) / f"Pulumi.{stack}.yaml"

@@ -17,7 +17,7 @@ from components.config import FleetSpec, parse_fleet
 from components.config.errors import ConfigError
 from components.config.parse import PROVIDER_KEYS, PlacementOptions
 from components.config.previous import read_previous
-from components.config.slices import SliceRequest, SliceScope, resolve_scope
+from components.config.slices import SliceRequest, SliceScope, resolve_scope, stack_config_dir
 from components.config.source import (
     FLEET_FILE_KEY,
     PROJECT,
@@ -35,7 +35,7 @@ UNDECRYPTABLE = "edgefleet:offline:undecryptable-secret"
 
 
 def _stack_file(project_dir: Path) -> StackSource | None:
-    path = project_dir / "stacks" / f"Pulumi.{pulumi.get_stack()}.yaml"
+    path = stack_config_dir(project_dir) / f"Pulumi.{pulumi.get_stack()}.yaml"
     if not path.is_file():
         return None
     try:

@@ -21,8 +21,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 REPO = Path(__file__).resolve().parent.parent
 STACKS = REPO / "stacks"
-# The steering repo's shared files sit beside the checkout (../shared); EDGEFLEET_SHARED overrides.
-SHARED = Path(os.environ.get("EDGEFLEET_SHARED") or REPO.parent / "shared")
+# Upstream files the tests validate against (CRDs, schemas, chart values), copied into the
+# repository with their source, version and licence: tests/ref/SOURCE.md.
+REF = REPO / "tests" / "ref"
 
 # A kubeconfig whose token is a value no output may ever show.
 PLANTED = "planted-secret-3f9c2d7e1b"

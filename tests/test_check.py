@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 import policies.rules
 from edgefleet.check import CHECK_FORMAT, rules_table
 from edgefleet.cli import app
-from tests.conftest import REPO, SHARED
+from tests.conftest import REF, REPO
 
 runner = CliRunner()
 PLANTED = REPO / "tests" / "data" / "policy" / "Pulumi.planted.yaml"
@@ -79,7 +79,7 @@ def test_planted_violations_fail_with_the_expected_rules_and_lines(tmp_path: Pat
     assert "failed: " in output
 
     sarif = json.loads(sarif_file.read_text())
-    schema = json.loads((SHARED / "ref" / "sarif" / "sarif-schema-2.1.0.json").read_text())
+    schema = json.loads((REF / "sarif" / "sarif-schema-2.1.0.json").read_text())
     jsonschema.Draft4Validator(schema).validate(sarif)
     run = sarif["runs"][0]
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]

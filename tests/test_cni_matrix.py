@@ -1,6 +1,6 @@
 """The vendor x CNI matrix: total, refusals that say why, and values the real charts accept.
 
-Chart files come from ``../shared/ref/cni/`` (the charts' own values.yaml and Cilium's values
+Chart files come from ``tests/ref/cni/`` (the charts' own values.yaml and Cilium's values
 schema), read at test time.
 """
 
@@ -20,9 +20,10 @@ from components.cni import matrix
 from components.cni.matrix import CALICO, CALICO_CRDS, CELLS, CILIUM, FLANNEL, Cell, ValuesContext
 from components.config import CniPlugin, ConfigError, Vendor, parse_fleet
 from edgefleet.docs import render_cni
-from tests.conftest import REPO, SHARED
+from tests.conftest import REF as REF_ROOT
+from tests.conftest import REPO
 
-REF = SHARED / "ref" / "cni"
+REF = REF_ROOT / "cni"
 PUBLIC = {"public": True, "allowed_cidrs": ["203.0.113.0/24"]}
 REGION = {
     "aws": {"vendor": "aws", "region": "eu-central-1"},

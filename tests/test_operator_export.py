@@ -41,9 +41,9 @@ from edgefleet.operator import (
     slice_secret_name,
     write_operator_stacks,
 )
-from tests.conftest import PLANTED, SHARED
+from tests.conftest import PLANTED, REF
 
-CRD_PATH = SHARED / "ref" / "pulumi-operator" / "pulumi.com_stacks.yaml"
+CRD_PATH = REF / "pulumi-operator" / "pulumi.com_stacks.yaml"
 REPO_URL = "https://github.com/acme/edge-infra.git"
 RFC1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

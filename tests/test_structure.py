@@ -137,3 +137,30 @@ def test_importing_the_fleet_loads_no_cloud_sdk() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_repository_needs_nothing_outside_its_tree() -> None:
+    # A user clones the repository alone: no code, test, doc or build file may reach outside it
+    # (the team's workspace keeps design notes at ../shared; they are not the product's).
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=False
+    ).stdout.split("\0")
+    files = [REPO / name for name in tracked if name] or [
+        path for path in REPO.rglob("*") if path.is_file() and ".venv" not in path.parts and ".git" not in path.parts
+    ]
+    offenders = []
+    for path in files:
+        if not path.is_file() or path.suffix not in {".py", ".md", ".yaml", ".yml", ".toml", ".json", ""}:
+            continue
+        if path.relative_to(REPO).parts[:2] == ("tests", "ref"):
+            continue  # upstream files, verbatim
+        text = path.read_text(errors="replace")
+        for needle in ("../shared", "shared/design", "shared/ref", "EDGEFLEET_SHARED"):
+            if needle in text and path.name != "test_structure.py":
+                offenders.append(f"{path.relative_to(REPO)}: {needle}")
+    assert offenders == []
+    # Every reference file the tests read is in the repository, with its source noted.
+    sources = (REPO / "tests" / "ref" / "SOURCE.md").read_text()
+    for ref in sorted((REPO / "tests" / "ref").rglob("*")):
+        if ref.is_file() and ref.name != "SOURCE.md":
+            assert ref.name in sources, f"tests/ref/SOURCE.md does not name {ref.name}"

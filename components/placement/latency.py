@@ -1,6 +1,6 @@
 """Great-circle distances and the latency model that turns them into round-trip times.
 
-The model (see ``shared/design/placement.md``):
+The model:
 
 - Distance: great-circle (haversine) distance ``d`` in km on a sphere of radius 6371.0088 km (the
   IUGG mean Earth radius).

@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml
 
 ## plan: an offline plan of the example stack (no Pulumi CLI, no credentials)
 plan: $(STAMP)
+	@mkdir -p out
 	$(BIN)/edgefleet plan $(STACK) --json out/plan-$(STACK).json --manifests out/manifests-$(STACK)
 
 validate: $(STAMP)
@@ -22,6 +23,7 @@ validate: $(STAMP)
 
 ## check: the policy pack over the offline plan (SARIF in out/)
 check: $(STAMP)
+	@mkdir -p out
 	$(BIN)/edgefleet check $(STACK) --sarif out/check-$(STACK).sarif --json out/check-$(STACK).json
 
 ## docs: regenerate the generated tables (README rules, docs/cni.md) from the code

@@ -16,7 +16,7 @@ import pulumi
 from components.config import FleetSpec, parse_fleet
 from components.config.errors import ConfigError
 from components.config.parse import PROVIDER_KEYS, PlacementOptions
-from components.config.previous import read_previous
+from components.config.previous import placements_file_path, read_previous
 from components.config.slices import SliceRequest, SliceScope, resolve_scope, stack_config_dir
 from components.config.source import (
     FLEET_FILE_KEY,
@@ -28,6 +28,7 @@ from components.config.source import (
     read_stack_file,
 )
 from components.fleet import Fleet, FleetArgs
+from components.policy import POLICY_PACK_CONFIG, location_requirements, program_pack_config
 
 # What `edgefleet plan` sets a `secure:` key to, since it cannot decrypt it offline. The program
 # turns it into a secret of unknown content, as a preview without the passphrase would show.
@@ -109,8 +110,14 @@ def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[st
         referenced = _referenced_keys(raw)
         present = {normalize_key(k) for k in referenced if config.get(k) is not None}
         previous_file = config.get("placementsFile")
-        previous = read_previous(project_dir / previous_file, previous_file) if previous_file else {}
-        options = PlacementOptions(previous=previous)
+        previous = (
+            read_previous(placements_file_path(project_dir, previous_file), previous_file) if previous_file else {}
+        )
+        # What the stack's mandatory rules require of locations (edgefleet:policyPackConfig, else
+        # policies/config/<stack>.json): the same requirements the CLI's loader applies.
+        pack_config = program_pack_config(config.get(POLICY_PACK_CONFIG))
+        requirements = location_requirements(project_dir, pulumi.get_stack(), pack_config)
+        options = PlacementOptions(previous=previous, requirements=requirements)
         spec = parse_fleet(
             raw,
             available_keys=present if fleet_file is None else None,
@@ -127,6 +134,7 @@ def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[st
                 available_keys=present,
                 placements_file=previous_file,
                 source=source,
+                pack_config=pack_config,
             )
             scope = resolve_scope(request, spec, project_dir)
     except ConfigError as exc:

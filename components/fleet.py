@@ -206,6 +206,7 @@ class Fleet(pulumi.ComponentResource):
                         lon=cluster.location.lon,
                         target=self._target(scope, workload.spec.name, cluster_name),
                         port=workload.spec.port,
+                        region=cluster.region,
                     )
                 )
             out[workload.spec.name] = DnsSteering(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from inspect import isawaitable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -31,27 +31,114 @@ from pulumi_policy import (
 )
 from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
+from pydantic import BaseModel
 
-from components.config.source import StackSource
+from components.config.model import Cluster, FleetSpec
+from components.config.parse import format_path
+from components.config.slices import load_sliced
+from components.config.source import NotAFileError, PathPart, StackSource, read_regular_file
 from edgefleet.engine import ProgramRun, Registration
 
 CHECK_FORMAT = "edgefleet.check/v1"
 PACK_DEFAULT = EnforcementLevel.MANDATORY
 
-# Where in a workload's or cluster's config entry each rule's cause is written.
-CONFIG_HINTS: dict[str, tuple[str | int, ...]] = {
-    "fleet-residency": ("placement", "residency"),
-    "fleet-vendor-diversity": ("placement", "min_vendors"),
-    "fleet-network-policy-required": ("placement", "requires"),
-    "k8s-public-workload-replicas": ("replicas",),
-    "network-isolation-for-public-workloads": ("expose",),
-    "network-no-egress-to-everywhere": ("egress_cidrs",),
-    "k8s-image-pinned": ("image",),
-    "k8s-requests-and-limits": ("resources",),
-    "k8s-probes": ("probe_path",),
-    "k8s-loadbalancer-only-public": ("expose",),
-    "traffic-public-health-check": ("probe_path",),
-    "traffic-public-multi-location": ("placement", "min_locations"),
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """What a rule is about in edgefleet's config: keys inside a cluster's or a workload's entry
+    (most specific first; the first one written, in the entry or inherited from `defaults`, is
+    where a violation points) and, where the config can fix it, how."""
+
+    scope: Literal["cluster", "workload"]
+    paths: tuple[tuple[str, ...], ...]
+    fix: str | None = None
+
+
+_ENDPOINT = (("endpoint", "allowed_cidrs"), ("endpoint", "public"), ("endpoint",))
+_PRIVATE_OR_LISTED = ConfigKey(
+    "cluster",
+    _ENDPOINT,
+    "set `endpoint: {public: false}` on the cluster (or in `defaults`), or list only your admin networks in "
+    "`endpoint.allowed_cidrs`",
+)
+_LISTED = ConfigKey(
+    "cluster",
+    _ENDPOINT,
+    "list only your admin networks in the cluster's `endpoint.allowed_cidrs` (this vendor's API server is "
+    "always public)",
+)
+_VERSION = ConfigKey(
+    "cluster",
+    (("kubernetes_version",),),
+    'raise `kubernetes_version` (quoted, e.g. "1.33") one minor at a time, or remove it for the vendor\'s default',
+)
+_CNI = ConfigKey("cluster", (("cni",),), "set `cni: {plugin: cilium}` (or calico) on the cluster")
+_NODE_POOLS = ConfigKey("cluster", (("node_pools",),))
+
+# Rule -> the config key it is about, in one place. A rule not listed points at the entry of the
+# cluster or workload that produced the resource (never at edgefleet's source).
+RULE_CONFIG: dict[str, ConfigKey] = {
+    # workloads
+    "fleet-residency": ConfigKey(
+        "workload", (("placement", "residency"),), "change `placement.residency`, or keep the workload off the cluster"
+    ),
+    "fleet-vendor-diversity": ConfigKey(
+        "workload",
+        (("placement", "min_vendors"),),
+        "let the placement reach clusters of another vendor, or lower `placement.min_vendors`",
+    ),
+    "fleet-network-policy-required": ConfigKey(
+        "workload",
+        (("placement", "requires"),),
+        "keep the workload off clusters whose CNI does not enforce NetworkPolicy, or run cilium or calico there",
+    ),
+    "k8s-public-workload-replicas": ConfigKey(
+        "workload", (("replicas",),), "raise `replicas` or `min_replicas_per_location` to 2 or more"
+    ),
+    "k8s-pdb-allows-disruption": ConfigKey("workload", (("replicas",),)),
+    "k8s-pdb-for-replicated": ConfigKey("workload", (("replicas",),)),
+    "network-isolation-for-public-workloads": ConfigKey(
+        "workload",
+        (("expose",),),
+        "keep the public workload off clusters without NetworkPolicy (`placement.requires: [network-policy]`), "
+        "or run cilium or calico there",
+    ),
+    "network-no-egress-to-everywhere": ConfigKey(
+        "workload", (("egress_cidrs",),), "list only the destinations the workload needs in `egress_cidrs`"
+    ),
+    "k8s-image-pinned": ConfigKey("workload", (("image",),), "pin `image` to a version tag or a digest"),
+    "k8s-requests-and-limits": ConfigKey("workload", (("resources",),), "set `resources: {cpu, memory}`"),
+    "k8s-probes": ConfigKey("workload", (("probe_path",),), "set `probe_path`"),
+    "k8s-loadbalancer-only-public": ConfigKey(
+        "workload", (("expose",),), "use `expose: internal` unless the workload is public on purpose"
+    ),
+    "traffic-public-health-check": ConfigKey("workload", (("probe_path",),), "set the workload's `probe_path`"),
+    "traffic-public-multi-location": ConfigKey(
+        "workload", (("placement", "min_locations"),), "raise `placement.min_locations` to 2"
+    ),
+    # clusters
+    "eks-endpoint-not-public": _PRIVATE_OR_LISTED,
+    "gke-control-plane-restricted": _PRIVATE_OR_LISTED,
+    "aks-api-server-restricted": _PRIVATE_OR_LISTED,
+    "lke-control-plane-acl": _LISTED,
+    "doks-control-plane-firewall": _LISTED,
+    "eks-private-endpoint-enabled": ConfigKey("cluster", _ENDPOINT[1:]),
+    "eks-supported-version": _VERSION,
+    "lke-supported-version": _VERSION,
+    "doks-supported-version": _VERSION,
+    "aks-network-policy": _CNI,
+    "gke-network-policy": _CNI,
+    "fleet-helm-chart-pinned": ConfigKey("cluster", (("cni",),)),
+    "fleet-kubeconfig-secret": ConfigKey("cluster", (("kubeconfig",),)),
+    "eks-node-imdsv2": _NODE_POOLS,
+    "eks-node-imds-hop-limit": _NODE_POOLS,
+    "eks-node-no-public-ip": _NODE_POOLS,
+    "eks-node-group-no-remote-access": _NODE_POOLS,
+    "eks-node-group-launch-template": _NODE_POOLS,
+    "aks-no-node-public-ip": _NODE_POOLS,
+    "gke-node-secure-boot": _NODE_POOLS,
+    "gke-metadata-server": _NODE_POOLS,
+    "gke-node-service-account": _NODE_POOLS,
 }
 
 
@@ -77,9 +164,25 @@ class RuleInfo:
 
 @dataclass(frozen=True)
 class Location:
+    """Where in the user's config a violation comes from: a line of the stack file (or of the fleet
+    file a slice stack names), the config path written there (``fleet.defaults.kubernetes_version``),
+    and the cluster and workload the violating resource belongs to."""
+
     file: str
     line: int
     col: int = 1
+    path: str = "fleet"
+    cluster: str | None = None
+    workload: str | None = None
+
+    @property
+    def subject(self) -> str:
+        """``workload web in cluster aws-eu-central-1``, ``cluster aws-eu-central-1``, or ''."""
+        if self.workload and self.cluster:
+            return f"workload {self.workload} in cluster {self.cluster}"
+        if self.workload:
+            return f"workload {self.workload}"
+        return f"cluster {self.cluster}" if self.cluster else ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +193,7 @@ class Violation:
     urn: str
     message: str
     location: Location
+    fix: str = ""  # what to change in the config (else the rule's remediation)
 
 
 @dataclass
@@ -106,19 +210,28 @@ class CheckReport:
 
 def load_pack_config(path: Path) -> dict[str, Any]:
     """A ``--policy-pack-config`` file: ``{"all": "advisory", "<rule>": "mandatory" | {...}}``."""
-    if not path.is_file():
+    if not path.exists():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular_file(path))
     except json.JSONDecodeError as exc:
         raise PackConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
+    except NotAFileError as exc:
+        raise PackConfigError(f"{path}: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PackConfigError(f"{path}: cannot be read ({exc}); name a readable JSON file") from None
+    return check_levels(data, str(path))
+
+
+def check_levels(data: Any, where: str) -> dict[str, Any]:
+    """A pack config's levels, each one the engine knows (``where`` names it in errors)."""
     if not isinstance(data, dict):
-        raise PackConfigError(f"{path}: expected a JSON object of rule names")
+        raise PackConfigError(f"{where}: expected a JSON object of rule names")
     levels = {level.value for level in EnforcementLevel}
     for key, value in data.items():
         level = value.get("enforcementLevel") if isinstance(value, dict) else value
         if level is not None and level not in levels:
-            raise PackConfigError(f"{path}: {key}: enforcement level {level!r} is not one of {sorted(levels)}")
+            raise PackConfigError(f"{where}: {key}: enforcement level {level!r} is not one of {sorted(levels)}")
     return data
 
 
@@ -236,49 +349,107 @@ def evaluate(
 
 
 class Locator:
-    """Points a violation at the stack config line that caused it, else the component source line."""
+    """Points a violation at the stack config line that caused it: the key the rule is about
+    (``RULE_CONFIG``) in the entry of the cluster or workload that produced the resource, or the
+    `defaults` line the value was inherited from, else that entry; a resource of no cluster or
+    workload points at the fleet config itself. Never at edgefleet's source."""
 
-    def __init__(self, run: ProgramRun, source: StackSource, project: Path) -> None:
+    def __init__(self, run: ProgramRun, source: StackSource, project: Path, spec: FleetSpec) -> None:
         self.by_urn = {r.urn: r for r in run.registrations}
         self.source = source
-        self.project = project
-        fleet = source.fleet if isinstance(source.fleet, Mapping) else {}
-        self.workloads = _index_by_name(fleet.get("workloads"))
-        self.clusters = _index_by_name(fleet.get("clusters"))
+        self.raw = source.fleet if isinstance(source.fleet, Mapping) else {}
+        # Resolved names (derived ones too, e.g. `aws-eu-central-1`) to their config entries.
+        self.clusters: dict[str, Cluster] = {c.name: c for c in spec.clusters}
+        self.workloads = {w.spec.name: w.config_index for w in spec.workloads}
         self.stack_file = _relative(Path(source.file), project)
 
-    def locate(self, rule: str, urn: str) -> Location:
-        hint = CONFIG_HINTS.get(rule, ())
+    def owner(self, urn: str) -> tuple[str | None, str | None]:
+        """(cluster, workload) of the nearest edgefleet component above the resource (or itself)."""
         node = self.by_urn.get(urn)
         while node is not None:
             if node.type == "edgefleet:workloads:EdgeWorkload":
-                workload = node.inputs.get("workload")
-                if workload in self.workloads:
-                    return self._config(("workloads", self.workloads[workload], *hint))
+                return _str(node.inputs.get("cluster")), _str(node.inputs.get("workload"))
+            if node.type.startswith("edgefleet:traffic:"):
+                return None, _str(node.inputs.get("workload"))
+            if node.type.startswith("edgefleet:cni:"):
+                return _str(node.inputs.get("cluster")), None
             if node.type.startswith("edgefleet:clusters:"):
-                cluster = node.inputs.get("name")
-                if cluster in self.clusters:
-                    return self._config(("clusters", self.clusters[cluster]))
+                return _str(node.inputs.get("name")), None
             node = self.by_urn.get(node.parent or "")
-        origin = self.by_urn.get(urn)
-        if origin is not None and origin.source is not None:
-            return Location(origin.source[0], origin.source[1])
-        return Location(self.stack_file, 1)
+        return None, None
 
-    def _config(self, path: tuple[str | int, ...]) -> Location:
+    def locate(self, rule: str, urn: str) -> Location:
+        cluster_name, workload = self.owner(urn)
+        cluster = self.clusters.get(cluster_name or "")
+        workload_index = self.workloads.get(workload or "")
+        key = RULE_CONFIG.get(rule)
+        names = {"cluster": cluster_name, "workload": workload}
+        if key is not None and key.scope == "cluster" and cluster is not None:
+            return self._at(self._cluster_key(cluster, key.paths), **names)
+        if workload_index is not None:
+            entry: tuple[PathPart, ...] = ("workloads", workload_index)
+            paths = key.paths if key is not None and key.scope == "workload" else ()
+            return self._at(self._written(entry, paths), **names)
+        if cluster is not None:
+            return self._at(("clusters", cluster.config_index), **names)
+        if key is not None and workload is None and cluster_name is None:
+            return self._at((f"{key.scope}s",))
+        return self._at((), **names)
+
+    def _cluster_key(self, cluster: Cluster, paths: Sequence[tuple[str, ...]]) -> tuple[PathPart, ...]:
+        """The first of ``paths`` written in the cluster's entry or inherited from `defaults`."""
+        entry: tuple[PathPart, ...] = ("clusters", cluster.config_index)
+        for path in paths:
+            if _has(self.raw, (*entry, *path)):
+                return (*entry, *path)
+            if _has(self.raw, ("defaults", *path)) and _was_set(cluster.spec, path):
+                return ("defaults", *path)  # merged into this cluster from `defaults`
+        return self._written(entry, paths)
+
+    def _written(self, entry: tuple[PathPart, ...], paths: Sequence[tuple[str, ...]]) -> tuple[PathPart, ...]:
+        """The first of ``paths`` written in ``entry``, else the deepest part of the first one that is."""
+        for path in paths:
+            if _has(self.raw, (*entry, *path)):
+                return (*entry, *path)
+        found = entry
+        for part in paths[0] if paths else ():
+            if not _has(self.raw, (*found, part)):
+                break
+            found = (*found, part)
+        return found
+
+    def _at(self, path: tuple[PathPart, ...], cluster: str | None = None, workload: str | None = None) -> Location:
         position = self.source.locate(path)
-        if position is None:
-            return Location(self.stack_file, 1)
-        return Location(self.stack_file, position.line, position.col)
+        line, col = (position.line, position.col) if position is not None else (1, 1)
+        return Location(self.stack_file, line, col, format_path(path), cluster, workload)
 
 
-def _index_by_name(entries: Any) -> dict[str, int]:
-    out: dict[str, int] = {}
-    if isinstance(entries, list):
-        for i, entry in enumerate(entries):
-            if isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
-                out.setdefault(entry["name"], i)
-    return out
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _has(raw: Any, path: Sequence[PathPart]) -> bool:
+    """Whether ``path`` is written in the raw config."""
+    node = raw
+    for part in path:
+        if isinstance(node, Mapping) and isinstance(part, str):
+            found = part in node
+        else:
+            found = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not found:
+            return False
+        node = node[part]
+    return True
+
+
+def _was_set(model: BaseModel, path: Sequence[str]) -> bool:
+    """Whether the merged config set ``path`` on the model (not left to its default)."""
+    node: Any = model
+    for part in path:
+        if not isinstance(node, BaseModel) or part not in node.model_fields_set:
+            return False
+        node = getattr(node, part)
+    return True
 
 
 def _relative(path: Path, project: Path) -> str:
@@ -289,17 +460,28 @@ def _relative(path: Path, project: Path) -> str:
 
 
 def check(
-    run: ProgramRun, source: StackSource, project: Path, policies: Sequence[Policy], config: Mapping[str, Any]
+    run: ProgramRun,
+    source: StackSource,
+    project: Path,
+    policies: Sequence[Policy],
+    config: Mapping[str, Any],
+    *,
+    spec: FleetSpec | None = None,
 ) -> CheckReport:
-    """The whole check: evaluate, locate, sort (file order, then rule)."""
+    """The whole check: evaluate, locate, sort (file order, then rule). ``spec`` is the stack's
+    parsed fleet (parsed here when not given)."""
+    if spec is None:
+        spec, _ = load_sliced(source, project)
     rules, found, skipped = evaluate(run, policies, config)
     info = {r.id: r for r in rules}
-    locator = Locator(run, source, project)
-    violations = [
-        Violation(rule, info[rule].enforcement, info[rule].severity, urn, message, locator.locate(rule, urn))
-        for rule, urn, message in found
-    ]
-    violations.sort(key=lambda v: (v.location.file, v.location.line, v.rule, v.urn, v.message))
+    locator = Locator(run, source, project, spec)
+    violations = []
+    for rule, urn, message in found:
+        key = RULE_CONFIG.get(rule)
+        fix = key.fix if key is not None and key.fix else info[rule].remediation
+        location = locator.locate(rule, urn)
+        violations.append(Violation(rule, info[rule].enforcement, info[rule].severity, urn, message, location, fix))
+    violations.sort(key=lambda v: (v.location.file, v.location.line, v.rule, v.location.subject, v.urn, v.message))
     return CheckReport(stack=run.stack, rules=rules, violations=violations, skipped=sorted(skipped))
 
 
@@ -316,7 +498,15 @@ def report_json(report: CheckReport) -> dict[str, Any]:
                 "message": v.message,
                 "enforcement": v.enforcement,
                 "severity": v.severity,
-                "location": {"file": v.location.file, "line": v.location.line},
+                "cluster": v.location.cluster,
+                "workload": v.location.workload,
+                "location": {
+                    "file": v.location.file,
+                    "line": v.location.line,
+                    "col": v.location.col,
+                    "path": v.location.path,
+                },
+                "fix": v.fix,
             }
             for v in report.violations
         ],
@@ -363,15 +553,17 @@ def report_sarif(report: CheckReport, version: str) -> dict[str, Any]:
                         "ruleId": v.rule,
                         "ruleIndex": rule_index[v.rule],
                         "level": SARIF_LEVEL[v.enforcement],
-                        "message": {"text": f"{v.message} ({v.urn})"},
+                        "message": {"text": _sarif_text(v)},
                         "locations": [
                             {
                                 "physicalLocation": {
                                     "artifactLocation": {"uri": v.location.file},
                                     "region": {"startLine": v.location.line, "startColumn": v.location.col},
-                                }
+                                },
+                                "logicalLocations": [{"fullyQualifiedName": v.location.path, "kind": "member"}],
                             }
                         ],
+                        "properties": _sarif_properties(v),
                         "partialFingerprints": {"edgefleet/v1": f"{v.rule}:{v.urn}:{v.message}"},
                     }
                     for v in report.violations
@@ -379,6 +571,16 @@ def report_sarif(report: CheckReport, version: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+def _sarif_properties(v: Violation) -> dict[str, str]:
+    named = {"cluster": v.location.cluster, "workload": v.location.workload, "urn": v.urn}
+    return {k: value for k, value in named.items() if value}
+
+
+def _sarif_text(v: Violation) -> str:
+    subject = f"{v.location.subject}: " if v.location.subject else ""
+    return f"{subject}{v.message}. Fix ({v.location.path}): {v.fix} ({v.urn})"
 
 
 def rules_table(policies: Iterable[Policy]) -> str:

@@ -8,19 +8,21 @@ from __future__ import annotations
 import sys
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from components.config import ConfigError, FleetSpec, Workload, read_stack_file
 from components.config.previous import placement_options
 from components.config.slices import Slice, SliceScope, load_sliced
-from components.config.source import StackSource
+from components.config.source import ConfigValue, StackSource
 from edgefleet import __version__
 from edgefleet.operator import GitAuth, SecretsProvider, SliceSecrets
 from edgefleet.plan import (
@@ -72,17 +74,92 @@ def _fail(exc: ConfigError) -> typer.Exit:
     return typer.Exit(EXIT_INVALID)
 
 
+def output_problem(path: Path, *, directory: bool = False) -> str | None:
+    """Why an output path cannot be written, checked before any work; None when it can.
+
+    The path itself must not be a symbolic link; its parent directory must exist (edgefleet
+    creates no directories but the one ``--manifests`` names); an existing file output must be a
+    regular file (a directory, FIFO or device is refused), an existing directory output a directory.
+    """
+    what = "directory" if directory else "file"
+    if path.is_symlink():
+        return f"is a symbolic link; name the {what} itself"
+    parent = path.parent
+    if not parent.is_dir():
+        if parent.exists():
+            return f"{parent} is not a directory; name a {what} inside an existing directory"
+        return f"directory {parent} does not exist; create it first (mkdir -p {parent}), edgefleet creates none"
+    if not path.exists():
+        return None
+    if directory:
+        return None if path.is_dir() else "exists and is not a directory; name a directory"
+    if path.is_dir():
+        return f"is a directory; name a file in it, e.g. {path / ('out' + (path.suffix or '.json'))}"
+    if not path.is_file():
+        return "is not a regular file (a FIFO, socket or device); name a regular file"
+    return None
+
+
+def _fail_lines(*lines: str) -> typer.Exit:
+    """Errors that are not config issues (options, output paths): one per line, then the summary."""
+    for line in lines:
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
+    noun = "error" if len(lines) == 1 else "errors"
+    err.print(f"[red]invalid:[/] {len(lines)} {noun}", highlight=False)
+    return typer.Exit(EXIT_INVALID)
+
+
+def _check_outputs(*outputs: tuple[str, Path | None, bool]) -> None:
+    """Exit 2 with one line per unusable output (``--json FILE: reason``) before any work."""
+    problems = [
+        f"{option} {path}: {problem}"
+        for option, path, directory in outputs
+        if path is not None and (problem := output_problem(path, directory=directory)) is not None
+    ]
+    if problems:
+        raise _fail_lines(*problems)
+
+
+def _write_output(option: str, path: Path, text: str) -> None:
+    """Write an output file; a failure (permissions, a full disk) is one line and exit 2."""
+    try:
+        problem = output_problem(path)
+        if problem is None:
+            path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        problem = f"cannot be written: {exc.strerror or exc}; check the path and its permissions"
+    if problem is not None:
+        raise _fail_lines(f"{option} {path}: {problem}")
+
+
 def _load_scoped(
-    stack: str, *, previous: Path | None = None, exact: bool = False
+    stack: str, *, previous: Path | None = None, exact: bool = False, pack_config: Path | None = None
 ) -> tuple[Path, StackSource, FleetSpec, SliceScope | None]:
+    """Project, stack file, fleet and slice. Placement honours the location requirements of the
+    rules mandatory in the stack's pack config (``components/policy.py``); ``pack_config``
+    (``check --policy-pack-config``) stands in for it, for this run and the program it plans."""
+    from components.policy import POLICY_PACK_CONFIG_KEY, read_pack_config_file, with_requirements
+
     project = find_project()
     source = read_stack_file(stack_file(project, stack), project)
-    spec, scope = load_sliced(source, project, placement_options(project, source, previous=previous, exact=exact))
+    shown = None
+    if pack_config is not None:
+        # The operator's file (any path) stands in for the stack's; the program it plans gets the
+        # levels themselves, so the file need not be inside the project.
+        override = ConfigValue(POLICY_PACK_CONFIG_KEY, False, read_pack_config_file(pack_config))
+        source = replace(source, values={**source.values, POLICY_PACK_CONFIG_KEY: override})
+        shown = str(pack_config)
+    options = with_requirements(
+        placement_options(project, source, previous=previous, exact=exact), project, source, shown=shown
+    )
+    spec, scope = load_sliced(source, project, options)
     return project, source, spec, scope
 
 
-def _load(stack: str, *, previous: Path | None = None, exact: bool = False) -> tuple[Path, StackSource, FleetSpec]:
-    project, source, spec, _ = _load_scoped(stack, previous=previous, exact=exact)
+def _load(
+    stack: str, *, previous: Path | None = None, exact: bool = False, pack_config: Path | None = None
+) -> tuple[Path, StackSource, FleetSpec]:
+    project, source, spec, _ = _load_scoped(stack, previous=previous, exact=exact, pack_config=pack_config)
     return project, source, spec
 
 
@@ -164,6 +241,7 @@ def place(
     exact: Annotated[bool, typer.Option("--exact", help="Solve latency placement exactly (MILP); slower.")] = False,
 ) -> None:
     """Placement only: where every workload runs, why, and how close to the best possible."""
+    _check_outputs(("--json", json_file, False))
     try:
         _, source, spec = _load(stack, previous=previous, exact=exact)
     except ConfigError as exc:
@@ -172,8 +250,7 @@ def place(
         _print_placement(spec, workload)
     if json_file is not None:
         document = {"format": PLACEMENTS_FORMAT, "stack": source.stack, "placements": placement_entries(spec)}
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(dumps(document), encoding="utf-8")
+        _write_output("--json", json_file, dumps(document))
         err.print(f"placements written to {json_file}", highlight=False)
 
 
@@ -224,6 +301,7 @@ def plan(
     ] = None,
 ) -> None:
     """Run the real Pulumi program under the SDK's mock engine; print a summary, write plan and manifests."""
+    _check_outputs(("--json", json_file, False), ("--manifests", manifests, True))
     try:
         project, source, spec, scope = _load_scoped(stack)
     except ConfigError as exc:
@@ -243,11 +321,14 @@ def plan(
         raise typer.Exit(EXIT_INVALID) from None
     _summary(spec, run, scope)
     if json_file is not None:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(dumps(build_plan(spec, run, scope)), encoding="utf-8")
+        _write_output("--json", json_file, dumps(build_plan(spec, run, scope)))
         err.print(f"plan written to {json_file}", highlight=False)
     if manifests is not None:
-        written = write_manifests(run, manifests)
+        try:
+            written = write_manifests(run, manifests)
+        except (ManifestDirError, OSError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise _fail_lines(f"--manifests {manifests}: cannot be written: {reason}") from None
         err.print(f"{len(written)} manifests written under {manifests}", highlight=False)
 
 
@@ -268,43 +349,53 @@ def check(
     """Plan offline, then run the policy pack's rules over it. Exit 0 none mandatory, 1 mandatory, 2 invalid."""
     import pulumi
 
-    from edgefleet.check import PackConfigError, load_pack_config, report_json, report_sarif
+    from components.policy import POLICY_PACK_CONFIG_KEY, configured_pack_config, default_pack_config
+    from edgefleet.check import PackConfigError, check_levels, load_pack_config, report_json, report_sarif
     from edgefleet.check import check as run_check
     from policies.rules import ALL_POLICIES  # the rule modules only: never the pack object (policies/__main__.py)
 
+    _check_outputs(("--sarif", sarif, False), ("--json", json_file, False))
+    if pack_config is not None and not pack_config.exists():
+        raise _fail_lines(f"--policy-pack-config {pack_config}: not found; check the path")
     try:
-        project, source, _ = _load(stack)
-        config = load_pack_config(pack_config or project / "policies" / "config" / f"{source.stack}.json")
+        if pack_config is not None:
+            load_pack_config(pack_config)  # its levels checked before anything is planned
+        project, source, spec = _load(stack, pack_config=pack_config)
+        configured = configured_pack_config(source)  # the stack's path, or --policy-pack-config's levels
+        if isinstance(configured, Mapping):
+            config = check_levels(configured, str(pack_config or POLICY_PACK_CONFIG_KEY))
+        else:
+            config = load_pack_config(project / (configured or default_pack_config(source.stack)))
     except ConfigError as exc:
         raise _fail(exc) from None
     except PackConfigError as exc:
-        err.print(f"--policy-pack-config: {exc}", markup=False, highlight=False)
-        raise typer.Exit(EXIT_INVALID) from None
+        raise _fail_lines(f"--policy-pack-config: {exc}") from None
     try:
         run = _run_with_progress(project, source)
     except pulumi.RunError as exc:
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
-    report = run_check(run, source, project, ALL_POLICIES, config)
+    report = run_check(run, source, project, ALL_POLICIES, config, spec=spec)
     _print_report(report)
     if json_file is not None:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(dumps(report_json(report)), encoding="utf-8")
+        _write_output("--json", json_file, dumps(report_json(report)))
         err.print(f"report written to {json_file}", highlight=False)
     if sarif is not None:
-        sarif.parent.mkdir(parents=True, exist_ok=True)
-        sarif.write_text(dumps(report_sarif(report, __version__)), encoding="utf-8")
+        _write_output("--sarif", sarif, dumps(report_sarif(report, __version__)))
         err.print(f"SARIF written to {sarif}", highlight=False)
     if report.mandatory:
         raise typer.Exit(EXIT_VIOLATIONS)
 
 
 def _print_report(report: CheckReport) -> None:
-    # One line per violation, so it reads the same in a terminal, a CI log and grep.
+    # One line per violation, so it reads the same in a terminal, a CI log and grep: where in the
+    # config (file:line:col), the rule, the cluster/workload, the message.
     for v in report.violations:
         colour = "red" if v.enforcement == "mandatory" else "yellow"
+        where = f"{v.location.file}:{v.location.line}:{v.location.col}"
+        subject = f" \\[{escape(v.location.subject)}]" if v.location.subject else ""
         out.print(
-            f"[{colour}]{v.enforcement}[/] {v.location.file}:{v.location.line} [bold]{v.rule}[/]: {v.message}",
+            f"[{colour}]{v.enforcement}[/] {escape(where)} [bold]{v.rule}[/]{subject}: {escape(v.message)}",
             highlight=False,
             soft_wrap=True,
         )
@@ -434,6 +525,7 @@ def stacks_export(  # noqa: PLR0917  one option per OperatorOptions field
     if not operator:
         err.print("stacks export: say what to export: --operator (Pulumi Kubernetes Operator Stacks)", highlight=False)
         raise typer.Exit(EXIT_INVALID)
+    _check_outputs(("--out", out_file, False))
     _, fleet_file, slices = _checked_slices(fleet)
     options = OperatorOptions(
         repo=repo,
@@ -461,6 +553,8 @@ def stacks_export(  # noqa: PLR0917  one option per OperatorOptions field
     except (ValueError, ExportFileError) as exc:
         err.print(f"stacks export: {exc}", markup=False, highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
+    except OSError as exc:
+        raise _fail_lines(f"--out {out_file}: cannot be written: {exc.strerror or exc}") from None
     if out_file is None:
         sys.stdout.write(text)
     else:
@@ -474,7 +568,13 @@ def _shown(path: Path) -> str:
 
 
 ParallelOpt = Annotated[int, typer.Option("--parallel", min=1, help="Slices run at the same time.")]
-LogsOpt = Annotated[Path, typer.Option("--logs", help="Each slice's Pulumi output goes to <LOGS>/<stack>.log.")]
+LogsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--logs", help="Each slice's Pulumi output goes to <LOGS>/<stack>.log (default: out/logs).", show_default=False
+    ),
+]
+DEFAULT_LOGS = Path("out/logs")  # the one output directory edgefleet creates with its parents
 
 
 def _checked_slices(fleet: Path) -> tuple[Path, str, list[Slice]]:
@@ -496,9 +596,14 @@ def _checked_slices(fleet: Path) -> tuple[Path, str, list[Slice]]:
         raise typer.Exit(EXIT_INVALID) from None
 
 
-def _orchestrate(fleet: Path, operation: Operation, parallel: int, logs: Path) -> None:
+def _orchestrate(fleet: Path, operation: Operation, parallel: int, logs: Path | None) -> None:
     from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State
 
+    _check_outputs(("--logs", logs, True))
+    if logs is None:
+        logs = DEFAULT_LOGS
+        if logs.is_symlink() or (logs.exists() and not logs.is_dir()):
+            raise _fail_lines(f"--logs {logs}: exists and is not a directory; pass --logs DIR")
     project, fleet_file, slices = _checked_slices(fleet)
     orchestrator = Orchestrator(AutomationDriver(project), operation, parallel=parallel, logs=logs)
     try:
@@ -557,7 +662,7 @@ def _with_progress_table(orchestrator: Orchestrator, slices: Sequence[Slice], ti
 def preview(
     fleet: FleetArg,
     parallel: ParallelOpt = DEFAULT_PARALLEL,
-    logs: LogsOpt = Path("out/logs"),
+    logs: LogsOpt = None,
 ) -> None:
     """`pulumi preview` every slice of FLEET with your Pulumi CLI: in parallel, the global slice last."""
     _orchestrate(fleet, "preview", parallel, logs)
@@ -567,7 +672,7 @@ def preview(
 def up(
     fleet: FleetArg,
     parallel: ParallelOpt = DEFAULT_PARALLEL,
-    logs: LogsOpt = Path("out/logs"),
+    logs: LogsOpt = None,
 ) -> None:
     """`pulumi up` every slice of FLEET with your Pulumi CLI: in parallel, past failures, the global slice last."""
     _orchestrate(fleet, "up", parallel, logs)

@@ -144,7 +144,7 @@ def _fail(option: str, problem: str, fix: str) -> ValueError:
 def _check_secret_name(option: str, value: str) -> None:
     if not value:
         raise _fail(option, "is empty", "name the Kubernetes Secret (see docs/operator.md)")
-    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+    if len(value) > 253 or not _DNS_SUBDOMAIN.fullmatch(value):
         raise _fail(option, f"{value!r} is not a Kubernetes object name", "use lower-case letters, digits, '-', '.'")
 
 
@@ -178,21 +178,21 @@ def _check_options(options: OperatorOptions) -> None:
     repo_dir = options.repo_dir
     if repo_dir.startswith("/") or ".." in repo_dir.split("/") or "\\" in repo_dir:
         raise _fail("repo_dir", f"{repo_dir!r} leaves the repository", "pass a relative path such as infra/edgefleet")
-    if len(options.namespace) > 63 or not _DNS_LABEL.match(options.namespace):
+    if len(options.namespace) > 63 or not _DNS_LABEL.fullmatch(options.namespace):
         raise _fail(
             "namespace",
             f"{options.namespace!r} is not a namespace name",
             "use at most 63 lower-case letters, digits, '-'",
         )
-    if options.organization and not _PULUMI_NAME.match(options.organization):
+    if options.organization and not _PULUMI_NAME.fullmatch(options.organization):
         raise _fail(
             "organization",
             f"{options.organization!r} is not a Pulumi organization name",
             "use letters, digits, '-', '_', '.'",
         )
-    if options.backend and not re.match(r"^(https|s3|gs|azblob|file)://\S+$", options.backend):
+    if options.backend and not re.fullmatch(r"^(https|s3|gs|azblob|file)://\S+$", options.backend):
         raise _fail("backend", f"{options.backend!r} is not a backend URL", "use https://, s3://, gs:// or azblob://")
-    if len(options.service_account) > 253 or not _DNS_SUBDOMAIN.match(options.service_account):
+    if len(options.service_account) > 253 or not _DNS_SUBDOMAIN.fullmatch(options.service_account):
         raise _fail(
             "service_account",
             f"{options.service_account!r} is not a service account name",
@@ -211,7 +211,7 @@ def _check_options(options: OperatorOptions) -> None:
             "resync_seconds", f"{options.resync_seconds} is below the operator's floor of 60", "pass 60 or more"
         )
     for env in options.environments:
-        if not _ESC_ENV.match(env):
+        if not _ESC_ENV.fullmatch(env):
             raise _fail("environments", f"{env!r} is not a Pulumi ESC environment name", "use <project>/<environment>")
     if options.environments and not _uses_pulumi_cloud(options):
         raise _fail("environments", "Pulumi ESC needs Pulumi Cloud", "drop them or use an https:// backend")
@@ -228,13 +228,13 @@ def _uses_pulumi_cloud(options: OperatorOptions) -> bool:
 
 
 def _check_slices(fleet: str, slices: Sequence[Slice]) -> dict[str, Slice]:
-    if not fleet or len(fleet) > 63 or not _LABEL_VALUE.match(fleet):
+    if not fleet or len(fleet) > 63 or not _LABEL_VALUE.fullmatch(fleet):
         raise _fail("fleet", f"{fleet!r} cannot be a label value", "name the fleet with letters, digits, '-', '_', '.'")
     if not slices:
         raise _fail("slices", "there are none", "write the slice stack files first (`edgefleet stacks sync`)")
     by_name: dict[str, Slice] = {}
     for s in slices:
-        if not _PULUMI_NAME.match(s.stack) or len(s.stack) > 63 or not _LABEL_VALUE.match(s.stack):
+        if not _PULUMI_NAME.fullmatch(s.stack) or len(s.stack) > 63 or not _LABEL_VALUE.fullmatch(s.stack):
             raise _fail(
                 "stack", f"{s.stack!r} is not a usable stack name", "use letters, digits, '-', '_', '.' (at most 63)"
             )
@@ -258,7 +258,7 @@ def _check_slices(fleet: str, slices: Sequence[Slice]) -> dict[str, Slice]:
                 "file", f"{s.file!r} is not the stack file of {s.stack!r}", f"pass stacks/Pulumi.{s.stack}.yaml"
             )
         for key in s.secret_keys:
-            if not _CONFIG_KEY.match(key):
+            if not _CONFIG_KEY.fullmatch(key):
                 raise _fail(
                     "secret_keys", f"{key!r} in {s.stack!r} is not a namespaced config key", "use <namespace>:<key>"
                 )

@@ -123,8 +123,10 @@ def wave_of(w: Workload, cluster: str) -> int:
 
 
 def dns_entries(run: ProgramRun) -> list[dict[str, Any]]:
-    """The plan's ``dns``: per steered workload, which record (or pool) serves which location, its
-    routing region(s) and health check."""
+    """The plan's ``dns``: per steered workload, which record (or pool) serves which location, the
+    routing policy that sends users there (``routing``; Route 53 ``geoproximity`` also shows the
+    record's ``geoproximity`` location: AWS region or coordinates, and bias), its region(s) and
+    health check."""
     out = []
     for steering in sorted((r for r in run.registrations if r.type == DNS_STEERING), key=lambda r: r.name):
         children = {r.name: r for r in run.registrations if r.parent == steering.urn}
@@ -134,15 +136,18 @@ def dns_entries(run: ProgramRun) -> list[dict[str, Any]]:
         for location in facts.get("locations") or []:
             cluster = location["cluster"]
             stem = f"{steering.name}-{cluster}"
-            record = children.get(f"{stem}-latency") if route53 else children.get(f"{stem}-pool")
+            routing = location.get("routing") or ("geoproximity" if route53 else "geo")
+            record = children.get(f"{stem}-{routing}") if route53 else children.get(f"{stem}-pool")
             check = children.get(f"{stem}-health") if route53 else children.get(f"{steering.name}-monitor")
             entry: dict[str, Any] = {
                 "cluster": cluster,
-                "routing": "latency" if route53 else "geo",
+                "routing": routing,
                 "regions": list(location.get("regions") or []),
                 "record": record.urn if record else None,
                 "health_check": check.urn if check else None,
             }
+            if record is not None and record.inputs.get("geoproximityRoutingPolicy") is not None:
+                entry["geoproximity"] = _sorted(record.inputs["geoproximityRoutingPolicy"])
             address = children.get(f"{stem}-address")
             if address is not None:
                 entry["address"] = {"name": address.inputs.get("name"), "type": address.inputs.get("type")}
@@ -238,6 +243,8 @@ def manifest(r: Registration) -> dict[str, Any]:
 
 def check_manifest_dir(directory: Path) -> None:
     """Raise ``ManifestDirError`` unless ``directory`` is absent, empty, or an earlier manifests dir."""
+    if directory.is_symlink():
+        raise ManifestDirError(f"{directory} is a symbolic link; name a real directory (it is replaced whole)")
     if directory.exists():
         if not directory.is_dir():
             raise ManifestDirError(f"{directory} exists and is not a directory")

@@ -5,12 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from components.config.errors import StackFileError
 from components.config.slices import stack_config_dir
-from components.config.source import PROJECT
+from components.config.source import PROJECT, read_regular_file, safe_yaml
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,8 +31,8 @@ def find_project(start: Path | None = None) -> Path:
 
 def _project_data(project_file: Path) -> dict[str, Any]:
     try:
-        data = YAML(typ="safe", pure=True).load(project_file.read_text(encoding="utf-8"))
-    except (OSError, YAMLError):
+        data = safe_yaml().load(read_regular_file(project_file))
+    except (OSError, UnicodeDecodeError, YAMLError, ValueError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -42,6 +42,7 @@ from components.config.source import (
     fleet_file_path,
     normalize_key,
     read_fleet_file,
+    read_regular_file,
     read_stack_file,
     to_plain,
 )
@@ -287,7 +288,7 @@ def _updated_text(
             )
         )
         return None, Change.UNCHANGED, set()
-    text = path.read_text(encoding="utf-8")
+    text = read_regular_file(path)
     document = yaml.load(text)
     existing = document.get("config") if isinstance(document, CommentedMap) else None
     if not isinstance(existing, CommentedMap):  # read_stack_file already required it

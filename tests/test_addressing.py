@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import time
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from components.config import ConfigError, parse_fleet
 from components.config.addressing import (
     RESERVED,
     AddressSpaceFull,
@@ -19,6 +21,7 @@ from components.config.addressing import (
     plan_for,
     preferred_block,
 )
+from policies import netranges
 
 NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True)
 
@@ -91,3 +94,73 @@ def test_subnet_and_address_helpers() -> None:
     assert nth_address("172.16.0.0/21", 10) == "172.16.0.10"
     with pytest.raises(ValueError, match="no /20 number 8"):
         nth_subnet("10.0.0.0/17", 20, 8)
+
+
+# Issue 13 items 6 and 8: one strict reader for config ranges, coverage by arithmetic (policies/netranges.py).
+
+
+@pytest.mark.parametrize(
+    ("text", "fix"),
+    [
+        ("10.0.0.1", "write 10.0.0.1/32 for this one address"),
+        ("fe80::%eth0/64", "remove the zone (fe80::/64)"),
+        ("0.0.0.0/00", "without leading zeros; write 0.0.0.0/0"),
+        (" 0.0.0.0/0", "remove the whitespace (0.0.0.0/0)"),
+        ("10.0.0.1/8", "write 10.0.0.0/8 for the network, or 10.0.0.1/32 for the one address"),
+        ("::ffff:0:0/96", "write the IPv4 range 0.0.0.0/0"),
+        ("192.0.2.0/255.255.255.0", "write 192.0.2.0/24"),
+        ("10.0.0.0/33", "at most 32 for IPv4"),
+        ("010.0.0.0/8", "is not an IPv4 or IPv6 address"),
+    ],
+)
+def test_the_config_refuses_ranges_other_parsers_read_differently(text: str, fix: str) -> None:
+    with pytest.raises(netranges.CidrError) as caught:
+        netranges.parse_cidr(text)
+    assert str(caught.value).startswith(f"{text!r} is not a network in CIDR form: ")
+    assert fix in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_ipv6_spellings_normalise_to_one_canonical_text() -> None:
+    assert netranges.canonical("0::0/0") == "::/0"
+    assert netranges.canonical("2001:DB8:0:0::/32") == "2001:db8::/32"
+    assert netranges.canonical("10.42.0.0/16") == "10.42.0.0/16"
+
+
+def test_pod_ranges_must_be_private_ipv4_of_a_size_a_cni_can_split() -> None:
+    assert netranges.is_private_v4(netranges.parse_cidr("100.64.0.0/10"))
+    assert netranges.is_private_v4(netranges.parse_cidr("172.20.0.0/16"))
+    assert not netranges.is_private_v4(netranges.parse_cidr("0.0.0.0/0"))
+    assert not netranges.is_private_v4(netranges.parse_cidr("172.0.0.0/8"))  # wider than 172.16.0.0/12
+    assert not netranges.is_private_v4(netranges.parse_cidr("fd00::/8"))
+
+
+def _fleet(**workload: object) -> dict[str, object]:
+    return {
+        "environment": "dev",
+        "owner": "platform-team",
+        "clusters": [
+            {"vendor": "existing", "name": "shop-1", "location": {"city": "Berlin", "country": "DE"}},
+        ],
+        "workloads": [{"name": "api", "image": "ghcr.io/acme/api:1.0.0", "port": 8080, **workload}],
+    }
+
+
+def test_the_config_stores_canonical_ranges_and_judges_coverage_by_arithmetic() -> None:
+    spec = parse_fleet(_fleet(egress_cidrs=["2001:DB8::/32", "10.0.0.0/8"]))
+    assert spec.workloads[0].spec.egress_cidrs == ("2001:db8::/32", "10.0.0.0/8")
+    for world in (["0.0.0.0/1", "128.0.0.0/1"], ["::/1", "8000::/1"], [f"{i}.0.0.0/8" for i in range(256)]):
+        with pytest.raises(ConfigError, match="open to the world"):
+            parse_fleet(_fleet(egress_cidrs=world))
+    with pytest.raises(ConfigError, match="listed twice"):
+        parse_fleet(_fleet(egress_cidrs=["::/0", "0::0/0"]))
+    assert parse_fleet(_fleet(egress_cidrs=["0.0.0.0/0"])).workloads[0].spec.egress_cidrs == ("0.0.0.0/0",)
+
+
+def test_ten_thousand_host_ranges_are_quick() -> None:
+    hosts = [f"198.{18 + i // 65536}.{i // 256 % 256}.{i % 256}/32" for i in range(10_000)]
+    started = time.perf_counter()
+    spec = parse_fleet(_fleet(egress_cidrs=hosts))
+    assert len(spec.workloads[0].spec.egress_cidrs) == 10_000
+    assert netranges.world_exposure(hosts) == ([], [])
+    assert time.perf_counter() - started < 5.0

@@ -8,10 +8,21 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import ConfigError, FleetSpec, Strategy, load_stack, parse_fleet, read_stack_file, split_evenly
-from components.config.parse import PlacementOptions, deep_merge
+from components.cni.matrix import CELLS
+from components.config import (
+    CniPlugin,
+    ConfigError,
+    FleetSpec,
+    Strategy,
+    load_stack,
+    parse_fleet,
+    read_stack_file,
+    split_evenly,
+)
+from components.config.parse import PlacementOptions, deep_merge, reserved_namespace
 from components.config.previous import placement_options
 from components.entry import read_fleet
+from components.policy import with_requirements
 from edgefleet.engine import engine_config, run_under_mocks
 from tests.conftest import REPO, STACKS, source_of, stack_text
 
@@ -25,7 +36,7 @@ BASE: dict[str, Any] = {
             "vendor": "existing",
             "name": "edge-b",
             "location": {"lat": 52.37, "lon": 4.89, "country": "NL"},
-            "cni": {"plugin": "flannel"},
+            "cni": {"plugin": "flannel", "installed": True},  # its own cni replaces the default whole
         },
         {
             "vendor": "existing",
@@ -120,8 +131,10 @@ def test_replica_arithmetic() -> None:
     w = workload(strategy="everywhere")
     w.update(replicas=5, min_replicas_per_location=2)
     (message,) = errors(fleet(workloads=[w]))
+    # `everywhere` never opens fewer locations than are eligible: the refusal says so, and the way out.
     assert message == (
-        "fleet.workloads[0].replicas: 5 replicas cannot give 3 location(s) at least 2 each; set replicas to 6 or more"
+        "fleet.workloads[0].replicas: strategy `everywhere` runs on all 3 eligible cluster(s) and 5 replicas cannot "
+        "give each at least 2; set replicas to 6 or more, or use strategy `latency`, which opens fewer locations"
     )
 
 
@@ -234,7 +247,9 @@ def _program_spec(stack: str, config: dict[str, str], secret_keys: list[str]) ->
 def test_one_model_two_loaders(stack: str) -> None:
     source = read_stack_file(STACKS / f"Pulumi.{stack}.yaml")
     config, secret_keys = engine_config(source)
-    assert _program_spec(stack, config, secret_keys) == load_stack(source, placement_options(REPO, source))
+    # The CLI's loader: previous placement plus the stack's mandatory location requirements.
+    options = with_requirements(placement_options(REPO, source), REPO, source)
+    assert _program_spec(stack, config, secret_keys) == load_stack(source, options)
 
 
 def test_the_program_reports_config_errors_one_per_line_with_positions() -> None:
@@ -249,3 +264,101 @@ def test_the_program_reports_config_errors_one_per_line_with_positions() -> None
         "fleet.clusters[1].kubeconfig: config key `edgefleet:storeMunich01Kubeconfig` is not set"
     )
     assert lines[1].endswith("(stacks/Pulumi.dev.yaml:21:9)")
+
+
+def _shop(**cni: Any) -> dict[str, Any]:
+    shop: dict[str, Any] = {"vendor": "existing", "name": "shop-1", "location": {"city": "Berlin", "country": "DE"}}
+    if cni:
+        shop["cni"] = cni
+    return shop
+
+
+def _cloud_and_shop(defaults_cni: dict[str, Any], shop: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "environment": "prod",
+        "owner": "o",
+        "defaults": {"cni": defaults_cni, "labels": {"tier": "edge"}},
+        "clusters": [{"vendor": "aws", "region": "eu-central-1"}, shop],
+    }
+
+
+def test_a_default_that_installs_a_cni_never_reaches_an_existing_cluster() -> None:
+    # The docs' own sample (defaults.cni: cilium) beside a k3s shop that states nothing: planning a
+    # Cilium release onto the shop would break its network on `pulumi up`. It is an error that says
+    # which defaults apply to existing clusters, and how to state the shop's CNI.
+    issues = errors(_cloud_and_shop({"plugin": "cilium"}, _shop()))
+    assert len(issues) == 1
+    assert issues[0].startswith("fleet.clusters[1]: `defaults.cni` installs 'cilium'")
+    assert "'shop-1'" in issues[0]
+    assert "`defaults` give existing clusters only `labels`" in issues[0]
+    assert "cni: {plugin: flannel, installed: true}" in issues[0]
+
+
+def test_an_existing_cluster_that_states_its_cni_keeps_it_and_the_cloud_takes_the_default() -> None:
+    spec = parse_fleet(_cloud_and_shop({"plugin": "cilium"}, _shop(plugin="flannel", installed=True)))
+    aws, shop = spec.clusters
+    assert aws.cni.plugin is CniPlugin.CILIUM
+    assert aws.cni.installs  # the cloud cluster gets the default's Helm release
+    assert shop.cni.plugin is CniPlugin.FLANNEL
+    assert shop.cni.installed
+    assert not shop.cni.installs  # nothing is installed on the shop
+    assert shop.labels == {"tier": "edge"}  # labels still apply
+
+
+def test_an_existing_clusters_own_cni_replaces_the_default_whole() -> None:
+    # A deep merge would have turned `{plugin: calico}` plus the default's `installed: true` into a
+    # record, or a default's `plugin` under the shop's `installed: true` into a claim nobody wrote.
+    recorded = {"plugin": "flannel", "installed": True}
+    spec = parse_fleet(_cloud_and_shop(recorded, _shop(plugin="calico")) | {"clusters": [_shop(plugin="calico")]})
+    (shop,) = spec.clusters
+    assert shop.cni.plugin is CniPlugin.CALICO
+    assert not shop.cni.installed  # written on the shop itself: edgefleet installs Calico there
+    assert shop.cni.installs
+    issues = errors(_cloud_and_shop(recorded, _shop(installed=True)) | {"clusters": [_shop(installed=True)]})
+    assert len(issues) == 1
+    assert issues[0].startswith("fleet.clusters[0].cni.plugin: ")
+
+
+def test_a_recording_default_reaches_existing_clusters_that_state_no_cni() -> None:
+    spec = parse_fleet(BASE)
+    assert spec.clusters[0].cni.installed
+    assert not spec.clusters[0].cni.installs
+
+
+SYSTEM = [
+    "kube-system", "kube-node-lease", "kube-public", "default", "kube-flannel", "tigera-operator",
+    "calico-system", "calico-apiserver", "cilium-secrets", "gke-managed-system", "gmp-system", "kube-anything",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SYSTEM)
+def test_a_workload_never_takes_a_system_namespace(name: str) -> None:
+    # The workload's name is its namespace: `kube-system` would get Pod Security `restricted` and a
+    # default-deny NetworkPolicy, breaking the cluster's own components.
+    data = fleet(workloads=[{**BASE["workloads"][0], "name": name}])
+    issues = errors(data)
+    assert len(issues) == 1
+    assert issues[0].startswith(f"fleet.workloads[0].name: {name!r} is ")
+    assert "choose another name" in issues[0]
+
+
+def test_every_namespace_a_cni_chart_uses_is_reserved() -> None:
+    namespaces = {chart.namespace for cell in CELLS for chart in cell.charts}
+    assert {"kube-system", "tigera-operator", "kube-flannel"} <= namespaces
+    assert all(reserved_namespace(ns) for ns in namespaces)
+
+
+@pytest.mark.parametrize("name", ["api", "kube", "kubernetes", "default-api", "my-kube-system", "calico"])
+def test_ordinary_names_are_not_reserved(name: str) -> None:
+    spec = parse_fleet(fleet(workloads=[{**BASE["workloads"][0], "name": name}]))
+    assert spec.workloads[0].spec.name == name
+
+
+def test_a_key_with_a_trailing_line_break_is_quoted_in_the_path_and_the_message() -> None:
+    # A regex `$` also matches before a trailing "\n": found by the property test; an error line
+    # must stay one line whatever the key.
+    issues = errors(fleet(**{"0\n": None}))
+    assert issues == [
+        'fleet."0\\n": unknown key `"0\\n"`; allowed keys: clusters, defaults, environment, owner, tags, '
+        "traffic, workloads"
+    ]

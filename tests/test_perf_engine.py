@@ -113,7 +113,8 @@ workloads:
 
 @pytest.fixture(scope="module")
 def planned() -> ProgramRun:
-    return plan_text(stack_text(FLEET), "test")[1]
+    # One location is enough here: the stack's pack config (dev.json) keeps the rules advisory.
+    return plan_text(stack_text(FLEET, "  edgefleet:policyPackConfig: policies/config/dev.json\n"), "test")[1]
 
 
 def test_kubernetes_outputs_carry_metadata_and_status_and_only_a_services_spec(planned: ProgramRun) -> None:

@@ -37,6 +37,7 @@ workloads:
 
 def _plan_files(tmp: Path, stack: str) -> tuple[bytes, dict[str, bytes], str]:
     plan_file, manifests = tmp / "plan.json", tmp / "manifests"
+    tmp.mkdir(parents=True, exist_ok=True)  # edgefleet creates no parent directory (docs/cli.md)
     result = runner.invoke(app, ["plan", stack, "--json", str(plan_file), "--manifests", str(manifests)])
     assert result.exit_code == 0, result.output
     tree = {p.relative_to(manifests).as_posix(): p.read_bytes() for p in sorted(manifests.rglob("*")) if p.is_file()}

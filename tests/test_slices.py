@@ -92,10 +92,16 @@ def test_the_global_slice_steers_to_the_other_slices_endpoints(
     records = {r.name: r for r in run.registrations if r.type == "aws:route53/record:Record"}
     assert set(records) == {
         "storefront-dns-aws-eu-central-1-address",
-        "storefront-dns-aws-eu-central-1-latency",
+        "storefront-dns-aws-eu-central-1-geoproximity",
         "storefront-dns-digitalocean-nyc3-address",
-        "storefront-dns-digitalocean-nyc3-latency",
+        "storefront-dns-digitalocean-nyc3-geoproximity",
     }
+    # Route 53 geoproximity: the AWS location (in another slice) by its region, the other by coordinates.
+    assert records["storefront-dns-aws-eu-central-1-geoproximity"].inputs["geoproximityRoutingPolicy"] == {
+        "awsRegion": "eu-central-1",
+        "bias": 0,
+    }
+    assert "coordinates" in records["storefront-dns-digitalocean-nyc3-geoproximity"].inputs["geoproximityRoutingPolicy"]
     # Offline, another stack's outputs are unknown, as in a preview before that slice is up.
     assert records["storefront-dns-digitalocean-nyc3-address"].inputs["records"] == ["[unknown]"]
     assert records["storefront-dns-digitalocean-nyc3-address"].inputs["type"] == "A"
@@ -277,6 +283,27 @@ def test_slices_must_place_with_the_same_previous_placements(project: Path) -> N
     (project / "placements" / "a.json").write_text('{"format": "edgefleet.placements/v1", "placements": []}')
     errors = _errors(project, "r-rest")
     assert any("slices of one fleet must place alike" in e for e in errors), errors
+
+
+def test_slices_must_place_under_the_same_mandatory_location_rules(project: Path) -> None:
+    # Each slice places the whole fleet; a slice whose pack config made the isolation rule advisory
+    # would place public workloads on flannel shops the other slices keep them off.
+    _valid_set(project)
+    (project / "policies" / "config").mkdir(parents=True)
+    (project / "policies" / "config" / "r-eu.json").write_text('{"all": "advisory"}')
+    errors = _errors(project, "r-rest")
+    assert any(
+        e.startswith("config.edgefleet:policyPackConfig: stack 'r-eu' places under the policy rules {} (none")
+        and "slices of one fleet must place alike" in e
+        for e in errors
+    ), errors
+    # The same levels under another file name agree; so does one file every slice names.
+    (project / "policies" / "config" / "r-eu.json").write_text('{"all": "mandatory"}')
+    load_sliced(read_stack_file(project / "stacks" / "Pulumi.r-rest.yaml", project), project)
+    for stack in ("r-eu", "r-rest", "r-global"):
+        path = project / "stacks" / f"Pulumi.{stack}.yaml"
+        path.write_text(path.read_text() + "  edgefleet:policyPackConfig: policies/config/r-eu.json\n")
+    load_sliced(read_stack_file(project / "stacks" / "Pulumi.r-rest.yaml", project), project)
 
 
 @pytest.mark.parametrize(

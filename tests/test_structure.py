@@ -164,3 +164,14 @@ def test_the_repository_needs_nothing_outside_its_tree() -> None:
     for ref in sorted((REPO / "tests" / "ref").rglob("*")):
         if ref.is_file() and ref.name != "SOURCE.md":
             assert ref.name in sources, f"tests/ref/SOURCE.md does not name {ref.name}"
+
+
+def test_markdown_tables_are_not_broken_by_blank_lines() -> None:
+    # A blank line inside a table ends it: the rows after it render as text (issue 13, item 12).
+    broken = []
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), REPO / "benchmarks" / "README.md"]:
+        lines = doc.read_text().splitlines()
+        for i in range(1, len(lines) - 1):
+            if lines[i].strip() == "" and lines[i - 1].startswith("|") and lines[i + 1].startswith("| "):
+                broken.append(f"{doc.relative_to(REPO)}:{i + 1}")
+    assert broken == []

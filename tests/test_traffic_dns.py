@@ -1,6 +1,7 @@
-"""DNS steering (``components/traffic/dns.py``) under the mock engine: Route 53 latency records with
-health checks, and Cloudflare geo load balancing with a monitor and a pool per location. Inputs
-are checked by their wire names, as the engine (and the policy pack) sees them."""
+"""DNS steering (``components/traffic/dns.py``) under the mock engine: Route 53 geoproximity records
+with health checks (AWS locations by their region, edge sites by their coordinates), and
+Cloudflare geo load balancing with a monitor and a pool per location. Inputs are checked by their
+wire names, as the engine (and the policy pack) sees them."""
 
 from __future__ import annotations
 
@@ -23,10 +24,13 @@ from components.traffic import (
     CLOUDFLARE_REGIONS,
     DnsSteering,
     DnsSteeringArgs,
+    GeoproximityLocation,
     SteeredLocation,
+    SteeringError,
     cloudflare_region_pools,
-    latency_regions,
-    nearest_aws_region,
+    coordinate,
+    geoproximity_location,
+    geoproximity_locations,
     record_type,
 )
 from components.traffic.dns import central_order
@@ -55,13 +59,26 @@ LOAD_BALANCER = "cloudflare:index/loadBalancer:LoadBalancer"
 # One location per kind of endpoint: an AWS load balancer's host name, a GCP load balancer IP, and
 # an existing cluster's load balancer IP.
 LOCATIONS = (
-    SteeredLocation("virginia", "aws", 39.0437, -77.4875, ELB, PORT),
-    SteeredLocation("frankfurt", "gcp", 50.1109, 8.6821, "198.51.100.10", PORT),
-    SteeredLocation("singapore-dc", "existing", 1.3521, 103.8198, "203.0.113.20", PORT),
+    SteeredLocation("virginia", "aws", 39.0437, -77.4875, ELB, PORT, region="us-east-1"),
+    SteeredLocation("frankfurt", "gcp", 50.1109, 8.6821, "198.51.100.10", PORT, region="europe-west3"),
+    SteeredLocation("singapore-dc", "existing", 1.3521, 103.8198, "203.0.113.20", PORT, region="sg-singapore"),
 )
 TARGETS = {loc.cluster: loc.target for loc in LOCATIONS}
 CLUSTERS = sorted(TARGETS)
-LATENCY_REGION = {"virginia": "us-east-1", "frankfurt": "eu-central-1", "singapore-dc": "ap-southeast-1"}
+# Route 53 geoproximity: the AWS cluster by its region, the others by coordinates (two decimals).
+GEOPROXIMITY = {
+    "virginia": {"awsRegion": "us-east-1", "bias": 0},
+    "frankfurt": {"coordinates": [{"latitude": "50.11", "longitude": "8.68"}], "bias": 0},
+    "singapore-dc": {"coordinates": [{"latitude": "1.35", "longitude": "103.82"}], "bias": 0},
+}
+REGIONS = {"virginia": ["us-east-1"], "frankfurt": [], "singapore-dc": []}
+
+# Issue 13, item 11: a shop in Kraków beside EKS in Frankfurt and Zurich. Under latency routing
+# Kraków had to borrow an AWS region and got eu-central-2 (Zurich), so Polish users went to Frankfurt.
+KRAKOW = SteeredLocation("shop-krakow", "existing", 50.0647, 19.9450, "203.0.113.30", PORT, region="pl-krakow")
+FRANKFURT = SteeredLocation("eks-frankfurt", "aws", 50.1109, 8.6821, ELB, PORT, region="eu-central-1")
+ZURICH = SteeredLocation("eks-zurich", "aws", 47.3769, 8.5417, ELB, PORT, region="eu-central-2")
+CENTRAL_EUROPE = (KRAKOW, FRANKFURT, ZURICH)
 
 
 @dataclass
@@ -157,44 +174,82 @@ def mock_id(type_: str, name: str) -> str:
 # --- pure helpers ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("city", "lat", "lon", "region"),
-    [
-        ("London", 51.5074, -0.1278, "eu-west-2"),
-        ("Frankfurt", 50.1109, 8.6821, "eu-central-1"),
-        ("New York", 40.7128, -74.0060, "us-east-1"),
-        ("Chicago", 41.8781, -87.6298, "us-east-2"),
-        ("Seattle", 47.6062, -122.3321, "us-west-2"),
-        ("Tokyo", 35.6762, 139.6503, "ap-northeast-1"),
-        ("Sydney", -33.8688, 151.2093, "ap-southeast-2"),
-        ("Sao Paulo", -23.5505, -46.6333, "sa-east-1"),
-        ("Mumbai", 19.0760, 72.8777, "ap-south-1"),
-        ("Johannesburg", -26.2041, 28.0473, "af-south-1"),
-    ],
-)
-def test_nearest_aws_region_of_known_cities(city: str, lat: float, lon: float, region: str) -> None:
-    assert nearest_aws_region(lat, lon) == region, city
-
-
 def test_record_type_is_cname_only_for_aws_load_balancers() -> None:
     assert record_type("aws") == "CNAME"
     for vendor in ("gcp", "azure", "linode", "digitalocean", "existing"):
         assert record_type(vendor) == "A"
 
 
-def test_latency_regions_are_the_nearest_and_distinct() -> None:
-    assert latency_regions(LOCATIONS) == LATENCY_REGION
-    # Two locations in Frankfurt: the EKS cluster keeps its own region (distance 0), the GKE one
-    # gets the next-nearest free region, since Route 53 takes one latency record per region.
-    eks = SteeredLocation("eks-fra", "aws", 50.1155, 8.6842, ELB, PORT)
-    gke = SteeredLocation("gke-fra", "gcp", 50.1109, 8.6821, "198.51.100.10", PORT)
-    assert latency_regions([gke, eks]) == {"eks-fra": "eu-central-1", "gke-fra": "eu-central-2"}
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (50.0647, "50.06"),
+        (19.945, "19.95"),  # 19.945 is stored as 19.94500000000000028...: rounds up
+        (-77.4875, "-77.49"),
+        (8.6821, "8.68"),
+        (0.0, "0.00"),
+        (-0.001, "0.00"),  # never "-0.00"
+        (90.0, "90.00"),
+        (-90.0, "-90.00"),
+        (-180.0, "-180.00"),
+        (179.999, "180.00"),
+    ],
+)
+def test_coordinates_are_strings_route53_accepts(value: float, text: str) -> None:
+    assert coordinate(value) == text
+    # The Coordinates API type: latitude `[-+]?[0-9]{1,2}(\.[0-9]{0,2})?` (length <= 6), longitude
+    # `[-+]?[0-9]{1,3}(\.[0-9]{0,2})?` (length <= 7).
+    assert re.fullmatch(r"[-+]?[0-9]{1,3}(\.[0-9]{0,2})?", text)
+    assert len(text) <= 7
 
 
-def test_latency_regions_refuse_more_locations_than_aws_regions() -> None:
-    many = [SteeredLocation(f"c{i}", "existing", 0.0, float(i), "192.0.2.1", PORT) for i in range(60)]
-    with pytest.raises(ValueError, match="one record per AWS region"):
-        latency_regions(many)
+def test_an_aws_location_is_placed_by_its_region_every_other_by_its_coordinates() -> None:
+    assert geoproximity_location(FRANKFURT) == GeoproximityLocation(aws_region="eu-central-1")
+    assert geoproximity_location(KRAKOW) == GeoproximityLocation(latitude="50.06", longitude="19.95")
+    for vendor in ("gcp", "azure", "linode", "digitalocean", "existing"):
+        place = geoproximity_location(replace(KRAKOW, vendor=vendor))
+        assert (place.aws_region, place.latitude, place.longitude, place.bias) == (None, "50.06", "19.95", 0)
+
+
+def test_krakow_frankfurt_and_zurich_each_have_a_place_of_their_own() -> None:
+    places = geoproximity_locations(CENTRAL_EUROPE)
+    assert places == {
+        "eks-frankfurt": GeoproximityLocation(aws_region="eu-central-1"),
+        "eks-zurich": GeoproximityLocation(aws_region="eu-central-2"),
+        "shop-krakow": GeoproximityLocation(latitude="50.06", longitude="19.95"),
+    }
+    assert len({p.place for p in places.values()}) == 3
+
+
+def test_an_aws_location_without_its_region_is_refused() -> None:
+    with pytest.raises(SteeringError, match="eks-frankfurt: an AWS location needs its region"):
+        geoproximity_location(replace(FRANKFURT, region=None))
+
+
+@pytest.mark.parametrize(("lat", "lon"), [(90.5, 0.0), (-91.0, 0.0), (0.0, 180.5), (0.0, -181.0)])
+def test_coordinates_outside_the_earth_are_refused(lat: float, lon: float) -> None:
+    with pytest.raises(SteeringError, match=re.escape("outside -90..90, -180..180")):
+        geoproximity_location(replace(KRAKOW, lat=lat, lon=lon))
+
+
+@pytest.mark.parametrize(
+    ("second", "place"),
+    [
+        (replace(FRANKFURT, cluster="eks-frankfurt-2"), "AWS region eu-central-1"),
+        # 2 m from the shop: the same coordinates at two decimals.
+        (replace(KRAKOW, cluster="shop-krakow-2", lat=50.06472, lon=19.94502), "coordinates 50.06,19.95"),
+    ],
+)
+def test_two_locations_at_one_place_are_refused(second: SteeredLocation, place: str) -> None:
+    """Route 53 could not tell them apart: one of them would never be the nearest."""
+    with pytest.raises(SteeringError, match=re.escape(f"are both at {place}")):
+        geoproximity_locations([*CENTRAL_EUROPE, second])
+
+
+def test_a_steering_error_is_a_run_error_and_a_value_error() -> None:
+    """``edgefleet plan`` prints a RunError as one line (exit 2); library callers catch ValueError."""
+    assert issubclass(SteeringError, pulumi.RunError)
+    assert issubclass(SteeringError, ValueError)
 
 
 def test_cloudflare_region_pools_list_every_location_nearest_first() -> None:
@@ -230,8 +285,8 @@ def test_route53_registers_a_health_check_and_two_records_per_location(route53: 
 
 
 @pytest.mark.parametrize("cluster", CLUSTERS)
-def test_route53_latency_record_per_location(route53: Steered, cluster: str) -> None:
-    record = route53.named(f"{NAME}-{cluster}-latency")
+def test_route53_geoproximity_record_per_location(route53: Steered, cluster: str) -> None:
+    record = route53.named(f"{NAME}-{cluster}-geoproximity")
     check = route53.named(f"{NAME}-{cluster}-health")
     assert dict(record.inputs) == {
         "zoneId": ROUTE53_ZONE_ID,
@@ -240,7 +295,7 @@ def test_route53_latency_record_per_location(route53: Steered, cluster: str) -> 
         "ttl": 60,
         "records": [f"{cluster}.{HOSTNAME}"],
         "setIdentifier": cluster,
-        "latencyRoutingPolicies": [{"region": LATENCY_REGION[cluster]}],
+        "geoproximityRoutingPolicy": GEOPROXIMITY[cluster],
         "healthCheckId": mock_id(HEALTH_CHECK, check.name),
     }
     assert check.urn in record.dependencies
@@ -258,15 +313,52 @@ def test_route53_address_record_per_location(route53: Steered, cluster: str) -> 
     }
 
 
-def test_route53_latency_group_is_one_type_with_distinct_regions(route53: Steered) -> None:
-    group = [r for r in route53.of_type(RECORD) if r.inputs["name"] == HOSTNAME]
+def _group(built: Steered) -> list[Registration]:
+    return [r for r in built.of_type(RECORD) if r.inputs["name"] == HOSTNAME]
+
+
+def test_route53_group_is_one_type_and_one_routing_policy(route53: Steered) -> None:
+    group = _group(route53)
     assert len(group) == 3
     assert {r.inputs["type"] for r in group} == {"CNAME"}
     assert sorted(r.inputs["setIdentifier"] for r in group) == CLUSTERS
-    regions = [r.inputs["latencyRoutingPolicies"][0]["region"] for r in group]
-    assert len(set(regions)) == len(regions)
-    # No plain record shares the steered name (Route 53 refuses one beside latency records).
+    # One routing policy per name and type (Route 53 refuses a record of another policy beside them).
+    assert all("geoproximityRoutingPolicy" in r.inputs and "latencyRoutingPolicies" not in r.inputs for r in group)
+    # No plain record shares the steered name (Route 53 refuses one beside a routed group).
     assert all("setIdentifier" not in r.inputs for r in route53.of_type(RECORD) if r.inputs["name"] != HOSTNAME)
+
+
+def test_krakow_frankfurt_and_zurich_are_each_routed_by_their_own_place() -> None:
+    """Issue 13, item 11: no location borrows another's region; each record has its own place."""
+    built = steer(traffic(DnsProvider.ROUTE53), locations=CENTRAL_EUROPE)
+    group = {r.inputs["setIdentifier"]: r.inputs["geoproximityRoutingPolicy"] for r in _group(built)}
+    assert group == {
+        "eks-frankfurt": {"awsRegion": "eu-central-1", "bias": 0},
+        "eks-zurich": {"awsRegion": "eu-central-2", "bias": 0},
+        "shop-krakow": {"coordinates": [{"latitude": "50.06", "longitude": "19.95"}], "bias": 0},
+    }
+    places = [repr(sorted(policy.items())) for policy in group.values()]
+    assert len(set(places)) == len(places)
+    assert len(set(group)) == len(_group(built))  # set identifiers unique
+    facts = built.named(NAME).inputs
+    assert {loc["cluster"]: (loc["routing"], loc["regions"]) for loc in facts["locations"]} == {
+        "eks-frankfurt": ("geoproximity", ["eu-central-1"]),
+        "eks-zurich": ("geoproximity", ["eu-central-2"]),
+        "shop-krakow": ("geoproximity", []),
+    }
+
+
+def test_two_locations_at_one_place_stop_the_program() -> None:
+    twin = replace(ZURICH, cluster="eks-zurich-2")
+    with pytest.raises(SteeringError, match="eks-zurich and eks-zurich-2 are both at AWS region eu-central-2"):
+        steer(traffic(DnsProvider.ROUTE53), locations=(*CENTRAL_EUROPE, twin))
+
+
+def test_cloudflare_needs_no_distinct_places() -> None:
+    """Two pools at one place are fine for Cloudflare geo steering: health decides between them."""
+    twin = replace(ZURICH, cluster="eks-zurich-2")
+    built = steer(traffic(DnsProvider.CLOUDFLARE), locations=(*CENTRAL_EUROPE, twin))
+    assert len(built.of_type(POOL)) == 4
 
 
 @pytest.mark.parametrize("cluster", CLUSTERS)
@@ -310,7 +402,7 @@ def test_route53_component_members_are_the_registered_resources(route53: Steered
         return str(resource._name)  # type: ignore[attr-defined]
 
     for cluster in CLUSTERS:
-        assert name_of(route53.component.records[cluster]) == f"{NAME}-{cluster}-latency"
+        assert name_of(route53.component.records[cluster]) == f"{NAME}-{cluster}-geoproximity"
         assert name_of(route53.component.health_checks[cluster]) == f"{NAME}-{cluster}-health"
         assert name_of(route53.component.addresses[cluster]) == f"{NAME}-{cluster}-address"
 
@@ -320,9 +412,9 @@ def test_route53_component_facts_show_which_region_serves_which_location(route53
     assert facts["provider"] == "route53"
     assert facts["hostname"] == HOSTNAME
     assert facts["healthCheck"] == {"protocol": "HTTP", "path": "/healthz", "interval": 30, "failureThreshold": 3}
-    assert {loc["cluster"]: loc["regions"] for loc in facts["locations"]} == {
-        cluster: [region] for cluster, region in LATENCY_REGION.items()
-    }
+    assert {loc["cluster"]: loc["regions"] for loc in facts["locations"]} == REGIONS
+    assert {loc["cluster"]: loc["routing"] for loc in facts["locations"]} == dict.fromkeys(CLUSTERS, "geoproximity")
+    assert {loc["cluster"]: loc["geoproximity"] for loc in facts["locations"]} == GEOPROXIMITY
 
 
 # --- Cloudflare -----------------------------------------------------------------------------------
@@ -404,6 +496,8 @@ def test_cloudflare_component_members(cloudflare: Steered) -> None:
     assert cloudflare.component.addresses == {}
     facts = cloudflare.named(NAME).inputs
     assert facts["provider"] == "cloudflare"
+    assert {loc["routing"] for loc in facts["locations"]} == {"geo"}
+    assert all("geoproximity" not in loc for loc in facts["locations"])
     served = {loc["cluster"]: loc["regions"] for loc in facts["locations"]}
     assert sorted(region for regions in served.values() for region in regions) == sorted(CLOUDFLARE_REGIONS)
 

@@ -3,19 +3,28 @@ plan, and the dependency edges that make a failing canary stop a release."""
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
-from edgefleet.plan import build_plan
+from components.config.model import FleetSpec
+from edgefleet.check import evaluate
+from edgefleet.engine import ProgramRun
+from edgefleet.plan import build_plan, dumps
+from policies.rules.traffic import TRAFFIC_PUBLIC_HEALTH_CHECK
 from tests.conftest import REPO, plan_text
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 
 
 @cache
+def _run() -> tuple[FleetSpec, ProgramRun]:
+    return plan_text((REPO / "stacks" / "Pulumi.prod.yaml").read_text(), stack="prod")
+
+
+@cache
 def _plan() -> dict[str, Any]:
-    spec, run = plan_text((REPO / "stacks" / "Pulumi.prod.yaml").read_text(), stack="prod")
-    return build_plan(spec, run)
+    return build_plan(*_run())
 
 
 def _deployments(plan: dict[str, Any], workload: str) -> dict[str, dict[str, Any]]:
@@ -46,21 +55,59 @@ def test_every_placed_location_of_a_steered_workload_has_a_record_and_a_health_c
         assert dns["hostname"] == placement["hostname"]
         assert [r["cluster"] for r in dns["records"]] == sorted(loc["cluster"] for loc in placement["locations"])
         for record in dns["records"]:
-            latency = resources[record["record"]]["inputs"]
+            routed = resources[record["record"]]["inputs"]
             check = resources[record["health_check"]]["inputs"]
-            assert latency["type"] == "CNAME"
-            assert latency["name"] == dns["hostname"]
-            assert latency["setIdentifier"] == record["cluster"]
-            assert latency["latencyRoutingPolicies"] == [{"region": record["regions"][0]}]
-            assert latency["records"] == [record["address"]["name"]]
+            assert routed["type"] == "CNAME"
+            assert routed["name"] == dns["hostname"]
+            assert routed["setIdentifier"] == record["cluster"]
+            assert record["routing"] == "geoproximity"
+            assert routed["geoproximityRoutingPolicy"] == record["geoproximity"]
+            assert "latencyRoutingPolicies" not in routed
+            assert routed["records"] == [record["address"]["name"]]
             assert check["resourcePath"] == dns["health_check"]["path"]
             assert check["type"] == "HTTP"
             assert check["requestInterval"] == 30
             assert check["failureThreshold"] == 3
             # AWS load balancers answer with a hostname (CNAME); the others with an address (A).
             assert record["address"]["type"] == ("CNAME" if record["cluster"].startswith("aws-") else "A")
-    regions = [r["regions"][0] for d in plan["dns"] for r in d["records"] if d["workload"] == "catalog"]
-    assert len(set(regions)) == len(regions)  # Route 53: one latency record per region and name
+    for dns in plan["dns"]:  # one place per record of a name: no two share a region or coordinates
+        places = [json.dumps(r["geoproximity"], sort_keys=True) for r in dns["records"]]
+        assert len(set(places)) == len(places), dns["workload"]
+
+
+def test_the_plan_shows_how_each_location_is_routed() -> None:
+    """Issue 13, item 11: AWS locations by their own region, every other location by its coordinates."""
+    plan = _plan()
+    vendors = {c["name"]: c["vendor"] for c in plan["clusters"]}
+    locations = {c["name"]: c["location"] for c in plan["clusters"]}
+    regions = {c["name"]: c["region"] for c in plan["clusters"]}
+    seen = set()
+    for dns in plan["dns"]:
+        for record in dns["records"]:
+            cluster = record["cluster"]
+            seen.add(vendors[cluster])
+            assert record["routing"] == "geoproximity"
+            if vendors[cluster] == "aws":
+                assert record["geoproximity"] == {"awsRegion": regions[cluster], "bias": 0}
+                assert record["regions"] == [regions[cluster]]
+            else:
+                here = locations[cluster]
+                assert record["geoproximity"] == {
+                    "bias": 0,
+                    "coordinates": [{"latitude": f"{here['lat']:.2f}", "longitude": f"{here['lon']:.2f}"}],
+                }
+                assert record["regions"] == []
+    assert "aws" in seen
+    assert seen - {"aws"}  # the prod example steers to AWS and to other vendors and edge sites
+
+
+def test_the_health_check_rule_passes_for_the_geoproximity_records() -> None:
+    """traffic-public-health-check over the real program's records: one geoproximity record with a
+    health check per steered location, and the plan is the same bytes twice."""
+    _, run = _run()
+    _, found, skipped = evaluate(run, [TRAFFIC_PUBLIC_HEALTH_CHECK], {})
+    assert (found, skipped) == ([], [])
+    assert dumps(_plan()) == dumps(build_plan(*plan_text((REPO / "stacks" / "Pulumi.prod.yaml").read_text(), "prod")))
 
 
 def test_non_canary_deployments_depend_on_the_canary_and_waves_are_in_the_plan() -> None:

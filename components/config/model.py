@@ -7,13 +7,13 @@ reports them all, each as a ``ConfigIssue`` with the config path and the file po
 
 from __future__ import annotations
 
-import ipaddress
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
 from components.config.addressing import nth_address, nth_subnet
+from policies import netranges
 
 NAME = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 ENVIRONMENT = r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$"
@@ -47,11 +47,60 @@ COUNTRY = r"^[A-Z]{2}$"
 
 
 def _cidr(value: str) -> str:
-    try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"{value!r} is not a network in CIDR form ({exc})") from None
+    """One network in ``address/prefix`` form (``policies/netranges.py``), as its canonical text:
+    IPv6 is written compressed and lower-case (``0::0/0`` becomes ``::/0``); anything another parser
+    could read differently (no prefix, host bits, ``%zone``, netmask, leading zeros) is refused."""
+    return netranges.canonical(value)
+
+
+# Pod ranges edgefleet configures a CNI with: IPv4 (edgefleet runs IPv4 clusters), private, and
+# between a /8 (the largest private block) and a /22: Cilium's cluster-pool and flannel give each
+# node a /24 of it (Calico a /26 block), so a /22 holds four nodes.
+POD_CIDR_PREFIXES = (8, 22)
+
+
+def _pod_cidr(value: str) -> str:
+    network = netranges.parse_cidr(value)
+    example = "10.42.0.0/16"
+    if network.version != 4:
+        raise ValueError(
+            f"{value} is an IPv6 range, but edgefleet configures IPv4 pod networking (the clusters and their "
+            f"node pools are IPv4): use a private IPv4 range such as {example}"
+        )
+    if not netranges.is_private_v4(network):
+        raise ValueError(
+            f"{value} is not private address space: pods need a range inside 10.0.0.0/8, 172.16.0.0/12, "
+            f"192.168.0.0/16 (RFC 1918) or 100.64.0.0/10 (RFC 6598), such as {example}"
+        )
+    low, high = POD_CIDR_PREFIXES
+    if not low <= network.prefixlen <= high:
+        raise ValueError(
+            f"{value} is too small for pods: each node takes a /24 of the pod range, so use a /{low} to /{high} "
+            f"(such as {example})"
+        )
     return value
+
+
+def _cidr_list(values: tuple[str, ...]) -> tuple[str, ...]:
+    """No range twice, and no world in pieces: a list whose union is open to the world
+    (``policies/netranges.py``) must say so plainly, as ``0.0.0.0/0`` or ``::/0``, so the config
+    reads what it means and the policy rules judge it in the open."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{value} is listed twice; remove one")
+        seen.add(value)
+    if "0.0.0.0/0" in seen or "::/0" in seen:
+        return values  # open to everyone, plainly: the policy rules judge it
+    entries = [(v, netranges.parse_cidr(v)) for v in values]
+    for found in netranges.open_families(entries):
+        whole = "0.0.0.0/0" if found.family == 4 else "::/0"
+        raise ValueError(
+            f"these ranges together are open to the world ({found.describe()}; the threshold is all of "
+            f"IPv{found.family} or {netranges.WORLD_SHARE} of its public addresses): list only the networks "
+            f"needed, or write {whole} to open it to everyone on purpose (the policy rules flag both alike)"
+        )
+    return values
 
 
 def _pinned_image(value: str) -> str:
@@ -65,6 +114,8 @@ def _pinned_image(value: str) -> str:
 
 Name = Annotated[str, StringConstraints(pattern=NAME)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
+PodCidr = Annotated[str, AfterValidator(_cidr), AfterValidator(_pod_cidr)]
+CidrList = Annotated[tuple[Cidr, ...], AfterValidator(_cidr_list)]
 StrictBool = Annotated[bool, Strict()]
 LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE)]
 LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY)]
@@ -133,7 +184,7 @@ class CniSpec(_Model):
     mode: Annotated[str, StringConstraints(pattern=CNI_MODE)] | None = None
     installed: StrictBool = False
     hubble: StrictBool = False
-    pod_cidr: Cidr | None = None  # existing clusters edgefleet installs a CNI on
+    pod_cidr: PodCidr | None = None  # existing clusters edgefleet installs a CNI on
 
 
 class NodePoolSpec(_Model):
@@ -158,7 +209,7 @@ class EndpointSpec(_Model):
     """API server exposure. Private by default; public only with an explicit CIDR allow-list."""
 
     public: StrictBool = False
-    allowed_cidrs: tuple[Cidr, ...] = ()
+    allowed_cidrs: CidrList = ()
 
 
 class NetworkSpec(_Model):
@@ -225,6 +276,11 @@ class ResourcesSpec(_Model):
     memory: Annotated[str, StringConstraints(pattern=MEMORY)] = "128Mi"
 
 
+# The largest demand point weight: weights are relative (people, requests, a share), and 1e6 times
+# the smallest useful weight is plenty; bounded so that the sum of every point's weight stays finite.
+MAX_DEMAND_WEIGHT = 1_000_000.0
+
+
 class DemandPoint(_Model):
     """An explicit demand point: ``city``+``country`` or ``lat``/``lon``, with a weight."""
 
@@ -232,7 +288,8 @@ class DemandPoint(_Model):
     country: Country | None = None
     lat: Annotated[float, Strict(), Field(ge=-90, le=90)] | None = None
     lon: Annotated[float, Strict(), Field(ge=-180, le=180)] | None = None
-    weight: Annotated[float, Strict(), Field(gt=0)] = 1.0
+    # Finite and bounded, so any number of points sums to a finite total demand.
+    weight: Annotated[float, Strict(), Field(gt=0, le=MAX_DEMAND_WEIGHT, allow_inf_nan=False)] = 1.0
 
 
 class DemandSpec(_Model):
@@ -304,7 +361,7 @@ class WorkloadSpec(_Model):
     resources: ResourcesSpec = ResourcesSpec()
     expose: Expose = Expose.INTERNAL
     probe_path: Annotated[str, StringConstraints(pattern=PROBE_PATH)] | None = None
-    egress_cidrs: tuple[Cidr, ...] = ()
+    egress_cidrs: CidrList = ()
     placement: PlacementSpec = PlacementSpec()
     rollout: RolloutSpec = RolloutSpec()
     dns_name: Annotated[str, StringConstraints(pattern=DNS_LABEL)] | None = None  # default: the name
@@ -384,6 +441,9 @@ class Cluster(_Model):
     cni: CniInfo
     location: ResolvedLocation
     spec: ClusterSpec
+    # Where its entry is written: fleet.clusters[config_index] (the name may be derived, e.g.
+    # `aws-eu-central-1`); `edgefleet check` points a violation there.
+    config_index: int
     kubernetes_version: str | None = None
     node_pools: tuple[NodePool, ...] = ()
     zones: tuple[str, ...] = ()
@@ -421,6 +481,8 @@ class Workload(_Model):
     spec: WorkloadSpec
     strategy: Strategy
     replicas: tuple[tuple[Name, int], ...]
+    # Where its entry is written: fleet.workloads[config_index].
+    config_index: int
     # The countries `residency` admits (sorted), or None when the workload has no residency rule.
     allowed_countries: tuple[str, ...] | None = None
     # Clusters a constraint removed, with the constraint's name (for `edgefleet place`).

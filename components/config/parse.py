@@ -18,6 +18,7 @@ from components.cni import matrix
 from components.config import model as m
 from components.config.addressing import AddressSpaceFull, allocate, block_count
 from components.config.errors import ConfigError, ConfigIssue
+from components.config.requirements import LocationRequirement, policy_filters, strictest
 from components.config.source import PathPart, StackSource, normalize_key
 from components.config.vendors import DEFAULT_KUBERNETES_VERSION, DEFAULT_POOL, machine_type
 from components.placement import catalog
@@ -36,17 +37,19 @@ DEMAND_POINTS = 2000
 @dataclass(frozen=True)
 class PlacementOptions:
     """How latency placement runs: the latency model, the previous placement per workload (cluster
-    names) for stability, the threshold a move must beat, and whether to solve exactly."""
+    names) for stability, the threshold a move must beat, whether to solve exactly, and what the
+    stack's mandatory policy rules require of locations (``components/policy.py``)."""
 
     model: LatencyModel = field(default_factory=LatencyModel)
     previous: Mapping[str, Sequence[str]] = field(default_factory=dict)
     threshold: float = DEFAULT_THRESHOLD
     exact: bool = False
+    requirements: tuple[LocationRequirement, ...] = ()
 
 
 # Which `defaults` keys reach which vendor's clusters (the rest do not apply to it).
 _DEFAULT_KEYS_CLOUD = frozenset({"kubernetes_version", "cni", "node_pools", "endpoint", "labels", "protect"})
-_DEFAULT_KEYS_EXISTING = frozenset({"cni", "labels"})
+_DEFAULT_KEYS_EXISTING = frozenset({"labels"})  # and `cni` as a record only: _merge_defaults
 # Keys a cluster entry may set only for some vendors.
 _ONLY_FOR: dict[str, frozenset[m.Vendor]] = {
     "project": frozenset({m.Vendor.GCP}),
@@ -102,7 +105,7 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_./:-]+$")
 
 def key_text(key: str) -> str:
     """A key as it can be shown on one line: plain keys as they are, anything else JSON-quoted."""
-    return key if _PLAIN_KEY.match(key) else json.dumps(key)
+    return key if _PLAIN_KEY.fullmatch(key) else json.dumps(key)
 
 
 def format_path(loc: Sequence[PathPart]) -> str:
@@ -126,6 +129,8 @@ class _Reporter:
         """Where a path's value was written: a cluster key that came from `defaults` is
         reported there (once), not once per cluster it was merged into."""
         if loc[:1] == ("clusters",) and len(loc) > 2 and not _has(self.raw, loc):
+            if loc[2] == "cni" and _has(self.raw, loc[:3]) and _is_existing(self.raw, loc[1]):
+                return loc  # an existing cluster's own `cni` replaces the default whole
             default_loc = ("defaults", *loc[2:])
             if _has(self.raw, default_loc):
                 return default_loc
@@ -145,6 +150,14 @@ class _Reporter:
     def raise_if_any(self) -> None:
         if self.issues:
             raise ConfigError(sorted(self.issues, key=_issue_order))
+
+
+def _is_existing(raw: Any, index: PathPart) -> bool:
+    clusters = raw.get("clusters") if isinstance(raw, Mapping) else None
+    if not isinstance(clusters, list) or not isinstance(index, int) or not 0 <= index < len(clusters):
+        return False
+    entry = clusters[index]
+    return isinstance(entry, Mapping) and entry.get("vendor") == "existing"
 
 
 def _has(raw: Any, loc: Sequence[PathPart]) -> bool:
@@ -176,20 +189,44 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return out
 
 
-def _merge_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+def _merge_defaults(raw: dict[str, Any], rep: _Reporter) -> dict[str, Any]:
+    """Merge ``defaults`` under each cluster entry, by vendor.
+
+    Cloud clusters take every default key. An ``existing`` cluster (one edgefleet does not own)
+    takes ``labels``, and ``cni`` only as a record of what it already runs (``installed: true``)
+    and only when it states no ``cni`` of its own: installing anything on a cluster someone
+    brought must be written on that cluster. A default that would install a CNI there is an
+    error naming the cluster, never a Helm release on the shop's network.
+    """
     defaults = raw.get("defaults")
     clusters = raw.get("clusters")
     if not isinstance(defaults, Mapping) or not isinstance(clusters, list):
         return raw
     merged = []
-    for entry in clusters:
+    for i, entry in enumerate(clusters):
         if not isinstance(entry, Mapping):
             merged.append(entry)
             continue
-        keys = _DEFAULT_KEYS_EXISTING if entry.get("vendor") == "existing" else _DEFAULT_KEYS_CLOUD
-        if entry.get("autopilot") is True:
-            keys = keys - {"node_pools"}  # Autopilot manages nodes itself
-        applicable = {k: v for k, v in defaults.items() if k in keys}
+        if entry.get("vendor") == "existing":
+            applicable = {k: v for k, v in defaults.items() if k in _DEFAULT_KEYS_EXISTING}
+            default_cni = defaults.get("cni")
+            if "cni" not in entry and isinstance(default_cni, Mapping):
+                if default_cni.get("installed") is True:
+                    applicable["cni"] = default_cni
+                else:
+                    name = entry.get("name")
+                    label = f"the existing cluster {name!r}" if isinstance(name, str) else "this existing cluster"
+                    rep.add(
+                        ("clusters", i),
+                        f"`defaults.cni` installs {default_cni.get('plugin')!r}, and defaults never install "
+                        f"anything on {label}: `defaults` give existing clusters only `labels`, and `cni` "
+                        "only as a record (`installed: true`). State what it runs on the cluster itself "
+                        "(`cni: {plugin: flannel, installed: true}`), or write `cni: {plugin: ...}` on it "
+                        "to have edgefleet install that CNI there",
+                    )
+        else:
+            keys = _DEFAULT_KEYS_CLOUD - {"node_pools"} if entry.get("autopilot") is True else _DEFAULT_KEYS_CLOUD
+            applicable = {k: v for k, v in defaults.items() if k in keys}  # Autopilot manages nodes itself
         merged.append(deep_merge(applicable, entry))
     return {**raw, "clusters": merged}
 
@@ -351,6 +388,7 @@ def _cluster_checks(
                     name=name,
                     vendor=spec.vendor,
                     region=spec.region or _region_from(location),
+                    config_index=i,
                     labels=dict(sorted(spec.labels.items())),
                     cni=_existing_cni(spec.cni),
                     location=location,
@@ -380,6 +418,7 @@ def _cluster_checks(
                 name=name,
                 vendor=spec.vendor,
                 region=str(spec.region),
+                config_index=i,
                 labels=dict(sorted(spec.labels.items())),
                 cni=m.CniInfo(
                     plugin=cell.plugin,
@@ -677,6 +716,46 @@ def _filters(spec: m.PlacementSpec) -> list[tuple[str, Callable[[m.Cluster], boo
     return out
 
 
+# Namespaces a workload must never take (its name is its namespace): Kubernetes' own (and the
+# `kube-` prefix it reserves), the ones the CNIs edgefleet installs or records use, and the vendors'
+# system namespaces. The CNI charts' namespaces come from the matrix, so a new chart cannot be missed.
+SYSTEM_NAMESPACES: dict[str, str] = {
+    "default": "the Kubernetes default namespace",
+    "kube-system": "the Kubernetes system namespace",
+    "kube-public": "a Kubernetes system namespace",
+    "kube-node-lease": "a Kubernetes system namespace",
+    "cilium-secrets": "a namespace Cilium uses",
+    "cilium-spire": "a namespace Cilium uses",
+    "calico-system": "a namespace Calico uses",
+    "calico-apiserver": "a namespace Calico uses",
+    "tigera-operator": "a namespace Calico uses",
+    "kube-flannel": "a namespace flannel uses",
+    "gmp-system": "a GKE system namespace",
+    "gmp-public": "a GKE system namespace",
+    "gke-gmp-system": "a GKE system namespace",
+    "gke-managed-system": "a GKE system namespace",
+    "gatekeeper-system": "an AKS system namespace (Azure Policy)",
+    "aks-command": "an AKS system namespace",
+    "amazon-cloudwatch": "an EKS add-on namespace",
+    "amazon-guardduty": "an EKS add-on namespace",
+    "lke-system": "an LKE system namespace",
+}
+_RESERVED_PREFIXES = {"kube-": "in the `kube-` prefix Kubernetes reserves", "gke-": "in the `gke-` prefix GKE reserves"}
+
+
+def reserved_namespace(name: str) -> str | None:
+    """Why ``name`` cannot be a workload's namespace, or None when it can."""
+    chart_namespaces = {chart.namespace for cell in matrix.CELLS for chart in cell.charts}
+    if name in SYSTEM_NAMESPACES:
+        return SYSTEM_NAMESPACES[name]
+    for prefix, why in _RESERVED_PREFIXES.items():
+        if name.startswith(prefix):
+            return f"a system namespace name ({why})"
+    if name in chart_namespaces:
+        return "a namespace a CNI edgefleet installs uses"
+    return None
+
+
 def _workload_checks(
     fleet: m.FleetInput, clusters: list[m.Cluster], all_names: set[str], rep: _Reporter, options: PlacementOptions
 ) -> list[m.Workload]:
@@ -691,6 +770,14 @@ def _workload_checks(
             rep.add((*loc, "name"), f"duplicate workload name {spec.name!r} (also fleet.workloads[{seen[spec.name]}])")
             ok = False
         seen.setdefault(spec.name, i)
+        reserved = reserved_namespace(spec.name)
+        if reserved:
+            rep.add(
+                (*loc, "name"),
+                f"{spec.name!r} is {reserved}; a workload's name is its namespace on every cluster, where "
+                "edgefleet enforces Pod Security `restricted` and a default-deny NetworkPolicy: choose another name",
+            )
+            ok = False
         for code_i, code in enumerate(place.residency):
             if code not in RESIDENCY_GROUPS and code not in known_countries():
                 rep.add(
@@ -745,6 +832,7 @@ def _workload_checks(
             m.Workload(
                 spec=spec,
                 strategy=place.strategy,
+                config_index=i,
                 allowed_countries=(
                     tuple(sorted(frozenset().union(*(residency_countries(r) for r in place.residency))))
                     if place.residency
@@ -921,23 +1009,47 @@ def _choose(
         pool = [c for c in pool if c.name in place.clusters]
     removed: list[str] = []
     excluded: list[tuple[str, str]] = []
-    for constraint, keep in _filters(place):
+    reqs = options.requirements
+    # The workload's own constraints, then what the stack's mandatory policy rules require of a
+    # location (reason: the rule's name), so placement never chooses what `check` then rejects.
+    steps: list[tuple[str, Callable[[m.Cluster], bool], LocationRequirement | None]] = [
+        (constraint, keep, None) for constraint, keep in _filters(place)
+    ]
+    steps += [(r.reason, keep, r) for r, keep in policy_filters(spec, reqs)]
+    for constraint, keep, rule in steps:
         gone = [c.name for c in pool if not keep(c)]
         if gone:
-            removed.append(f"{constraint} removed {', '.join(gone)}")
+            removed.append(f"{rule.describe() if rule else constraint} removed {', '.join(gone)}")
             excluded.extend((name, constraint) for name in gone)
             if place.strategy is m.Strategy.PINNED or set(gone) & set(place.must_include):
-                rep.add(
-                    (*ploc, constraint),
-                    f"{constraint} rules out {', '.join(gone)}, which the placement names explicitly",
-                )
+                if rule is None:
+                    rep.add(
+                        (*ploc, constraint),
+                        f"{constraint} rules out {', '.join(gone)}, which the placement names explicitly",
+                    )
+                else:
+                    rep.add(
+                        (*ploc[:-1], "expose"),
+                        f"{rule.describe()} rules out {', '.join(gone)}, which the placement names explicitly; "
+                        f"{rule.remedy}",
+                    )
                 return None
         pool = [c for c in pool if keep(c)]
     why = f" ({'; '.join(removed)})" if removed else ""
-    if len(pool) < place.min_locations:
+    least, least_by = strictest(spec, reqs, place.min_locations, lambda r: r.min_locations)
+    per, per_by = strictest(spec, reqs, spec.min_replicas_per_location, lambda r: r.min_replicas_per_location)
+    required = f" ({least_by.describe()})" if least_by else ""
+    if place.max_locations is not None and place.max_locations < least and least_by is not None:
+        rep.add(
+            (*ploc, "max_locations"),
+            f"max_locations ({place.max_locations}) is below the {least} location(s) required by "
+            f"{least_by.describe()}; {least_by.remedy}",
+        )
+        return None
+    if len(pool) < least:
         rep.add(
             (*ploc, "min_locations"),
-            f"needs {place.min_locations} location(s) but only {len(pool)} cluster(s) are eligible{why}",
+            f"needs {least} location(s){required} but only {len(pool)} cluster(s) are eligible{why}",
         )
         return None
     latency = place.strategy is m.Strategy.LATENCY
@@ -956,21 +1068,49 @@ def _choose(
             f"{len(vendors)} ({', '.join(sorted(v.value for v in vendors)) or 'none'}){why}",
         )
         return None
-    # Latency opens max_locations (default 5) of the eligible clusters, as many as replicas allow.
-    count = min(place.max_locations or DEFAULT_MAX_LOCATIONS, len(pool)) if latency else len(pool)
-    count = max(count, place.min_locations)
-    need = count * spec.min_replicas_per_location
-    if spec.replicas < need:
+    per_why = f" ({per_by.describe()})" if per_by else ""
+    if not latency:
+        # `everywhere` and `pinned` run on every eligible (or named) cluster: they never open fewer.
+        need = len(pool) * per
+        if spec.replicas < need:
+            which = "named" if place.strategy is m.Strategy.PINNED else "eligible"
+            rep.add(
+                (*ploc[:-1], "replicas"),
+                f"strategy `{place.strategy.value}` runs on all {len(pool)} {which} cluster(s) and {spec.replicas} "
+                f"replicas cannot give each at least {per}{per_why}; set replicas to {need} or more, or use "
+                "strategy `latency`, which opens fewer locations",
+            )
+            return None
+        names = [c.name for c in pool]
+        return _Choice(split_evenly(spec.replicas, per, names), tuple(excluded))
+    # Latency opens max_locations (default 5) of the eligible clusters, as many as the replicas
+    # give `per` each, never fewer than it must: min_locations, every must_include, min_vendors.
+    upper = place.max_locations if place.max_locations is not None else max(DEFAULT_MAX_LOCATIONS, least)
+    count = min(upper, len(pool), spec.replicas // per)
+    floor_sites, floor_why = least, f"min_locations {least}{required}"
+    named = len(set(place.must_include))
+    if named > floor_sites:
+        floor_sites, floor_why = named, f"the {named} must_include clusters"
+    if place.min_vendors > floor_sites:
+        floor_sites, floor_why = place.min_vendors, f"min_vendors {place.min_vendors}"
+    if spec.replicas < floor_sites * per:
         rep.add(
             (*ploc[:-1], "replicas"),
-            f"{spec.replicas} replicas cannot give {count} location(s) at least "
-            f"{spec.min_replicas_per_location} each; set replicas to {need} or more",
+            f"{spec.replicas} replicas cannot give {floor_why} at least {per} each{per_why}; set replicas to "
+            f"{floor_sites * per} or more",
         )
         return None
-    if not latency:
-        names = [c.name for c in pool]
-        return _Choice(split_evenly(spec.replicas, spec.min_replicas_per_location, names), tuple(excluded))
-    return _latency_choice(spec, pool, count, excluded=tuple(excluded), ploc=ploc, rep=rep, options=options)
+    return _latency_choice(
+        spec,
+        pool,
+        count,
+        excluded=tuple(excluded),
+        ploc=ploc,
+        rep=rep,
+        options=options,
+        least=least,
+        per=per,
+    )
 
 
 def demand_points(demand: m.DemandSpec | None) -> tuple[DemandPoint, ...]:
@@ -996,6 +1136,8 @@ def _latency_choice(
     ploc: tuple[PathPart, ...],
     rep: _Reporter,
     options: PlacementOptions,
+    least: int,
+    per: int,
 ) -> _Choice | None:
     place = spec.placement
     points = demand_points(place.demand)
@@ -1005,11 +1147,11 @@ def _latency_choice(
             sites,
             points,
             locations=count,
-            min_locations=place.min_locations,
+            min_locations=least,
             min_vendors=place.min_vendors,
             must_include=place.must_include,
             total_replicas=spec.replicas,
-            min_replicas=spec.min_replicas_per_location,
+            min_replicas=per,
             model=options.model,
             previous=options.previous.get(spec.name),
             threshold=options.threshold,
@@ -1073,7 +1215,7 @@ def parse_fleet(
     if not isinstance(raw, Mapping):
         rep.add((), f"expected a mapping with environment, owner, clusters; got {_describe(raw)}")
         rep.raise_if_any()
-    prepared = _merge_defaults(dict(raw))
+    prepared = _merge_defaults(dict(raw), rep)
     try:
         fleet = m.FleetInput.model_validate(prepared)
     except ValidationError as exc:

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from components.config.errors import ConfigError, ConfigIssue
+from components.config.errors import ConfigError, ConfigIssue, Position
 from components.config.parse import PlacementOptions
-from components.config.source import StackSource, display_path
+from components.config.source import NotAFileError, StackSource, display_path, outside_project, read_regular_file
 
 PLACEMENTS_KEY = "edgefleet:placementsFile"
 FORMATS = ("edgefleet.placements/v1", "edgefleet.plan/v1")
@@ -20,7 +20,7 @@ def read_previous(path: Path, shown: str | None = None) -> dict[str, tuple[str, 
     """Workload name -> the cluster names it was placed on."""
     label = shown or str(path)
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        data: Any = json.loads(read_regular_file(path))
     except FileNotFoundError:
         raise ConfigError(
             [
@@ -29,6 +29,8 @@ def read_previous(path: Path, shown: str | None = None) -> dict[str, tuple[str, 
                 )
             ]
         ) from None
+    except NotAFileError as exc:
+        raise ConfigError([ConfigIssue(label, f"the previous placements file {exc}")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigIssue(label, f"cannot be read: {exc}")]) from None
     except json.JSONDecodeError as exc:
@@ -49,6 +51,35 @@ def read_previous(path: Path, shown: str | None = None) -> dict[str, tuple[str, 
     return out
 
 
+def placements_file_path(project: Path, written: str, where: Position | None = None) -> Path:
+    """Where ``edgefleet:placementsFile`` points: a relative path inside the project (its real path
+    too, so a symbolic link cannot lead out of it), else a ``ConfigError``."""
+    relative = Path(written)
+    if not written or relative.is_absolute() or ".." in relative.parts:
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    f"config.{PLACEMENTS_KEY}",
+                    "must be a relative path inside the project, e.g. `placements/prod.json`",
+                    where,
+                )
+            ]
+        )
+    path = project / relative
+    real = outside_project(project, path) if path.exists() else None
+    if real is not None:
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    f"config.{PLACEMENTS_KEY}",
+                    f"{written} is a symbolic link to {real}, outside the project; name a file inside the project",
+                    where,
+                )
+            ]
+        )
+    return path
+
+
 def placement_options(
     project: Path, source: StackSource, *, previous: Path | None = None, exact: bool = False
 ) -> PlacementOptions:
@@ -57,5 +88,5 @@ def placement_options(
     path = previous
     entry = source.values.get(PLACEMENTS_KEY)
     if path is None and entry is not None and not entry.secure and isinstance(entry.value, str):
-        path = project / entry.value
+        path = placements_file_path(project, entry.value, source.locate_config(PLACEMENTS_KEY))
     return PlacementOptions(previous=read_previous(path, display_path(path)) if path else {}, exact=exact)

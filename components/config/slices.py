@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from components.config import model as m
@@ -43,12 +42,15 @@ from components.config.source import (
     PathPart,
     StackSource,
     normalize_key,
+    read_regular_file,
+    safe_yaml,
     stack_name_from_path,
 )
 from components.placement.demand import REGION_GROUPS, region_group
 from components.placement.geo import RESIDENCY_GROUPS, residency_countries
 
 PLACEMENTS_KEY = "edgefleet:placementsFile"
+PACK_CONFIG_KEY = "edgefleet:policyPackConfig"
 
 RegionGroup = Literal["africa", "asia", "europe", "north-america", "oceania", "south-america"]
 
@@ -217,8 +219,8 @@ def secret_keys(fleet: m.FleetSpec, clusters: Collection[str]) -> tuple[str, ...
 def stack_config_dir(project_dir: Path) -> Path:
     """Where the project keeps its stack settings files (``stackConfigDir`` in Pulumi.yaml)."""
     try:
-        data = YAML(typ="safe", pure=True).load((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
-    except (OSError, YAMLError):
+        data = safe_yaml().load(read_regular_file(project_dir / "Pulumi.yaml"))
+    except (OSError, UnicodeDecodeError, YAMLError):
         data = None
     configured = data.get("stackConfigDir") if isinstance(data, dict) else None
     return project_dir / str(configured or ".")
@@ -235,6 +237,7 @@ class _Sibling:
     file: Path
     spec: SliceSpec | None  # None: the stack deploys the whole fleet file (no `edgefleet:slice`)
     placements_file: str | None
+    pack_config: Any = None  # its `edgefleet:policyPackConfig` (None: policies/config/<stack>.json)
 
 
 def _siblings(project_dir: Path, fleet_file: str) -> list[_Sibling]:
@@ -252,22 +255,22 @@ def _siblings(project_dir: Path, fleet_file: str) -> list[_Sibling]:
         settings = _slice_settings(str(path), stat.st_mtime_ns, stat.st_size)
         if settings is None or settings[0] is None or not same_fleet_file(settings[0], fleet_file):
             continue
-        _, value, placements_file = settings
+        _, value, placements_file, pack_config = settings
         try:
             spec = parse_slice(value) if value is not None else None
         except ConfigError:
             continue
-        out.append(_Sibling(stack_name_from_path(path), path, spec, placements_file))
+        out.append(_Sibling(stack_name_from_path(path), path, spec, placements_file, pack_config))
     return out
 
 
 @lru_cache(maxsize=4096)
-def _slice_settings(path: str, mtime_ns: int, size: int) -> tuple[str | None, Any, str | None] | None:
+def _slice_settings(path: str, mtime_ns: int, size: int) -> tuple[str | None, Any, str | None, Any] | None:
     """A stack file's ``edgefleet:fleetFile``, ``edgefleet:slice`` and ``edgefleet:placementsFile``
     (None: unreadable). Every slice reads every other slice's file, so this reads only those keys
     (not the fleet file) and caches them per file version (``mtime_ns``, ``size``)."""
     try:
-        data = YAML(typ="safe", pure=True).load(Path(path).read_text(encoding="utf-8"))
+        data = safe_yaml().load(read_regular_file(Path(path)))
     except (OSError, UnicodeDecodeError, YAMLError, ValueError, RecursionError):
         return None
     config = data.get("config") if isinstance(data, dict) else None
@@ -279,6 +282,7 @@ def _slice_settings(path: str, mtime_ns: int, size: int) -> tuple[str | None, An
         fleet_file if isinstance(fleet_file, str) else None,
         values.get(SLICE_KEY),
         placements if isinstance(placements, str) else None,
+        values.get(PACK_CONFIG_KEY),
     )
 
 
@@ -321,6 +325,7 @@ class SliceRequest:
     available_keys: Collection[str]
     placements_file: str | None = None
     source: StackSource | None = None
+    pack_config: Any = None  # `edgefleet:policyPackConfig`: a path, levels inline, or None (the default file)
 
 
 def resolve_scope(request: SliceRequest, fleet: m.FleetSpec, project_dir: Path) -> SliceScope | None:
@@ -364,6 +369,7 @@ def resolve_scope(request: SliceRequest, fleet: m.FleetSpec, project_dir: Path) 
             )
         )
     others = [s for s in _siblings(project_dir, request.fleet_file) if s.stack != request.stack]
+    own_rules = _placing_rules(project_dir, request.stack, request.pack_config)
     peers: dict[str, str] = {}
     for other in others:
         other_clusters = select(other.spec, fleet) if other.spec is not None else tuple(c.name for c in fleet.clusters)
@@ -377,6 +383,17 @@ def resolve_scope(request: SliceRequest, fleet: m.FleetSpec, project_dir: Path) 
                         "belongs to one slice: change one selector (`edgefleet stacks sync` writes disjoint slices)",
                     )
                 )
+        theirs, ours = _placing_rules(project_dir, other.stack, other.pack_config), own_rules
+        if theirs is not None and ours is not None and theirs != ours:
+            issues.append(
+                ConfigIssue(
+                    f"config.{PACK_CONFIG_KEY}",
+                    f"stack {other.stack!r} places under the policy rules {_rules_text(theirs)} and this stack "
+                    f"under {_rules_text(ours)}: slices of one fleet must place alike, so the same rules must be "
+                    f"mandatory in every slice's pack config; set the same `{PACK_CONFIG_KEY}` in every slice",
+                    source.locate_config(PACK_CONFIG_KEY) if source is not None else None,
+                )
+            )
         if (other.placements_file or None) != (request.placements_file or None):
             issues.append(
                 ConfigIssue(
@@ -458,6 +475,27 @@ def _unique(issues: list[ConfigIssue]) -> list[ConfigIssue]:
     return out
 
 
+_PlacingRules = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _placing_rules(project_dir: Path, stack: str, pack_config: Any) -> _PlacingRules | None:
+    """The location rules a slice's pack config makes mandatory, each with the workloads it exempts
+    (None: its pack config is unreadable; that slice's own validation reports it)."""
+    # The loaders' module, which imports this package: imported when first needed.
+    from components.policy import location_requirements  # noqa: PLC0415
+
+    try:
+        requirements = location_requirements(project_dir, stack, pack_config)
+    except ConfigError:
+        return None
+    return tuple(sorted((r.rule, tuple(sorted(r.exempt))) for r in requirements))
+
+
+def _rules_text(rules: _PlacingRules) -> str:
+    shown = [rule + (f" (allow {', '.join(exempt)})" if exempt else "") for rule, exempt in rules]
+    return "{" + ", ".join(shown) + "}" if shown else "{} (none mandatory)"
+
+
 def request_from_source(source: StackSource) -> SliceRequest | None:
     """The slice request of a stack file read by ``read_stack_file`` (None: it holds its fleet)."""
     if source.fleet_file is None:
@@ -481,6 +519,7 @@ def request_from_source(source: StackSource) -> SliceRequest | None:
         available_keys=set(source.values),
         placements_file=placements.value if placements is not None and isinstance(placements.value, str) else None,
         source=source,
+        pack_config=pack.value if (pack := source.values.get(PACK_CONFIG_KEY)) is not None else None,
     )
 
 

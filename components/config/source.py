@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, merge_attrib
+from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
@@ -73,14 +76,15 @@ class StackSource:
             return None
         for raw_key in config:
             if normalize_key(str(raw_key)) == key:
-                best = _pos(self.config_file, config.lc.key(raw_key))
+                best = _pos(self.config_file, key_position(config, raw_key))
                 node = config[raw_key]
                 for part in path:
-                    if isinstance(node, CommentedMap) and isinstance(part, str) and part in node:
-                        best = _pos(self.config_file, node.lc.key(part))
-                        node = node[part]
+                    found = _find_key(node, part)
+                    if found is not _MISSING:
+                        best = _pos(self.config_file, key_position(node, found))
+                        node = node[found]
                     elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                        best = _pos(self.config_file, node.lc.item(part))
+                        best = _pos(self.config_file, item_position(node, part))
                         node = node[part]
                     else:
                         break
@@ -97,8 +101,9 @@ class StackSource:
                 return None
         last = path[-1] if path else None
         try:
-            if isinstance(node, CommentedMap) and isinstance(last, str) and last in node:
-                line, col = node.lc.value(last)
+            found = _find_key(node, last)
+            if found is not _MISSING and found in (node.lc.data or {}):
+                line, col = node.lc.value(found)
             elif isinstance(node, CommentedSeq) and isinstance(last, int) and 0 <= last < len(node):
                 line, col = node.lc.item(last)
             else:
@@ -115,17 +120,61 @@ class StackSource:
         node: Any = self._fleet_node
         best = self._fleet_key_pos
         for part in path:
-            if isinstance(node, CommentedMap) and isinstance(part, str) and part in node:
-                line, col = node.lc.key(part)
+            found = _find_key(node, part)
+            if found is not _MISSING:
+                line, col = key_position(node, found)
                 best = Position(self.file, line + 1, col + 1)
-                node = node[part]
+                node = node[found]
             elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                line, col = node.lc.item(part)
+                line, col = item_position(node, part)
                 best = Position(self.file, line + 1, col + 1)
                 node = node[part]
             else:
                 break
         return best
+
+
+_MISSING = object()
+
+
+def _find_key(node: Any, part: PathPart | None) -> Any:
+    """The key of mapping ``node`` that a config path part names (paths spell every key as text:
+    ``1`` for the integer key 1), else ``_MISSING``."""
+    if not isinstance(node, CommentedMap) or not isinstance(part, str):
+        return _MISSING
+    if part in node:
+        return part
+    for key in node:
+        if not isinstance(key, str) and key is not None and plain_key(key) == part:
+            return key
+    return _MISSING
+
+
+def key_position(node: CommentedMap, key: Any) -> tuple[int, int]:
+    """Where ``key`` of ``node`` is written (0-based): in the mapping itself, else in the mapping a
+    YAML merge key (``<<: *base``) brought it from, else the mapping's own start."""
+    if key in (node.lc.data or {}):
+        found: tuple[int, int] = node.lc.key(key)
+        return found
+    for merged in getattr(node, merge_attrib, None) or ():
+        if isinstance(merged, CommentedMap) and key in merged:
+            return key_position(merged, key)
+    return (node.lc.line or 0, node.lc.col or 0)
+
+
+def item_position(node: CommentedSeq, index: int) -> tuple[int, int]:
+    """Where item ``index`` of ``node`` is written (0-based), else the list's own start."""
+    if index in (node.lc.data or {}):
+        found: tuple[int, int] = node.lc.item(index)
+        return found
+    return (node.lc.line or 0, node.lc.col or 0)
+
+
+def plain_key(key: Any) -> str:
+    """A mapping key as Pulumi passes it to a program: text (``true``, not ``True``)."""
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    return str(key)
 
 
 def normalize_key(key: str) -> str:
@@ -142,31 +191,101 @@ def stack_name_from_path(path: Path) -> str:
     return path.stem
 
 
-# Aliases can multiply a small file into a huge value ("billion laughs"): cap what one file expands to.
-MAX_VALUES = 100_000
+# What one file may hold. A stack or fleet file is at most MAX_FILE_BYTES (4 MiB: a fleet of tens of
+# thousands of clusters; reading it takes seconds per MiB). YAML aliases can multiply a small file into
+# a huge value ("billion laughs"), so the values aliases repeat are capped separately: MAX_ALIAS_VALUES
+# in all, whatever the file's size. Values written out in full count only against the file size.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_ALIAS_VALUES = 100_000
 
 
 class _TooLarge(Exception):
-    pass
+    def __init__(self, path: str, where: tuple[int, int] | None) -> None:
+        super().__init__()
+        self.path = path  # the config path of the alias use that went over
+        self.where = where  # its 0-based line, col (or its key's)
 
 
-def to_plain(node: Any, budget: list[int] | None = None) -> Any:
+@dataclass
+class _Plain:
+    """One conversion of a round-trip document to plain values: counts what aliases repeat (a
+    container met a second time is an alias of it) and collects keys no program can receive."""
+
+    path: str = ""
+    alias_budget: int = MAX_ALIAS_VALUES
+    seen: set[int] = field(default_factory=set)
+    in_alias: int = 0
+    alias_site: tuple[str, tuple[int, int] | None] | None = None
+    bad_keys: list[tuple[str, str, tuple[int, int]]] = field(default_factory=list)
+
+    def value(self, node: Any, path: str, where: tuple[int, int] | None) -> Any:
+        repeated = isinstance(node, (Mapping, list)) and id(node) in self.seen
+        if repeated:
+            if not self.in_alias:
+                self.alias_site = (path, where)
+            self.in_alias += 1
+        try:
+            return self._convert(node, path, where)
+        finally:
+            if repeated:
+                self.in_alias -= 1
+
+    def _count(self, path: str, where: tuple[int, int] | None) -> None:
+        if self.in_alias:
+            self.alias_budget -= 1
+            if self.alias_budget < 0:
+                raise _TooLarge(*(self.alias_site or (path, where)))
+
+    def _convert(self, node: Any, path: str, where: tuple[int, int] | None) -> Any:
+        self._count(path, where)
+        if isinstance(node, Mapping):
+            self.seen.add(id(node))
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                here = key_position(node, key) if isinstance(node, CommentedMap) else where
+                if key is None:
+                    if not self.in_alias and here is not None:
+                        self.bad_keys.append(
+                            (path, "a mapping key is null (`~`, `null` or nothing); write its name", here)
+                        )
+                    continue
+                name = plain_key(key)
+                out[name] = self.value(value, f"{path}.{name}" if path else name, here)
+            return out
+        if isinstance(node, list):
+            self.seen.add(id(node))
+            items = []
+            for index, value in enumerate(node):
+                # ruamel places an alias item at its anchor: point at this list instead
+                alias = isinstance(value, (Mapping, list)) and id(value) in self.seen
+                here = _list_position(node, where) if alias else _item_position(node, index, where)
+                items.append(self.value(value, f"{path}[{index}]", here))
+            return items
+        if isinstance(node, bool) or node is None:
+            return node
+        if isinstance(node, int):
+            return int(node)
+        if isinstance(node, float):
+            return float(node)
+        return str(node)
+
+
+def _item_position(node: list[Any], index: int, default: tuple[int, int] | None) -> tuple[int, int] | None:
+    if isinstance(node, CommentedSeq) and index in (node.lc.data or {}):
+        found: tuple[int, int] = node.lc.item(index)
+        return found
+    return default
+
+
+def _list_position(node: list[Any], default: tuple[int, int] | None) -> tuple[int, int] | None:
+    if isinstance(node, CommentedSeq) and node.lc.line is not None:
+        return (node.lc.line, node.lc.col or 0)
+    return default
+
+
+def to_plain(node: Any) -> Any:
     """ruamel's round-trip objects to plain JSON-compatible values (what Pulumi passes a program)."""
-    budget = budget if budget is not None else [MAX_VALUES]
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise _TooLarge
-    if isinstance(node, Mapping):
-        return {str(k): to_plain(v, budget) for k, v in node.items()}
-    if isinstance(node, list):
-        return [to_plain(v, budget) for v in node]
-    if isinstance(node, bool) or node is None:
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    return str(node)
+    return _Plain().value(node, "", None)
 
 
 class _Constructor(RoundTripConstructor):
@@ -175,6 +294,41 @@ class _Constructor(RoundTripConstructor):
 
 
 _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+
+
+class _Composer(Composer):
+    """A mapping key is one plain value. A mapping or list as a key (``? {a: [1]}``) is refused
+    where it is written; an alias used as a key (``*name : x``) is the anchored text, positioned
+    where the alias is (ruamel would place it at the anchor)."""
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self.warn_double_anchors = False  # YAML allows redefining an anchor; no warning on stderr
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        is_key = index is None and isinstance(parent, MappingNode)
+        if not is_key:
+            return super().compose_node(parent, index)
+        alias_mark = self.parser.peek_event().start_mark if self.parser.check_event(AliasEvent) else None
+        node = super().compose_node(parent, index)
+        if not isinstance(node, ScalarNode):
+            raise ComposerError(
+                None,
+                None,
+                "a mapping key must be a plain value (a name), not a mapping or a list; write the key as text",
+                alias_mark or node.start_mark,
+            )
+        if alias_mark is not None:
+            return ScalarNode(node.tag, node.value, alias_mark, alias_mark, style=node.style)
+        return node
+
+
+def safe_yaml() -> YAML:
+    """A plain-values YAML loader for files edgefleet only peeks into (another stack's slice keys,
+    ``Pulumi.yaml``): the same key rules as the round-trip reader, and no warning on stderr."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Composer = _Composer
+    return yaml
 
 
 def _first_content_line(text: str) -> int:
@@ -188,6 +342,7 @@ def _first_content_line(text: str) -> int:
 def _load(text: str, file: str) -> Any:
     yaml = YAML(typ="rt")
     yaml.Constructor = _Constructor
+    yaml.Composer = _Composer
     try:
         return yaml.load(text)
     except MarkedYAMLError as exc:
@@ -209,6 +364,11 @@ def _load(text: str, file: str) -> Any:
         reason = " ".join(str(exc).split())[:120]
         raise StackFileError.at(
             file, f"invalid YAML: a value cannot be read ({reason})", _unreadable_int(text, file)
+        ) from None
+    except (TypeError, KeyError, AttributeError) as exc:  # a construct the round-trip loader cannot hold
+        reason = " ".join(str(exc).split())[:120]
+        raise StackFileError.at(
+            file, f"invalid YAML: cannot be read as plain mappings, lists and values ({type(exc).__name__}: {reason})"
         ) from None
 
 
@@ -269,18 +429,57 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+class NotAFileError(OSError):
+    """An input path that is not a regular file (a FIFO, device, socket, directory), or one larger
+    than edgefleet reads. ``str()`` is the reason and the fix."""
+
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def read_regular_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of the regular file ``path`` (symbolic links followed).
+
+    Opened without blocking and checked before any read, so a FIFO or a device is refused at once
+    instead of hanging or never ending; a file over ``max_bytes`` is refused too. Raises
+    ``NotAFileError`` for those, ``OSError`` (``FileNotFoundError``, ...) and ``UnicodeDecodeError``.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(path, flags)
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+            raise NotAFileError(f"is {kind}, not a regular file; name a regular file")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise NotAFileError(
+            f"is larger than {max_bytes // (1024 * 1024)} MiB, the most edgefleet reads from one file; "
+            "split the fleet into several fleet files (docs/fleet-config.md#limits)"
+        )
+    return data.decode("utf-8")
+
+
 def _read_text(path: Path, shown: str, what: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_regular_file(path)
     except FileNotFoundError:
         hint = "check the stack name or path" if what == "stack settings file" else "check the path"
         raise StackFileError.at(shown, f"{what} not found; {hint}") from None
     except IsADirectoryError:
         raise StackFileError.at(shown, f"is a directory, not a {what}") from None
+    except NotAFileError as exc:
+        raise StackFileError.at(shown, f"the {what} {exc}") from None
     except UnicodeDecodeError as exc:
         raise StackFileError.at(shown, f"is not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
-        raise StackFileError.at(shown, f"cannot be read: {exc.strerror}") from None
+        raise StackFileError.at(shown, f"cannot be read: {exc.strerror or exc}") from None
 
 
 def project_root(start: Path) -> Path:
@@ -319,7 +518,7 @@ def parse_stack_text(text: str, file: str, stack: str, project_dir: Path | None 
         ConfigIssue(
             str(key),
             f"unknown top-level key in a stack settings file; allowed: {', '.join(sorted(_STACK_FILE_KEYS))}",
-            _pos(file, doc.lc.key(key)),
+            _pos(file, key_position(doc, key)),
         )
         for key in doc
         if key not in _STACK_FILE_KEYS
@@ -327,7 +526,7 @@ def parse_stack_text(text: str, file: str, stack: str, project_dir: Path | None 
     if issues:
         raise StackFileError(issues)
     config = doc.get("config")
-    config_pos = _pos(file, doc.lc.key("config")) if "config" in doc else None
+    config_pos = _pos(file, key_position(doc, "config")) if "config" in doc else None
     if not isinstance(config, CommentedMap):
         raise StackFileError.at("config", "missing or not a mapping; it needs an `edgefleet:fleet` key", config_pos)
 
@@ -338,7 +537,7 @@ def parse_stack_text(text: str, file: str, stack: str, project_dir: Path | None 
     try:
         for raw_key, raw_value in config.items():
             key = normalize_key(str(raw_key))
-            here = _pos(file, config.lc.key(raw_key))
+            here = _pos(file, key_position(config, raw_key))
             if key == FLEET_KEY:
                 if fleet_pos is not None:
                     problems.append(
@@ -364,7 +563,7 @@ def parse_stack_text(text: str, file: str, stack: str, project_dir: Path | None 
                     continue
                 values[key] = ConfigValue(key, True, secret)
             else:
-                values[key] = ConfigValue(key, False, to_plain(raw_value))
+                values[key] = ConfigValue(key, False, _plain(raw_value, file, f"config.{raw_key}", here))
         fleet_file = values.get(FLEET_FILE_KEY)
         if fleet_file is not None:
             where = _pos(file, _key_of(config, FLEET_FILE_KEY))
@@ -396,11 +595,9 @@ def parse_stack_text(text: str, file: str, stack: str, project_dir: Path | None 
             )
         if problems:
             raise StackFileError(problems)
-    except _TooLarge:
-        raise _too_large(file, "the config") from None
     except RecursionError:
         raise _too_deep(file) from None
-    fleet = _plain_fleet(fleet_node, file, "the config")
+    fleet = _plain(fleet_node, file, "fleet", fleet_pos)
     return StackSource(
         file=file,
         stack=stack,
@@ -414,19 +611,28 @@ def parse_stack_text(text: str, file: str, stack: str, project_dir: Path | None 
     )
 
 
-def _plain_fleet(node: Any, file: str, what: str) -> Any:
-    """The fleet's YAML as plain values, or a one-line error for a value too big or too deep."""
+def _plain(node: Any, file: str, path: str, where: Position | None) -> Any:
+    """A config value's YAML as plain values, or one-line errors: a null key, a value that YAML
+    aliases expand too far, a value nested too deeply."""
+    walk = _Plain()
+    start = (where.line - 1, where.col - 1) if where is not None else None
     try:
-        return to_plain(node)
-    except _TooLarge:
-        raise _too_large(file, what) from None
+        value = walk.value(node, path, start)
+    except _TooLarge as exc:
+        raise _too_large(file, exc.path, exc.where) from None
     except RecursionError:
         raise _too_deep(file) from None
+    if walk.bad_keys:
+        raise StackFileError([ConfigIssue(at, message, _pos(file, here)) for at, message, here in walk.bad_keys])
+    return value
 
 
-def _too_large(file: str, what: str) -> StackFileError:
+def _too_large(file: str, path: str, where: tuple[int, int] | None) -> StackFileError:
     return StackFileError.at(
-        file, f"{what} expands to more than {MAX_VALUES:,} values (YAML aliases?); it cannot be a fleet"
+        path,
+        f"YAML aliases here expand to more than {MAX_ALIAS_VALUES:,} repeated values, the most edgefleet "
+        "expands (a guard against alias bombs); write the values out, or use fewer aliases",
+        _pos(file, where) if where is not None else None,
     )
 
 
@@ -437,7 +643,7 @@ def _too_deep(file: str) -> StackFileError:
 def _key_of(config: CommentedMap, key: str) -> tuple[int, int]:
     for raw_key in config:
         if normalize_key(str(raw_key)) == key:
-            found: tuple[int, int] = config.lc.key(raw_key)
+            found: tuple[int, int] = key_position(config, raw_key)
             return found
     return (0, 0)
 
@@ -448,6 +654,17 @@ def fleet_file_path(project_dir: Path, written: str) -> Path | None:
     if not written or relative.is_absolute() or ".." in relative.parts:
         return None
     return project_dir / relative
+
+
+def outside_project(project_dir: Path, path: Path) -> Path | None:
+    """The real path of ``path`` (every symbolic link resolved) when it is outside the project's
+    real directory, else None: a project-relative setting may name only the project's own files."""
+    real = path.resolve()
+    try:
+        real.relative_to(project_dir.resolve())
+    except ValueError:
+        return real
+    return None
 
 
 def _fleet_document(path: Path, shown: str) -> tuple[str, Any]:
@@ -489,10 +706,18 @@ def read_fleet_file(
             where,
         )
     shown = display_path(path)
-    if not path.is_file():
+    if not path.exists():
         raise StackFileError.at(
             f"config.{FLEET_FILE_KEY}",
             f"fleet file {written} not found in the project ({shown}); check the path, or write it (docs/slices.md)",
+            where,
+        )
+    real = outside_project(project_dir, path)
+    if real is not None:
+        raise StackFileError.at(
+            f"config.{FLEET_FILE_KEY}",
+            f"{written} is a symbolic link to {real}, outside the project ({project_dir.resolve()}); the fleet "
+            "file must be a file inside the project: copy it in instead of linking",
             where,
         )
     text, doc = _fleet_document(path, shown)
@@ -503,7 +728,7 @@ def read_fleet_file(
             "as under `edgefleet:fleet`",
             Position(shown, _first_content_line(text), 1),
         )
-    fleet = _plain_fleet(doc, shown, "the fleet file")
+    fleet = _plain(doc, shown, "fleet", Position(shown, 1, 1))
     return StackSource(
         file=shown,
         stack=stack,

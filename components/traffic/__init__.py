@@ -1,14 +1,17 @@
-"""Traffic: global DNS steering of public workloads (Route 53 latency records or Cloudflare geo
+"""Traffic: global DNS steering of public workloads (Route 53 geoproximity records or Cloudflare geo
 load balancing), one ``DnsSteering`` per workload."""
 
 from components.traffic.dns import (
     CLOUDFLARE_REGIONS,
     DnsSteering,
     DnsSteeringArgs,
+    GeoproximityLocation,
     SteeredLocation,
+    SteeringError,
     cloudflare_region_pools,
-    latency_regions,
-    nearest_aws_region,
+    coordinate,
+    geoproximity_location,
+    geoproximity_locations,
     record_type,
 )
 
@@ -16,9 +19,12 @@ __all__ = [
     "CLOUDFLARE_REGIONS",
     "DnsSteering",
     "DnsSteeringArgs",
+    "GeoproximityLocation",
     "SteeredLocation",
+    "SteeringError",
     "cloudflare_region_pools",
-    "latency_regions",
-    "nearest_aws_region",
+    "coordinate",
+    "geoproximity_location",
+    "geoproximity_locations",
     "record_type",
 ]

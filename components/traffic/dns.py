@@ -4,7 +4,7 @@ that fails its check.
 
 Two providers, chosen by the fleet's ``traffic.provider``:
 
-**Route 53** (latency-based routing, the fleet's ``aws`` provider in ``us-east-1``). Per location:
+**Route 53** (geoproximity routing, the fleet's ``aws`` provider in ``us-east-1``). Per location:
 
 - a health check (``HTTP`` or ``HTTPS`` from ``traffic.health_check``) of the location's endpoint:
   ``fqdn`` where the endpoint is a host name (an AWS load balancer), ``ip_address`` where it is an
@@ -12,25 +12,40 @@ Two providers, chosen by the fleet's ``traffic.provider``:
   failure threshold of the config, tagged.
 - an *address record* ``<cluster>.<hostname>``: ``A`` to the address, or ``CNAME`` to the AWS load
   balancer's host name (``record_type``). It names the location on its own (``curl`` one location).
-- a *latency record* ``<hostname>`` of type ``CNAME`` to the address record, ``set_identifier`` =
-  the cluster, ``latency_routing_policies`` = the AWS region that stands for the location
-  (``latency_regions``), linked to the location's health check. Route 53 answers with the healthy
-  record whose region has the lowest latency to the user's resolver.
+- a *geoproximity record* ``<hostname>`` of type ``CNAME`` to the address record,
+  ``set_identifier`` = the cluster, ``geoproximity_routing_policy`` = where the location is
+  (``geoproximity_location``), linked to the location's health check. Route 53 answers with the
+  healthy record whose location is nearest the user.
 
-Why the extra hop: Route 53 requires every record of a latency group to have the same type, and
+Where a location is, to Route 53: an AWS cluster by its own region (``aws_region``); every other
+location (an ``existing`` site, a GCP/Azure/Linode/DigitalOcean region) by its coordinates
+(``coordinates``: latitude and longitude as decimal strings with two decimals, the only precision
+Route 53 accepts). ``bias`` is 0 for every location: no location's area is grown or shrunk.
+
+Why geoproximity for every location, AWS ones included: Route 53 latency routing measures latency
+to AWS regions only and takes one latency record per region for a name and type, so a location
+outside AWS had to borrow a region, and two nearby locations competed for it (Kraków got
+``eu-central-2``, Zurich, while Frankfurt kept ``eu-central-1``, so Polish users went to Frankfurt).
+Geoproximity was made for this: "If you're using non-AWS resources, specify the latitude and
+longitude of the resource" (Route 53 Developer Guide, "Geoproximity routing"). A name cannot mix
+the two: the records of one name and type form one group with one routing policy (Developer Guide,
+"Values specific for geoproximity records": the same name and type for all the records of the
+group), and Route 53 refuses a record beside a group of another policy ("... cannot be created as
+other RRSets exist with the same name and type"). So every location of a name is routed by
+geoproximity, and the AWS ones name their region, which is what latency routing would have used.
+The trade: users go to the nearest location by distance, not by measured latency.
+
+Each location has a place of its own: two locations with the same AWS region, or the same
+coordinates at two decimals (about 1 km), are refused (``SteeringError``): Route 53 could not tell
+them apart, so one of them would never be the nearest.
+
+Why the extra hop: Route 53 requires every record of a routing group to have the same type, and
 DNS allows no CNAME beside other records of the same name, so ``A`` records (IP endpoints) and
-``CNAME`` records (AWS load balancers) cannot share ``<hostname>``. Pointing every latency record
-at a per-location name keeps the group one type (``CNAME``) whatever vendors the workload runs on,
-and adding the first AWS location later changes no existing record's type (a type change forces
-a replacement that would collide with the records still there). Resolvers follow the CNAME within
-the same zone; each answer is cached for ``traffic.ttl``.
-
-Route 53 takes one latency record per AWS region for a name and type, and a location on another
-vendor has no AWS region of its own. ``latency_regions`` gives each location a distinct AWS
-region: the closest (location, region) pairs are matched first, so a location gets the region
-nearest to it unless a location even closer to that region took it (two locations in Frankfurt
-get ``eu-central-1`` and ``eu-central-2``). A workload can therefore be steered to at most as many
-locations as AWS has regions in the catalog.
+``CNAME`` records (AWS load balancers) cannot share ``<hostname>``. Pointing every geoproximity
+record at a per-location name keeps the group one type (``CNAME``) whatever vendors the workload
+runs on, and adding the first AWS location later changes no existing record's type (a type change
+forces a replacement that would collide with the records still there). Resolvers follow the CNAME
+within the same zone; each answer is cached for ``traffic.ttl``.
 
 **Cloudflare** (load balancing, geo steering; the fleet's ``cloudflare`` provider):
 
@@ -68,7 +83,6 @@ from typing import Literal
 import pulumi
 
 from components.config.model import DnsProvider, TrafficSpec, Vendor
-from components.placement.catalog import regions
 from components.placement.latency import distance_matrix
 
 TYPE = "edgefleet:traffic:DnsSteering"
@@ -79,6 +93,12 @@ MAX_DNS_NAME = 253
 EXPECTED_CODES = "2xx"  # any 2xx answer from the probe path is healthy (Route 53: 2xx and 3xx)
 STEERING_POLICY = "geo"
 PROXIED = False
+# Route 53 geoproximity: every location's area as distance alone draws it (bias -99..99 would
+# grow or shrink it); coordinates take two decimals (Coordinates API: latitude
+# ``[-+]?[0-9]{1,2}(\.[0-9]{0,2})?`` in -90..90, longitude ``[-+]?[0-9]{1,3}(\.[0-9]{0,2})?`` in -180..180).
+GEOPROXIMITY = "geoproximity"
+BIAS = 0
+COORDINATE_DECIMALS = 2
 
 # Cloudflare's load balancing regions (https://developers.cloudflare.com/load-balancing/reference/
 # region-mapping-api/), each with a representative city near where its users are: the point a
@@ -110,6 +130,36 @@ class SteeredLocation:
     lon: float
     target: pulumi.Input[str]  # the location's public endpoint: LB IP, or hostname on aws
     port: int  # the port the LB listens on (the workload's port)
+    region: str | None = None  # the vendor's region id; on aws, what Route 53 routes it by
+
+
+class SteeringError(pulumi.RunError, ValueError):
+    """DNS steering cannot be built as configured: one line, which ``edgefleet plan`` prints as
+    it does the program's config errors (exit 2), and a ``ValueError`` for library callers."""
+
+
+@dataclass(frozen=True)
+class GeoproximityLocation:
+    """Where Route 53 geoproximity routing places a location: its AWS region (``aws_region``), or
+    its coordinates as Route 53 takes them (``latitude``/``longitude``, two decimals)."""
+
+    aws_region: str | None = None
+    latitude: str | None = None
+    longitude: str | None = None
+    bias: int = BIAS
+
+    @property
+    def place(self) -> str:
+        """What tells this location apart from the others of its name (one record per place)."""
+        if self.aws_region is not None:
+            return f"AWS region {self.aws_region}"
+        return f"coordinates {self.latitude},{self.longitude}"
+
+    def wire(self) -> dict[str, object]:
+        """The record's ``geoproximityRoutingPolicy`` as the engine receives it (wire names)."""
+        if self.aws_region is not None:
+            return {"awsRegion": self.aws_region, "bias": self.bias}
+        return {"coordinates": [{"latitude": self.latitude, "longitude": self.longitude}], "bias": self.bias}
 
 
 @dataclass(frozen=True)
@@ -134,42 +184,44 @@ def record_type(vendor: str) -> RecordType:
     return "CNAME" if vendor == Vendor.AWS.value else "A"
 
 
-def _aws_distances(points: Sequence[tuple[float, float]]) -> tuple[tuple[str, ...], list[list[float]]]:
-    """AWS region ids (sorted) and the km from each point to each of them."""
-    catalog = regions(Vendor.AWS.value)
-    ids = tuple(r.id for r in catalog)
-    km = distance_matrix(list(points), [(r.lat, r.lon) for r in catalog])
-    return ids, [[float(d) for d in row] for row in km]
+def coordinate(value: float) -> str:
+    """A latitude or longitude as Route 53 geoproximity takes it: a decimal string, two decimals
+    (``50.0647`` -> ``"50.06"``; never ``"-0.00"``)."""
+    text = f"{value:.{COORDINATE_DECIMALS}f}"
+    return "0.00" if text == "-0.00" else text
 
 
-def nearest_aws_region(lat: float, lon: float) -> str:
-    """The catalog's AWS region closest to ``(lat, lon)`` (great circle; ties: the smaller id)."""
-    ids, km = _aws_distances([(lat, lon)])
-    return min(zip(km[0], ids, strict=True))[1]
+def geoproximity_location(loc: SteeredLocation) -> GeoproximityLocation:
+    """Where Route 53 places ``loc``: an AWS cluster by its own region, anything else (an
+    ``existing`` site, another vendor's region) by its coordinates."""
+    if loc.vendor == Vendor.AWS.value:
+        if not loc.region:
+            raise SteeringError(f"{loc.cluster}: an AWS location needs its region for Route 53 geoproximity")
+        return GeoproximityLocation(aws_region=loc.region)
+    if not (-90.0 <= loc.lat <= 90.0 and -180.0 <= loc.lon <= 180.0):
+        raise SteeringError(f"{loc.cluster}: coordinates {loc.lat},{loc.lon} are outside -90..90, -180..180")
+    return GeoproximityLocation(latitude=coordinate(loc.lat), longitude=coordinate(loc.lon))
 
 
-def latency_regions(locations: Sequence[SteeredLocation]) -> dict[str, str]:
-    """cluster -> the AWS region its Route 53 latency record names, a distinct one per location.
+def geoproximity_locations(locations: Sequence[SteeredLocation]) -> dict[str, GeoproximityLocation]:
+    """cluster -> where Route 53 places it, one place per location (sorted by cluster).
 
-    Route 53 takes one latency record per region for a name and type. The closest (location,
-    region) pairs are matched first (ties: cluster name, then region id), so each location gets
-    its nearest region unless a location closer to that region already has it. ``ValueError``
-    when there are more locations than AWS regions.
+    ``SteeringError`` when two locations have the same place (AWS region, or coordinates at two
+    decimals): Route 53 could not tell them apart, so one would never be the nearest.
     """
-    ordered = sorted(locations, key=lambda loc: loc.cluster)
-    ids, km = _aws_distances([(loc.lat, loc.lon) for loc in ordered])
-    if len(ordered) > len(ids):
-        raise ValueError(
-            f"Route 53 latency routing takes one record per AWS region: {len(ordered)} locations, {len(ids)} regions"
-        )
-    pairs = sorted((km[i][j], loc.cluster, region) for i, loc in enumerate(ordered) for j, region in enumerate(ids))
-    chosen: dict[str, str] = {}
-    taken: set[str] = set()
-    for _, cluster, region in pairs:
-        if cluster not in chosen and region not in taken:
-            chosen[cluster] = region
-            taken.add(region)
-    return {loc.cluster: chosen[loc.cluster] for loc in ordered}
+    out: dict[str, GeoproximityLocation] = {}
+    seen: dict[str, str] = {}
+    for loc in sorted(locations, key=lambda loc: loc.cluster):
+        where = geoproximity_location(loc)
+        other = seen.setdefault(where.place, loc.cluster)
+        if other != loc.cluster:
+            precision = "" if where.aws_region is not None else " (Route 53 takes two decimals)"
+            raise SteeringError(
+                f"{other} and {loc.cluster} are both at {where.place}{precision} for Route 53 geoproximity "
+                "routing, which cannot tell them apart: give one of them its own location, or steer only one"
+            )
+        out[loc.cluster] = where
+    return out
 
 
 def _region_distances(locations: Sequence[SteeredLocation]) -> list[list[float]]:
@@ -225,17 +277,40 @@ def _check(args: DnsSteeringArgs) -> tuple[SteeredLocation, ...]:
     """The locations sorted by cluster, after the checks both providers need."""
     locations = tuple(sorted(args.locations, key=lambda loc: loc.cluster))
     if not locations:
-        raise ValueError(f"{args.hostname}: DNS steering needs at least one location")
+        raise SteeringError(f"{args.hostname}: DNS steering needs at least one location")
     clusters = [loc.cluster for loc in locations]
     if len(set(clusters)) != len(clusters):
-        raise ValueError(f"{args.hostname}: a cluster is listed twice in {clusters}")
+        raise SteeringError(f"{args.hostname}: a cluster is listed twice in {clusters}")
     if not args.hostname.endswith("." + args.traffic.zone):
-        raise ValueError(f"{args.hostname!r} is not inside the zone {args.traffic.zone!r}")
+        raise SteeringError(f"{args.hostname!r} is not inside the zone {args.traffic.zone!r}")
     known = {v.value for v in Vendor}
     for loc in locations:
         if loc.vendor not in known:
-            raise ValueError(f"{loc.cluster}: unknown vendor {loc.vendor!r}")
+            raise SteeringError(f"{loc.cluster}: unknown vendor {loc.vendor!r}")
     return locations
+
+
+def _location_facts(
+    loc: SteeredLocation, place: GeoproximityLocation | None, cloudflare_regions: Mapping[str, tuple[str, ...]]
+) -> dict[str, object]:
+    """What the component declares about one location: how it is routed and, for Route 53, where
+    (``geoproximity``, the record's policy in wire names; ``regions``: its AWS region, none for an
+    edge site), for Cloudflare the regions whose first pool it is."""
+    if place is not None:
+        regions = [place.aws_region] if place.aws_region is not None else []
+        return {
+            "cluster": loc.cluster,
+            "vendor": loc.vendor,
+            "routing": GEOPROXIMITY,
+            "regions": regions,
+            "geoproximity": place.wire(),
+        }
+    return {
+        "cluster": loc.cluster,
+        "vendor": loc.vendor,
+        "routing": STEERING_POLICY,
+        "regions": [r for r, pools in cloudflare_regions.items() if pools[0] == loc.cluster],
+    }
 
 
 # --- the component ------------------------------------------------------------------------------
@@ -244,7 +319,7 @@ def _check(args: DnsSteeringArgs) -> tuple[SteeredLocation, ...]:
 class DnsSteering(pulumi.ComponentResource):
     """One public workload's DNS name, steered to its nearest healthy location.
 
-    ``records``: cluster -> the Route 53 latency record or the Cloudflare pool that serves it.
+    ``records``: cluster -> the Route 53 geoproximity record or the Cloudflare pool that serves it.
     ``health_checks``: cluster -> the Route 53 health check, or the Cloudflare monitor (one per
     workload, shared by its pools). Route 53 also fills ``addresses`` (cluster -> address record);
     Cloudflare sets ``load_balancer``.
@@ -257,7 +332,8 @@ class DnsSteering(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: DnsSteeringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         locations = _check(args)
-        route53_regions = latency_regions(locations) if args.traffic.provider is DnsProvider.ROUTE53 else {}
+        route53 = args.traffic.provider is DnsProvider.ROUTE53
+        places = geoproximity_locations(locations) if route53 else {}
         cloudflare_regions = (
             cloudflare_region_pools(locations) if args.traffic.provider is DnsProvider.CLOUDFLARE else {}
         )
@@ -272,19 +348,7 @@ class DnsSteering(pulumi.ComponentResource):
                 "interval": check.interval,
                 "failureThreshold": check.failure_threshold,
             },
-            "locations": [
-                {
-                    "cluster": loc.cluster,
-                    "vendor": loc.vendor,
-                    # Route 53: the latency region; Cloudflare: the regions whose first pool it is.
-                    "regions": (
-                        [route53_regions[loc.cluster]]
-                        if route53_regions
-                        else [r for r, pools in cloudflare_regions.items() if pools[0] == loc.cluster]
-                    ),
-                }
-                for loc in locations
-            ],
+            "locations": [_location_facts(loc, places.get(loc.cluster), cloudflare_regions) for loc in locations],
         }
         super().__init__(TYPE, name, facts, opts)
         self.hostname = args.hostname
@@ -292,8 +356,8 @@ class DnsSteering(pulumi.ComponentResource):
         self.health_checks = {}
         self.addresses = {}
         self.load_balancer = None
-        if args.traffic.provider is DnsProvider.ROUTE53:
-            self._route53(name, args, locations, route53_regions)
+        if route53:
+            self._route53(name, args, locations, places)
         else:
             self._cloudflare(name, args, locations, cloudflare_regions)
         self.register_outputs(
@@ -308,7 +372,11 @@ class DnsSteering(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, provider=args.provider)
 
     def _route53(
-        self, name: str, args: DnsSteeringArgs, locations: Sequence[SteeredLocation], latency: Mapping[str, str]
+        self,
+        name: str,
+        args: DnsSteeringArgs,
+        locations: Sequence[SteeredLocation],
+        places: Mapping[str, GeoproximityLocation],
     ) -> None:
         # Imported here, like Cloudflare below: a fleet without `traffic` never loads pulumi-aws.
         from pulumi_aws import route53  # noqa: PLC0415
@@ -318,7 +386,7 @@ class DnsSteering(pulumi.ComponentResource):
             kind = record_type(loc.vendor)
             address = address_name(loc.cluster, args.hostname)
             if len(address) > MAX_DNS_NAME:
-                raise ValueError(f"{address!r} is longer than {MAX_DNS_NAME} characters")
+                raise SteeringError(f"{address!r} is longer than {MAX_DNS_NAME} characters")
             health = route53.HealthCheck(
                 f"{name}-{loc.cluster}-health",
                 route53.HealthCheckArgs(
@@ -344,8 +412,9 @@ class DnsSteering(pulumi.ComponentResource):
                 ),
                 opts=self._child(args),
             )
+            place = places[loc.cluster]
             self.records[loc.cluster] = route53.Record(
-                f"{name}-{loc.cluster}-latency",
+                f"{name}-{loc.cluster}-{GEOPROXIMITY}",
                 route53.RecordArgs(
                     zone_id=traffic.zone_id,
                     name=args.hostname,
@@ -353,7 +422,19 @@ class DnsSteering(pulumi.ComponentResource):
                     ttl=traffic.ttl,
                     records=[address],
                     set_identifier=loc.cluster,
-                    latency_routing_policies=[route53.RecordLatencyRoutingPolicyArgs(region=latency[loc.cluster])],
+                    geoproximity_routing_policy=route53.RecordGeoproximityRoutingPolicyArgs(
+                        aws_region=place.aws_region,
+                        coordinates=(
+                            [
+                                route53.RecordGeoproximityRoutingPolicyCoordinateArgs(
+                                    latitude=place.latitude, longitude=place.longitude
+                                )
+                            ]
+                            if place.latitude is not None and place.longitude is not None
+                            else None
+                        ),
+                        bias=place.bias,
+                    ),
                     health_check_id=health.id,
                 ),
                 opts=self._child(args),
@@ -377,10 +458,12 @@ class DnsSteering(pulumi.ComponentResource):
 
         traffic, check = args.traffic, args.traffic.health_check
         if traffic.account_id is None:
-            raise ValueError("Cloudflare load balancing needs traffic.account_id (its monitors and pools live there)")
+            raise SteeringError(
+                "Cloudflare load balancing needs traffic.account_id (its monitors and pools live there)"
+            )
         ports = sorted({loc.port for loc in locations})
         if len(ports) != 1:
-            raise ValueError(f"{args.hostname}: one Cloudflare monitor probes one port; locations listen on {ports}")
+            raise SteeringError(f"{args.hostname}: one Cloudflare monitor probes one port; locations listen on {ports}")
         monitor = LoadBalancerMonitor(
             f"{name}-monitor",
             LoadBalancerMonitorArgs(

@@ -15,7 +15,7 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationPolicy
 
 from ._util import dig, is_set, items, minor_version, resource_rule
-from .network import EVERYWHERE
+from .network import WORLD, open_to_world
 
 EKS_CLUSTER = "aws:eks/cluster:Cluster"
 EKS_NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -41,11 +41,10 @@ def _public_endpoint(args: ResourceValidationArgs) -> Iterator[str]:
             "(vpcConfig.endpointPublicAccess is not false and vpcConfig.publicAccessCidrs is unset)"
         )
         return
-    everywhere = sorted(set(cidrs) & EVERYWHERE)
+    everywhere = open_to_world(cidrs)
     if everywhere:
         yield (
-            f"EKS cluster '{args.name}' has a public API endpoint open to {', '.join(everywhere)} "
-            "(vpcConfig.publicAccessCidrs)"
+            f"EKS cluster '{args.name}' has a public API endpoint open to {everywhere} (vpcConfig.publicAccessCidrs)"
         )
 
 
@@ -157,8 +156,8 @@ def _launch_template(args: ResourceValidationArgs) -> Iterator[str]:
 
 EKS_ENDPOINT_NOT_PUBLIC = resource_rule(
     name="eks-endpoint-not-public",
-    description="The EKS API endpoint is private, or public only to listed CIDRs that exclude 0.0.0.0/0 "
-    "(CKV_AWS_38, CKV_AWS_39).",
+    description="The EKS API endpoint is private, or public only to listed CIDRs that are not "
+    f"{WORLD} (CKV_AWS_38, CKV_AWS_39).",
     severity=Severity.CRITICAL,
     remediation="Set vpcConfig.endpointPublicAccess: false, or vpcConfig.publicAccessCidrs to the admin "
     "networks (edgefleet: `endpoint` in the cluster config).",

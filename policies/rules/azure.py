@@ -19,7 +19,7 @@ from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, Stac
 
 from ._util import CLUSTER_PREFIX, cluster_of, dig, items, of_type, resource_rule, stack_rule
 from .fleet import HELM_RELEASE
-from .network import EVERYWHERE
+from .network import WORLD, open_to_world
 
 AKS_CLUSTER = "azure-native:containerservice:ManagedCluster"
 AKS_AGENT_POOL = "azure-native:containerservice:AgentPool"
@@ -43,10 +43,10 @@ def _api_server(args: ResourceValidationArgs) -> Iterator[str]:
             "apiServerAccessProfile.authorizedIPRanges is empty)"
         )
         return
-    everywhere = sorted(set(ranges) & EVERYWHERE)
+    everywhere = open_to_world(ranges)
     if everywhere:
         yield (
-            f"AKS cluster '{args.name}' has a public API server open to {', '.join(everywhere)} "
+            f"AKS cluster '{args.name}' has a public API server open to {everywhere} "
             "(apiServerAccessProfile.authorizedIPRanges)"
         )
 
@@ -130,8 +130,8 @@ def _auto_upgrade(args: ResourceValidationArgs) -> Iterator[str]:
 
 AKS_API_SERVER_RESTRICTED = resource_rule(
     name="aks-api-server-restricted",
-    description="The AKS API server is private, or public only to authorized IP ranges that exclude 0.0.0.0/0 "
-    "(CKV_AZURE_6, CKV_AZURE_115).",
+    description="The AKS API server is private, or public only to authorized IP ranges that are not "
+    f"{WORLD} (CKV_AZURE_6, CKV_AZURE_115).",
     severity=Severity.CRITICAL,
     remediation="Set apiServerAccessProfile.enablePrivateCluster: true, or apiServerAccessProfile.authorizedIPRanges "
     "to the admin networks (edgefleet: `endpoint` in the cluster config).",

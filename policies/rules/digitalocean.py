@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationPolicy
 
 from ._util import dig, items, minor_version, resource_rule
-from .network import EVERYWHERE
+from .network import WORLD, open_to_world
 
 DOKS_CLUSTER = "digitalocean:index/kubernetesCluster:KubernetesCluster"
 
@@ -31,10 +31,10 @@ def _firewall(args: ResourceValidationArgs) -> Iterator[str]:
             "(controlPlaneFirewall.enabled is not true)"
         )
         return
-    everywhere = sorted({str(a) for a in items(dig(firewall, "allowedAddresses"))} & EVERYWHERE)
+    everywhere = open_to_world(items(dig(firewall, "allowedAddresses")))
     if everywhere:
         yield (
-            f"DOKS cluster '{args.name}' control-plane firewall allows {', '.join(everywhere)} "
+            f"DOKS cluster '{args.name}' control-plane firewall allows {everywhere} "
             "(controlPlaneFirewall.allowedAddresses)"
         )
 
@@ -74,7 +74,7 @@ def _surge_upgrade(args: ResourceValidationArgs) -> Iterator[str]:
 
 DOKS_CONTROL_PLANE_FIREWALL = resource_rule(
     name="doks-control-plane-firewall",
-    description="The DOKS control-plane firewall is on and admits no 0.0.0.0/0 or ::/0.",
+    description=f"The DOKS control-plane firewall is on, and its allowed addresses are not {WORLD}.",
     severity=Severity.CRITICAL,
     remediation="Set controlPlaneFirewall: {enabled: true, allowedAddresses: [<admin networks>]} "
     "(edgefleet: `endpoint` in the cluster config).",

@@ -139,7 +139,7 @@ def _capabilities(args: StackValidationArgs) -> Iterator[tuple[str, str | None]]
 
 def _chart_pinned(args: ResourceValidationArgs) -> Iterator[str]:
     version = args.props.get("version")
-    if not isinstance(version, str) or not EXACT_VERSION.match(version):
+    if not isinstance(version, str) or not EXACT_VERSION.fullmatch(version):
         yield f"Helm release '{args.props.get('chart')}' has version {version!r}, not an exact chart version"
 
 

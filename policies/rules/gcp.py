@@ -18,7 +18,7 @@ from pulumi_policy import ResourceValidationArgs, Severity, StackValidationPolic
 from pulumi_policy.proxy import UnknownValueError
 
 from ._util import dig, is_set, items, resource_rule
-from .network import EVERYWHERE
+from .network import WORLD, open_to_world
 
 GKE_CLUSTER = "gcp:container/cluster:Cluster"
 GKE_NODE_POOL = "gcp:container/nodePool:NodePool"
@@ -77,11 +77,10 @@ def _control_plane(args: ResourceValidationArgs) -> Iterator[str]:
             "(no privateClusterConfig.enablePrivateEndpoint and no masterAuthorizedNetworksConfig)"
         )
         return
-    cidrs = [str(dig(block, "cidrBlock")) for block in items(dig(authorized, "cidrBlocks"))]
-    everywhere = sorted(set(cidrs) & EVERYWHERE)
+    everywhere = open_to_world(dig(block, "cidrBlock") for block in items(dig(authorized, "cidrBlocks")))
     if everywhere:
         yield (
-            f"{_what(args)} has a public control-plane endpoint open to {', '.join(everywhere)} "
+            f"{_what(args)} has a public control-plane endpoint open to {everywhere} "
             "(masterAuthorizedNetworksConfig.cidrBlocks)"
         )
 
@@ -214,8 +213,8 @@ GKE_PRIVATE_NODES = resource_rule(
 )
 GKE_CONTROL_PLANE_RESTRICTED = resource_rule(
     name="gke-control-plane-restricted",
-    description="The GKE control plane has a private endpoint only, or authorized networks that exclude "
-    "0.0.0.0/0 (CKV_GCP_18, CKV_GCP_20).",
+    description="The GKE control plane has a private endpoint only, or authorized networks that are not "
+    f"{WORLD} (CKV_GCP_18, CKV_GCP_20).",
     severity=Severity.CRITICAL,
     remediation="Set privateClusterConfig.enablePrivateEndpoint: true, or masterAuthorizedNetworksConfig.cidrBlocks "
     "to the admin networks (edgefleet: `endpoint` in the cluster config).",

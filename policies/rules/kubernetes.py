@@ -10,6 +10,11 @@ from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import EDGE_WORKLOAD, dig, items, of_type, resource_rule, stack_rule
 
+try:  # imported as `policies.rules` (tests, `edgefleet check`)
+    from ..locations import PUBLIC_REPLICAS
+except ImportError:  # the pack's own runtime: its directory is on sys.path and `rules` is top-level
+    from locations import PUBLIC_REPLICAS  # type: ignore[no-redef,import-not-found]
+
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
 NAMESPACE = "kubernetes:core/v1:Namespace"
@@ -163,7 +168,7 @@ def _probes(args: ResourceValidationArgs) -> Iterator[str]:
                 yield f"container '{_name(c)}' has no {' or '.join(missing)}"
 
 
-_DIGEST = re.compile(r"@sha256:[a-f0-9]{64}$")
+_DIGEST = re.compile(r"@sha256:[a-f0-9]{64}\Z")
 
 
 def _image(args: ResourceValidationArgs) -> Iterator[str]:
@@ -205,7 +210,7 @@ def _pdb_zero_disruption(args: ResourceValidationArgs) -> Iterator[str]:
 
 def _public_replicas(args: ResourceValidationArgs) -> Iterator[str]:
     replicas = int(args.props.get("replicas") or 0)
-    if args.props.get("expose") == "public" and replicas < 2:
+    if args.props.get("expose") == "public" and replicas < PUBLIC_REPLICAS.min_replicas_per_location:
         yield (
             f"public workload '{args.props.get('workload')}' has {replicas} replica in "
             f"{args.props.get('cluster')}: one pod restart takes the location down"
@@ -381,7 +386,7 @@ K8S_PDB_ALLOWS_DISRUPTION = resource_rule(
     check=_pdb_zero_disruption,
 )
 K8S_PUBLIC_WORKLOAD_REPLICAS = resource_rule(
-    name="k8s-public-workload-replicas",
+    name=PUBLIC_REPLICAS.rule,  # placement honours it where mandatory (policies/locations.py)
     description="A public workload runs at least two replicas in every location.",
     severity=Severity.MEDIUM,
     remediation="Raise `replicas` or `min_replicas_per_location` to 2 or more.",

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationPolicy
 
 from ._util import dig, items, minor_version, resource_rule
-from .network import EVERYWHERE
+from .network import WORLD, open_to_world
 
 LKE_CLUSTER = "linode:index/lkeCluster:LkeCluster"
 
@@ -34,14 +34,20 @@ def _acl(args: ResourceValidationArgs) -> Iterator[str]:
         return
     addresses = dig(acl, "addresses")
     blocks = [addresses] if isinstance(addresses, Mapping) else items(addresses)  # older schemas: one block
+    reported = False
     for i, block in enumerate(blocks):
         for key in ("ipv4s", "ipv6s"):
-            everywhere = sorted({str(a) for a in items(dig(block, key))} & EVERYWHERE)
+            everywhere = open_to_world(items(dig(block, key)))
             if everywhere:
+                reported = True
                 yield (
-                    f"LKE cluster '{args.name}' control-plane ACL allows {', '.join(everywhere)} "
+                    f"LKE cluster '{args.name}' control-plane ACL allows {everywhere} "
                     f"(controlPlane.acl.addresses[{i}].{key})"
                 )
+    # The ACL admits the union of every block and key: the world split across them is the world.
+    everywhere = open_to_world(a for block in blocks for key in ("ipv4s", "ipv6s") for a in items(dig(block, key)))
+    if everywhere and not reported:
+        yield f"LKE cluster '{args.name}' control-plane ACL allows {everywhere} (controlPlane.acl.addresses)"
 
 
 def _supported_version(args: ResourceValidationArgs) -> Iterator[str]:
@@ -59,7 +65,7 @@ def _supported_version(args: ResourceValidationArgs) -> Iterator[str]:
 
 LKE_CONTROL_PLANE_ACL = resource_rule(
     name="lke-control-plane-acl",
-    description="The LKE control plane ACL is on and admits no 0.0.0.0/0 or ::/0.",
+    description=f"The LKE control plane ACL is on, and its addresses (every block) are not {WORLD}.",
     severity=Severity.CRITICAL,
     remediation="Set controlPlane.acl: {enabled: true, addresses: [{ipv4s: [<admin networks>]}]} "
     "(edgefleet: `endpoint` in the cluster config).",

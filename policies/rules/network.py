@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import EDGE_WORKLOAD, cluster_of, clusters_by_name, dig, items, of_type, resource_rule, stack_rule
 from .kubernetes import NAMESPACE, SYSTEM_NAMESPACES
 
+try:  # imported as `policies.rules` (tests, `edgefleet check`)
+    from ..netranges import Network, read_cidr, subtract, world_exposure
+except ImportError:  # the pack's own runtime: its directory is on sys.path and `rules` is top-level
+    from netranges import Network, read_cidr, subtract, world_exposure  # type: ignore[import-not-found,no-redef]
+
+try:  # imported as `policies.rules` (tests, `edgefleet check`)
+    from ..locations import NETWORK_ISOLATION
+except ImportError:  # the pack's own runtime: its directory is on sys.path and `rules` is top-level
+    from locations import NETWORK_ISOLATION  # type: ignore[no-redef,import-not-found]
+
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
-EVERYWHERE = frozenset({"0.0.0.0/0", "::/0"})
+# What "open to the world" means for every rule that judges an allow-list (policies/netranges.py).
+WORLD = (
+    "open to the world: the union of the ranges (IPv6 ranges that embed IPv4 counted as the IPv4 they reach) "
+    "covers all of IPv4 or of IPv6, or at least 1/8 of a family's public addresses"
+)
+
+
+def open_to_world(values: Iterable[object]) -> str | None:
+    """What an allow-list opens to the world (``0.0.0.0/0``, ``all of IPv4 (...)``, ``43% of public
+    IPv4 (...)``, an entry no parser reads as a range), judged on the union of its ranges; None for a
+    real allow-list. An unknown entry raises ``UnknownValueError``, as the engine expects."""
+    exposure, unreadable = world_exposure([str(v) for v in values if v is not None])
+    found = [*exposure, *(f"{t!r} (not an IP range)" for t in unreadable)]
+    return ", ".join(found) if found else None
 
 
 def _is_default_deny(props: Mapping[str, object]) -> bool:
@@ -46,11 +69,32 @@ def _default_deny(args: StackValidationArgs) -> Iterator[tuple[str, str | None]]
 
 
 def _egress_everywhere(args: ResourceValidationArgs) -> Iterator[str]:
-    for rule in items(dig(args.props, "spec", "egress")):
-        for peer in items(dig(rule, "to")):
+    """Judged on the union of every ipBlock of every egress rule (each ``cidr`` minus its ``except``);
+    an egress rule without ``to`` peers allows every destination."""
+    name = dig(args.props, "metadata", "name")
+    texts: list[str] = []
+    unreadable: list[str] = []
+    for i, rule in enumerate(items(dig(args.props, "spec", "egress"))):
+        peers = items(dig(rule, "to"))
+        if not peers:
+            yield f"NetworkPolicy '{name}' allows egress to every destination (spec.egress[{i}] has no `to`)"
+            continue
+        for peer in peers:
             cidr = dig(peer, "ipBlock", "cidr")
-            if cidr in EVERYWHERE:
-                yield f"NetworkPolicy '{dig(args.props, 'metadata', 'name')}' allows egress to {cidr}"
+            if cidr is None:
+                continue
+            network = read_cidr(str(cidr))
+            if network is None:
+                unreadable.append(str(cidr))
+                continue
+            holes: list[Network] = [
+                h for h in (read_cidr(str(e)) for e in items(dig(peer, "ipBlock", "except"))) if h is not None
+            ]
+            texts.extend(str(cidr) if part == network else str(part) for part in subtract(network, holes))
+    exposure, _ = world_exposure(texts)
+    found = [*exposure, *(f"{t!r} (not an IP range)" for t in unreadable)]
+    if found:
+        yield f"NetworkPolicy '{name}' allows egress to {', '.join(found)}"
 
 
 def _public_isolation(args: StackValidationArgs) -> Iterator[tuple[str, str | None]]:
@@ -76,14 +120,15 @@ NETWORK_DEFAULT_DENY = stack_rule(
 )
 NETWORK_NO_EGRESS_EVERYWHERE = resource_rule(
     name="network-no-egress-to-everywhere",
-    description="NetworkPolicies do not allow egress to 0.0.0.0/0 or ::/0.",
+    description="NetworkPolicies do not allow egress to the whole internet: no egress rule without `to`, and no "
+    f"ipBlocks (cidr minus except) whose union is {WORLD}.",
     severity=Severity.HIGH,
     remediation="List the destinations the workload needs in `egress_cidrs`, not the whole internet.",
     types=(NETWORK_POLICY,),
     check=_egress_everywhere,
 )
 NETWORK_PUBLIC_ISOLATION = stack_rule(
-    name="network-isolation-for-public-workloads",
+    name=NETWORK_ISOLATION.rule,  # placement honours it where mandatory (policies/locations.py)
     description="Public workloads run only where the CNI enforces their NetworkPolicies.",
     severity=Severity.MEDIUM,
     remediation="Use cilium or calico on that cluster, or keep the public workload off it (`selector`, "

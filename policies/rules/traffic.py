@@ -16,13 +16,18 @@ from pulumi_policy import (
 
 from ._util import EDGE_WORKLOAD, declared_placements, dig, is_set, items, of_type, stack_rule
 
+try:  # imported as `policies.rules` (tests, `edgefleet check`)
+    from ..locations import ALLOW, PUBLIC_MULTI_LOCATION
+except ImportError:  # the pack's own runtime: its directory is on sys.path and `rules` is top-level
+    from locations import ALLOW, PUBLIC_MULTI_LOCATION  # type: ignore[no-redef,import-not-found]
+
 DNS_STEERING = "edgefleet:traffic:DnsSteering"
 ROUTE53_RECORD = "aws:route53/record:Record"
+GEOPROXIMITY_POLICY = "geoproximityRoutingPolicy"
 CLOUDFLARE_POOL = "cloudflare:index/loadBalancerPool:LoadBalancerPool"
 ROUTE53 = "route53"
 CLOUDFLARE = "cloudflare"
 PUBLIC = "public"
-ALLOW = "allow"  # the multi-location rule's config: public workloads allowed in one location
 
 
 def _public(args: StackValidationArgs) -> list[PolicyResource]:
@@ -40,12 +45,24 @@ def _under(resource: PolicyResource, ancestor: PolicyResource) -> bool:
 
 
 def _steered_by_route53(records: Sequence[PolicyResource], cluster: str) -> str | None:
-    """What is missing for ``cluster`` among a DnsSteering's Route 53 records (None: nothing)."""
-    latency = [r for r in records if r.props.get("setIdentifier") == cluster]
-    if not latency:
-        return f"no Route 53 latency record with set identifier '{cluster}'"
-    if not any(is_set(r.props, "healthCheckId") for r in latency):
-        return f"its Route 53 latency record (set identifier '{cluster}') has no healthCheckId"
+    """What is missing for ``cluster`` among a DnsSteering's Route 53 records (None: nothing).
+
+    Exactly one record routes a location: the one with the cluster as set identifier, routed by
+    geoproximity (its AWS region or its coordinates), with a health check.
+    """
+    own = [r for r in records if r.props.get("setIdentifier") == cluster]
+    if not own:
+        return f"no Route 53 geoproximity record with set identifier '{cluster}'"
+    if len(own) > 1:
+        return f"{len(own)} Route 53 records with set identifier '{cluster}' (one routes a location)"
+    place = own[0].props.get(GEOPROXIMITY_POLICY)
+    if not (is_set(place, "awsRegion") or is_set(place, "coordinates")):
+        return (
+            f"its Route 53 record (set identifier '{cluster}') is not routed by geoproximity "
+            "(no awsRegion or coordinates)"
+        )
+    if not is_set(own[0].props, "healthCheckId"):
+        return f"its Route 53 geoproximity record (set identifier '{cluster}') has no healthCheckId"
     return None
 
 
@@ -125,7 +142,7 @@ def _multi_location(args: StackValidationArgs) -> Iterator[tuple[str, str | None
     allowed = _allowed(args)
     for workload in sorted(locations):
         clusters = locations[workload]
-        if len(clusters) == 1 and workload not in allowed:
+        if len(clusters) < PUBLIC_MULTI_LOCATION.min_locations and workload not in allowed:
             urn = placements[workload][0].urn if workload in placements else None
             yield (
                 f"public workload '{workload}' runs in one location only ('{clusters[0]}'): "
@@ -137,15 +154,15 @@ def _multi_location(args: StackValidationArgs) -> Iterator[tuple[str, str | None
 TRAFFIC_PUBLIC_HEALTH_CHECK = stack_rule(
     name="traffic-public-health-check",
     description="Every location of a public workload is health-checked: the workload has an HTTP probe path, "
-    "and where DNS steers to it, each location has a latency record with a health check (Route 53) or a pool "
-    "with a monitor (Cloudflare).",
+    "and where DNS steers to it, each location has exactly one geoproximity record with a health check "
+    "(Route 53) or a pool with a monitor (Cloudflare).",
     severity=Severity.HIGH,
     remediation="Set the workload's `probe_path`; steer DNS with edgefleet's `traffic` config (DnsSteering "
     "checks every placed location) rather than records made by hand.",
     check=_health_checks,
 )
 TRAFFIC_PUBLIC_MULTI_LOCATION = stack_rule(
-    name="traffic-public-multi-location",
+    name=PUBLIC_MULTI_LOCATION.rule,  # placement honours it where mandatory (policies/locations.py)
     description="A public workload runs in at least two locations, unless listed in this rule's `allow`.",
     severity=Severity.MEDIUM,
     remediation="Raise the workload's `placement.min_locations` to 2, or list the workload in "

@@ -71,8 +71,13 @@ def _slice_stack(
         for cluster in steered:
             stack.add(
                 RECORD,
-                f"web-dns-{cluster}-latency",
-                {"setIdentifier": cluster, "healthCheckId": f"hc-{cluster}", "type": "CNAME"},
+                f"web-dns-{cluster}-geoproximity",
+                {
+                    "setIdentifier": cluster,
+                    "healthCheckId": f"hc-{cluster}",
+                    "type": "CNAME",
+                    "geoproximityRoutingPolicy": {"awsRegion": "eu-central-1", "bias": 0},
+                },
                 parent=steering,
             )
     return stack
@@ -104,7 +109,7 @@ def test_the_global_slice_checks_every_location_it_steers() -> None:
     gap = _slice_stack(TWO_VENDORS, [], global_slice=True, steered=["a-1"])
     assert violations(TRAFFIC_PUBLIC_HEALTH_CHECK, gap.args()) == [
         "public workload 'web' in 'b-1' is not health-checked by DNS steering for 'web.example.com': no Route 53 "
-        "latency record with set identifier 'b-1' @ web-dns"
+        "geoproximity record with set identifier 'b-1' @ web-dns"
     ]
 
 

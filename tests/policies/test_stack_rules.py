@@ -184,7 +184,7 @@ def test_helm_chart_version_must_be_exact() -> None:
     release = "kubernetes:helm.sh/v3:Release"
     ok = {"chart": "cilium", "version": "1.20.0"}
     assert violations(fleet.FLEET_HELM_CHART_PINNED, resource_args(release, ok)) == []
-    for version in ("^1.20.0", "1.20", "", None):
+    for version in ("^1.20.0", "1.20", "", None, "1.20.0\n"):  # `$` before a trailing newline must not pass
         props = {"chart": "cilium", "version": version} if version is not None else {"chart": "cilium"}
         assert violations(fleet.FLEET_HELM_CHART_PINNED, resource_args(release, props)) == [
             f"Helm release 'cilium' has version {version!r}, not an exact chart version"

@@ -1,6 +1,6 @@
 """Traffic rules (``policies/rules/traffic.py``): every location of a public workload is
-health-checked (probe path; a Route 53 latency record with a health check or a Cloudflare pool with
-a monitor where DNS steers to it), and a public workload runs in two locations or more unless the
+health-checked (probe path; exactly one Route 53 geoproximity record with a health check, or a
+Cloudflare pool with a monitor, where DNS steers to it), and a public workload runs in two locations or more unless the
 rule's ``allow`` config lists it. Stacks are built as the engine links them (parents, wire props),
 and once through the real program and ``edgefleet check``'s evaluation."""
 
@@ -28,6 +28,11 @@ MONITOR = "cloudflare:index/loadBalancerMonitor:LoadBalancerMonitor"
 POOL = "cloudflare:index/loadBalancerPool:LoadBalancerPool"
 LOAD_BALANCER = "cloudflare:index/loadBalancer:LoadBalancer"
 ZONE = "edge.example.com"
+# Where Route 53 places each shop: edge sites by their coordinates (an AWS location: its region).
+GEOPROXIMITY = {
+    "shop-1": {"coordinates": [{"latitude": "50.06", "longitude": "19.95"}], "bias": 0},
+    "shop-2": {"coordinates": [{"latitude": "52.52", "longitude": "13.41"}], "bias": 0},
+}
 
 HEALTH = traffic.TRAFFIC_PUBLIC_HEALTH_CHECK
 MULTI = traffic.TRAFFIC_PUBLIC_MULTI_LOCATION
@@ -101,13 +106,13 @@ def add_workload(
             )
             b.add(
                 RECORD,
-                f"{name}-{c}-latency",
+                f"{name}-{c}-geoproximity",
                 {
                     "name": hostname,
                     "type": "CNAME",
                     "records": [f"{c}.{hostname}"],
                     "setIdentifier": c,
-                    "latencyRoutingPolicies": [{"region": "eu-central-1"}],
+                    "geoproximityRoutingPolicy": GEOPROXIMITY.get(c, {"awsRegion": "eu-central-1", "bias": 0}),
                     "healthCheckId": f"hc-{workload}-{c}",
                 },
                 steering,
@@ -210,28 +215,50 @@ def test_an_internal_workload_needs_neither_probe_path_nor_dns() -> None:
     assert violations(MULTI, stack.args()) == []
 
 
+NOT_GEOPROXIMITY = (
+    "its Route 53 record (set identifier 'shop-2') is not routed by geoproximity (no awsRegion or coordinates)"
+)
 ROUTE53_GAPS = [
     (
-        {"drop": ["api-dns-shop-2-latency"]},
-        "no Route 53 latency record with set identifier 'shop-2'",
+        {"drop": ["api-dns-shop-2-geoproximity"]},
+        "no Route 53 geoproximity record with set identifier 'shop-2'",
     ),
     (
-        {"edit": {"api-dns-shop-2-latency": [("setIdentifier", "shop-3")]}},
-        "no Route 53 latency record with set identifier 'shop-2'",
+        {"edit": {"api-dns-shop-2-geoproximity": [("setIdentifier", "shop-3")]}},
+        "no Route 53 geoproximity record with set identifier 'shop-2'",
     ),
     (
-        {"edit": {"api-dns-shop-2-latency": [("healthCheckId", None)]}},
-        "its Route 53 latency record (set identifier 'shop-2') has no healthCheckId",
+        {"edit": {"api-dns-shop-2-geoproximity": [("healthCheckId", None)]}},
+        "its Route 53 geoproximity record (set identifier 'shop-2') has no healthCheckId",
     ),
     (
-        {"edit": {"api-dns-shop-2-latency": [("healthCheckId", "")]}},
-        "its Route 53 latency record (set identifier 'shop-2') has no healthCheckId",
+        {"edit": {"api-dns-shop-2-geoproximity": [("healthCheckId", "")]}},
+        "its Route 53 geoproximity record (set identifier 'shop-2') has no healthCheckId",
+    ),
+    (
+        {"edit": {"api-dns-shop-2-geoproximity": [("geoproximityRoutingPolicy", None)]}},
+        NOT_GEOPROXIMITY,
+    ),
+    (
+        {"edit": {"api-dns-shop-2-geoproximity": [("geoproximityRoutingPolicy", {"bias": 0})]}},
+        NOT_GEOPROXIMITY,
+    ),
+    (  # the record of the latency routing edgefleet used before: a name takes one routing policy
+        {
+            "edit": {
+                "api-dns-shop-2-geoproximity": [
+                    ("geoproximityRoutingPolicy", None),
+                    ("latencyRoutingPolicies", [{"region": "eu-central-1"}]),
+                ]
+            }
+        },
+        NOT_GEOPROXIMITY,
     ),
 ]
 
 
 @pytest.mark.parametrize(("change", "gap"), ROUTE53_GAPS)
-def test_every_location_has_a_route53_latency_record_with_a_health_check(change: dict[str, Any], gap: str) -> None:
+def test_every_location_has_a_route53_geoproximity_record_with_a_health_check(change: dict[str, Any], gap: str) -> None:
     assert violations(HEALTH, build(**change).args()) == [
         f"public workload 'api' in 'shop-2' is not health-checked by DNS steering for 'api.{ZONE}': {gap} @ api-shop-2"
     ]
@@ -264,6 +291,43 @@ def test_every_location_has_a_cloudflare_pool_with_a_monitor(change: dict[str, A
     ]
 
 
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"awsRegion": "eu-central-1", "bias": 0},
+        {"coordinates": [{"latitude": "50.06", "longitude": "19.95"}], "bias": 0},
+        {"coordinates": [{"latitude": "50.06", "longitude": "19.95"}]},  # bias left to Route 53 (0)
+    ],
+)
+def test_a_geoproximity_record_by_region_or_by_coordinates_passes(policy: dict[str, Any]) -> None:
+    stack = build(edit={"api-dns-shop-2-geoproximity": [("geoproximityRoutingPolicy", policy)]})
+    assert violations(HEALTH, stack.args()) == []
+
+
+def test_a_location_with_two_records_is_reported() -> None:
+    """Exactly one record routes a location: a second one with its set identifier (under another
+    name, or made by hand beside the component's) is reported, health check or not."""
+    stack = build()
+    steering = next(urn for urn, r in stack.resources.items() if r.resource_type == STEERING)
+    stack.add(
+        RECORD,
+        "api-dns-shop-2-extra",
+        {
+            "name": f"www.{ZONE}",
+            "type": "CNAME",
+            "records": [f"shop-2.api.{ZONE}"],
+            "setIdentifier": "shop-2",
+            "geoproximityRoutingPolicy": GEOPROXIMITY["shop-1"],
+            "healthCheckId": "hc-extra",
+        },
+        parent=steering,
+    )
+    assert violations(HEALTH, stack.args()) == [
+        f"public workload 'api' in 'shop-2' is not health-checked by DNS steering for 'api.{ZONE}': "
+        "2 Route 53 records with set identifier 'shop-2' (one routes a location) @ api-shop-2"
+    ]
+
+
 def test_a_location_the_steering_does_not_know_is_not_steered() -> None:
     """A placement added beside the DnsSteering (its records were made for shop-1 and shop-2 only)."""
     stack = build()
@@ -271,17 +335,17 @@ def test_a_location_the_steering_does_not_know_is_not_steered() -> None:
     stack.add(EDGE, "api-shop-3", {"workload": "api", "cluster": "shop-3", "expose": "public", "probePath": "/h"})
     assert violations(HEALTH, stack.args()) == [
         f"public workload 'api' in 'shop-3' is not health-checked by DNS steering for 'api.{ZONE}': "
-        "no Route 53 latency record with set identifier 'shop-3' @ api-shop-3"
+        "no Route 53 geoproximity record with set identifier 'shop-3' @ api-shop-3"
     ]
 
 
 @pytest.mark.parametrize("dns", ["route53", "cloudflare"])
 def test_another_workloads_records_do_not_count(dns: str) -> None:
     """``web``'s record in shop-1 has the same set identifier (the cluster) as ``api``'s would."""
-    child = "api-dns-shop-1-latency" if dns == "route53" else "api-dns-shop-1-pool"
+    child = "api-dns-shop-1-geoproximity" if dns == "route53" else "api-dns-shop-1-pool"
     stack = build(dns=dns, others={"web": ["shop-1", "shop-2"]}, drop=[child])
     gap = (
-        "no Route 53 latency record with set identifier 'shop-1'"
+        "no Route 53 geoproximity record with set identifier 'shop-1'"
         if dns == "route53"
         else "no Cloudflare pool with an origin named 'shop-1'"
     )
@@ -312,14 +376,14 @@ def test_a_public_workload_without_dns_steering_needs_only_the_probe_path() -> N
 
 def test_health_check_ids_and_monitors_unknown_at_preview_count_as_set() -> None:
     """The health check and the monitor are created in the same stack: unknown at the first preview."""
-    edits = {f"api-dns-{c}-latency": [("healthCheckId", UNKNOWN)] for c in ("shop-1", "shop-2")}
+    edits = {f"api-dns-{c}-geoproximity": [("healthCheckId", UNKNOWN)] for c in ("shop-1", "shop-2")}
     assert violations(HEALTH, build(edit=edits).args()) == []
     edits = {f"api-dns-{c}-pool": [("monitor", UNKNOWN)] for c in ("shop-1", "shop-2")}
     assert violations(HEALTH, build(dns="cloudflare", edit=edits).args()) == []
 
 
 def test_an_unknown_set_identifier_cannot_run_during_preview() -> None:
-    stack = build(edit={"api-dns-shop-1-latency": [("setIdentifier", UNKNOWN)]})
+    stack = build(edit={"api-dns-shop-1-geoproximity": [("setIdentifier", UNKNOWN)]})
     with pytest.raises(UnknownValueError):
         violations(HEALTH, stack.args())
 
@@ -399,7 +463,10 @@ TRAFFIC = {
 
 @pytest.mark.parametrize("provider", sorted(TRAFFIC))
 def test_the_real_dns_steering_health_checks_every_location(provider: str) -> None:
-    _, run = plan_text(stack_text(FLEET.format(traffic=TRAFFIC[provider])))
+    # Two replicas over two locations, one in a single location: allowed where the rules are
+    # advisory (dev.json); where they are mandatory, placement would refuse it.
+    advisory = "  edgefleet:policyPackConfig: policies/config/dev.json\n"
+    _, run = plan_text(stack_text(FLEET.format(traffic=TRAFFIC[provider]), advisory))
     assert {r.inputs.get("workload") for r in run.registrations if r.type == STEERING} == {"web", "solo"}
     _, found, skipped = evaluate(run, [HEALTH, MULTI], {MULTI.name: {"allow": ["solo"]}})
     assert skipped == []

@@ -22,7 +22,7 @@ from typing import Any
 from components.config.errors import ConfigError, ConfigIssue
 from components.config.parse import PlacementOptions
 from components.config.requirements import LocationRequirement
-from components.config.source import PROJECT, StackSource, outside_project, read_regular_file
+from components.config.source import PROJECT, StackSource, json_problem, outside_project, read_regular_file
 from policies import locations
 
 POLICY_PACK_CONFIG = "policyPackConfig"
@@ -51,12 +51,16 @@ def read_pack_config(project_dir: Path, shown: str, *, required: bool) -> dict[s
         if not required:
             return {}
         raise ConfigError([ConfigIssue(where, "policy pack config not found; name an existing JSON file")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigIssue(where, f"cannot be read: {exc}")]) from None
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(where, f"cannot be read: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigIssue(where, f"is not UTF-8 text ({exc.reason})")]) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError([ConfigIssue(where, f"invalid JSON at {exc.lineno}:{exc.colno}: {exc.msg}")]) from None
+    except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits; arrays nested too deeply
+        raise ConfigError([ConfigIssue(where, f"invalid JSON: {json_problem(exc)}")]) from None
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(where, 'expected a JSON object of rule names, such as {"all": "mandatory"}')])
     return data
@@ -102,6 +106,13 @@ def location_requirements(
             check_pack_config_path(project_dir, configured)
         shown = configured if configured is not None else default_pack_config(stack)
         config = read_pack_config(project_dir, shown, required=configured is not None)
+        if configured is None and not (project_dir / shown).exists():
+            shown = f"{shown} (absent: every rule mandatory)"
+    problems = locations.config_problems(config)
+    if problems:  # what `pulumi preview --policy-pack-config` and `edgefleet check` refuse too
+        named = isinstance(configured, str)  # the stack's own key names the file
+        where = f"{shown} ({POLICY_PACK_CONFIG_KEY})" if named else shown
+        raise ConfigError([ConfigIssue(where, p) for p in problems])
     return tuple(
         LocationRequirement(
             rule=rule.rule,
@@ -140,6 +151,8 @@ def program_pack_config(value: str | None) -> PackConfigSetting:
         data = json.loads(value)
     except json.JSONDecodeError as exc:
         raise ConfigError([ConfigIssue(POLICY_PACK_CONFIG_KEY, f"invalid JSON: {exc.msg}")]) from None
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError([ConfigIssue(POLICY_PACK_CONFIG_KEY, f"invalid JSON: {json_problem(exc)}")]) from None
     if not isinstance(data, dict):
         raise ConfigError([ConfigIssue(POLICY_PACK_CONFIG_KEY, "expected a JSON object of rule names")])
     return data

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from inspect import isawaitable
@@ -36,8 +37,16 @@ from pydantic import BaseModel
 from components.config.model import Cluster, FleetSpec
 from components.config.parse import format_path
 from components.config.slices import load_sliced
-from components.config.source import NotAFileError, PathPart, StackSource, read_regular_file
+from components.config.source import (
+    NotAFileError,
+    PathPart,
+    StackSource,
+    json_problem,
+    path_exists,
+    read_regular_file,
+)
 from edgefleet.engine import ProgramRun, Registration
+from policies.locations import config_problems
 
 CHECK_FORMAT = "edgefleet.check/v1"
 PACK_DEFAULT = EnforcementLevel.MANDATORY
@@ -210,7 +219,7 @@ class CheckReport:
 
 def load_pack_config(path: Path) -> dict[str, Any]:
     """A ``--policy-pack-config`` file: ``{"all": "advisory", "<rule>": "mandatory" | {...}}``."""
-    if not path.exists():
+    if not path_exists(path):
         return {}
     try:
         data = json.loads(read_regular_file(path))
@@ -220,6 +229,8 @@ def load_pack_config(path: Path) -> dict[str, Any]:
         raise PackConfigError(f"{path}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PackConfigError(f"{path}: cannot be read ({exc}); name a readable JSON file") from None
+    except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits; arrays nested too deeply
+        raise PackConfigError(f"{path}: invalid JSON: {json_problem(exc)}") from None
     return check_levels(data, str(path))
 
 
@@ -227,11 +238,9 @@ def check_levels(data: Any, where: str) -> dict[str, Any]:
     """A pack config's levels, each one the engine knows (``where`` names it in errors)."""
     if not isinstance(data, dict):
         raise PackConfigError(f"{where}: expected a JSON object of rule names")
-    levels = {level.value for level in EnforcementLevel}
-    for key, value in data.items():
-        level = value.get("enforcementLevel") if isinstance(value, dict) else value
-        if level is not None and level not in levels:
-            raise PackConfigError(f"{where}: {key}: enforcement level {level!r} is not one of {sorted(levels)}")
+    problems = config_problems(data)  # the same refusals as placement's (policies/locations.py)
+    if problems:
+        raise PackConfigError(f"{where}: {problems[0]}")
     return data
 
 
@@ -378,8 +387,12 @@ class Locator:
             node = self.by_urn.get(node.parent or "")
         return None, None
 
-    def locate(self, rule: str, urn: str) -> Location:
+    def locate(self, rule: str, urn: str, message: str = "") -> Location:
         cluster_name, workload = self.owner(urn)
+        if workload is None and cluster_name is None:
+            # A fleet-wide rule in a slice judges workloads placed in other slices (no resource of
+            # theirs here): its message names the workload, which has an entry in the fleet file.
+            workload = next((w for w in _NAMED_WORKLOAD.findall(message) if w in self.workloads), None)
         cluster = self.clusters.get(cluster_name or "")
         workload_index = self.workloads.get(workload or "")
         key = RULE_CONFIG.get(rule)
@@ -422,6 +435,9 @@ class Locator:
         position = self.source.locate(path)
         line, col = (position.line, position.col) if position is not None else (1, 1)
         return Location(self.stack_file, line, col, format_path(path), cluster, workload)
+
+
+_NAMED_WORKLOAD = re.compile(r"\bworkload '([^']+)'")
 
 
 def _str(value: Any) -> str | None:
@@ -479,7 +495,7 @@ def check(
     for rule, urn, message in found:
         key = RULE_CONFIG.get(rule)
         fix = key.fix if key is not None and key.fix else info[rule].remediation
-        location = locator.locate(rule, urn)
+        location = locator.locate(rule, urn, message)
         violations.append(Violation(rule, info[rule].enforcement, info[rule].severity, urn, message, location, fix))
     violations.sort(key=lambda v: (v.location.file, v.location.line, v.rule, v.location.subject, v.urn, v.message))
     return CheckReport(stack=run.stack, rules=rules, violations=violations, skipped=sorted(skipped))

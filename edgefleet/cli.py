@@ -5,6 +5,8 @@ Exit codes: 0 success; 2 invalid input (every error on its own line: ``path: mes
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import threading
 from collections import Counter
@@ -20,9 +22,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from components.config import ConfigError, FleetSpec, Workload, read_stack_file
+from components.config.errors import one_line
 from components.config.previous import placement_options
 from components.config.slices import Slice, SliceScope, load_sliced
-from components.config.source import ConfigValue, StackSource
+from components.config.source import ConfigValue, StackSource, path_exists
 from edgefleet import __version__
 from edgefleet.operator import GitAuth, SecretsProvider, SliceSecrets
 from edgefleet.plan import (
@@ -81,6 +84,14 @@ def output_problem(path: Path, *, directory: bool = False) -> str | None:
     creates no directories but the one ``--manifests`` names); an existing file output must be a
     regular file (a directory, FIFO or device is refused), an existing directory output a directory.
     """
+    try:
+        return _output_problem(path, directory=directory)
+    except (OSError, ValueError) as exc:  # a name longer than the system allows, no permission to look
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        return f"cannot be used: {reason}; name a shorter path you can write"
+
+
+def _output_problem(path: Path, *, directory: bool) -> str | None:
     what = "directory" if directory else "file"
     if path.is_symlink():
         return f"is a symbolic link; name the {what} itself"
@@ -103,7 +114,7 @@ def output_problem(path: Path, *, directory: bool = False) -> str | None:
 def _fail_lines(*lines: str) -> typer.Exit:
     """Errors that are not config issues (options, output paths): one per line, then the summary."""
     for line in lines:
-        err.print(line, markup=False, highlight=False, soft_wrap=True)
+        err.print(one_line(line), markup=False, highlight=False, soft_wrap=True)
     noun = "error" if len(lines) == 1 else "errors"
     err.print(f"[red]invalid:[/] {len(lines)} {noun}", highlight=False)
     return typer.Exit(EXIT_INVALID)
@@ -120,12 +131,27 @@ def _check_outputs(*outputs: tuple[str, Path | None, bool]) -> None:
         raise _fail_lines(*problems)
 
 
+def _replace_file(path: Path, text: str) -> None:
+    """Write beside ``path``, then rename over it: a reader never sees half a file, a failed write
+    leaves the old one, and a file that is not one edgefleet can replace (``/proc/sys/...``, which
+    looks like a regular file but is a kernel setting) is refused instead of written into."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("x", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
 def _write_output(option: str, path: Path, text: str) -> None:
     """Write an output file; a failure (permissions, a full disk) is one line and exit 2."""
     try:
         problem = output_problem(path)
         if problem is None:
-            path.write_text(text, encoding="utf-8")
+            _replace_file(path, text)
     except OSError as exc:
         problem = f"cannot be written: {exc.strerror or exc}; check the path and its permissions"
     if problem is not None:
@@ -172,14 +198,19 @@ def validate(stack: StackArg) -> None:
         raise _fail(exc) from None
     placed = sum(len(w.replicas) for w in spec.workloads)
     err.print(
-        f"[green]valid:[/] {source.file}: {len(spec.clusters)} cluster(s), {len(spec.workloads)} workload(s), "
+        f"[green]valid:[/] {escape(one_line(source.file))}: {len(spec.clusters)} cluster(s), "
+        f"{len(spec.workloads)} workload(s), "
         f"{placed} placement(s)",
         highlight=False,
     )
     if scope is not None:
         what = f"{len(scope.slice.clusters)} cluster(s)" if not scope.is_global else "the fleet-wide resources"
         reads = f", reads {', '.join(scope.peer_stacks())}" if scope.is_global else ""
-        err.print(f"slice {source.stack} ({scope.slice.spec.describe()}): deploys {what}{reads}", highlight=False)
+        err.print(
+            one_line(f"slice {source.stack} ({scope.slice.spec.describe()}): deploys {what}{reads}"),
+            markup=False,
+            highlight=False,
+        )
 
 
 def _run_with_progress(project: Path, source: StackSource) -> ProgramRun:
@@ -251,7 +282,7 @@ def place(
     if json_file is not None:
         document = {"format": PLACEMENTS_FORMAT, "stack": source.stack, "placements": placement_entries(spec)}
         _write_output("--json", json_file, dumps(document))
-        err.print(f"placements written to {json_file}", highlight=False)
+        err.print(one_line(f"placements written to {json_file}"), markup=False, highlight=False)
 
 
 def _print_placement(spec: FleetSpec, workload: Workload) -> None:
@@ -310,7 +341,7 @@ def plan(
         try:
             check_manifest_dir(manifests)  # before any work: nothing half-written
         except ManifestDirError as exc:
-            err.print(f"--manifests: {exc}", markup=False, highlight=False)
+            err.print(one_line(f"--manifests: {exc}"), markup=False, highlight=False)
             raise typer.Exit(EXIT_INVALID) from None
     import pulumi
 
@@ -322,14 +353,14 @@ def plan(
     _summary(spec, run, scope)
     if json_file is not None:
         _write_output("--json", json_file, dumps(build_plan(spec, run, scope)))
-        err.print(f"plan written to {json_file}", highlight=False)
+        err.print(one_line(f"plan written to {json_file}"), markup=False, highlight=False)
     if manifests is not None:
         try:
             written = write_manifests(run, manifests)
         except (ManifestDirError, OSError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             raise _fail_lines(f"--manifests {manifests}: cannot be written: {reason}") from None
-        err.print(f"{len(written)} manifests written under {manifests}", highlight=False)
+        err.print(one_line(f"{len(written)} manifests written under {manifests}"), markup=False, highlight=False)
 
 
 @app.command()
@@ -355,7 +386,7 @@ def check(
     from policies.rules import ALL_POLICIES  # the rule modules only: never the pack object (policies/__main__.py)
 
     _check_outputs(("--sarif", sarif, False), ("--json", json_file, False))
-    if pack_config is not None and not pack_config.exists():
+    if pack_config is not None and not path_exists(pack_config):
         raise _fail_lines(f"--policy-pack-config {pack_config}: not found; check the path")
     try:
         if pack_config is not None:
@@ -369,7 +400,7 @@ def check(
     except ConfigError as exc:
         raise _fail(exc) from None
     except PackConfigError as exc:
-        raise _fail_lines(f"--policy-pack-config: {exc}") from None
+        raise _fail_lines(f"--policy-pack-config: {exc}" if pack_config is not None else str(exc)) from None
     try:
         run = _run_with_progress(project, source)
     except pulumi.RunError as exc:
@@ -379,10 +410,10 @@ def check(
     _print_report(report)
     if json_file is not None:
         _write_output("--json", json_file, dumps(report_json(report)))
-        err.print(f"report written to {json_file}", highlight=False)
+        err.print(one_line(f"report written to {json_file}"), markup=False, highlight=False)
     if sarif is not None:
         _write_output("--sarif", sarif, dumps(report_sarif(report, __version__)))
-        err.print(f"SARIF written to {sarif}", highlight=False)
+        err.print(one_line(f"SARIF written to {sarif}"), markup=False, highlight=False)
     if report.mandatory:
         raise typer.Exit(EXIT_VIOLATIONS)
 
@@ -412,6 +443,7 @@ stacks_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(stacks_app, name="stacks")
+
 
 EXIT_CANNOT_RUN = 3  # up/preview: the Pulumi CLI is missing
 DEFAULT_PARALLEL = 4  # slices at a time in up/preview
@@ -551,14 +583,14 @@ def stacks_export(  # noqa: PLR0917  one option per OperatorOptions field
     try:
         text = write_operator_stacks(operator_stacks(Path(fleet_file).stem, slices, options), out_file)
     except (ValueError, ExportFileError) as exc:
-        err.print(f"stacks export: {exc}", markup=False, highlight=False)
+        err.print(one_line(f"stacks export: {exc}"), markup=False, highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
     except OSError as exc:
         raise _fail_lines(f"--out {out_file}: cannot be written: {exc.strerror or exc}") from None
     if out_file is None:
         sys.stdout.write(text)
     else:
-        err.print(f"{len(slices)} Stack resource(s) written to {out_file}", highlight=False)
+        err.print(one_line(f"{len(slices)} Stack resource(s) written to {out_file}"), markup=False, highlight=False)
 
 
 def _shown(path: Path) -> str:
@@ -592,7 +624,7 @@ def _checked_slices(fleet: Path) -> tuple[Path, str, list[Slice]]:
     except ConfigError as exc:
         raise _fail(exc) from None
     except OrchestrationError as exc:
-        err.print(f"{fleet}: {exc}", markup=False, highlight=False)
+        err.print(one_line(f"{fleet}: {exc}"), markup=False, highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
 
 

@@ -42,9 +42,18 @@ def _project_name(project_file: Path) -> str | None:
     return name if isinstance(name, str) else None
 
 
+def _is_file(path: Path) -> bool:
+    """``Path.is_file`` without its ``OSError`` for a name no file can have (longer than the
+    system allows): such a STACK is a stack name, and not finding it is the one-line error."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def stack_file(project: Path, stack: str) -> Path:
     """``STACK`` is a stack name (``stacks/Pulumi.<STACK>.yaml``) or a path to a settings file."""
     as_path = Path(stack)
-    if as_path.suffix in (".yaml", ".yml") or "/" in stack or as_path.is_file():
+    if as_path.suffix in (".yaml", ".yml") or "/" in stack or _is_file(as_path):
         return as_path
     return stack_config_dir(project) / f"Pulumi.{stack}.yaml"

@@ -12,6 +12,7 @@ select anything are reported, never deleted: their stacks still hold resources.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -24,6 +25,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from components.config import ConfigError, FleetSpec, parse_fleet
 from components.config.errors import ConfigIssue, StackFileError
 from components.config.parse import provider_settings
+from components.config.previous import placements_file_path
 from components.config.slices import (
     PLACEMENTS_KEY,
     Slice,
@@ -49,6 +51,7 @@ from components.config.source import (
 from components.placement.demand import region_group
 
 STACK_NAME_MAX = 100  # Pulumi: letters, digits, `-`, `_`, `.`; at most 100 characters
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 class GroupBy(StrEnum):
@@ -140,6 +143,16 @@ def desired_slices(
             )
         out[name] = (SliceSpec.model_validate({"global": True}), ())
     for stack in out:
+        if not STACK_NAME.fullmatch(stack) or stack in (".", ".."):
+            raise ConfigError(
+                [
+                    ConfigIssue(
+                        fleet_file,
+                        f"stack name {stack!r} is not a Pulumi stack name (letters, digits, '-', '_' and '.' only; "
+                        "its file is written in the stacks directory); use a --prefix of those characters",
+                    )
+                ]
+            )
         if len(stack) > STACK_NAME_MAX:
             raise ConfigError(
                 [
@@ -211,6 +224,12 @@ def sync(
     Raises ``ConfigError`` (before writing anything) for an invalid fleet, or a stack file in the
     way that is not a slice of this fleet file.
     """
+    if placements_file is not None:  # the rules of edgefleet:placementsFile, before anything is written
+        try:
+            placements_file_path(project, placements_file)
+        except ConfigError as exc:
+            option = f"--placements-file {placements_file}"
+            raise ConfigError([ConfigIssue(option, issue.message) for issue in exc.issues]) from None
     _, spec = load_fleet_file(project, fleet_file)
     directory = stack_config_dir(project)
     yaml = _yaml()

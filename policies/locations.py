@@ -12,6 +12,7 @@ and the loaders (``components/policy.py``) read it without loading the pack or t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,24 @@ PUBLIC_REPLICAS = LocationRule(
 # fleet-residency, fleet-vendor-diversity and fleet-network-policy-required judge a placement by
 # the workload's own `residency`, `min_vendors` and `requires`, which placement always applies.
 LOCATION_RULES: tuple[LocationRule, ...] = (NETWORK_ISOLATION, PUBLIC_MULTI_LOCATION, PUBLIC_REPLICAS)
+
+
+LEVELS = ("advisory", "disabled", "mandatory", "remediate")  # what the engine accepts
+
+
+def config_problems(config: Mapping[str, Any]) -> list[str]:
+    """What the engine would refuse in a pack config, each as ``<key>: <problem>``: a level it does
+    not know, and an ``allow`` (a rule's list of exempt workloads) that is not a list of names.
+    Placement and ``edgefleet check`` refuse the same config, so neither reads it its own way."""
+    out = []
+    for key, value in config.items():
+        found = value.get("enforcementLevel") if isinstance(value, Mapping) else value
+        if found is not None and found not in LEVELS:
+            out.append(f"{key}: enforcement level {found!r} is not one of {', '.join(LEVELS)}")
+        names = value.get(ALLOW) if isinstance(value, Mapping) else None
+        if names is not None and not (isinstance(names, list) and all(isinstance(n, str) for n in names)):
+            out.append(f'{key}.{ALLOW}: {json.dumps(names)} is not a list of workload names, e.g. ["web"]')
+    return out
 
 
 def level(rule: str, config: Mapping[str, Any]) -> str:

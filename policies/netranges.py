@@ -8,15 +8,18 @@ Two readers:
 
 - ``parse_cidr`` is the config's: strict, one spelling per range. It refuses what other parsers
   may read differently (no prefix length, host bits set, a ``%zone``, a netmask, leading zeros,
-  whitespace, an IPv4-mapped IPv6 range) with the fix in the message, and returns the network,
-  whose ``str()`` is the canonical text (IPv6 compressed and lower-case).
+  whitespace, an IPv6 range that spells IPv4: IPv4-mapped, -compatible or -translated) with the
+  fix in the message, and returns the network, whose ``str()`` is the canonical text (IPv6
+  compressed and lower-case).
 - ``read_cidr`` is the rules': as lenient as the most lenient consumer of a resource (whitespace
   stripped, a bare address as one host, host bits masked off, a zone dropped), so a value the
   vendor reads as a range is judged as that range.
 
 "Open to the world" (``world_exposure``): after every range is parsed, IPv6 ranges that embed
-IPv4 (IPv4-mapped ``::ffff:0:0/96``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``) are added to the
-IPv4 side as the IPv4 range they reach, and each family's ranges are merged into their union. A
+IPv4 (``EMBEDDED_V4``: IPv4-mapped ``::ffff:0:0/96``, -compatible ``::/96`` and -translated
+``::ffff:0:0:0/96``, NAT64 ``64:ff9b::/96`` and ``64:ff9b:1::/48``, 6to4 ``2002::/16``, Teredo
+``2001::/32``) are added to the IPv4 side as the IPv4 range they reach, and each family's ranges
+are merged into their union. A
 list is open to the world when that union covers all of IPv4 or all of IPv6, or at least
 ``WORLD_SHARE`` (one eighth) of a family's public addresses: every IPv4 address outside the
 special-purpose blocks in ``NOT_PUBLIC_V4`` (private, shared, loopback, link-local, documentation,
@@ -64,12 +67,22 @@ GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
 NOT_PUBLIC_V6 = (ipaddress.IPv6Network("2001:db8::/32"),)  # documentation
 # Private pod address space: RFC 1918 and RFC 6598.
 PRIVATE_V4 = tuple(ipaddress.IPv4Network(c) for c in ("10.0.0.0/8", "100.64.0.0/10", "172.16.0.0/12", "192.168.0.0/16"))
-# IPv6 prefixes that carry an IPv4 address: (prefix, where the 32 IPv4 bits end, counted from the left).
+# IPv6 prefixes that carry an IPv4 address: (prefix, where the 32 IPv4 bits end, counted from the
+# left, whether they are stored inverted). A range inside one reaches the IPv4 range its bits fix; a
+# range holding one reaches all of IPv4.
 IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # RFC 4291 2.5.5.1, deprecated; some stacks still tunnel it
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # SIIT (RFC 2765)
 EMBEDDED_V4 = (
-    (IPV4_MAPPED, 128),
-    (ipaddress.IPv6Network("64:ff9b::/96"), 128),  # NAT64 well-known prefix (RFC 6052)
-    (ipaddress.IPv6Network("2002::/16"), 48),  # 6to4 (RFC 3056)
+    (IPV4_MAPPED, 128, False),
+    (IPV4_COMPATIBLE, 128, False),
+    (IPV4_TRANSLATED, 128, False),
+    (ipaddress.IPv6Network("64:ff9b::/96"), 128, False),  # NAT64 well-known prefix (RFC 6052)
+    # NAT64 local-use (RFC 8215): the operator picks a network-specific prefix inside it; judged as the
+    # widest reach, a /96 there with the IPv4 address in the last 32 bits.
+    (ipaddress.IPv6Network("64:ff9b:1::/48"), 128, False),
+    (ipaddress.IPv6Network("2002::/16"), 48, False),  # 6to4 (RFC 3056)
+    (ipaddress.IPv6Network("2001::/32"), 128, True),  # Teredo (RFC 4380): the client's IPv4, inverted
 )
 _PREFIX = re.compile(r"^(0|[1-9][0-9]{0,2})$")
 
@@ -124,12 +137,18 @@ def parse_cidr(text: object) -> Network:
             f"{shown} is not a network in CIDR form: host bits are set; write {network} for the network, "
             f"or {ip}/{host} for the one address"
         )
-    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(IPV4_MAPPED):
-        v4 = _embedded(network, IPV4_MAPPED, 128)
-        raise CidrError(
-            f"{shown} is not a network in CIDR form: an IPv4-mapped IPv6 range means IPv4 addresses; write the "
-            f"IPv4 range {v4}"
-        )
+    if isinstance(network, ipaddress.IPv6Network):
+        for spelling, what in (
+            (IPV4_MAPPED, "an IPv4-mapped"),
+            (IPV4_COMPATIBLE, f"an IPv4-compatible ({IPV4_COMPATIBLE}, deprecated)"),
+            (IPV4_TRANSLATED, f"an IPv4-translated ({IPV4_TRANSLATED})"),
+        ):
+            if network.subnet_of(spelling):
+                v4 = _embedded(network, 128)
+                raise CidrError(
+                    f"{shown} is not a network in CIDR form: {what} IPv6 range means IPv4 addresses; write the "
+                    f"IPv4 range {v4}"
+                )
     return network
 
 
@@ -161,21 +180,24 @@ def read_cidr(text: str) -> Network | None:
         return None
 
 
-def _embedded(network: ipaddress.IPv6Network, prefix: ipaddress.IPv6Network, end: int) -> ipaddress.IPv4Network:
+def _embedded(network: ipaddress.IPv6Network, end: int, inverted: bool = False) -> ipaddress.IPv4Network:
+    """The IPv4 range ``network`` reaches when an IPv4 address is the 32 bits ending at bit ``end``."""
     shift = 128 - end
     address = (int(network.network_address) >> shift) & 0xFFFFFFFF
-    length = min(32, max(0, network.prefixlen - prefix.prefixlen))
+    if inverted:
+        address ^= 0xFFFFFFFF
+    length = min(32, max(0, network.prefixlen - (end - 32)))
     return ipaddress.IPv4Network((address, length), strict=False)
 
 
 def ipv4_reached(network: ipaddress.IPv6Network) -> list[ipaddress.IPv4Network]:
     """The IPv4 ranges an IPv6 range reaches through an IPv4-embedding prefix."""
     reached: list[ipaddress.IPv4Network] = []
-    for prefix, end in EMBEDDED_V4:
+    for prefix, end, inverted in EMBEDDED_V4:
         if prefix.subnet_of(network):
             return [EVERYWHERE_V4]
         if network.subnet_of(prefix):
-            reached.append(_embedded(network, prefix, end))
+            reached.append(_embedded(network, end, inverted))
     return reached
 
 

@@ -108,6 +108,9 @@ def test_subnet_and_address_helpers() -> None:
         (" 0.0.0.0/0", "remove the whitespace (0.0.0.0/0)"),
         ("10.0.0.1/8", "write 10.0.0.0/8 for the network, or 10.0.0.1/32 for the one address"),
         ("::ffff:0:0/96", "write the IPv4 range 0.0.0.0/0"),
+        ("::0.0.0.0/96", "an IPv4-compatible (::/96, deprecated) IPv6 range means IPv4 addresses"),
+        ("::10.0.0.0/104", "write the IPv4 range 10.0.0.0/8"),
+        ("::ffff:0:0:0/96", "an IPv4-translated (::ffff:0:0:0/96) IPv6 range means IPv4 addresses"),
         ("192.0.2.0/255.255.255.0", "write 192.0.2.0/24"),
         ("10.0.0.0/33", "at most 32 for IPv4"),
         ("010.0.0.0/8", "is not an IPv4 or IPv6 address"),
@@ -119,6 +122,20 @@ def test_the_config_refuses_ranges_other_parsers_read_differently(text: str, fix
     assert str(caught.value).startswith(f"{text!r} is not a network in CIDR form: ")
     assert fix in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_ipv6_ranges_that_reach_ipv4_count_as_the_ipv4_they_reach() -> None:
+    reached = {
+        "2001::/32": "0.0.0.0/0",  # Teredo: any client
+        "2001:0:102:304:0:ffff:f7f7:f7fe/128": "8.8.8.1/32",  # Teredo client address, stored inverted
+        "64:ff9b:1::/48": "0.0.0.0/0",  # NAT64 local-use: a /96 inside it holds all of IPv4
+        "64:ff9b:1:2::a00:0/104": "10.0.0.0/8",
+        "2002:a00::/24": "10.0.0.0/8",  # 6to4
+    }
+    for text, v4 in reached.items():
+        network = netranges.read_cidr(text)
+        assert isinstance(network, ipaddress.IPv6Network)
+        assert [str(n) for n in netranges.ipv4_reached(network)] == [v4], text
 
 
 def test_ipv6_spellings_normalise_to_one_canonical_text() -> None:

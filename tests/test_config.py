@@ -24,6 +24,7 @@ from components.config.previous import placement_options
 from components.entry import read_fleet
 from components.policy import with_requirements
 from edgefleet.engine import engine_config, run_under_mocks
+from policies.rules.kubernetes import SYSTEM_NAMESPACES as POLICY_EXEMPT_NAMESPACES
 from tests.conftest import REPO, STACKS, source_of, stack_text
 
 BASE: dict[str, Any] = {
@@ -346,6 +347,12 @@ def test_every_namespace_a_cni_chart_uses_is_reserved() -> None:
     namespaces = {chart.namespace for cell in CELLS for chart in cell.charts}
     assert {"kube-system", "tigera-operator", "kube-flannel"} <= namespaces
     assert all(reserved_namespace(ns) for ns in namespaces)
+
+
+def test_every_namespace_the_policy_pack_exempts_is_reserved() -> None:
+    # The rules skip these namespaces (k8s-namespace-restricted, network-default-deny-per-namespace):
+    # a workload taking one (`cilium` was accepted) would escape both rules.
+    assert [ns for ns in sorted(POLICY_EXEMPT_NAMESPACES) if not reserved_namespace(ns)] == []
 
 
 @pytest.mark.parametrize("name", ["api", "kube", "kubernetes", "default-api", "my-kube-system", "calico"])

@@ -245,13 +245,15 @@ def _bad_output(kind: str, tmp: Path, directory: bool) -> tuple[Path, str]:
             path.write_text("x")
             return path, "is not a directory"
         return tmp, "is a directory"
+    if kind == "name-too-long":  # no file can have it: stat() raises ENAMETOOLONG, not "absent"
+        return tmp / ("a" * 300), "File name too long"
     assert kind == "fifo"
     fifo = tmp / "fifo"
     os.mkfifo(fifo)
     return fifo, "not a directory" if directory else "not a regular file"
 
 
-@pytest.mark.parametrize("kind", ["missing-parent", "symlink", "wrong-kind", "fifo"])
+@pytest.mark.parametrize("kind", ["missing-parent", "symlink", "wrong-kind", "fifo", "name-too-long"])
 @pytest.mark.parametrize(("command", "option", "directory"), OUTPUTS, ids=OUTPUT_IDS)
 def test_an_unusable_output_is_refused_before_any_work(  # noqa: PLR0917  fixtures and parameters
     project: Path, tmp_path: Path, command: list[str], option: str, directory: bool, kind: str
@@ -389,3 +391,106 @@ def test_a_pack_config_the_operator_names_may_live_anywhere(tmp_path: Path) -> N
         result = CliRunner().invoke(app, ["check", "dev", "--policy-pack-config", str(outside)])  # main thread
     assert result.exit_code == 0, result.stderr
     assert "0 mandatory" in result.stderr
+
+
+# --- names no file can have, control characters, markup, kernel files (item 9, third pass) -----
+
+TOO_LONG = "a" * 300  # longer than any file name (NAME_MAX 255): stat() raises ENAMETOOLONG
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["validate", TOO_LONG],
+        ["validate", f"{TOO_LONG}.yaml"],
+        ["place", "dev", "--previous", TOO_LONG],
+        ["check", "dev", "--policy-pack-config", TOO_LONG],
+        ["stacks", "sync", TOO_LONG],
+        [*EXPORT[:2], TOO_LONG, *EXPORT[3:]],
+        ["up", TOO_LONG],
+        ["preview", TOO_LONG],
+    ],
+    ids=["validate", "validate-yaml", "previous", "pack-config", "sync", "export", "up", "preview"],
+)
+def test_a_name_no_file_can_have_is_one_error(project: Path, args: list[str]) -> None:
+    one_error(invoke(*args), TOO_LONG)
+
+
+@pytest.mark.parametrize("key", ["edgefleet:fleetFile", "edgefleet:placementsFile"])
+def test_a_project_file_name_no_file_can_have_is_one_error(project: Path, key: str) -> None:
+    stack = project / "stacks" / ("Pulumi.retail-europe.yaml" if key.endswith("placementsFile") else "Pulumi.x.yaml")
+    if key.endswith("fleetFile"):
+        stack.write_text("config:\n  edgefleet:fleetFile: placeholder\n")
+    _set_key(stack, key, TOO_LONG)
+    stack.write_text(stack.read_text().replace("edgefleet:fleetFile: placeholder\n", ""))
+    one_error(invoke("validate", stack.name.removeprefix("Pulumi.").removesuffix(".yaml")), TOO_LONG)
+
+
+@pytest.mark.parametrize("name", ["a\nb", "a\x1b[31mb", "a\u2028b", "a\x85b"])
+def test_control_characters_in_a_name_stay_on_one_line(project: Path, name: str) -> None:
+    """A newline or a terminal escape in STACK is shown as its escape: one line, no colours."""
+    line = one_error(invoke("validate", name), "not found")
+    assert repr(name)[1:-1] in line
+
+
+def test_an_output_path_with_markup_is_written_as_named(project: Path, tmp_path: Path) -> None:
+    """`[/bold]` in a path is text: the success line printed it as rich markup (MarkupError)."""
+    directory = tmp_path / "x["
+    directory.mkdir()
+    out = directory / "bold].json"
+    result = invoke("place", "dev", "--json", f"{directory}/bold].json")
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert out.is_file()
+    assert str(out) in result.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/comm").is_file(), reason="needs Linux /proc")
+def test_a_kernel_file_is_never_written(project: Path) -> None:
+    """/proc and /sys files look regular but are kernel settings (`/proc/sys/kernel/hostname`):
+    an output replaces a file by renaming a new one over it, which the kernel refuses, so the
+    setting is left as it was."""
+    comm = Path(f"/proc/{os.getpid()}/comm")
+    before = comm.read_text()
+    one_error(invoke("place", "dev", "--json", str(comm)), f"--json {comm}: cannot be written")
+    assert comm.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [("[" * 100_000 + "]" * 100_000, "nested too deeply"), ('{"all": ' + "9" * 5000 + "}", "4,300 digits")],
+    ids=["deep", "huge-number"],
+)
+@pytest.mark.parametrize("option", ["--previous", "--policy-pack-config"])
+def test_json_python_cannot_hold_is_one_error(project: Path, text: str, reason: str, option: str) -> None:
+    (project / "in.json").write_text(text)
+    command = "place" if option == "--previous" else "check"
+    one_error(invoke(command, "dev", option, "in.json"), "in.json", reason)
+
+
+def test_a_directory_as_placements_file_is_refused(project: Path) -> None:
+    (project / "placements-dir").mkdir()
+    _set_key(project / "stacks" / "Pulumi.dev.yaml", "edgefleet:placementsFile", "placements-dir")
+    line = one_error(invoke("validate", "dev"), "placements-dir", "is a directory")
+    assert "Errno" not in line
+
+
+@pytest.mark.parametrize("prefix", ["../../escape", "a/b", "a\nb", "a b"])
+def test_sync_refuses_a_prefix_that_is_not_a_stack_name(project: Path, prefix: str) -> None:
+    """The prefix becomes file names in the stacks directory: `../../x` wrote outside it."""
+    before = sorted(str(p) for p in project.parent.rglob("*"))
+    one_error(invoke("stacks", "sync", FLEET, "--prefix", prefix), "not a Pulumi stack name", "--prefix")
+    assert sorted(str(p) for p in project.parent.rglob("*")) == before
+
+
+@pytest.mark.parametrize("written", ["/etc/passwd", "../outside.json"])
+def test_sync_refuses_a_placements_file_outside_the_project(project: Path, written: str) -> None:
+    result = invoke("stacks", "sync", FLEET, "--placements-file", written)
+    one_error(result, f"--placements-file {written}", "inside the project")
+
+
+@pytest.mark.parametrize("written", ["0x" + "f" * 5000, "[1]", "{a: 1}"])
+def test_a_stack_config_dir_that_is_not_a_path_is_no_traceback(project: Path, written: str) -> None:
+    """`stackConfigDir` is read for every stack name: a value that is not text (a hex number
+    too large to print raised ValueError) is no directory, and the stack is simply not found."""
+    (project / "Pulumi.yaml").write_text(f"name: edgefleet\nruntime: python\nstackConfigDir: {written}\n")
+    one_error(invoke("validate", "dev"), "Pulumi.dev.yaml", "not found")

@@ -19,6 +19,7 @@ from pulumi.runtime import MockResourceArgs
 from pulumi_aws.provider import Provider as AwsProvider
 from pulumi_aws.provider import ProviderArgs as AwsProviderArgs
 
+from components.config.geoproximity import coordinates
 from components.config.model import DnsProvider, HealthCheckSpec, TrafficSpec
 from components.traffic import (
     CLOUDFLARE_REGIONS,
@@ -585,3 +586,33 @@ def test_cloudflare_needs_one_port_for_its_monitor() -> None:
 def test_refused_locations(locations: tuple[SteeredLocation, ...], hostname: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         steer(traffic(DnsProvider.ROUTE53), locations=locations, hostname=hostname)
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "expected"),
+    [
+        (-0.0, -0.0, ("0.00", "0.00")),
+        (-0.004, 0.004, ("0.00", "0.00")),
+        (90, 123.4, ("90.00", "0.00")),  # every longitude meets at a pole
+        (-89.996, -45.0, ("-90.00", "0.00")),  # rounds onto the pole
+        (-17.0, -179.999, ("-17.00", "180.00")),  # -180 and 180 are one meridian
+        (-17.0, -180, ("-17.00", "180.00")),
+        (50, 19, ("50.00", "19.00")),  # an int is a number like any other
+    ],
+)
+def test_a_point_has_one_spelling_for_route53(lat: float, lon: float, expected: tuple[str, str]) -> None:
+    assert coordinates(lat, lon) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [((-17.0, 179.999), (-17.0, -179.999)), ((90.0, 0.0), (90.0, 120.0)), ((-0.001, 5.0), (0.0, 5.0))],
+    ids=["antimeridian", "north-pole", "negative-zero"],
+)
+def test_two_locations_at_one_point_however_written_stop_the_program(
+    a: tuple[float, float], b: tuple[float, float]
+) -> None:
+    one = replace(KRAKOW, cluster="site-a", lat=a[0], lon=a[1])
+    two = replace(KRAKOW, cluster="site-b", lat=b[0], lon=b[1])
+    with pytest.raises(SteeringError, match="site-a and site-b are both at coordinates"):
+        steer(traffic(DnsProvider.ROUTE53), locations=(one, two, FRANKFURT))

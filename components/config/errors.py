@@ -11,9 +11,20 @@ what to do, and, when the input came from a file, where in the file (``line:col`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+# Characters that would break one error into several lines, or rewrite the terminal, when a file
+# name or a value written in the config carries them (C0 and C1 controls, line and paragraph
+# separators): shown as escapes instead.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line of plain characters: a control character is written as its escape."""
+    return _CONTROL.sub(lambda match: repr(match.group(0))[1:-1], text)
 
 
 @dataclass(frozen=True, order=True)
@@ -38,7 +49,7 @@ class ConfigIssue:
 
     def __str__(self) -> str:
         where = f" ({self.position})" if self.position else ""
-        return f"{self.path}: {self.message}{where}"
+        return one_line(f"{self.path}: {self.message}{where}")
 
 
 class ConfigError(ValueError):

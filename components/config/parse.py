@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from components.cni import matrix
+from components.config import geoproximity
 from components.config import model as m
 from components.config.addressing import AddressSpaceFull, allocate, block_count
 from components.config.errors import ConfigError, ConfigIssue
@@ -724,6 +725,7 @@ SYSTEM_NAMESPACES: dict[str, str] = {
     "kube-system": "the Kubernetes system namespace",
     "kube-public": "a Kubernetes system namespace",
     "kube-node-lease": "a Kubernetes system namespace",
+    "cilium": "a namespace Cilium uses (and the policy pack exempts as a system namespace)",
     "cilium-secrets": "a namespace Cilium uses",
     "cilium-spire": "a namespace Cilium uses",
     "calico-system": "a namespace Calico uses",
@@ -819,6 +821,14 @@ def _workload_checks(
         if len(set(place.clusters)) != len(place.clusters):
             rep.add((*ploc, "clusters"), "lists a cluster more than once")
             ok = False
+        for key, names in refs[1:]:  # must_include, must_exclude: each cluster once
+            for j, name in enumerate(names):
+                if name in names[:j]:
+                    rep.add(
+                        (*ploc, key, j),
+                        f"lists {name!r} again (also {key}[{names.index(name)}]); list each cluster once",
+                    )
+                    ok = False
         if not ok:
             continue
         choice = _choose(spec, clusters, ploc, rep, options)
@@ -923,6 +933,35 @@ def _dns_checks(spec: m.WorkloadSpec, traffic: m.TrafficSpec | None, loc: tuple[
         rep.add((*loc, "dns_name"), "a DNS name needs the fleet's `traffic` (the zone and DNS provider)")
         return False
     return True
+
+
+def _geoproximity_checks(clusters: Sequence[m.Cluster], workloads: Sequence[m.Workload], rep: _Reporter) -> None:
+    """Route 53 geoproximity tells a steered workload's locations apart only by their place (an AWS
+    region, or coordinates at two decimals): a second location at a place is refused at its entry,
+    here rather than when the program builds the records, so `validate` and `place` say so too."""
+    by_name = {c.name: c for c in clusters}
+    for workload in workloads:
+        if workload.hostname is None:
+            continue
+        seen: dict[str, str] = {}
+        for name in sorted((n for n, _ in workload.replicas), key=lambda n: by_name[n].config_index):
+            cluster = by_name[name]  # in config order: the later entry is the one to change
+            where = geoproximity.place(cluster.vendor.value, cluster.region, cluster.location.lat, cluster.location.lon)
+            other = seen.setdefault(where, name)
+            if other == name:
+                continue
+            aws = cluster.vendor is m.Vendor.AWS
+            rep.add(
+                ("clusters", cluster.config_index, "region" if aws else "location"),
+                f"{other} and {name} are both at {where} for Route 53 geoproximity routing (coordinates at two "
+                f"decimals, about 1 km), which cannot tell them apart, so workload {workload.spec.name!r} would "
+                f"never be answered with one of them: "
+                + (
+                    "place the workload in one AWS cluster per region (`placement.must_exclude`)"
+                    if aws
+                    else f"give {name} its own `location: {{lat, lon}}`, or exclude one (`placement.must_exclude`)"
+                ),
+            )
 
 
 def _traffic_checks(traffic: m.TrafficSpec | None, rep: _Reporter) -> None:
@@ -1085,14 +1124,31 @@ def _choose(
         return _Choice(split_evenly(spec.replicas, per, names), tuple(excluded))
     # Latency opens max_locations (default 5) of the eligible clusters, as many as the replicas
     # give `per` each, never fewer than it must: min_locations, every must_include, min_vendors.
-    upper = place.max_locations if place.max_locations is not None else max(DEFAULT_MAX_LOCATIONS, least)
-    count = min(upper, len(pool), spec.replicas // per)
-    floor_sites, floor_why = least, f"min_locations {least}{required}"
+    floor_sites, floor_why, floor_key = least, f"min_locations {least}{required}", "min_locations"
     named = len(set(place.must_include))
     if named > floor_sites:
-        floor_sites, floor_why = named, f"the {named} must_include clusters"
+        floor_sites, floor_why, floor_key = named, f"the {named} must_include clusters", "must_include"
     if place.min_vendors > floor_sites:
-        floor_sites, floor_why = place.min_vendors, f"min_vendors {place.min_vendors}"
+        floor_sites, floor_why, floor_key = place.min_vendors, f"min_vendors {place.min_vendors}", "min_vendors"
+    # must_include's own vendors count towards min_vendors; each vendor missing takes one more site.
+    covered = sorted({c.vendor.value for c in pool if c.name in place.must_include})
+    with_vendors = named + max(0, place.min_vendors - len(covered))
+    if named and with_vendors > floor_sites:
+        floor_sites, floor_key = with_vendors, "min_vendors"
+        floor_why = (
+            f"the {named} must_include clusters (vendors: {', '.join(covered)}) and min_vendors "
+            f"{place.min_vendors} (one more location per missing vendor)"
+        )
+    if place.max_locations is not None and place.max_locations < floor_sites:
+        rep.add(
+            (*ploc, "max_locations"),
+            f"max_locations ({place.max_locations}) cannot hold {floor_why}: {floor_sites} location(s) are "
+            f"needed; raise max_locations to {floor_sites} or relax `{floor_key}`",
+        )
+        return None
+    # Without max_locations: the default, raised to what the workload's own constraints need.
+    upper = place.max_locations if place.max_locations is not None else max(DEFAULT_MAX_LOCATIONS, floor_sites)
+    count = min(upper, len(pool), spec.replicas // per)
     if spec.replicas < floor_sites * per:
         rep.add(
             (*ploc[:-1], "replicas"),
@@ -1228,6 +1284,8 @@ def parse_fleet(
     opts = options or PlacementOptions()
     workloads = _workload_checks(fleet, clusters, names, rep, opts) if len(clusters) == len(fleet.clusters) else []
     _traffic_checks(fleet.traffic, rep)
+    if fleet.traffic is not None and fleet.traffic.provider is m.DnsProvider.ROUTE53:
+        _geoproximity_checks(clusters, workloads, rep)
     rep.raise_if_any()
     return m.FleetSpec(
         environment=fleet.environment,

@@ -10,7 +10,15 @@ from typing import Any
 
 from components.config.errors import ConfigError, ConfigIssue, Position
 from components.config.parse import PlacementOptions
-from components.config.source import NotAFileError, StackSource, display_path, outside_project, read_regular_file
+from components.config.source import (
+    NotAFileError,
+    StackSource,
+    display_path,
+    json_problem,
+    outside_project,
+    path_exists,
+    read_regular_file,
+)
 
 PLACEMENTS_KEY = "edgefleet:placementsFile"
 FORMATS = ("edgefleet.placements/v1", "edgefleet.plan/v1")
@@ -31,10 +39,14 @@ def read_previous(path: Path, shown: str | None = None) -> dict[str, tuple[str, 
         ) from None
     except NotAFileError as exc:
         raise ConfigError([ConfigIssue(label, f"the previous placements file {exc}")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ConfigIssue(label, f"cannot be read: {exc}")]) from None
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(label, f"cannot be read: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([ConfigIssue(label, f"is not UTF-8 text ({exc.reason})")]) from None
     except json.JSONDecodeError as exc:
         raise ConfigError([ConfigIssue(label, f"invalid JSON at {exc.lineno}:{exc.colno}: {exc.msg}")]) from None
+    except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits; arrays nested too deeply
+        raise ConfigError([ConfigIssue(label, f"invalid JSON: {json_problem(exc)}")]) from None
     if not isinstance(data, dict) or data.get("format") not in FORMATS:
         raise ConfigError(
             [ConfigIssue(label, f"not a placements or plan file (format must be one of {', '.join(FORMATS)})")]
@@ -66,7 +78,7 @@ def placements_file_path(project: Path, written: str, where: Position | None = N
             ]
         )
     path = project / relative
-    real = outside_project(project, path) if path.exists() else None
+    real = outside_project(project, path) if path_exists(path) else None
     if real is not None:
         raise ConfigError(
             [

@@ -220,10 +220,11 @@ def stack_config_dir(project_dir: Path) -> Path:
     """Where the project keeps its stack settings files (``stackConfigDir`` in Pulumi.yaml)."""
     try:
         data = safe_yaml().load(read_regular_file(project_dir / "Pulumi.yaml"))
-    except (OSError, UnicodeDecodeError, YAMLError):
+    except (OSError, UnicodeDecodeError, YAMLError, ValueError, RecursionError):
         data = None
     configured = data.get("stackConfigDir") if isinstance(data, dict) else None
-    return project_dir / str(configured or ".")
+    # a path is text: anything else (`[1]`, a number too large to print) is not a directory name
+    return project_dir / (configured if isinstance(configured, str) and configured else ".")
 
 
 def same_fleet_file(a: str, b: str) -> bool:

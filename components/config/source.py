@@ -197,6 +197,12 @@ def stack_name_from_path(path: Path) -> str:
 # in all, whatever the file's size. Values written out in full count only against the file size.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_ALIAS_VALUES = 100_000
+# An integer YAML writes in hex, octal or binary has no digit limit, but Python refuses to print one
+# of over 4,300 decimal digits (every error message that shows the value would fail): one of more
+# than 14,000 bits (about 4,200 digits) is refused where it is written. No setting takes such a
+# number; smaller ones get the setting's own range error.
+MAX_INT_BITS = 14_000
+_HUGE_INT = "a number of more than 4,000 digits; no setting takes it: write a smaller number, or quote it as text"
 
 
 class _TooLarge(Exception):
@@ -249,6 +255,10 @@ class _Plain:
                             (path, "a mapping key is null (`~`, `null` or nothing); write its name", here)
                         )
                     continue
+                if isinstance(key, int) and not isinstance(key, bool) and key.bit_length() > MAX_INT_BITS:
+                    if not self.in_alias and here is not None:
+                        self.bad_keys.append((path, _HUGE_INT, here))
+                    continue
                 name = plain_key(key)
                 out[name] = self.value(value, f"{path}.{name}" if path else name, here)
             return out
@@ -264,7 +274,9 @@ class _Plain:
         if isinstance(node, bool) or node is None:
             return node
         if isinstance(node, int):
-            return int(node)
+            if node.bit_length() > MAX_INT_BITS and not self.in_alias and where is not None:
+                self.bad_keys.append((path, _HUGE_INT, where))
+            return int(node) if node.bit_length() <= MAX_INT_BITS else 0
         if isinstance(node, float):
             return float(node)
         return str(node)
@@ -452,11 +464,15 @@ def read_regular_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     fd = os.open(path, flags)
-    with os.fdopen(fd, "rb") as handle:
+    try:  # checked on the descriptor before it becomes a file object (which refuses a directory itself)
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
             raise NotAFileError(f"is {kind}, not a regular file; name a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise NotAFileError(
@@ -464,6 +480,28 @@ def read_regular_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
             "split the fleet into several fleet files (docs/fleet-config.md#limits)"
         )
     return data.decode("utf-8")
+
+
+def json_problem(exc: ValueError | RecursionError) -> str:
+    """Why ``json.loads`` failed beyond a syntax error (``JSONDecodeError`` has its own position),
+    in one line: a number Python will not convert, or arrays nested past the recursion limit."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if "integer string conversion" in str(exc):
+        return "a number of more than 4,300 digits; no setting takes it"
+    return " ".join(str(exc).split())[:120]
+
+
+def path_exists(path: Path) -> bool:
+    """Whether ``path`` names something (symbolic links followed). Unlike ``Path.exists``, a path
+    that cannot name anything (a name longer than the system allows, ``ENAMETOOLONG``; a component
+    that is not a directory; no permission to look) is False instead of an ``OSError``: the read
+    that follows says why, in one line."""
+    try:
+        path.stat()
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _read_text(path: Path, shown: str, what: str) -> str:
@@ -706,7 +744,7 @@ def read_fleet_file(
             where,
         )
     shown = display_path(path)
-    if not path.exists():
+    if not path_exists(path):
         raise StackFileError.at(
             f"config.{FLEET_FILE_KEY}",
             f"fleet file {written} not found in the project ({shown}); check the path, or write it (docs/slices.md)",

@@ -1,6 +1,7 @@
 """Traffic: global DNS steering of public workloads (Route 53 geoproximity records or Cloudflare geo
 load balancing), one ``DnsSteering`` per workload."""
 
+from components.config.geoproximity import coordinate
 from components.traffic.dns import (
     CLOUDFLARE_REGIONS,
     DnsSteering,
@@ -9,7 +10,6 @@ from components.traffic.dns import (
     SteeredLocation,
     SteeringError,
     cloudflare_region_pools,
-    coordinate,
     geoproximity_location,
     geoproximity_locations,
     record_type,

@@ -82,6 +82,8 @@ from typing import Literal
 
 import pulumi
 
+# Where Route 53 places a location is the config checks' too (two locations at one place are refused there).
+from components.config.geoproximity import coordinates
 from components.config.model import DnsProvider, TrafficSpec, Vendor
 from components.placement.latency import distance_matrix
 
@@ -98,7 +100,6 @@ PROXIED = False
 # ``[-+]?[0-9]{1,2}(\.[0-9]{0,2})?`` in -90..90, longitude ``[-+]?[0-9]{1,3}(\.[0-9]{0,2})?`` in -180..180).
 GEOPROXIMITY = "geoproximity"
 BIAS = 0
-COORDINATE_DECIMALS = 2
 
 # Cloudflare's load balancing regions (https://developers.cloudflare.com/load-balancing/reference/
 # region-mapping-api/), each with a representative city near where its users are: the point a
@@ -184,13 +185,6 @@ def record_type(vendor: str) -> RecordType:
     return "CNAME" if vendor == Vendor.AWS.value else "A"
 
 
-def coordinate(value: float) -> str:
-    """A latitude or longitude as Route 53 geoproximity takes it: a decimal string, two decimals
-    (``50.0647`` -> ``"50.06"``; never ``"-0.00"``)."""
-    text = f"{value:.{COORDINATE_DECIMALS}f}"
-    return "0.00" if text == "-0.00" else text
-
-
 def geoproximity_location(loc: SteeredLocation) -> GeoproximityLocation:
     """Where Route 53 places ``loc``: an AWS cluster by its own region, anything else (an
     ``existing`` site, another vendor's region) by its coordinates."""
@@ -200,7 +194,8 @@ def geoproximity_location(loc: SteeredLocation) -> GeoproximityLocation:
         return GeoproximityLocation(aws_region=loc.region)
     if not (-90.0 <= loc.lat <= 90.0 and -180.0 <= loc.lon <= 180.0):
         raise SteeringError(f"{loc.cluster}: coordinates {loc.lat},{loc.lon} are outside -90..90, -180..180")
-    return GeoproximityLocation(latitude=coordinate(loc.lat), longitude=coordinate(loc.lon))
+    latitude, longitude = coordinates(loc.lat, loc.lon)  # one spelling per point (poles, antimeridian)
+    return GeoproximityLocation(latitude=latitude, longitude=longitude)
 
 
 def geoproximity_locations(locations: Sequence[SteeredLocation]) -> dict[str, GeoproximityLocation]:

@@ -83,6 +83,11 @@ def _control_plane(args: ResourceValidationArgs) -> Iterator[str]:
             f"{_what(args)} has a public control-plane endpoint open to {everywhere} "
             "(masterAuthorizedNetworksConfig.cidrBlocks)"
         )
+    if dig(authorized, "gcpPublicCidrsAccessEnabled") is True:  # any Compute Engine VM, anyone's
+        yield (
+            f"{_what(args)} has a public control-plane endpoint open to every Google Cloud public IP address, "
+            "so to anyone who starts a VM there (masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled)"
+        )
 
 
 def _secrets_encrypted(args: ResourceValidationArgs) -> Iterator[str]:

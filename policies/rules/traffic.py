@@ -4,7 +4,7 @@ workload hangs on one location unless the stack's policy config says so."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from pulumi_policy import (
     PolicyConfigSchema,
@@ -13,6 +13,7 @@ from pulumi_policy import (
     Severity,
     StackValidationArgs,
 )
+from pulumi_policy.proxy import UnknownValueError
 
 from ._util import EDGE_WORKLOAD, declared_placements, dig, is_set, items, of_type, stack_rule
 
@@ -44,13 +45,15 @@ def _under(resource: PolicyResource, ancestor: PolicyResource) -> bool:
     return False
 
 
-def _steered_by_route53(records: Sequence[PolicyResource], cluster: str) -> str | None:
+def _steered_by_route53(records: Sequence[PolicyResource], cluster: str, hostname: object) -> str | None:
     """What is missing for ``cluster`` among a DnsSteering's Route 53 records (None: nothing).
 
-    Exactly one record routes a location: the one with the cluster as set identifier, routed by
-    geoproximity (its AWS region or its coordinates), with a health check.
+    Exactly one record routes a location: the one of the steered name with the cluster as set
+    identifier, routed by geoproximity (its AWS region or its coordinates, a place no other record
+    of the name has), with a health check.
     """
-    own = [r for r in records if r.props.get("setIdentifier") == cluster]
+    named = [r for r in records if is_set(r.props, "setIdentifier")]
+    own = [r for r in named if r.props.get("setIdentifier") == cluster]
     if not own:
         return f"no Route 53 geoproximity record with set identifier '{cluster}'"
     if len(own) > 1:
@@ -63,7 +66,59 @@ def _steered_by_route53(records: Sequence[PolicyResource], cluster: str) -> str 
         )
     if not is_set(own[0].props, "healthCheckId"):
         return f"its Route 53 geoproximity record (set identifier '{cluster}') has no healthCheckId"
+    name = own[0].props.get("name")
+    if is_set(own[0].props, "name") and isinstance(name, str) and name != hostname:
+        return f"its Route 53 geoproximity record (set identifier '{cluster}') answers for '{name}', not '{hostname}'"
+    twins = sorted(  # among the records of its name (and type): one routing group to Route 53
+        str(r.props.get("setIdentifier"))
+        for r in named
+        if r is not own[0]
+        and _plain(r.props.get("name")) == _plain(name)
+        and _plain(r.props.get("type")) == _plain(own[0].props.get("type"))
+        and _same_place(r.props.get(GEOPROXIMITY_POLICY), place)
+    )
+    if twins:
+        return (
+            f"its Route 53 geoproximity record (set identifier '{cluster}') has the same place as "
+            f"{', '.join(repr(t) for t in twins)}, so Route 53 cannot tell them apart"
+        )
     return None
+
+
+def _same_place(a: object, b: object) -> bool:
+    """Whether two geoproximity policies put their records at one place (region or coordinates)."""
+    keys = ("awsRegion", "coordinates")
+    try:
+        return all(_plain(dig(a, key)) == _plain(dig(b, key)) for key in keys)
+    except UnknownValueError:  # a place unknown at preview is not known to be the same
+        return False
+
+
+def _plain(value: object) -> object:
+    """Props as plain dicts and lists (the engine's proxies compare by identity)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(value[k]) for k in list(value)}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _stray_records(args: StackValidationArgs, steering: PolicyResource, clusters: set[str]) -> Iterator[str]:
+    """Route 53 records of the steered name that answer for no location of the workload (a set
+    identifier that is not one of its clusters): Route 53 would send users there, unchecked."""
+    if steering.props.get("provider") != ROUTE53:
+        return
+    hostname = steering.props.get("hostname")
+    for record in of_type(args.resources, ROUTE53_RECORD):
+        if not _under(record, steering):
+            continue
+        identifier = record.props.get("setIdentifier")
+        if is_set(record.props, "setIdentifier") and str(identifier) not in clusters:
+            yield (
+                f"DNS steering for '{hostname}' has a Route 53 record with set identifier '{identifier}', "
+                f"which is not a location of workload '{steering.props.get('workload')}' "
+                f"({', '.join(sorted(clusters))}): Route 53 would answer with it"
+            )
 
 
 def _steered_by_cloudflare(pools: Sequence[PolicyResource], cluster: str) -> str | None:
@@ -81,7 +136,7 @@ def _dns_gap(args: StackValidationArgs, steering: PolicyResource, cluster: str) 
     provider = steering.props.get("provider")
     if provider == ROUTE53:
         records = [r for r in of_type(args.resources, ROUTE53_RECORD) if _under(r, steering)]
-        return _steered_by_route53(records, cluster)
+        return _steered_by_route53(records, cluster, steering.props.get("hostname"))
     if provider == CLOUDFLARE:
         pools = [p for p in of_type(args.resources, CLOUDFLARE_POOL) if _under(p, steering)]
         return _steered_by_cloudflare(pools, cluster)
@@ -90,13 +145,23 @@ def _dns_gap(args: StackValidationArgs, steering: PolicyResource, cluster: str) 
 
 def _health_checks(args: StackValidationArgs) -> Iterator[tuple[str, str | None]]:
     steerings = of_type(args.resources, DNS_STEERING)
+    located: dict[str, set[str]] = {}  # workload -> its clusters, for the records of no location
     for placed in _public(args):
         workload, cluster = str(placed.props.get("workload")), str(placed.props.get("cluster"))
+        located.setdefault(workload, set()).add(cluster)
         where = f"public workload '{workload}' in '{cluster}'"
         if not is_set(placed.props, "probePath"):
             yield f"{where} has no HTTP probe path (`probe_path`) for its health checks", placed.urn
         yield from _steered(args, steerings, workload, cluster, placed.urn)
     declared = declared_placements(args.resources)
+    for workload, placement in (declared or {}).items():
+        located.setdefault(workload, set()).update(
+            str(dig(loc, "cluster")) for loc in items(placement.get("locations"))
+        )
+    for steering in steerings:
+        clusters = located.get(str(steering.props.get("workload")))
+        if clusters:
+            yield from ((message, steering.urn) for message in _stray_records(args, steering, clusters))
     if declared is None:
         return
     # A slice: DNS steering lives in the global slice, the locations in the others. The global

@@ -116,6 +116,16 @@ FAILING: list[tuple[Policy, str, str, Any, list[str]]] = [
     (
         g.GKE_CONTROL_PLANE_RESTRICTED,
         CLUSTER,
+        "masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled",
+        True,
+        [
+            "GKE cluster 'prod-gke' has a public control-plane endpoint open to every Google Cloud public IP "
+            "address, so to anyone who starts a VM there (masterAuthorizedNetworksConfig.gcpPublicCidrsAccessEnabled)"
+        ],
+    ),
+    (
+        g.GKE_CONTROL_PLANE_RESTRICTED,
+        CLUSTER,
         "masterAuthorizedNetworksConfig",
         None,
         [

@@ -76,7 +76,7 @@ def _slice_stack(
                     "setIdentifier": cluster,
                     "healthCheckId": f"hc-{cluster}",
                     "type": "CNAME",
-                    "geoproximityRoutingPolicy": {"awsRegion": "eu-central-1", "bias": 0},
+                    "geoproximityRoutingPolicy": {"awsRegion": f"region-of-{cluster}", "bias": 0},  # a place each
                 },
                 parent=steering,
             )

@@ -224,10 +224,6 @@ ROUTE53_GAPS = [
         "no Route 53 geoproximity record with set identifier 'shop-2'",
     ),
     (
-        {"edit": {"api-dns-shop-2-geoproximity": [("setIdentifier", "shop-3")]}},
-        "no Route 53 geoproximity record with set identifier 'shop-2'",
-    ),
-    (
         {"edit": {"api-dns-shop-2-geoproximity": [("healthCheckId", None)]}},
         "its Route 53 geoproximity record (set identifier 'shop-2') has no healthCheckId",
     ),
@@ -295,13 +291,61 @@ def test_every_location_has_a_cloudflare_pool_with_a_monitor(change: dict[str, A
     "policy",
     [
         {"awsRegion": "eu-central-1", "bias": 0},
-        {"coordinates": [{"latitude": "50.06", "longitude": "19.95"}], "bias": 0},
-        {"coordinates": [{"latitude": "50.06", "longitude": "19.95"}]},  # bias left to Route 53 (0)
+        {"coordinates": [{"latitude": "48.14", "longitude": "11.58"}], "bias": 0},  # not shop-1's place
+        {"coordinates": [{"latitude": "48.14", "longitude": "11.58"}]},  # bias left to Route 53 (0)
     ],
 )
 def test_a_geoproximity_record_by_region_or_by_coordinates_passes(policy: dict[str, Any]) -> None:
     stack = build(edit={"api-dns-shop-2-geoproximity": [("geoproximityRoutingPolicy", policy)]})
     assert violations(HEALTH, stack.args()) == []
+
+
+STRAY = (
+    "DNS steering for 'api.edge.example.com' has a Route 53 record with set identifier '{0}', which is not a "
+    "location of workload 'api' (shop-1, shop-2): Route 53 would answer with it @ api-dns"
+)
+
+
+def test_a_record_moved_to_another_set_identifier_leaves_its_location_and_answers_for_none() -> None:
+    stack = build(edit={"api-dns-shop-2-geoproximity": [("setIdentifier", "shop-3")]})
+    assert violations(HEALTH, stack.args()) == [
+        "public workload 'api' in 'shop-2' is not health-checked by DNS steering for 'api.edge.example.com': "
+        "no Route 53 geoproximity record with set identifier 'shop-2' @ api-shop-2",
+        STRAY.format("shop-3"),
+    ]
+
+
+def test_an_extra_record_for_no_location_is_reported_even_with_a_health_check() -> None:
+    """A record beside the component's, for a cluster the workload does not run in: Route 53 would
+    send that area's users there (issue 13, item 11: extra records)."""
+    stack = build()
+    steering = next(urn for urn, r in stack.resources.items() if r.resource_type == STEERING)
+    props = {
+        "name": f"api.{ZONE}",
+        "type": "CNAME",
+        "records": ["elsewhere.example.net"],
+        "setIdentifier": "decoy",
+        "geoproximityRoutingPolicy": {"awsRegion": "us-east-1", "bias": 0},
+        "healthCheckId": "hc-decoy",
+    }
+    stack.add(RECORD, "api-dns-decoy", props, parent=steering)
+    assert violations(HEALTH, stack.args()) == [STRAY.format("decoy")]
+
+
+@pytest.mark.parametrize(
+    ("edit", "gap"),
+    [
+        (
+            [("geoproximityRoutingPolicy", GEOPROXIMITY["shop-1"])],  # shop-2's record placed at shop-1
+            "has the same place as 'shop-1', so Route 53 cannot tell them apart",
+        ),
+        ([("name", f"www.{ZONE}")], f"answers for 'www.{ZONE}', not 'api.{ZONE}'"),
+    ],
+    ids=["same-place", "other-name"],
+)
+def test_a_record_that_cannot_route_its_location_is_reported(edit: list[tuple[str, Any]], gap: str) -> None:
+    found = violations(HEALTH, build(edit={"api-dns-shop-2-geoproximity": edit}).args())
+    assert [v for v in found if "in 'shop-2'" in v and gap in v], found
 
 
 def test_a_location_with_two_records_is_reported() -> None:

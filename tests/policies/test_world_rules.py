@@ -32,6 +32,12 @@ WORLDS: dict[str, list[str]] = {
     "v6-upper-case": ["0:0:0:0:0:0:0:0/0"],
     "v4-mapped": ["::ffff:0:0/96"],
     "nat64": ["64:ff9b::/96"],
+    # IPv6 forms that also reach IPv4 (EMBEDDED_V4): each once read as a few IPv6 addresses, not the world
+    "v4-compatible": ["::/96"],
+    "v4-translated": ["::ffff:0:0:0/96"],
+    "nat64-local-use": ["64:ff9b:1::/48"],
+    "teredo": ["2001::/32"],
+    "teredo-clients-everywhere": ["2001:0:102:304::/64"],  # one Teredo server, every client behind it
     "whitespace": [" 0.0.0.0/0 "],
     "netmask": ["0.0.0.0/0.0.0.0"],
     "host-bits": ["1.2.3.4/0"],
@@ -44,6 +50,7 @@ ALLOW_LISTS: dict[str, list[str]] = {
     "admin-networks": ["203.0.113.0/24", "198.51.100.0/24"],
     "a-slash-4": ["0.0.0.0/4"],  # 6% of public IPv4: under the threshold
     "ipv6-site": ["2001:db8::/32", "2a00:1450::/32"],
+    "one-teredo-client": ["2001:0:102:304:0:ffff:f7f7:f7fe/128"],  # the client 8.8.8.1, inverted
     "many-hosts": [f"8.{i // 250}.{i % 250}.1/32" for i in range(10_000)],
 }
 

@@ -445,6 +445,15 @@ stacks_app = typer.Typer(
 app.add_typer(stacks_app, name="stacks")
 
 
+def _add_export_commands() -> None:
+    # `edgefleet export karmada|ocm` (edgefleet/export_cmd.py imports this module's helpers when it runs).
+    from edgefleet.export_cmd import export_app
+
+    app.add_typer(export_app, name="export")
+
+
+_add_export_commands()
+
 EXIT_CANNOT_RUN = 3  # up/preview: the Pulumi CLI is missing
 DEFAULT_PARALLEL = 4  # slices at a time in up/preview
 

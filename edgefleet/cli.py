@@ -5,8 +5,6 @@ Exit codes: 0 success; 2 invalid input (every error on its own line: ``path: mes
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
 import threading
 from collections import Counter
@@ -27,6 +25,7 @@ from components.config.previous import placement_options
 from components.config.slices import Slice, SliceScope, load_sliced
 from components.config.source import ConfigValue, StackSource, path_exists
 from edgefleet import __version__
+from edgefleet.files import replace_file
 from edgefleet.operator import GitAuth, SecretsProvider, SliceSecrets
 from edgefleet.plan import (
     ManifestDirError,
@@ -131,27 +130,12 @@ def _check_outputs(*outputs: tuple[str, Path | None, bool]) -> None:
         raise _fail_lines(*problems)
 
 
-def _replace_file(path: Path, text: str) -> None:
-    """Write beside ``path``, then rename over it: a reader never sees half a file, a failed write
-    leaves the old one, and a file that is not one edgefleet can replace (``/proc/sys/...``, which
-    looks like a regular file but is a kernel setting) is refused instead of written into."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("x", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        tmp.replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise
-
-
 def _write_output(option: str, path: Path, text: str) -> None:
     """Write an output file; a failure (permissions, a full disk) is one line and exit 2."""
     try:
         problem = output_problem(path)
         if problem is None:
-            _replace_file(path, text)
+            replace_file(path, text)
     except OSError as exc:
         problem = f"cannot be written: {exc.strerror or exc}; check the path and its permissions"
     if problem is not None:

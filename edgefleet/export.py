@@ -13,7 +13,6 @@ Pure apart from ``write_export``: no Pulumi import, no cluster access. Guide: ``
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +24,8 @@ from ruamel.yaml import YAML
 
 from components.config import ConfigError, FleetSpec
 from components.config.errors import ConfigIssue
+from edgefleet.files import replaced_dir_problem
+from edgefleet.operator import DNS_LABEL
 from edgefleet.plan import cluster_of, manifest
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ MEMBER_CLUSTERS_KEY = "edgefleet:memberClusters"
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Kinds that live outside a namespace, among those a workload can hold.
 CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass", "StorageClass"})
 
@@ -204,7 +204,7 @@ def member_names(
             issues.append(ConfigIssue(f"{key}.{ours}", f"{theirs!r} is not a cluster name; write it as text", where))
     mapping = {c: str(raw.get(c, c)) for c in clusters}
     for ours, theirs in sorted(mapping.items()):
-        if len(theirs) > max_length or not _DNS_LABEL.fullmatch(theirs):
+        if len(theirs) > max_length or not DNS_LABEL.fullmatch(theirs):
             path = f"{key}.{ours}" if ours in raw else key
             issues.append(
                 ConfigIssue(
@@ -257,15 +257,9 @@ def render(document: Mapping[str, Any]) -> str:
 
 def check_export_dir(directory: Path) -> None:
     """Raise ``ExportDirError`` unless ``directory`` is absent, empty, or an earlier edgefleet export."""
-    if directory.is_symlink():
-        raise ExportDirError(f"{directory} is a symbolic link; name a real directory (it is replaced whole)")
-    if directory.exists():
-        if not directory.is_dir():
-            raise ExportDirError(f"{directory} exists and is not a directory; name a directory")
-        if any(directory.iterdir()) and not (directory / EXPORT_MARKER).is_file():
-            raise ExportDirError(
-                f"{directory} is not empty and was not written by `edgefleet export`; choose an empty or new directory"
-            )
+    problem = replaced_dir_problem(directory, EXPORT_MARKER, "`edgefleet export`")
+    if problem is not None:
+        raise ExportDirError(problem)
 
 
 def write_export(directory: Path, files: Mapping[str, Mapping[str, Any]], command: str) -> list[Path]:

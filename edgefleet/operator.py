@@ -12,7 +12,6 @@ module relies on are cited next to the code that relies on them (``pulumi.com_st
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from components.config.slices import Slice
+from edgefleet.files import replace_file
 
 __all__ = [
     "API_VERSION",
@@ -64,7 +64,7 @@ GIT_SSH_KEY = "sshPrivateKey"
 GIT_USERNAME_KEY = "username"
 GIT_PASSWORD_KEY = "password"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")  # RFC 1123 label; use fullmatch
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _PULUMI_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -178,7 +178,7 @@ def _check_options(options: OperatorOptions) -> None:
     repo_dir = options.repo_dir
     if repo_dir.startswith("/") or ".." in repo_dir.split("/") or "\\" in repo_dir:
         raise _fail("repo_dir", f"{repo_dir!r} leaves the repository", "pass a relative path such as infra/edgefleet")
-    if len(options.namespace) > 63 or not _DNS_LABEL.fullmatch(options.namespace):
+    if len(options.namespace) > 63 or not DNS_LABEL.fullmatch(options.namespace):
         raise _fail(
             "namespace",
             f"{options.namespace!r} is not a namespace name",
@@ -408,13 +408,5 @@ def write_operator_stacks(docs: Sequence[Mapping[str, Any]], out: Path | None) -
         if not first.startswith(EXPORT_HEADER):
             raise ExportFileError(f"{out} exists and was not written by edgefleet; choose another path or remove it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    # Write beside the target, then rename: a reader never sees half a file (mode follows the umask).
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("x", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        tmp.replace(out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    replace_file(out, text)
     return text

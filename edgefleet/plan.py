@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 
 from components.config.model import Cluster, FleetSpec, Workload
 from components.config.slices import SliceScope
+from edgefleet.files import replaced_dir_problem
 
 if TYPE_CHECKING:
     from edgefleet.engine import ProgramRun, Registration
@@ -243,15 +244,9 @@ def manifest(r: Registration) -> dict[str, Any]:
 
 def check_manifest_dir(directory: Path) -> None:
     """Raise ``ManifestDirError`` unless ``directory`` is absent, empty, or an earlier manifests dir."""
-    if directory.is_symlink():
-        raise ManifestDirError(f"{directory} is a symbolic link; name a real directory (it is replaced whole)")
-    if directory.exists():
-        if not directory.is_dir():
-            raise ManifestDirError(f"{directory} exists and is not a directory")
-        if any(directory.iterdir()) and not (directory / MANIFEST_MARKER).exists():
-            raise ManifestDirError(
-                f"{directory} is not empty and was not written by edgefleet; choose an empty directory"
-            )
+    problem = replaced_dir_problem(directory, MANIFEST_MARKER, "edgefleet")
+    if problem is not None:
+        raise ManifestDirError(problem)
 
 
 def write_manifests(run: ProgramRun, directory: Path) -> list[Path]:

@@ -46,10 +46,20 @@ def _stack_file(project_dir: Path) -> StackSource | None:
 
 
 def _referenced_keys(raw: Any) -> set[str]:
-    clusters = raw.get("clusters") if isinstance(raw, Mapping) else None
-    if not isinstance(clusters, list):
+    """The config keys the raw fleet names as secrets: kubeconfigs and workloads' ``secret_env``."""
+    if not isinstance(raw, Mapping):
         return set()
-    return {c["kubeconfig"] for c in clusters if isinstance(c, Mapping) and isinstance(c.get("kubeconfig"), str)}
+    clusters = raw.get("clusters")
+    keys: set[str] = set()
+    if isinstance(clusters, list):
+        keys |= {c["kubeconfig"] for c in clusters if isinstance(c, Mapping) and isinstance(c.get("kubeconfig"), str)}
+    workloads = raw.get("workloads")
+    if isinstance(workloads, list):
+        for workload in workloads:
+            env = workload.get("secret_env") if isinstance(workload, Mapping) else None
+            if isinstance(env, Mapping):
+                keys |= {key for key in env.values() if isinstance(key, str)}
+    return keys
 
 
 def read_secret(config: pulumi.Config, key: str) -> pulumi.Output[str]:
@@ -102,8 +112,9 @@ def _fleet_source(project_dir: Path, config: pulumi.Config) -> tuple[Any, StackS
 
 
 def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[str]], SliceScope | None]:
-    """The validated fleet, the secrets of the clusters this stack deploys, and its slice of the
-    fleet (None: all of it), from ``edgefleet:fleet`` or ``edgefleet:fleetFile`` + ``edgefleet:slice``."""
+    """The validated fleet, the secrets of the clusters this stack deploys (kubeconfigs, and the
+    ``secret_env`` values of the workloads on them, by config key), and its slice of the fleet
+    (None: all of it), from ``edgefleet:fleet`` or ``edgefleet:fleetFile`` + ``edgefleet:slice``."""
     config = pulumi.Config(PROJECT)
     try:
         raw, source, fleet_file = _fleet_source(project_dir, config)
@@ -124,6 +135,7 @@ def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[st
             source=source,
             options=options,
             provider_config=_provider_config(),
+            project_dir=project_dir,
         )
         scope = None
         if fleet_file is not None:
@@ -139,7 +151,14 @@ def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[st
             scope = resolve_scope(request, spec, project_dir)
     except ConfigError as exc:
         raise pulumi.RunError("invalid fleet config:\n" + str(exc)) from None
-    deployed = {c.spec.kubeconfig for c in spec.clusters if scope is None or scope.deploys(c.name)}
+
+    def here(cluster: str) -> bool:
+        return scope is None or scope.deploys(cluster)
+
+    deployed = {c.spec.kubeconfig for c in spec.clusters if here(c.name)}
+    deployed |= {
+        key for w in spec.workloads if any(here(c) for c, _ in w.replicas) for key in w.spec.secret_env.values()
+    }
     secrets = {key: read_secret(config, key) for key in sorted(referenced) if key in deployed}
     return spec, secrets, scope
 

@@ -15,7 +15,7 @@ from components.config.model import Cluster, FleetSpec, Vendor
 from components.config.slices import SliceScope
 from components.contract import ClusterArgs, CniInstaller, KubernetesCluster
 from components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
-from components.workloads import EdgeWorkload, EdgeWorkloadArgs
+from components.workloads import EdgeWorkload, EdgeWorkloadArgs, Site
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,7 @@ class Fleet(pulumi.ComponentResource):
             for wave in workload.waves or (tuple(replicas_in),):
                 current: list[pulumi.Resource] = []
                 for cluster_name in (c for c in wave if here(c)):
+                    cluster = spec.cluster(cluster_name)
                     made = EdgeWorkload(
                         f"{workload.spec.name}-{cluster_name}",
                         EdgeWorkloadArgs(
@@ -159,8 +160,21 @@ class Fleet(pulumi.ComponentResource):
                             allowed_countries=workload.allowed_countries,
                             provider=self.clusters[cluster_name].provider,
                             labels=cluster_labels(spec, cluster_name),
-                            vendor=spec.cluster(cluster_name).vendor.value,
+                            vendor=cluster.vendor.value,
                             depends_on=tuple(earlier),
+                            site=Site(
+                                cluster=cluster_name,
+                                vendor=cluster.vendor.value,
+                                region=cluster.region,
+                                country=cluster.location.country,
+                                city=cluster.location.city,
+                                environment=spec.environment,
+                            ),
+                            settings=workload.settings_for(cluster_name),
+                            config_files=workload.config_files,
+                            secret_env={
+                                name: args.secrets[key] for name, key in sorted(workload.spec.secret_env.items())
+                            },
                         ),
                         pulumi.ResourceOptions(parent=self),
                     )

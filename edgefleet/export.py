@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml import YAML
 
 from components.config import ConfigError, FleetSpec
+from components.config.application import SECRET_KEYS_ANNOTATION
 from components.config.errors import ConfigIssue
 from edgefleet.files import replaced_dir_problem
 from edgefleet.operator import DNS_LABEL
@@ -103,6 +104,13 @@ def _walk(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
         yield path, value
 
 
+def _stack_secret(obj: Mapping[str, Any]) -> bool:
+    """Whether ``obj`` is the Secret edgefleet fills from stack secrets (``secret_env``): never
+    exported, since edgefleet never writes secret values; the Deployment references it by name."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return obj.get("kind") == "Secret" and SECRET_KEYS_ANNOTATION in annotations
+
+
 def _refuse_hidden(workload: str, cluster: str, obj: Mapping[str, Any]) -> None:
     for path, value in _walk(obj):
         if value == SECRET:
@@ -139,6 +147,8 @@ def workload_objects(
         workload = str(parent.inputs.get("workload"))
         cluster = str(parent.inputs.get("cluster") or providers.get(r.provider_urn or "", ""))
         obj = manifest(r)
+        if _stack_secret(obj):
+            continue  # its values are stack secrets: the engine's clusters get this Secret another way (engines.md)
         _refuse_hidden(workload, cluster, obj)
         found.setdefault((workload, cluster), []).append(obj)
     out = []

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
+from components.config.application import SECRET_KEYS_ANNOTATION
 from components.config.model import Cluster, FleetSpec, Workload
 from components.config.slices import SliceScope
 from edgefleet.files import replaced_dir_problem
@@ -235,10 +236,21 @@ def kubernetes_objects(run: ProgramRun) -> list[tuple[str, Registration]]:
     return out
 
 
+# pulumi-kubernetes makes a Secret's whole `stringData` secret; for the Secrets edgefleet fills
+# from stack secrets (`secret_env`, keys named by SECRET_KEYS_ANNOTATION) the manifest shows each
+# key with the value "[secret]" instead of one "[secret]" string where a mapping belongs.
+SECRET = "[secret]"
+
+
 def manifest(r: Registration) -> dict[str, Any]:
-    """The object as ``kubectl apply`` takes it: apiVersion, kind, metadata first."""
+    """The object as ``kubectl apply`` takes it: apiVersion, kind, metadata first. A secret value
+    stays ``[secret]``; a Secret's hidden ``stringData`` lists its keys (``SECRET_KEYS_ANNOTATION``)."""
     body = _sorted(r.inputs)
     head = {k: body.pop(k) for k in ("apiVersion", "kind", "metadata") if k in body}
+    annotations = (head.get("metadata") or {}).get("annotations") or {}
+    keys = annotations.get(SECRET_KEYS_ANNOTATION) if isinstance(annotations, dict) else None
+    if head.get("kind") == "Secret" and body.get("stringData") == SECRET and isinstance(keys, str):
+        body["stringData"] = {key: SECRET for key in keys.split(",") if key}
     return {**head, **body}
 
 

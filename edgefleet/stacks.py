@@ -112,7 +112,13 @@ def fleet_file_argument(project: Path, given: Path) -> str:
 def load_fleet_file(project: Path, fleet_file: str) -> tuple[StackSource, FleetSpec]:
     """Read and validate a fleet file on its own (no stack: secrets are checked per slice)."""
     source = read_fleet_file(project, ConfigValue(FLEET_FILE_KEY, False, fleet_file), stack="(fleet file)")
-    spec = parse_fleet(source.fleet, available_keys=None, source=source, provider_config=provider_settings(source))
+    spec = parse_fleet(
+        source.fleet,
+        available_keys=None,
+        source=source,
+        provider_config=provider_settings(source),
+        project_dir=source.project_dir,
+    )
     return source, spec
 
 

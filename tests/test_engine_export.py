@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
 from components.config import ConfigError, load_stack
+from components.config.application import SECRET_KEYS_ANNOTATION
 from edgefleet.cli import app
 from edgefleet.export import (
     EXPORT_MARKER,
@@ -272,13 +273,20 @@ def karmada_objects_in(files: dict[str, dict[str, Any]], workload: str, member: 
     return out
 
 
+def stack_secret(m: dict[str, Any]) -> bool:
+    """The Secret edgefleet fills from stack secrets (`secret_env`): never exported (docs/engines.md)."""
+    return m.get("kind") == "Secret" and SECRET_KEYS_ANNOTATION in (m["metadata"].get("annotations") or {})
+
+
 def plan_objects(prod: Exported, cluster: str, workload: str) -> list[dict[str, Any]]:
-    """The plan's manifests of one workload in one cluster: its Namespace and what is in it (no Helm release)."""
+    """The plan's manifests of one workload in one cluster: its Namespace and what is in it (no Helm
+    release, no Secret of stack secrets)."""
     return [
         m
         for rel, m in prod.manifests.items()
         if rel.startswith(f"{cluster}/")
         and "kind" in m
+        and not stack_secret(m)
         and (
             m["metadata"].get("namespace") == workload or (m["kind"], m["metadata"]["name"]) == ("Namespace", workload)
         )
@@ -300,7 +308,8 @@ def test_templates_with_their_overrides_rebuild_each_clusters_objects(prod: Expo
                 rebuilt[(obj["kind"], obj["metadata"]["name"])] = obj
             assert rebuilt == plan_objs, (workload, cluster)
             checked += len(rebuilt)
-    assert checked == 8 * 6  # 8 placements of 6 objects each in prod
+    # 8 placements of 6 objects each in prod, and pos-sync's 2 of 7 (its ConfigMap; its Secret is not exported)
+    assert checked == 8 * 6 + 2 * 7
 
 
 def test_ocm_holds_each_clusters_workload_objects_exactly(prod: Exported) -> None:
@@ -604,3 +613,25 @@ def test_other_purge_modes(prod_workloads: tuple[list[PlacedWorkload], dict[str,
     result = runner.invoke(app, ["export", "karmada", "prod", "--out", "/tmp/unused", "--toleration-seconds", "-5"])
     assert result.exit_code == 2
     assert result.output.startswith("--toleration-seconds: ")
+
+
+def test_the_secret_of_stack_secrets_is_planned_but_never_exported(prod: Exported) -> None:
+    """pos-sync's Secret (`secret_env`) is in the plan's manifests, values hidden; the exports leave it out
+    (edgefleet never writes secret values) while the Deployment still references it by name."""
+    planned = [m for rel, m in prod.manifests.items() if "kind" in m and stack_secret(m)]
+    assert sorted(m["metadata"]["labels"]["edgefleet-cluster"] for m in planned) == [
+        "store-berlin-01",
+        "store-zurich-01",
+    ]
+    assert all(m["stringData"] == {"DB_PASSWORD": "[secret]"} for m in planned)
+    exported = [*prod.karmada.values(), *(m for w in prod.ocm.values() for m in w["spec"]["workload"]["manifests"])]
+    assert not any(d.get("kind") == "Secret" for d in exported)
+    assert not any("[secret]" in json.dumps(d) for d in exported)
+    deployments = [d for d in exported if d.get("kind") == "Deployment" and d["metadata"]["name"] == "pos-sync"]
+    assert deployments
+    for d in deployments:
+        env = d["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert {
+            "name": "DB_PASSWORD",
+            "valueFrom": {"secretKeyRef": {"key": "DB_PASSWORD", "name": "pos-sync-env"}},
+        } in env

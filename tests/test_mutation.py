@@ -262,6 +262,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(REPO / "fleets", root / "fleets")
     shutil.copytree(REPO / "placements", root / "placements")
     shutil.copytree(REPO / "policies" / "config", root / "policies" / "config")
+    shutil.copytree(REPO / "apps", root / "apps")  # the config files the examples mount (config_files[].file)
     return root
 
 

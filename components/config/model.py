@@ -7,6 +7,7 @@ reports them all, each as a ``ConfigIssue`` with the config path and the file po
 
 from __future__ import annotations
 
+import posixpath
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -44,6 +45,20 @@ DNS_ZONE = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 ROUTE53_ZONE_ID = r"^Z[A-Z0-9]{1,31}$"
 CLOUDFLARE_ID = r"^[0-9a-f]{32}$"
 COUNTRY = r"^[A-Z]{2}$"
+# An environment variable name (a C identifier, as Kubernetes validated them before 1.30 and as
+# shells read them); names starting with EDGEFLEET_ are edgefleet's own (EDGEFLEET_ENV_PREFIX).
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,252}$"
+EDGEFLEET_ENV_PREFIX = "EDGEFLEET_"
+# A named container/Service port: an IANA service name (at most 15 characters; a letter is
+# required and `--` is not allowed: _port_name).
+PORT_NAME = r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$"
+# Where a file or volume is mounted in the container: absolute, plain characters (_mount_path).
+MOUNT_PATH = r"^/[A-Za-z0-9._/-]{1,1023}$"
+# Mount paths no user file or volume may take: the kernel's and the runtime's, and /tmp (edgefleet's
+# writable scratch directory on every pod).
+RESERVED_MOUNTS = ("/proc", "/sys", "/dev", "/tmp")
+# A ConfigMap holds at most 1 MiB (keys and values together; the API server refuses more).
+CONFIGMAP_MAX_BYTES = 1024 * 1024
 
 
 def _cidr(value: str) -> str:
@@ -112,7 +127,46 @@ def _pinned_image(value: str) -> str:
     return value
 
 
+def _env_name(value: str) -> str:
+    if value.startswith(EDGEFLEET_ENV_PREFIX):
+        raise ValueError(
+            f"names starting with {EDGEFLEET_ENV_PREFIX} are set by edgefleet on every pod "
+            "(EDGEFLEET_CLUSTER, EDGEFLEET_REGION, ...; docs/fleet-config.md#application-settings); choose another name"
+        )
+    return value
+
+
+def _port_name(value: str) -> str:
+    if not any(ch.isalpha() for ch in value) or "--" in value:
+        raise ValueError(
+            f"{value!r} is not an IANA service name: it needs at least one letter and no `--` "
+            "(e.g. `metrics`, `grpc-2`)"
+        )
+    return value
+
+
+def _mount_path(value: str) -> str:
+    parts = value.split("/")[1:]
+    if any(part in ("", ".", "..") for part in parts):
+        shown = posixpath.normpath(value)
+        raise ValueError(
+            f"{value!r} is not a normalised absolute path (no `..`, `.`, `//` or trailing `/`)"
+            + (f"; write {shown!r}" if ".." not in parts and shown != "/" else "")
+        )
+    for reserved in RESERVED_MOUNTS:
+        if value == reserved or value.startswith(reserved + "/"):
+            why = "edgefleet's writable scratch directory" if reserved == "/tmp" else "the kernel's and runtime's"
+            raise ValueError(f"{value!r} is under {reserved}, {why}; mount it elsewhere (e.g. /etc/app, /var/lib/app)")
+    return value
+
+
 Name = Annotated[str, StringConstraints(pattern=NAME)]
+EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME), AfterValidator(_env_name)]
+EnvValue = Annotated[str, StringConstraints(max_length=32768)]
+PortName = Annotated[str, StringConstraints(pattern=PORT_NAME), AfterValidator(_port_name)]
+MountPath = Annotated[str, StringConstraints(pattern=MOUNT_PATH), AfterValidator(_mount_path)]
+Image = Annotated[str, StringConstraints(pattern=IMAGE, max_length=512), AfterValidator(_pinned_image)]
+Arg = Annotated[str, StringConstraints(max_length=4096)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 PodCidr = Annotated[str, AfterValidator(_cidr), AfterValidator(_pod_cidr)]
 CidrList = Annotated[tuple[Cidr, ...], AfterValidator(_cidr_list)]
@@ -350,11 +404,93 @@ class TrafficSpec(_Model):
     health_check: HealthCheckSpec = HealthCheckSpec()
 
 
+class ConfigFileSpec(_Model):
+    """A file mounted read-only into the container from the workload's ConfigMap: its text inline
+    (``content``) or read from a file inside the project (``file``, project-relative)."""
+
+    path: MountPath
+    content: Annotated[str, Strict()] | None = None
+    file: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ConfigFileSpec:
+        if (self.content is None) == (self.file is None):
+            raise ValueError("give `content` (the text) or `file` (a file inside the project), exactly one")
+        return self
+
+
+class PortSpec(_Model):
+    """A further named container port; the Service and the NetworkPolicy allow rule get it too."""
+
+    name: PortName
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)]
+    protocol: Literal["TCP", "UDP", "SCTP"] = "TCP"
+
+
+class EmptyDirSpec(_Model):
+    """A scratch directory that lives as long as the pod (on the node's disk, or in memory)."""
+
+    size_limit: Annotated[str, StringConstraints(pattern=MEMORY)] | None = None
+    medium: Literal["Memory"] | None = None
+
+
+class OwnObjectSpec(_Model):
+    """The workload's own ConfigMap (``config_files``) or Secret (``secret_env``), mounted whole."""
+
+
+# The volume kinds edgefleet mounts; any other key of a volume is refused by name (VOLUME_KINDS).
+VOLUME_KINDS = ("empty_dir", "config_map", "secret")
+
+
+class VolumeSpec(_Model):
+    """A volume mounted at ``path``: exactly one of ``empty_dir``, ``config_map`` (the workload's
+    config files as a directory) or ``secret`` (its secret_env values as files). Nothing else:
+    never hostPath, persistent volumes or another object's data."""
+
+    name: Annotated[str, StringConstraints(pattern=DNS_LABEL)]
+    path: MountPath
+    empty_dir: EmptyDirSpec | None = None
+    config_map: OwnObjectSpec | None = None
+    secret: OwnObjectSpec | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> VolumeSpec:
+        kinds = [k for k in VOLUME_KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"a volume is exactly one of {', '.join(VOLUME_KINDS)}; this one has {len(kinds)}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """Which of ``VOLUME_KINDS`` this volume is."""
+        return next(k for k in VOLUME_KINDS if getattr(self, k) is not None)
+
+
+class OverrideSpec(_Model):
+    """Per-cluster settings for a workload: on the clusters named (``clusters``) or matching
+    ``selector``, ``image`` replaces the workload's, ``env`` and ``labels`` merge over it.
+    Overrides apply in order; a later one wins."""
+
+    clusters: tuple[Name, ...] | None = None
+    selector: dict[LabelKey, LabelValue] | None = None
+    image: Image | None = None
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> OverrideSpec:
+        if (self.clusters is None) == (self.selector is None):
+            raise ValueError("an override names its clusters with `clusters` or `selector`, exactly one")
+        if self.image is None and not self.env and not self.labels:
+            raise ValueError("an override changes nothing; give `image`, `env` or `labels`")
+        return self
+
+
 class WorkloadSpec(_Model):
     """One service, deployed to the clusters its placement chooses."""
 
     name: Name
-    image: Annotated[str, StringConstraints(pattern=IMAGE, max_length=512), AfterValidator(_pinned_image)]
+    image: Image
     port: Annotated[int, Strict(), Field(ge=1, le=65535)]
     replicas: Annotated[int, Strict(), Field(ge=1, le=10000)] = 2
     min_replicas_per_location: Annotated[int, Strict(), Field(ge=1, le=1000)] = 1
@@ -365,6 +501,14 @@ class WorkloadSpec(_Model):
     placement: PlacementSpec = PlacementSpec()
     rollout: RolloutSpec = RolloutSpec()
     dns_name: Annotated[str, StringConstraints(pattern=DNS_LABEL)] | None = None  # default: the name
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict)
+    secret_env: dict[EnvName, ConfigKeyName] = Field(default_factory=dict)  # NAME -> config key (secret)
+    config_files: tuple[ConfigFileSpec, ...] = ()
+    command: Annotated[tuple[Arg, ...], Field(min_length=1)] | None = None
+    args: Annotated[tuple[Arg, ...], Field(min_length=1)] | None = None
+    ports: tuple[PortSpec, ...] = ()
+    volumes: tuple[VolumeSpec, ...] = ()
+    overrides: tuple[OverrideSpec, ...] = ()
 
 
 class FleetInput(_Model):
@@ -475,6 +619,23 @@ class LatencyResult(_Model):
     held_back: HeldBackInfo | None = None
 
 
+class ResolvedFile(_Model):
+    """A config file with its text (``file:`` read at validation) and its key in the ConfigMap."""
+
+    path: str
+    key: str
+    content: str
+
+
+class LocationSettings(_Model):
+    """What a workload runs with on one cluster, after its ``overrides``."""
+
+    cluster: str
+    image: str
+    env: dict[str, str]
+    labels: dict[str, str]
+
+
 class Workload(_Model):
     """A workload with its resolved target clusters and replicas per cluster (sorted by cluster)."""
 
@@ -492,6 +653,17 @@ class Workload(_Model):
     waves: tuple[tuple[str, ...], ...] = ()
     # `<dns_name>.<zone>` when the fleet has `traffic` and the workload is public.
     hostname: str | None = None
+    # `config_files` with their text, in config order.
+    config_files: tuple[ResolvedFile, ...] = ()
+    # Image, env and labels per placed cluster (sorted by cluster), `overrides` applied.
+    settings: tuple[LocationSettings, ...] = ()
+
+    def settings_for(self, cluster: str) -> LocationSettings:
+        """The workload's settings on ``cluster`` (KeyError if it is not placed there)."""
+        for found in self.settings:
+            if found.cluster == cluster:
+                return found
+        raise KeyError(cluster)
 
 
 class FleetSpec(_Model):
@@ -513,7 +685,9 @@ class FleetSpec(_Model):
 
     def secret_keys(self) -> tuple[str, ...]:
         """The config keys (``edgefleet:<key>``) this fleet reads as secrets, sorted."""
-        return tuple(sorted({f"edgefleet:{c.spec.kubeconfig}" for c in self.clusters if c.spec.kubeconfig}))
+        kubeconfigs = {f"edgefleet:{c.spec.kubeconfig}" for c in self.clusters if c.spec.kubeconfig}
+        env = {f"edgefleet:{key}" for w in self.workloads for key in w.spec.secret_env.values()}
+        return tuple(sorted(kubeconfigs | env))
 
 
 StrategyName = Literal["latency", "everywhere", "pinned"]

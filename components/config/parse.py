@@ -10,6 +10,7 @@ import types
 import typing
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -18,6 +19,7 @@ from components.cni import matrix
 from components.config import geoproximity
 from components.config import model as m
 from components.config.addressing import AddressSpaceFull, allocate, block_count
+from components.config.application import check_application, location_settings
 from components.config.errors import ConfigError, ConfigIssue
 from components.config.requirements import LocationRequirement, policy_filters, strictest
 from components.config.source import PathPart, StackSource, normalize_key
@@ -98,6 +100,12 @@ _PATTERN_HELP: dict[str, str] = {
     m.TAG_VALUE: "use at most 63 lower-case letters, digits, '-' or '_', starting and ending with a letter or "
     "digit (valid as a tag and a label on every vendor)",
     m.PRESET: f"use a demand preset: {', '.join(DEMAND_PRESETS)}",
+    m.ENV_NAME: "use an environment variable name: letters, digits and '_', not starting with a digit "
+    "(e.g. `LOG_LEVEL`)",
+    m.PORT_NAME: "use an IANA service name: at most 15 lower-case letters, digits and '-', with at least one "
+    "letter, not starting or ending with '-' (e.g. `metrics`)",
+    m.MOUNT_PATH: "use an absolute path such as `/etc/app/app.yaml` (letters, digits, '.', '_', '-' and '/')",
+    m.DNS_LABEL: "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit",
 }
 
 
@@ -274,6 +282,8 @@ def _message(error: Mapping[str, Any], root: type[BaseModel], raw_text: str | No
     if kind == "extra_forbidden":
         key = key_text(str(loc[-1]))
         model = _model_at(root, loc[:-1])
+        if model is m.VolumeSpec:
+            return _volume_kind_message(key)
         allowed = sorted(model.model_fields) if model else []
         close = closest(key, allowed)
         hint = f"did you mean `{close[0]}`? " if close else ""
@@ -296,11 +306,29 @@ def _message(error: Mapping[str, Any], root: type[BaseModel], raw_text: str | No
     if kind == "string_type" and isinstance(error["input"], (int, float)) and not isinstance(error["input"], bool):
         written = raw_text or str(error["input"])
         return f'expected a string, got the number {written}; quote it ("{written}")'
+    if kind == "string_type" and isinstance(error["input"], bool):
+        written = raw_text or ("true" if error["input"] else "false")
+        return f'expected a string, got the boolean {written}; quote it ("{written}")'
     if kind == "too_short" and tuple(loc) == ("clusters",):
         return "needs at least one cluster"
     if "input" in error and kind != "too_short" and "got" not in msg:
         return f"{msg}, got {_describe(error['input'])}"
     return msg
+
+
+# Volume kinds people reach for, and why edgefleet does not mount them.
+_REFUSED_VOLUMES: dict[str, str] = {
+    "hostPath": "it reaches the node's filesystem, which Pod Security `restricted` forbids",
+    "host_path": "it reaches the node's filesystem, which Pod Security `restricted` forbids",
+}
+
+
+def _volume_kind_message(key: str) -> str:
+    why = _REFUSED_VOLUMES.get(key, "edgefleet mounts only volumes whose contents it manages")
+    return (
+        f"volume kind `{key}` is not allowed: {why}; a volume is one of {', '.join(m.VOLUME_KINDS)} "
+        "(the workload's own config files or secrets), with `name` and `path`"
+    )
 
 
 def _report_validation(exc: ValidationError, root: type[BaseModel], rep: _Reporter) -> None:
@@ -759,7 +787,14 @@ def reserved_namespace(name: str) -> str | None:
 
 
 def _workload_checks(
-    fleet: m.FleetInput, clusters: list[m.Cluster], all_names: set[str], rep: _Reporter, options: PlacementOptions
+    fleet: m.FleetInput,
+    clusters: list[m.Cluster],
+    all_names: set[str],
+    rep: _Reporter,
+    options: PlacementOptions,
+    *,
+    available_keys: Collection[str] | None = None,
+    project_dir: Path | None = None,
 ) -> list[m.Workload]:
     out: list[m.Workload] = []
     seen: dict[str, int] = {}
@@ -800,6 +835,16 @@ def _workload_checks(
                     ok = False
         ok = _rollout_names(spec, loc, all_names, rep) and ok
         ok = _dns_checks(spec, fleet.traffic, loc, rep) and ok
+        files = check_application(
+            spec,
+            loc,
+            rep.add,
+            all_names=all_names,
+            known=lambda name: _known(name, all_names),
+            available_keys=available_keys,
+            project_dir=project_dir,
+        )
+        ok = files is not None and ok
         if place.demand is not None and not _demand_checks(place.demand, (*ploc, "demand"), rep):
             ok = False
         both = sorted(set(place.must_include) & set(place.must_exclude))
@@ -857,6 +902,8 @@ def _workload_checks(
                     if fleet.traffic is not None and spec.expose is m.Expose.PUBLIC
                     else None
                 ),
+                config_files=files or (),
+                settings=location_settings(spec, [c for c in clusters if c.name in chosen]),
             )
         )
     return out
@@ -1257,6 +1304,7 @@ def parse_fleet(
     source: StackSource | None = None,
     options: PlacementOptions | None = None,
     provider_config: Mapping[str, str] | None = None,
+    project_dir: Path | None = None,
 ) -> m.FleetSpec:
     """Validate raw ``edgefleet:fleet`` data; raise ``ConfigError`` listing every problem.
 
@@ -1264,7 +1312,8 @@ def parse_fleet(
     secure or not: a referenced secret must be among them (None: not checked here; a slice checks
     its own clusters' keys, ``slices.resolve_scope``). ``options`` steer latency placement.
     ``provider_config`` holds the stack's plain provider settings edgefleet falls back on
-    (``gcp:project``).
+    (``gcp:project``). ``project_dir`` is where project-relative files the fleet names
+    (``config_files[].file``) are read from.
     """
     provider_config = provider_config or {}
     rep = _Reporter(raw, source)
@@ -1282,7 +1331,11 @@ def parse_fleet(
     clusters = _cluster_checks(fleet, raw_clusters, rep, available_keys, provider_config)
     names = {c.name for c in clusters} | {c.name for c in fleet.clusters if c.name}
     opts = options or PlacementOptions()
-    workloads = _workload_checks(fleet, clusters, names, rep, opts) if len(clusters) == len(fleet.clusters) else []
+    workloads = (
+        _workload_checks(fleet, clusters, names, rep, opts, available_keys=available_keys, project_dir=project_dir)
+        if len(clusters) == len(fleet.clusters)
+        else []
+    )
     _traffic_checks(fleet.traffic, rep)
     if fleet.traffic is not None and fleet.traffic.provider is m.DnsProvider.ROUTE53:
         _geoproximity_checks(clusters, workloads, rep)
@@ -1306,6 +1359,7 @@ def load_stack(source: StackSource, options: PlacementOptions | None = None) -> 
         source=source,
         options=options,
         provider_config=provider_settings(source),
+        project_dir=source.project_dir,
     )
 
 

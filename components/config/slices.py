@@ -210,10 +210,16 @@ def select(spec: SliceSpec, fleet: m.FleetSpec) -> tuple[str, ...]:
 
 
 def secret_keys(fleet: m.FleetSpec, clusters: Collection[str]) -> tuple[str, ...]:
-    """The config keys (``edgefleet:<key>``) the slice's clusters read as secrets, sorted."""
-    return tuple(
-        sorted({normalize_key(c.spec.kubeconfig) for c in fleet.clusters if c.name in clusters and c.spec.kubeconfig})
-    )
+    """The config keys (``edgefleet:<key>``) the slice's clusters read as secrets (their
+    kubeconfigs, and the ``secret_env`` of the workloads placed on them), sorted."""
+    kubeconfigs = {normalize_key(c.spec.kubeconfig) for c in fleet.clusters if c.name in clusters and c.spec.kubeconfig}
+    env = {normalize_key(key) for w in placed_on(fleet, clusters) for key in w.spec.secret_env.values()}
+    return tuple(sorted(kubeconfigs | env))
+
+
+def placed_on(fleet: m.FleetSpec, clusters: Collection[str]) -> list[m.Workload]:
+    """The workloads with at least one location among ``clusters``."""
+    return [w for w in fleet.workloads if any(cluster in clusters for cluster, _ in w.replicas)]
 
 
 def stack_config_dir(project_dir: Path) -> Path:
@@ -447,7 +453,8 @@ def resolve_scope(request: SliceRequest, fleet: m.FleetSpec, project_dir: Path) 
 
 
 def _missing_secrets(fleet: m.FleetSpec, clusters: Collection[str], request: SliceRequest) -> list[ConfigIssue]:
-    """A kubeconfig key each deployed `existing` cluster names must be set in this stack."""
+    """A kubeconfig key each deployed `existing` cluster names, and each `secret_env` key of a
+    workload placed on the slice's clusters, must be set in this stack."""
     issues = []
     for i, cluster in enumerate(fleet.clusters):
         key = cluster.spec.kubeconfig
@@ -463,6 +470,19 @@ def _missing_secrets(fleet: m.FleetSpec, clusters: Collection[str], request: Sli
                 position,
             )
         )
+    for workload in placed_on(fleet, clusters):
+        for name, key in workload.spec.secret_env.items():
+            if normalize_key(key) in request.available_keys:
+                continue
+            loc = ("workloads", workload.config_index, "secret_env", name)
+            issues.append(
+                ConfigIssue(
+                    f"workloads[{workload.config_index}].secret_env.{name}",
+                    f"config key `edgefleet:{key}` is not set in stack {request.stack!r}, which runs workload "
+                    f"{workload.spec.name!r}; run `pulumi config set --secret -s {request.stack} {key}`",
+                    request.source.locate(loc) if request.source is not None else None,
+                )
+            )
     return issues
 
 

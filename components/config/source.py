@@ -68,6 +68,8 @@ class StackSource:
     fleet_file: str | None = None
     config_file: str = ""
     _config_node: Any = field(default=None, repr=False, compare=False)
+    # The project directory: project-relative files the fleet names (`config_files[].file`) are read from it.
+    project_dir: Path | None = field(default=None, compare=False)
 
     def locate_config(self, key: str, path: Sequence[PathPart] = ()) -> Position | None:
         """The position of ``path`` inside the stack file's config value ``key`` (or its deepest ancestor)."""
@@ -455,11 +457,15 @@ _FILE_KINDS = (
 )
 
 
-def read_regular_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
+_SPLIT_FLEET = "split the fleet into several fleet files (docs/fleet-config.md#limits)"
+
+
+def read_regular_file(path: Path, max_bytes: int = MAX_FILE_BYTES, too_large: str = _SPLIT_FLEET) -> str:
     """The UTF-8 text of the regular file ``path`` (symbolic links followed).
 
     Opened without blocking and checked before any read, so a FIFO or a device is refused at once
-    instead of hanging or never ending; a file over ``max_bytes`` is refused too. Raises
+    instead of hanging or never ending; a file over ``max_bytes`` is refused too (``too_large`` says
+    what to do instead). Raises
     ``NotAFileError`` for those, ``OSError`` (``FileNotFoundError``, ...) and ``UnicodeDecodeError``.
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
@@ -476,8 +482,7 @@ def read_regular_file(path: Path, max_bytes: int = MAX_FILE_BYTES) -> str:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise NotAFileError(
-            f"is larger than {max_bytes // (1024 * 1024)} MiB, the most edgefleet reads from one file; "
-            "split the fleet into several fleet files (docs/fleet-config.md#limits)"
+            f"is larger than {max_bytes // (1024 * 1024)} MiB, the most edgefleet reads from one file; {too_large}"
         )
     return data.decode("utf-8")
 
@@ -646,6 +651,7 @@ def parse_stack_text(text: str, file: str, stack: str, project_dir: Path | None 
         _lines=tuple(text.splitlines()),
         config_file=file,
         _config_node=config,
+        project_dir=project_dir or Path.cwd(),
     )
 
 
@@ -778,4 +784,5 @@ def read_fleet_file(
         fleet_file=str(written),
         config_file=config_file,
         _config_node=config,
+        project_dir=project_dir,
     )

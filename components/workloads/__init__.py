@@ -3,8 +3,9 @@
 from components.workloads.edge_workload import (
     EdgeWorkload,
     EdgeWorkloadArgs,
+    Site,
     ingress_address,
     load_balancer_annotations,
 )
 
-__all__ = ["EdgeWorkload", "EdgeWorkloadArgs", "ingress_address", "load_balancer_annotations"]
+__all__ = ["EdgeWorkload", "EdgeWorkloadArgs", "Site", "ingress_address", "load_balancer_annotations"]

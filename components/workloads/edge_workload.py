@@ -24,37 +24,86 @@ dicts, which the SDK serializes without first turning each nested Args object ba
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.apps.v1 import DeploymentSpecArgsDict
 from pulumi_kubernetes.core.v1 import (
     ContainerArgsDict,
+    ContainerPortArgsDict,
+    EmptyDirVolumeSourceArgsDict,
+    EnvVarArgsDict,
     ProbeArgsDict,
     SecurityContextArgsDict,
+    ServicePortArgsDict,
     ServiceSpecArgsDict,
+    VolumeArgsDict,
+    VolumeMountArgsDict,
 )
 from pulumi_kubernetes.core.v1.outputs import ServiceStatus
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgsDict, ObjectMetaArgsDict
 from pulumi_kubernetes.networking.v1 import (
     NetworkPolicyEgressRuleArgsDict,
     NetworkPolicyIngressRuleArgsDict,
+    NetworkPolicyPortArgsDict,
     NetworkPolicySpecArgsDict,
 )
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgsDict
 
-from components.config.model import Expose, Vendor, WorkloadSpec
+from components.config.application import MAIN_PORT_NAME, SECRET_KEYS_ANNOTATION, files_checksum
+from components.config.model import Expose, LocationSettings, ResolvedFile, Vendor, WorkloadSpec
 
 # A UID/GID no base image maps to root; with runAsNonRoot the kubelet refuses root anyway.
 RUN_AS = 65532
 POD_SECURITY_LEVEL = "restricted"
+# The pod template annotation that rolls the Deployment when a config file changes.
+CHECKSUM_ANNOTATION = "edgefleet.io/config-files-sha256"
+FILES_VOLUME = "edgefleet-files"
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a pod runs, as every pod learns it (``EDGEFLEET_*`` environment variables)."""
+
+    cluster: str
+    vendor: str
+    region: str
+    country: str
+    city: str | None
+    environment: str
+
+    def env(self, workload: str) -> dict[str, str]:
+        """The ``EDGEFLEET_*`` variables, in a fixed order (``EDGEFLEET_CITY`` only when known)."""
+        out = {
+            "EDGEFLEET_CLUSTER": self.cluster,
+            "EDGEFLEET_VENDOR": self.vendor,
+            "EDGEFLEET_REGION": self.region,
+            "EDGEFLEET_COUNTRY": self.country,
+        }
+        if self.city:
+            out["EDGEFLEET_CITY"] = self.city
+        out |= {"EDGEFLEET_WORKLOAD": workload, "EDGEFLEET_ENVIRONMENT": self.environment}
+        return out
+
+
+def secret_name(workload: str) -> str:
+    """The name of the Secret holding a workload's ``secret_env`` values (keys: the variable names)."""
+    return f"{workload}-env"
+
+
+def files_name(workload: str) -> str:
+    """The name of the ConfigMap holding a workload's ``config_files``."""
+    return f"{workload}-files"
 
 
 @dataclass(frozen=True)
 class EdgeWorkloadArgs:
     """A workload, the cluster it goes to, its replica count there, that cluster's provider and
-    vendor, and the Deployments of the previous rollout wave (none for the first wave)."""
+    vendor, and the Deployments of the previous rollout wave (none for the first wave). ``site``
+    is where it runs (the ``EDGEFLEET_*`` variables; None: none are set), ``settings`` its image,
+    env and labels there after ``overrides`` (None: the workload's own), ``config_files`` the files
+    with their text, ``secret_env`` the secret value of each ``secret_env`` variable."""
 
     workload: WorkloadSpec
     cluster: str
@@ -64,6 +113,10 @@ class EdgeWorkloadArgs:
     labels: Mapping[str, str]  # owner/environment/cluster labels added to every object
     vendor: str  # the cluster's vendor (a `Vendor` value): decides the load balancer annotations
     depends_on: Sequence[pulumi.Resource] = ()  # the previous wave's Deployments; only ours waits
+    site: Site | None = None
+    settings: LocationSettings | None = None
+    config_files: tuple[ResolvedFile, ...] = ()
+    secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
 
 
 # Annotation prefixes of the vendors' load balancer controllers. The health checks they configure
@@ -176,6 +229,71 @@ def _probe(spec: WorkloadSpec, *, period: int, failures: int) -> ProbeArgsDict:
     }
 
 
+def _container_ports(spec: WorkloadSpec) -> list[ContainerPortArgsDict]:
+    main: ContainerPortArgsDict = {"name": MAIN_PORT_NAME, "container_port": spec.port, "protocol": "TCP"}
+    extra: list[ContainerPortArgsDict] = [
+        {"name": p.name, "container_port": p.port, "protocol": p.protocol} for p in spec.ports
+    ]
+    return [main, *extra]
+
+
+def _service_ports(spec: WorkloadSpec) -> list[ServicePortArgsDict]:
+    main: ServicePortArgsDict = {
+        "name": MAIN_PORT_NAME,
+        "port": spec.port,
+        "target_port": MAIN_PORT_NAME,
+        "protocol": "TCP",
+    }
+    extra: list[ServicePortArgsDict] = [
+        {"name": p.name, "port": p.port, "target_port": p.name, "protocol": p.protocol} for p in spec.ports
+    ]
+    return [main, *extra]
+
+
+def _policy_ports(spec: WorkloadSpec) -> list[NetworkPolicyPortArgsDict]:
+    main: NetworkPolicyPortArgsDict = {"port": spec.port, "protocol": "TCP"}
+    extra: list[NetworkPolicyPortArgsDict] = [{"port": p.port, "protocol": p.protocol} for p in spec.ports]
+    return [main, *extra]
+
+
+def _env(workload: str, site: Site | None, plain: Mapping[str, str], secret: Sequence[str]) -> list[EnvVarArgsDict]:
+    """``EDGEFLEET_*`` first (so ``$(EDGEFLEET_CLUSTER)`` works in the values after it), then the
+    plain variables by name, then each ``secret_env`` variable from the workload's Secret."""
+    out: list[EnvVarArgsDict] = [{"name": k, "value": v} for k, v in (site.env(workload) if site else {}).items()]
+    out += [{"name": k, "value": v} for k, v in sorted(plain.items())]
+    out += [{"name": k, "value_from": {"secret_key_ref": {"name": secret_name(workload), "key": k}}} for k in secret]
+    return out
+
+
+def _mounts(spec: WorkloadSpec, files: Sequence[ResolvedFile]) -> list[VolumeMountArgsDict]:
+    """/tmp (scratch: the root filesystem is read-only), each config file on its own (subPath,
+    read-only), then the workload's volumes (read-only unless an emptyDir)."""
+    out: list[VolumeMountArgsDict] = [{"name": "tmp", "mount_path": "/tmp"}]
+    out += [{"name": FILES_VOLUME, "mount_path": f.path, "sub_path": f.key, "read_only": True} for f in files]
+    out += [{"name": v.name, "mount_path": v.path, "read_only": v.empty_dir is None} for v in spec.volumes]
+    return out
+
+
+def _volumes(spec: WorkloadSpec, workload: str, files: bool) -> list[VolumeArgsDict]:
+    out: list[VolumeArgsDict] = [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}]
+    if files:
+        out.append({"name": FILES_VOLUME, "config_map": {"name": files_name(workload), "default_mode": 0o444}})
+    for volume in spec.volumes:
+        if volume.empty_dir is not None:
+            source: EmptyDirVolumeSourceArgsDict = {}
+            if volume.empty_dir.size_limit is not None:
+                source["size_limit"] = volume.empty_dir.size_limit
+            if volume.empty_dir.medium is not None:
+                source["medium"] = volume.empty_dir.medium
+            scratch: VolumeArgsDict = {"name": volume.name, "empty_dir": source}
+            out.append(scratch)
+        elif volume.config_map is not None:
+            out.append({"name": volume.name, "config_map": {"name": files_name(workload), "default_mode": 0o444}})
+        else:
+            out.append({"name": volume.name, "secret": {"secret_name": secret_name(workload), "default_mode": 0o440}})
+    return out
+
+
 class EdgeWorkload(pulumi.ComponentResource):
     """A workload's Kubernetes objects in one cluster, all through that cluster's provider."""
 
@@ -196,7 +314,11 @@ class EdgeWorkload(pulumi.ComponentResource):
         super().__init__("edgefleet:workloads:EdgeWorkload", name, facts, opts)
         wl = spec.name
         select = selector_labels(wl)
+        settings = args.settings or LocationSettings(
+            cluster=args.cluster, image=spec.image, env=dict(spec.env), labels={}
+        )
         labels = {
+            **settings.labels,
             **args.labels,
             **select,
             "app.kubernetes.io/managed-by": "pulumi",
@@ -237,17 +359,51 @@ class EdgeWorkload(pulumi.ComponentResource):
             "seccomp_profile": {"type": "RuntimeDefault"},
         }
         requests = {"cpu": spec.resources.cpu, "memory": spec.resources.memory}
+        # Pod dependencies: the Secret and the ConfigMap exist before the pods that read them.
+        needs: list[pulumi.Resource] = []
+        self.secret: k8s.core.v1.Secret | None = None
+        if spec.secret_env:
+            self.secret = k8s.core.v1.Secret(
+                f"{name}-secret-env",
+                metadata={
+                    **meta(secret_name(wl)),
+                    "annotations": {SECRET_KEYS_ANNOTATION: ",".join(sorted(spec.secret_env))},
+                },
+                type="Opaque",
+                string_data={key: pulumi.Output.secret(args.secret_env[key]) for key in sorted(spec.secret_env)},
+                opts=pulumi.ResourceOptions.merge(
+                    child, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
+                ),
+            )
+            needs.append(self.secret)
+        self.config_map: k8s.core.v1.ConfigMap | None = None
+        if args.config_files:
+            self.config_map = k8s.core.v1.ConfigMap(
+                f"{name}-config-files",
+                metadata=meta(files_name(wl)),
+                data={f.key: f.content for f in args.config_files},
+                opts=child,
+            )
+            needs.append(self.config_map)
         container: ContainerArgsDict = {
             "name": wl,
-            "image": spec.image,
-            "ports": [{"name": "http", "container_port": spec.port, "protocol": "TCP"}],
+            "image": settings.image,
+            "ports": _container_ports(spec),
+            "env": _env(wl, args.site, settings.env, sorted(spec.secret_env)),
             "resources": {"requests": requests, "limits": requests},
             "security_context": drop_all,
             "readiness_probe": _probe(spec, period=5, failures=3),
             "liveness_probe": _probe(spec, period=10, failures=6),
             # A writable scratch dir, since the root filesystem is read-only.
-            "volume_mounts": [{"name": "tmp", "mount_path": "/tmp"}],
+            "volume_mounts": _mounts(spec, args.config_files),
         }
+        if spec.command is not None:
+            container["command"] = list(spec.command)
+        if spec.args is not None:
+            container["args"] = list(spec.args)
+        template_meta: ObjectMetaArgsDict = {"labels": labels}
+        if args.config_files:
+            template_meta["annotations"] = {CHECKSUM_ANNOTATION: files_checksum(args.config_files)}
         deployment: DeploymentSpecArgsDict = {
             "replicas": args.replicas,
             "revision_history_limit": 5,
@@ -255,7 +411,7 @@ class EdgeWorkload(pulumi.ComponentResource):
             # Never below the desired count during a rollout: surge one, then retire one.
             "strategy": {"type": "RollingUpdate", "rolling_update": {"max_surge": 1, "max_unavailable": 0}},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": template_meta,
                 "spec": {
                     "automount_service_account_token": False,
                     "enable_service_links": False,
@@ -267,7 +423,7 @@ class EdgeWorkload(pulumi.ComponentResource):
                         "seccomp_profile": {"type": "RuntimeDefault"},
                     },
                     "containers": [container],
-                    "volumes": [{"name": "tmp", "empty_dir": {"size_limit": "64Mi"}}],
+                    "volumes": _volumes(spec, wl, bool(args.config_files)),
                     "topology_spread_constraints": [
                         {
                             "max_skew": 1,
@@ -284,7 +440,7 @@ class EdgeWorkload(pulumi.ComponentResource):
             metadata=meta(wl),
             spec=deployment,
             # The previous wave's Deployments must be ready first (pulumi-kubernetes awaits them).
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(args.depends_on))),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*args.depends_on, *needs])),
         )
         public = spec.expose is Expose.PUBLIC
         service_meta: ObjectMetaArgsDict = {"name": wl, "namespace": ns, "labels": labels}
@@ -294,7 +450,7 @@ class EdgeWorkload(pulumi.ComponentResource):
         service: ServiceSpecArgsDict = {
             "type": "LoadBalancer" if public else "ClusterIP",
             "selector": select,
-            "ports": [{"name": "http", "port": spec.port, "target_port": "http", "protocol": "TCP"}],
+            "ports": _service_ports(spec),
         }
         self.service = k8s.core.v1.Service(f"{name}-service", metadata=service_meta, spec=service, opts=child)
         pdb: PodDisruptionBudgetSpecArgsDict = {"max_unavailable": 1, "selector": match(select)}
@@ -304,7 +460,7 @@ class EdgeWorkload(pulumi.ComponentResource):
             f"{name}-default-deny", metadata=meta("default-deny"), spec=deny, opts=child
         )
         # Public: any source (the load balancer forwards client traffic). Internal: pods of this cluster.
-        ingress: NetworkPolicyIngressRuleArgsDict = {"ports": [{"port": spec.port, "protocol": "TCP"}]}
+        ingress: NetworkPolicyIngressRuleArgsDict = {"ports": _policy_ports(spec)}
         if not public:
             ingress["from_"] = [{"namespace_selector": {}}]
         egress: list[NetworkPolicyEgressRuleArgsDict] = [

@@ -1,0 +1,265 @@
+"""A workload's application settings, cross-checked: ``env``, ``secret_env``, ``config_files``,
+``ports``, ``volumes`` and ``overrides`` (``docs/fleet-config.md#application-settings``).
+
+Pure: no ``pulumi``. ``config_files`` entries with ``file:`` are read here, from the project
+directory, so both loaders (the CLI and the program) put the same text in the ``FleetSpec``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import posixpath
+from collections.abc import Callable, Collection, Iterable, Sequence
+from pathlib import Path
+
+from components.config import model as m
+from components.config.source import (
+    NotAFileError,
+    PathPart,
+    fleet_file_path,
+    normalize_key,
+    outside_project,
+    path_exists,
+    read_regular_file,
+)
+
+Report = Callable[[tuple[PathPart, ...], str], None]
+
+# The labels edgefleet sets on every object (selectors, ownership, Pod Security): an override's
+# `labels` may not change them.
+RESERVED_LABELS = frozenset(
+    {
+        "owner",
+        "environment",
+        "edgefleet-cluster",
+        "app.kubernetes.io/name",
+        "app.kubernetes.io/instance",
+        "app.kubernetes.io/managed-by",
+        "app.kubernetes.io/part-of",
+    }
+)
+RESERVED_LABEL_PREFIXES = ("pod-security.kubernetes.io/",)
+# Volume names edgefleet uses itself on every pod.
+RESERVED_VOLUMES = frozenset({"tmp", "edgefleet-files"})
+# The annotation on a workload's Secret naming its keys (the `secret_env` names, comma-separated):
+# the plan's manifests show the keys of a Secret whose values are secret.
+SECRET_KEYS_ANNOTATION = "edgefleet.io/secret-keys"
+# The main port's name on the container and the Service.
+MAIN_PORT_NAME = "http"
+
+
+def configmap_keys(paths: Sequence[str]) -> list[str]:
+    """The ConfigMap key of each config file: its base name, or ``<index>-<base name>`` when two
+    files share a base name (keys are flat; every path's characters are valid in a key)."""
+    names = [posixpath.basename(p) for p in paths]
+    return [n if names.count(n) == 1 else f"{i}-{n}" for i, n in enumerate(names)]
+
+
+def files_checksum(files: Iterable[m.ResolvedFile]) -> str:
+    """The checksum of a workload's config files (sha256 of the sorted paths and contents), as the
+    pod template's annotation: it changes exactly when a file's path or text changes, so a changed
+    file rolls the Deployment."""
+    pairs = sorted((f.path, f.content) for f in files)
+    return hashlib.sha256(json.dumps(pairs, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
+
+
+def _under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def check_application(
+    spec: m.WorkloadSpec,
+    loc: tuple[PathPart, ...],
+    report: Report,
+    *,
+    all_names: Collection[str],
+    known: Callable[[str], str],
+    available_keys: Collection[str] | None,
+    project_dir: Path | None,
+) -> tuple[m.ResolvedFile, ...] | None:
+    """Report what the application settings get wrong; return the config files with their text
+    (None: something was reported)."""
+    ok = True
+
+    def bad(where: tuple[PathPart, ...], message: str) -> None:
+        nonlocal ok
+        report((*loc, *where), message)
+        ok = False
+
+    for name in spec.secret_env:
+        if name in spec.env:
+            bad(("secret_env", name), f"{name} is also in `env`; a variable comes from `env` or `secret_env`, not both")
+    if available_keys is not None:
+        for name, key in spec.secret_env.items():
+            if normalize_key(key) not in available_keys:
+                bad(
+                    ("secret_env", name),
+                    f"config key `edgefleet:{key}` is not set; run `pulumi config set --secret {key}` "
+                    "(the value stays encrypted in the stack)",
+                )
+    # Ports: names and (port, protocol) unique, and apart from the main port (`http`, TCP).
+    names = {MAIN_PORT_NAME: "the main `port`"}
+    numbers = {(spec.port, "TCP"): "the main `port`"}
+    for j, port in enumerate(spec.ports):
+        if port.name in names:
+            bad(("ports", j, "name"), f"port name {port.name!r} is already {names[port.name]}; choose another name")
+        if (port.port, port.protocol) in numbers:
+            taken = numbers[(port.port, port.protocol)]
+            bad(("ports", j, "port"), f"{port.protocol} port {port.port} is already {taken}; choose another port")
+        names.setdefault(port.name, f"ports[{j}]")
+        numbers.setdefault((port.port, port.protocol), f"ports[{j}]")
+    # Mount paths: config files are mounted one by one (subPath), volumes as directories. No
+    # path twice, no file inside a volume or another file, no volume inside another.
+    mounts: list[tuple[tuple[PathPart, ...], str, bool]] = [
+        (("config_files", j, "path"), f.path, False) for j, f in enumerate(spec.config_files)
+    ]
+    mounts += [(("volumes", j, "path"), v.path, True) for j, v in enumerate(spec.volumes)]
+    for i, (where, path, _) in enumerate(mounts):
+        for other_where, other, other_is_dir in mounts[:i]:
+            shown = ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in other_where).replace(".[", "[")
+            if path == other:
+                bad(where, f"{path} is already mounted by {shown}; mount each path once")
+            elif _under(path, other) or _under(other, path):
+                inner = "a volume" if other_is_dir and _under(path, other) else "a file's path"
+                bad(
+                    where,
+                    f"{path} overlaps {other} ({shown}): a path cannot be inside a file or another volume "
+                    f"(each config file is mounted on its own; {inner} cannot hold another mount); use separate "
+                    "directories",
+                )
+    seen_volumes: dict[str, int] = {}
+    for j, volume in enumerate(spec.volumes):
+        if volume.name in RESERVED_VOLUMES:
+            bad(("volumes", j, "name"), f"volume name {volume.name!r} is edgefleet's own; choose another name")
+        elif volume.name in seen_volumes:
+            bad(
+                ("volumes", j, "name"),
+                f"duplicate volume name {volume.name!r} (also volumes[{seen_volumes[volume.name]}])",
+            )
+        seen_volumes.setdefault(volume.name, j)
+        if volume.secret is not None and not spec.secret_env:
+            bad(("volumes", j, "secret"), "the workload's Secret holds its `secret_env` values, and it has none")
+        if volume.config_map is not None and not spec.config_files:
+            bad(("volumes", j, "config_map"), "the workload's ConfigMap holds its `config_files`, and it has none")
+    for j, override in enumerate(spec.overrides):
+        oloc: tuple[PathPart, ...] = ("overrides", j)
+        for k, cluster in enumerate(override.clusters or ()):
+            if cluster not in all_names:
+                bad((*oloc, "clusters", k), f"no cluster named {cluster!r}; {known(cluster)}")
+        if override.clusters is not None and not override.clusters:
+            bad((*oloc, "clusters"), "lists no cluster; name at least one, or remove the override")
+        for name in override.env:
+            if name in spec.secret_env:
+                bad(
+                    (*oloc, "env", name),
+                    f"{name} comes from `secret_env`; an override cannot replace it with a plain value",
+                )
+        for key in override.labels:
+            if key in RESERVED_LABELS or key.startswith(RESERVED_LABEL_PREFIXES):
+                bad(
+                    (*oloc, "labels", key),
+                    f"label {key!r} is set by edgefleet (selectors, ownership); choose another key",
+                )
+    files = _read_files(spec, loc, report, project_dir)
+    if files is None:
+        return None
+    return files if ok else None
+
+
+def _read_files(
+    spec: m.WorkloadSpec, loc: tuple[PathPart, ...], report: Report, project_dir: Path | None
+) -> tuple[m.ResolvedFile, ...] | None:
+    ok = True
+    contents: list[str] = []
+    for j, entry in enumerate(spec.config_files):
+        if entry.content is not None:
+            contents.append(entry.content)
+            continue
+        text = _read_project_file(str(entry.file), (*loc, "config_files", j, "file"), report, project_dir)
+        if text is None:
+            ok = False
+            contents.append("")
+        else:
+            contents.append(text)
+    if not ok:
+        return None
+    keys = configmap_keys([f.path for f in spec.config_files])
+    files = tuple(
+        m.ResolvedFile(path=f.path, key=key, content=text)
+        for f, key, text in zip(spec.config_files, keys, contents, strict=True)
+    )
+    size = sum(len(f.key.encode()) + len(f.content.encode()) for f in files)
+    if size > m.CONFIGMAP_MAX_BYTES:
+        report(
+            (*loc, "config_files"),
+            f"the config files hold {size:,} bytes, more than a ConfigMap takes ({m.CONFIGMAP_MAX_BYTES:,} bytes, "
+            "1 MiB); ship large files in the image, or split the workload",
+        )
+        return None
+    return files
+
+
+def _read_project_file(
+    written: str, where: tuple[PathPart, ...], report: Report, project_dir: Path | None
+) -> str | None:
+    if project_dir is None:
+        report(where, "a `file` is read from the project directory, which this loader was not given")
+        return None
+    path = fleet_file_path(project_dir, written)
+    if path is None:
+        report(
+            where,
+            f"{written!r} must be a relative path inside the project (no leading `/`, no `..`), e.g. "
+            "`apps/pos-sync/app.yaml`: the program reads it from the project checkout",
+        )
+        return None
+    if not path_exists(path):
+        report(where, f"{written} not found in the project ({project_dir / written}); check the path")
+        return None
+    real = outside_project(project_dir, path)
+    if real is not None:
+        report(
+            where,
+            f"{written} is a symbolic link to {real}, outside the project ({project_dir.resolve()}); copy the file "
+            "into the project instead of linking",
+        )
+        return None
+    try:
+        return read_regular_file(
+            path,
+            max_bytes=m.CONFIGMAP_MAX_BYTES,
+            too_large="a ConfigMap holds at most 1 MiB; ship large files in the image",
+        )
+    except NotAFileError as exc:
+        report(where, f"{written} {exc}")
+    except UnicodeDecodeError as exc:
+        report(where, f"{written} is not UTF-8 text ({exc.reason}); config files hold text")
+    except OSError as exc:
+        report(where, f"{written} cannot be read: {exc.strerror or exc}")
+    return None
+
+
+def location_settings(spec: m.WorkloadSpec, clusters: Sequence[m.Cluster]) -> tuple[m.LocationSettings, ...]:
+    """Image, env and labels per cluster (sorted by name): the workload's own, then each matching
+    override in order (a later one wins)."""
+    out = []
+    for cluster in sorted(clusters, key=lambda c: c.name):
+        image, env, labels = spec.image, dict(spec.env), {}
+        for override in spec.overrides:
+            if override.clusters is not None:
+                matches = cluster.name in override.clusters
+            else:
+                selector = override.selector or {}
+                matches = all(cluster.labels.get(k) == v for k, v in selector.items())
+            if not matches:
+                continue
+            image = override.image or image
+            env.update(override.env)
+            labels.update(override.labels)
+        out.append(
+            m.LocationSettings(
+                cluster=cluster.name, image=image, env=dict(sorted(env.items())), labels=dict(sorted(labels.items()))
+            )
+        )
+    return tuple(out)

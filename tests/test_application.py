@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import string
 from collections.abc import Iterator
 from contextlib import chdir
 from pathlib import Path
@@ -249,6 +250,26 @@ def test_configmap_keys_are_base_names_unless_two_clash() -> None:
     assert configmap_keys(["/etc/a/app.yaml", "/etc/b/app.yaml", "/x"]) == ["0-app.yaml", "1-app.yaml", "x"]
 
 
+@pytest.mark.parametrize(
+    "paths",
+    [
+        ["/a/1-x", "/b/x", "/c/x"],  # an indexed key equal to another file's own name
+        ["/a/1-x", "/b/x", "/c/x", "/d/1-1-x", "/e/1-x"],  # and again, one level deeper
+        ["/a/0-x", "/b/0-x", "/c/x", "/d/x"],
+        [f"/{d}/{'n' * 200}" for d in "abcdefghijkl"],  # the longest names, indexed
+    ],
+)
+def test_configmap_keys_never_clash_and_stay_valid_keys(paths: list[str]) -> None:
+    """Two files with one key would mount one file's text at the other's path."""
+    keys = configmap_keys(paths)
+    assert len(set(keys)) == len(paths), keys
+    assert all(
+        len(k) <= 253 and not k.startswith("..") and k.strip("-._" + string.ascii_letters + string.digits) == ""
+        for k in keys
+    )
+    assert configmap_keys(paths) == keys  # deterministic
+
+
 # --- never a secret in any output ------------------------------------------------------------------
 
 
@@ -311,6 +332,18 @@ def test_an_invalid_stack_with_a_planted_secret_shows_no_value(tmp_path: Path) -
     assert result.exit_code == 2
     assert "DB_PASSWORD is also in `env`" in result.stderr
     assert PLANTED not in result.output + result.stderr
+
+
+def test_a_port_below_1024_gets_the_pod_sysctl_that_lets_a_non_root_process_bind_it() -> None:
+    """Containers run as UID 65532 with every capability dropped (no NET_BIND_SERVICE): a port below
+    1024 binds only where net.ipv4.ip_unprivileged_port_start allows it, which depends on the
+    runtime. The pod sets that namespaced, Pod Security `restricted`-safe sysctl to its lowest port."""
+    fleet = FLEET.replace("port: 8080", "port: 443").replace("{name: sync, port: 9091", "{name: sync, port: 53")
+    _, run = plan_text(stack_text(fleet, SECRET_PLAIN), "app")
+    pod = one(run, "Deployment", "shop-1")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["sysctls"] == [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "53"}]
+    _, high = plan_text(stack_text(FLEET, SECRET_PLAIN), "app")
+    assert "sysctls" not in one(high, "Deployment", "shop-1")["spec"]["template"]["spec"]["securityContext"]
 
 
 # --- valid Kubernetes ------------------------------------------------------------------------------
@@ -465,6 +498,26 @@ def test_a_config_file_that_is_not_utf8_is_refused(project: Path) -> None:
     (project / "apps" / "blob.bin").write_bytes(b"\xff\xfe\x00")
     line = _validate(project, "{path: /etc/app.bin, file: apps/blob.bin}")
     assert "apps/blob.bin is not UTF-8 text" in line
+
+
+@pytest.mark.parametrize("link", [False, True], ids=["named", "linked"])
+def test_a_stack_settings_file_is_refused_as_a_config_file(project: Path, link: bool) -> None:
+    """A stack file holds the values set without --secret (edgefleet keeps those secret too) and the
+    ciphertext of the others: as a config file it would put them in a ConfigMap and in every output."""
+    (project / "stacks" / "Pulumi.other.yaml").write_text(f"config:\n  edgefleet:posSyncDbPassword: {PLANTED}\n")
+    written = "stacks/Pulumi.other.yaml"
+    if link:
+        (project / "apps" / "settings.yaml").symlink_to(project / "stacks" / "Pulumi.other.yaml")
+        written = "apps/settings.yaml"
+    line = _validate(project, f"{{path: /etc/app.yaml, file: {written}}}")
+    assert line.startswith(f"fleet.workloads[0].config_files[0].file: {written} is a stack settings file"), line
+    assert PLANTED not in line
+
+
+def test_config_file_content_that_is_not_unicode_text_is_refused_without_a_traceback(project: Path) -> None:
+    line = _validate(project, '{path: /etc/app.yaml, content: "a\\udc80b"}')
+    assert line.startswith("fleet.workloads[0].config_files[0].content: "), line
+    assert "not valid UTF-8" in line
 
 
 def test_a_directory_as_config_file_is_refused(project: Path) -> None:

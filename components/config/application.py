@@ -10,7 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-from collections.abc import Callable, Collection, Iterable, Sequence
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from components.config import model as m
@@ -47,13 +48,32 @@ RESERVED_VOLUMES = frozenset({"tmp", "edgefleet-files"})
 SECRET_KEYS_ANNOTATION = "edgefleet.io/secret-keys"
 # The main port's name on the container and the Service.
 MAIN_PORT_NAME = "http"
+# A stack settings file (`Pulumi.<stack>.yaml`): never a config file, whatever links lead to it.
+STACK_FILE = re.compile(r"^Pulumi\..+\.ya?ml$", re.IGNORECASE)
+
+
+# The longest config file name: its ConfigMap key, with room for an index (`<index>-<name>`), stays
+# within Kubernetes' 253 characters.
+FILE_NAME_MAX = 200
 
 
 def configmap_keys(paths: Sequence[str]) -> list[str]:
     """The ConfigMap key of each config file: its base name, or ``<index>-<base name>`` when two
-    files share a base name (keys are flat; every path's characters are valid in a key)."""
+    files share a base name (keys are flat; every path's characters are valid in a key). An indexed
+    key equal to another file's own name gets the index again (``1-1-x``): two files never share a
+    key, or one's text would be mounted at both paths. Indexed keys start with their index, so they
+    never equal each other; base names (at most ``FILE_NAME_MAX``) keep every key within 253."""
     names = [posixpath.basename(p) for p in paths]
-    return [n if names.count(n) == 1 else f"{i}-{n}" for i, n in enumerate(names)]
+    own = {n for n in names if names.count(n) == 1}
+    keys = []
+    for i, name in enumerate(names):
+        key = name
+        if names.count(name) > 1:
+            key = f"{i}-{name}"
+            while key in own:
+                key = f"{i}-{key}"
+        keys.append(key)
+    return keys
 
 
 def files_checksum(files: Iterable[m.ResolvedFile]) -> str:
@@ -77,9 +97,11 @@ def check_application(
     known: Callable[[str], str],
     available_keys: Collection[str] | None,
     project_dir: Path | None,
+    kubeconfigs: Mapping[str, str] | None = None,
 ) -> tuple[m.ResolvedFile, ...] | None:
     """Report what the application settings get wrong; return the config files with their text
-    (None: something was reported)."""
+    (None: something was reported). ``kubeconfigs``: the cluster each kubeconfig config key
+    (normalised) belongs to."""
     ok = True
 
     def bad(where: tuple[PathPart, ...], message: str) -> None:
@@ -87,9 +109,33 @@ def check_application(
         report((*loc, *where), message)
         ok = False
 
-    for name in spec.secret_env:
+    for name, key in spec.secret_env.items():
         if name in spec.env:
             bad(("secret_env", name), f"{name} is also in `env`; a variable comes from `env` or `secret_env`, not both")
+        owner = (kubeconfigs or {}).get(normalize_key(key))
+        if owner is not None:
+            bad(
+                ("secret_env", name),
+                f"config key `edgefleet:{key}` is the kubeconfig of cluster {owner}, the credential edgefleet deploys "
+                "with: a pod never gets it; store what the application needs under its own key "
+                "(`pulumi config set --secret <key>`)",
+            )
+    if spec.command is not None and not spec.command[0]:
+        bad(("command", 0), "the program to run is empty; name it (e.g. `command: [/app/run]`)")
+    for j, entry in enumerate(spec.config_files):
+        base = posixpath.basename(entry.path)
+        if base.startswith(".."):
+            bad(
+                ("config_files", j, "path"),
+                f"the file name {base!r} is not a ConfigMap key (Kubernetes keeps names starting with `..` "
+                "for itself); rename the file",
+            )
+        elif len(base) > FILE_NAME_MAX:
+            bad(
+                ("config_files", j, "path"),
+                f"the file name is {len(base)} characters long; a config file's name is at most {FILE_NAME_MAX} "
+                "characters (it is the file's ConfigMap key, at most 253 with an index); shorten it",
+            )
     if available_keys is not None:
         for name, key in spec.secret_env.items():
             if normalize_key(key) not in available_keys:
@@ -223,6 +269,14 @@ def _read_project_file(
             where,
             f"{written} is a symbolic link to {real}, outside the project ({project_dir.resolve()}); copy the file "
             "into the project instead of linking",
+        )
+        return None
+    if STACK_FILE.match(path.resolve().name):
+        report(
+            where,
+            f"{written} is a stack settings file ({path.resolve().name}): it holds the stack's config values, those "
+            "set without --secret in clear, and a config file's text is shown in the plan and stored in a ConfigMap; "
+            "put the application's settings in a file of their own",
         )
         return None
     try:

@@ -57,6 +57,12 @@ MOUNT_PATH = r"^/[A-Za-z0-9._/-]{1,1023}$"
 # Mount paths no user file or volume may take: the kernel's and the runtime's, and /tmp (edgefleet's
 # writable scratch directory on every pod).
 RESERVED_MOUNTS = ("/proc", "/sys", "/dev", "/tmp")
+# Where Kubernetes mounts a pod's service account token (`/var/run` is a link to `/run` in most
+# images). edgefleet turns the token off (automountServiceAccountToken: false); a file or volume
+# there would fake one, or hand the pod an API credential from the stack's secrets.
+TOKEN_MOUNTS = ("/var/run/secrets/kubernetes.io", "/run/secrets/kubernetes.io")
+# The longest file name Linux takes (NAME_MAX, bytes; mount paths are ASCII).
+NAME_MAX = 255
 # A ConfigMap holds at most 1 MiB (keys and values together; the API server refuses more).
 CONFIGMAP_MAX_BYTES = 1024 * 1024
 
@@ -153,6 +159,19 @@ def _mount_path(value: str) -> str:
             f"{value!r} is not a normalised absolute path (no `..`, `.`, `//` or trailing `/`)"
             + (f"; write {shown!r}" if ".." not in parts and shown != "/" else "")
         )
+    longest = max(parts, key=len)
+    if len(longest) > NAME_MAX:
+        raise ValueError(
+            f"a part of the path is {len(longest)} characters long, longer than {NAME_MAX} (the longest file name "
+            "Linux takes); shorten it"
+        )
+    for token in TOKEN_MOUNTS:
+        if value == token or value.startswith(token + "/"):
+            raise ValueError(
+                f"{value!r} would mount over {token}, where Kubernetes puts a pod's service account token; edgefleet "
+                "gives pods no token (automountServiceAccountToken: false), and a file there would fake one: mount it "
+                "elsewhere (e.g. /etc/app, /var/lib/app)"
+            )
     for reserved in RESERVED_MOUNTS:
         if value == reserved or value.startswith(reserved + "/"):
             why = "edgefleet's writable scratch directory" if reserved == "/tmp" else "the kernel's and runtime's"
@@ -160,13 +179,42 @@ def _mount_path(value: str) -> str:
     return value
 
 
+def _no_nul(value: str) -> str:
+    if "\0" in value:
+        raise ValueError(
+            "contains a NUL character, which no environment variable or program argument can carry (the container "
+            "would fail to start); remove it"
+        )
+    return value
+
+
+def _quantity_above_zero(value: str) -> str:
+    if int(value.rstrip("KMGTi")) == 0:
+        raise ValueError(
+            f"{value!r} is zero, which Kubernetes reads as no limit at all; give the size the volume may use "
+            "(e.g. `256Mi`), or leave `size_limit` out on purpose"
+        )
+    return value
+
+
+def _utf8_text(value: str) -> str:
+    try:
+        value.encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"the text is not valid UTF-8 (character {exc.start}, {value[exc.start]!r}, is half of a surrogate pair); "
+            "a ConfigMap holds UTF-8 text: write the whole character, or one `\\U0001F600`-style escape for it"
+        ) from None
+    return value
+
+
 Name = Annotated[str, StringConstraints(pattern=NAME)]
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME), AfterValidator(_env_name)]
-EnvValue = Annotated[str, StringConstraints(max_length=32768)]
+EnvValue = Annotated[str, StringConstraints(max_length=32768), AfterValidator(_no_nul)]
 PortName = Annotated[str, StringConstraints(pattern=PORT_NAME), AfterValidator(_port_name)]
 MountPath = Annotated[str, StringConstraints(pattern=MOUNT_PATH), AfterValidator(_mount_path)]
 Image = Annotated[str, StringConstraints(pattern=IMAGE, max_length=512), AfterValidator(_pinned_image)]
-Arg = Annotated[str, StringConstraints(max_length=4096)]
+Arg = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_nul)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 PodCidr = Annotated[str, AfterValidator(_cidr), AfterValidator(_pod_cidr)]
 CidrList = Annotated[tuple[Cidr, ...], AfterValidator(_cidr_list)]
@@ -409,7 +457,7 @@ class ConfigFileSpec(_Model):
     (``content``) or read from a file inside the project (``file``, project-relative)."""
 
     path: MountPath
-    content: Annotated[str, Strict()] | None = None
+    content: Annotated[str, Strict(), AfterValidator(_utf8_text)] | None = None
     file: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
 
     @model_validator(mode="after")
@@ -430,7 +478,7 @@ class PortSpec(_Model):
 class EmptyDirSpec(_Model):
     """A scratch directory that lives as long as the pod (on the node's disk, or in memory)."""
 
-    size_limit: Annotated[str, StringConstraints(pattern=MEMORY)] | None = None
+    size_limit: Annotated[str, StringConstraints(pattern=MEMORY), AfterValidator(_quantity_above_zero)] | None = None
     medium: Literal["Memory"] | None = None
 
 

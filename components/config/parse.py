@@ -798,6 +798,7 @@ def _workload_checks(
 ) -> list[m.Workload]:
     out: list[m.Workload] = []
     seen: dict[str, int] = {}
+    kubeconfigs = {normalize_key(c.spec.kubeconfig): c.name for c in clusters if c.spec.kubeconfig}
     for i, spec in enumerate(fleet.workloads):
         loc: tuple[PathPart, ...] = ("workloads", i)
         place = spec.placement
@@ -843,6 +844,7 @@ def _workload_checks(
             known=lambda name: _known(name, all_names),
             available_keys=available_keys,
             project_dir=project_dir,
+            kubeconfigs=kubeconfigs,
         )
         ok = files is not None and ok
         if place.demand is not None and not _demand_checks(place.demand, (*ploc, "demand"), rep):

@@ -34,6 +34,7 @@ from pulumi_kubernetes.core.v1 import (
     ContainerPortArgsDict,
     EmptyDirVolumeSourceArgsDict,
     EnvVarArgsDict,
+    PodSecurityContextArgsDict,
     ProbeArgsDict,
     SecurityContextArgsDict,
     ServicePortArgsDict,
@@ -60,6 +61,12 @@ POD_SECURITY_LEVEL = "restricted"
 # The pod template annotation that rolls the Deployment when a config file changes.
 CHECKSUM_ANNOTATION = "edgefleet.io/config-files-sha256"
 FILES_VOLUME = "edgefleet-files"
+# Containers run as RUN_AS with every capability dropped (no NET_BIND_SERVICE), so they bind a port
+# below 1024 only where this sysctl allows it, which differs by runtime (containerd 2 sets it to 0,
+# containerd 1.7 and CRI-O leave the kernel's 1024). It is namespaced per pod and on Kubernetes'
+# safe list (allowed by Pod Security `restricted`): a pod with a lower port sets it to that port.
+UNPRIVILEGED_PORT_START = "net.ipv4.ip_unprivileged_port_start"
+PRIVILEGED_PORTS_END = 1024
 
 
 @dataclass(frozen=True)
@@ -256,6 +263,20 @@ def _policy_ports(spec: WorkloadSpec) -> list[NetworkPolicyPortArgsDict]:
     return [main, *extra]
 
 
+def _pod_security(spec: WorkloadSpec) -> PodSecurityContextArgsDict:
+    out: PodSecurityContextArgsDict = {
+        "run_as_non_root": True,
+        "run_as_user": RUN_AS,
+        "run_as_group": RUN_AS,
+        "fs_group": RUN_AS,
+        "seccomp_profile": {"type": "RuntimeDefault"},
+    }
+    lowest = min([spec.port, *(p.port for p in spec.ports)])
+    if lowest < PRIVILEGED_PORTS_END:
+        out["sysctls"] = [{"name": UNPRIVILEGED_PORT_START, "value": str(lowest)}]
+    return out
+
+
 def _env(workload: str, site: Site | None, plain: Mapping[str, str], secret: Sequence[str]) -> list[EnvVarArgsDict]:
     """``EDGEFLEET_*`` first (so ``$(EDGEFLEET_CLUSTER)`` works in the values after it), then the
     plain variables by name, then each ``secret_env`` variable from the workload's Secret."""
@@ -415,13 +436,7 @@ class EdgeWorkload(pulumi.ComponentResource):
                 "spec": {
                     "automount_service_account_token": False,
                     "enable_service_links": False,
-                    "security_context": {
-                        "run_as_non_root": True,
-                        "run_as_user": RUN_AS,
-                        "run_as_group": RUN_AS,
-                        "fs_group": RUN_AS,
-                        "seccomp_profile": {"type": "RuntimeDefault"},
-                    },
+                    "security_context": _pod_security(spec),
                     "containers": [container],
                     "volumes": _volumes(spec, wl, bool(args.config_files)),
                     "topology_spread_constraints": [

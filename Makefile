@@ -1,4 +1,4 @@
-# edgefleet: `make plan` and `make test` set everything up on a fresh machine (Python 3.11+ and pip).
+# edgefleet: `make plan` and `make test` set everything up on a fresh machine (Python 3.11 to 3.13, and pip).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin

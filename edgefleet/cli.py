@@ -9,7 +9,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,7 +26,7 @@ from components.config.slices import Slice, SliceScope, load_sliced
 from components.config.source import ConfigValue, StackSource, path_exists
 from edgefleet import __version__
 from edgefleet.files import replace_file
-from edgefleet.operator import GitAuth, SecretsProvider, SliceSecrets
+from edgefleet.operator import GitAuth, OperatorOptions, SecretsProvider, SliceSecrets
 from edgefleet.plan import (
     ManifestDirError,
     build_plan,
@@ -325,8 +325,7 @@ def plan(
         try:
             check_manifest_dir(manifests)  # before any work: nothing half-written
         except ManifestDirError as exc:
-            err.print(one_line(f"--manifests: {exc}"), markup=False, highlight=False)
-            raise typer.Exit(EXIT_INVALID) from None
+            raise _fail_lines(one_line(f"--manifests {exc}")) from None
     import pulumi
 
     try:
@@ -400,6 +399,16 @@ def check(
         err.print(one_line(f"SARIF written to {sarif}"), markup=False, highlight=False)
     if report.mandatory:
         raise typer.Exit(EXIT_VIOLATIONS)
+
+
+def _as_option(message: str) -> str:
+    """An ``OperatorOptions`` error names its field (``resync_seconds: ...``); on the command line
+    that is the option (``--resync-seconds: ...``)."""
+    field, sep, rest = message.partition(": ")
+    if sep and field in {f.name for f in fields(OperatorOptions)}:
+        option = {"environments": "environment"}.get(field, field)  # repeatable: --environment E
+        return f"--{option.replace('_', '-')}: {rest}"
+    return message
 
 
 def _print_report(report: CheckReport) -> None:
@@ -540,12 +549,7 @@ def stacks_export(  # noqa: PLR0917  one option per OperatorOptions field
     workspace_image: Annotated[str, typer.Option("--workspace-image")] = "",
 ) -> None:
     """Export the slices of FLEET so a management cluster runs them continuously (docs/operator.md)."""
-    from edgefleet.operator import (
-        ExportFileError,
-        OperatorOptions,
-        operator_stacks,
-        write_operator_stacks,
-    )
+    from edgefleet.operator import ExportFileError, operator_stacks, write_operator_stacks
 
     if not operator:
         err.print("stacks export: say what to export: --operator (Pulumi Kubernetes Operator Stacks)", highlight=False)
@@ -576,8 +580,7 @@ def stacks_export(  # noqa: PLR0917  one option per OperatorOptions field
     try:
         text = write_operator_stacks(operator_stacks(Path(fleet_file).stem, slices, options), out_file)
     except (ValueError, ExportFileError) as exc:
-        err.print(one_line(f"stacks export: {exc}"), markup=False, highlight=False)
-        raise typer.Exit(EXIT_INVALID) from None
+        raise _fail_lines(one_line(f"stacks export: {_as_option(str(exc))}")) from None
     except OSError as exc:
         raise _fail_lines(f"--out {out_file}: cannot be written: {exc.strerror or exc}") from None
     if out_file is None:

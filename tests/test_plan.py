@@ -102,6 +102,9 @@ def test_manifests_refuse_a_directory_they_did_not_write(tmp_path: Path) -> None
     result = runner.invoke(app, ["plan", "dev", "--manifests", str(tmp_path)])
     assert result.exit_code == 2
     assert "not empty and was not written by edgefleet" in result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"--manifests {tmp_path} is not empty")
+    assert lines[-1] == "invalid: 1 error"  # the shape of every other option error
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 

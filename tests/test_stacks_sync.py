@@ -198,7 +198,21 @@ def test_stacks_export_errors_exit_2(tmp_path: Path) -> None:
     assert "--operator" in no_format.output
     bad = runner.invoke(app, ["stacks", "export", str(REPO / FLEET), "--operator", "--repo", "ftp://x"])
     assert bad.exit_code == 2
-    assert bad.output.startswith("stacks export: repo:")
+    assert bad.output.startswith("stacks export: --repo:")
+    # The message names the option the user typed, never the Python field behind it.
+    slow = runner.invoke(
+        app, ["stacks", "export", str(REPO / FLEET), "--operator", "--repo", "https://github.com/a/b.git",
+              "--resync-seconds", "30"]
+    )  # fmt: skip
+    assert slow.exit_code == 2
+    lines = slow.output.splitlines()
+    assert lines[0].startswith("stacks export: --resync-seconds: 30 is below the operator's floor of 60")
+    assert lines[-1] == "invalid: 1 error"
+    env = runner.invoke(
+        app, ["stacks", "export", str(REPO / FLEET), "--operator", "--repo", "https://github.com/a/b.git",
+              "--environment", "a b"]
+    )  # fmt: skip
+    assert env.output.startswith("stacks export: --environment: ")
 
 
 def test_the_committed_example_slices_are_in_sync_with_their_fleet_file() -> None:

@@ -15,13 +15,28 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
 def find_project(start: Path | None = None) -> Path:
-    """The nearest directory (from ``start`` up) with an edgefleet ``Pulumi.yaml``, else the one
-    this package was installed from."""
+    """The nearest directory (from ``start`` up) with a ``Pulumi.yaml``, which must be edgefleet's;
+    with none up to the root, the checkout this package was installed from."""
     here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents, _PACKAGE_ROOT):
+    for candidate in (here, *here.parents):
         project_file = candidate / "Pulumi.yaml"
-        if project_file.is_file() and _project_name(project_file) == PROJECT:
+        if not _exists(project_file):
+            continue
+        name, problem = _project_name(project_file)
+        if name == PROJECT:
             return candidate
+        # The nearest Pulumi.yaml is the project `pulumi` itself would use here: never skip past a
+        # broken or foreign one to plan some other checkout.
+        shown = str(project_file)
+        if problem is not None:
+            raise StackFileError.at(shown, f"{problem}; fix the project file, or run edgefleet from its project")
+        raise StackFileError.at(
+            shown,
+            f"is the Pulumi project {name!r}, not edgefleet's (`name: {PROJECT}`); run edgefleet from the "
+            "edgefleet project checkout",
+        )
+    if (_PACKAGE_ROOT / "Pulumi.yaml").is_file() and _project_name(_PACKAGE_ROOT / "Pulumi.yaml")[0] == PROJECT:
+        return _PACKAGE_ROOT
     raise StackFileError.at(
         "Pulumi.yaml",
         "no edgefleet project found (a Pulumi.yaml with `name: edgefleet`) in this directory or above; "
@@ -29,17 +44,29 @@ def find_project(start: Path | None = None) -> Path:
     )
 
 
-def _project_data(project_file: Path) -> dict[str, Any]:
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists() or path.is_symlink()
+    except (OSError, ValueError):
+        return False
+
+
+def _read_project(project_file: Path) -> tuple[dict[str, Any], str | None]:
+    """The project file's mapping, and why it could not be read (None: it was)."""
     try:
         data = safe_yaml().load(read_regular_file(project_file))
-    except (OSError, UnicodeDecodeError, YAMLError, ValueError, RecursionError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, UnicodeDecodeError, YAMLError, ValueError, RecursionError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0]
+        return {}, f"cannot be read: {reason}"
+    if not isinstance(data, dict):
+        return {}, "is not a Pulumi project file (a mapping with `name`, `runtime`)"
+    return data, None
 
 
-def _project_name(project_file: Path) -> str | None:
-    name = _project_data(project_file).get("name")
-    return name if isinstance(name, str) else None
+def _project_name(project_file: Path) -> tuple[str | None, str | None]:
+    data, problem = _read_project(project_file)
+    name = data.get("name")
+    return (name if isinstance(name, str) else None), problem
 
 
 def _is_file(path: Path) -> bool:

@@ -494,3 +494,29 @@ def test_a_stack_config_dir_that_is_not_a_path_is_no_traceback(project: Path, wr
     too large to print raised ValueError) is no directory, and the stack is simply not found."""
     (project / "Pulumi.yaml").write_text(f"name: edgefleet\nruntime: python\nstackConfigDir: {written}\n")
     one_error(invoke("validate", "dev"), "Pulumi.dev.yaml", "not found")
+
+
+# --- the project file: the nearest Pulumi.yaml decides, never some other checkout ------------------
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "foreign", "broken", "list"])
+def test_a_broken_or_foreign_project_file_is_an_error_not_another_checkout(tmp_path: Path, kind: str) -> None:
+    # Before: edgefleet skipped past it and quietly planned the checkout it was installed from.
+    project_file = tmp_path / "Pulumi.yaml"
+    if kind == "fifo":
+        if not hasattr(os, "mkfifo"):
+            pytest.skip("named pipes need a POSIX system")
+        os.mkfifo(project_file)
+    elif kind == "directory":
+        project_file.mkdir()
+    elif kind == "foreign":
+        project_file.write_text("name: other\nruntime: python\n")
+    elif kind == "broken":
+        project_file.write_text("name: [\n")
+    else:
+        project_file.write_text("- name: edgefleet\n")
+    (tmp_path / "deeper").mkdir()
+    with chdir(tmp_path / "deeper"):
+        line = one_error(invoke("validate", "dev"), str(project_file))
+    expected = "not edgefleet's" if kind == "foreign" else "fix the project file"
+    assert expected in line

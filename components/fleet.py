@@ -172,6 +172,8 @@ class Fleet(pulumi.ComponentResource):
                             ),
                             settings=workload.settings_for(cluster_name),
                             config_files=workload.config_files,
+                            manifests=workload.manifests,
+                            scale_target=workload.scale_target,
                             secret_env={
                                 name: args.secrets[key] for name, key in sorted(workload.spec.secret_env.items())
                             },
@@ -219,7 +221,7 @@ class Fleet(pulumi.ComponentResource):
                         lat=cluster.location.lat,
                         lon=cluster.location.lon,
                         target=self._target(scope, workload.spec.name, cluster_name),
-                        port=workload.spec.port,
+                        port=workload.spec.main_port,
                         region=cluster.region,
                     )
                 )

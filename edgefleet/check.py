@@ -34,7 +34,8 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 from pydantic import BaseModel
 
-from components.config.model import Cluster, FleetSpec
+from components.config.manifests import CONTAINER_LISTS, path_key, pod_spec_path
+from components.config.model import Cluster, FleetSpec, ManifestObject
 from components.config.parse import format_path
 from components.config.slices import load_sliced
 from components.config.source import (
@@ -183,6 +184,7 @@ class Location:
     path: str = "fleet"
     cluster: str | None = None
     workload: str | None = None
+    manifest: bool = False  # in one of the workload's own manifests (`manifests:`), not in the config
 
     @property
     def subject(self) -> str:
@@ -370,6 +372,8 @@ class Locator:
         # Resolved names (derived ones too, e.g. `aws-eu-central-1`) to their config entries.
         self.clusters: dict[str, Cluster] = {c.name: c for c in spec.clusters}
         self.workloads = {w.spec.name: w.config_index for w in spec.workloads}
+        # A manifests workload's own objects by (kind, name): where each was written.
+        self.manifests = {w.spec.name: {(o.kind, o.name): o for o in w.manifests} for w in spec.workloads}
         self.stack_file = _relative(Path(source.file), project)
 
     def owner(self, urn: str) -> tuple[str | None, str | None]:
@@ -393,6 +397,9 @@ class Locator:
             # A fleet-wide rule in a slice judges workloads placed in other slices (no resource of
             # theirs here): its message names the workload, which has an entry in the fleet file.
             workload = next((w for w in _NAMED_WORKLOAD.findall(message) if w in self.workloads), None)
+        written = self._manifest_object(urn, workload)
+        if written is not None:
+            return _in_manifest(written, rule, message, cluster_name, workload)
         cluster = self.clusters.get(cluster_name or "")
         workload_index = self.workloads.get(workload or "")
         key = RULE_CONFIG.get(rule)
@@ -408,6 +415,17 @@ class Locator:
         if key is not None and workload is None and cluster_name is None:
             return self._at((f"{key.scope}s",))
         return self._at((), **names)
+
+    def _manifest_object(self, urn: str, workload: str | None) -> ManifestObject | None:
+        """The manifest object a resource was registered from (None: not a user's object)."""
+        node = self.by_urn.get(urn)
+        objects = self.manifests.get(workload or "")
+        parent = self.by_urn.get(node.parent or "") if node is not None else None
+        if node is None or not objects or parent is None or parent.type != "edgefleet:workloads:EdgeWorkload":
+            return None
+        meta = node.inputs.get("metadata")
+        name = meta.get("name") if isinstance(meta, Mapping) else None
+        return objects.get((node.type.rsplit(":", 1)[-1], str(name)))
 
     def _cluster_key(self, cluster: Cluster, paths: Sequence[tuple[str, ...]]) -> tuple[PathPart, ...]:
         """The first of ``paths`` written in the cluster's entry or inherited from `defaults`."""
@@ -438,6 +456,66 @@ class Locator:
 
 
 _NAMED_WORKLOAD = re.compile(r"\bworkload '([^']+)'")
+_CONTAINER = re.compile(r"\bcontainer '([^']*)'")
+_VOLUME = re.compile(r"\bvolume '([^']*)'")
+_POD_KEY = re.compile(r"\bthe pod sets (\w+):")
+# Where inside a container (first one written wins) or a pod spec a rule's finding is.
+_CONTAINER_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "k8s-no-privileged": (("securityContext", "privileged"), ("securityContext",)),
+    "k8s-no-privilege-escalation": (("securityContext", "allowPrivilegeEscalation"), ("securityContext",)),
+    "k8s-run-as-non-root": (
+        ("securityContext", "runAsUser"),
+        ("securityContext", "runAsNonRoot"),
+        ("securityContext",),
+    ),
+    "k8s-read-only-root-filesystem": (("securityContext", "readOnlyRootFilesystem"), ("securityContext",)),
+    "k8s-drop-all-capabilities": (("securityContext", "capabilities"), ("securityContext",)),
+    "k8s-seccomp-runtime-default": (("securityContext", "seccompProfile"), ("securityContext",)),
+    "k8s-no-host-ports": (("ports",),),
+    "k8s-requests-and-limits": (("resources", "limits"), ("resources",)),
+    "k8s-image-pinned": (("image",),),
+}
+_POD_KEYS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "k8s-no-token-automount": (("automountServiceAccountToken",),),
+    "k8s-run-as-non-root": (("securityContext", "runAsUser"), ("securityContext",)),
+}
+
+
+def _in_manifest(obj: ManifestObject, rule: str, message: str, cluster: str | None, workload: str | None) -> Location:
+    """A violation in a user's manifest object: the line of the container, volume or pod key the
+    finding is about (the deepest one written), else the object's first line."""
+    candidates: list[tuple[PathPart, ...]] = []
+    pod = pod_spec_path(obj.kind)
+    if pod is not None:
+        container, volume, pod_key = _CONTAINER.search(message), _VOLUME.search(message), _POD_KEY.search(message)
+        if container is not None:
+            for lists in CONTAINER_LISTS:
+                items = _dig_list(obj.body, (*pod, lists))
+                for index, item in enumerate(items):
+                    if isinstance(item, Mapping) and str(item.get("name") or "?") == container[1]:
+                        base: tuple[PathPart, ...] = (*pod, lists, index)
+                        candidates += [(*base, *key) for key in _CONTAINER_KEYS.get(rule, ())] + [base]
+        elif volume is not None:
+            for index, item in enumerate(_dig_list(obj.body, (*pod, "volumes"))):
+                if isinstance(item, Mapping) and str(item.get("name")) == volume[1]:
+                    candidates += [(*pod, "volumes", index, "hostPath"), (*pod, "volumes", index)]
+        elif pod_key is not None:
+            candidates.append((*pod, pod_key[1]))
+        candidates += [(*pod, *key) for key in _POD_KEYS.get(rule, ())]
+    for path in candidates:
+        found = obj.positions.get(path_key(path))
+        if found is not None:
+            return Location(
+                obj.file, found[0], found[1], f"{obj.kind}/{obj.name}:{path_key(path)}", cluster, workload, True
+            )
+    return Location(obj.file, obj.line, obj.col, f"{obj.kind}/{obj.name}", cluster, workload, True)
+
+
+def _dig_list(body: Mapping[str, Any], path: Sequence[str]) -> list[Any]:
+    node: Any = body
+    for part in path:
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node if isinstance(node, list) else []
 
 
 def _str(value: Any) -> str | None:
@@ -494,8 +572,8 @@ def check(
     violations = []
     for rule, urn, message in found:
         key = RULE_CONFIG.get(rule)
-        fix = key.fix if key is not None and key.fix else info[rule].remediation
         location = locator.locate(rule, urn, message)
+        fix = key.fix if key is not None and key.fix and not location.manifest else info[rule].remediation
         violations.append(Violation(rule, info[rule].enforcement, info[rule].severity, urn, message, location, fix))
     violations.sort(key=lambda v: (v.location.file, v.location.line, v.rule, v.location.subject, v.urn, v.message))
     return CheckReport(stack=run.stack, rules=rules, violations=violations, skipped=sorted(skipped))

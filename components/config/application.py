@@ -41,6 +41,19 @@ RESERVED_LABELS = frozenset(
     }
 )
 RESERVED_LABEL_PREFIXES = ("pod-security.kubernetes.io/",)
+# What only an `image` workload has: a `manifests` workload writes these in its own objects.
+IMAGE_ONLY_KEYS = (
+    "port",
+    "probe_path",
+    "resources",
+    "dns_name",
+    "secret_env",
+    "config_files",
+    "command",
+    "args",
+    "ports",
+    "volumes",
+)
 # Volume names edgefleet uses itself on every pod.
 RESERVED_VOLUMES = frozenset({"tmp", "edgefleet-files"})
 # The annotation on a workload's Secret naming its keys (the `secret_env` names, comma-separated):
@@ -109,6 +122,15 @@ def check_application(
         report((*loc, *where), message)
         ok = False
 
+    if spec.manifests is not None:
+        for key in IMAGE_ONLY_KEYS:
+            if key in spec.model_fields_set:
+                bad(
+                    (key,),
+                    f"`{key}` is for `image` workloads; a `manifests` workload sets it in its own objects "
+                    "(docs/workloads.md): remove it here",
+                )
+
     for name, key in spec.secret_env.items():
         if name in spec.env:
             bad(("secret_env", name), f"{name} is also in `env`; a variable comes from `env` or `secret_env`, not both")
@@ -146,7 +168,7 @@ def check_application(
                 )
     # Ports: names and (port, protocol) unique, and apart from the main port (`http`, TCP).
     names = {MAIN_PORT_NAME: "the main `port`"}
-    numbers = {(spec.port, "TCP"): "the main `port`"}
+    numbers = {(spec.main_port, "TCP"): "the main `port`"}
     for j, port in enumerate(spec.ports):
         if port.name in names:
             bad(("ports", j, "name"), f"port name {port.name!r} is already {names[port.name]}; choose another name")
@@ -271,7 +293,7 @@ def _read_project_file(
             "into the project instead of linking",
         )
         return None
-    if STACK_FILE.match(path.resolve().name):
+    if STACK_FILE.fullmatch(path.resolve().name):
         report(
             where,
             f"{written} is a stack settings file ({path.resolve().name}): it holds the stack's config values, those "

@@ -8,8 +8,9 @@ reports them all, each as a ``ConfigIssue`` with the config path and the file po
 from __future__ import annotations
 
 import posixpath
+import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
 
@@ -45,6 +46,8 @@ DNS_ZONE = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 ROUTE53_ZONE_ID = r"^Z[A-Z0-9]{1,31}$"
 CLOUDFLARE_ID = r"^[0-9a-f]{32}$"
 COUNTRY = r"^[A-Z]{2}$"
+# A manifests workload's scale target: `Deployment/<name>` or `StatefulSet/<name>`.
+SCALE_TARGET = r"^(Deployment|StatefulSet)/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 # An environment variable name (a C identifier, as Kubernetes validated them before 1.30 and as
 # shells read them); names starting with EDGEFLEET_ are edgefleet's own (EDGEFLEET_ENV_PREFIX).
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,252}$"
@@ -193,6 +196,15 @@ def _quantity_above_zero(value: str) -> str:
         raise ValueError(
             f"{value!r} is zero, which Kubernetes reads as no limit at all; give the size the volume may use "
             "(e.g. `256Mi`), or leave `size_limit` out on purpose"
+        )
+    return value
+
+
+def _scale_target(value: str) -> str:
+    if not re.match(SCALE_TARGET, value):
+        raise ValueError(
+            f"{value!r} is not a scale target: name a Deployment or StatefulSet of the workload's manifests as "
+            "`Deployment/<name>` or `StatefulSet/<name>`"
         )
     return value
 
@@ -538,8 +550,10 @@ class WorkloadSpec(_Model):
     """One service, deployed to the clusters its placement chooses."""
 
     name: Name
-    image: Image
-    port: Annotated[int, Strict(), Field(ge=1, le=65535)]
+    image: Image | None = None  # one source: `image` (with `port`) or `manifests`
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)] | None = None
+    manifests: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    scale_target: Annotated[str, StringConstraints(max_length=300), AfterValidator(_scale_target)] | None = None
     replicas: Annotated[int, Strict(), Field(ge=1, le=10000)] = 2
     min_replicas_per_location: Annotated[int, Strict(), Field(ge=1, le=1000)] = 1
     resources: ResourcesSpec = ResourcesSpec()
@@ -557,6 +571,24 @@ class WorkloadSpec(_Model):
     ports: tuple[PortSpec, ...] = ()
     volumes: tuple[VolumeSpec, ...] = ()
     overrides: tuple[OverrideSpec, ...] = ()
+
+    @model_validator(mode="after")
+    def _source(self) -> WorkloadSpec:
+        if (self.image is None) == (self.manifests is None):
+            raise ValueError(
+                "a workload takes exactly one source: `image` (with `port`) or `manifests` (a YAML file or directory "
+                "inside the project)"
+            )
+        if self.image is not None and self.port is None:
+            raise ValueError("an `image` workload needs `port`, the port its container listens on")
+        if self.scale_target is not None and self.manifests is None:
+            raise ValueError("`scale_target` names an object of the workload's `manifests`; remove it")
+        return self
+
+    @property
+    def main_port(self) -> int:
+        """The image workload's `port` (0 for a manifests workload, which has none)."""
+        return self.port or 0
 
 
 class FleetInput(_Model):
@@ -679,9 +711,24 @@ class LocationSettings(_Model):
     """What a workload runs with on one cluster, after its ``overrides``."""
 
     cluster: str
-    image: str
+    image: str | None  # None: a manifests workload keeps its containers' images
     env: dict[str, str]
     labels: dict[str, str]
+
+
+class ManifestObject(_Model):
+    """One object of a manifests workload, as written (``apiVersion`` and ``kind`` apart, ``status``
+    dropped), with where it is: the project-relative file, the line and column it starts at, and the
+    (line, col) of every key and list item inside it (``components.config.manifests.path_key``)."""
+
+    file: str
+    line: int
+    col: int
+    api_version: str
+    kind: str
+    name: str
+    body: dict[str, Any]
+    positions: dict[str, tuple[int, int]]
 
 
 class Workload(_Model):
@@ -705,6 +752,9 @@ class Workload(_Model):
     config_files: tuple[ResolvedFile, ...] = ()
     # Image, env and labels per placed cluster (sorted by cluster), `overrides` applied.
     settings: tuple[LocationSettings, ...] = ()
+    # `manifests`: the objects (file order) and the scale target (`Kind/name`).
+    manifests: tuple[ManifestObject, ...] = ()
+    scale_target: str | None = None
 
     def settings_for(self, cluster: str) -> LocationSettings:
         """The workload's settings on ``cluster`` (KeyError if it is not placed there)."""

@@ -21,6 +21,7 @@ from components.config import model as m
 from components.config.addressing import AddressSpaceFull, allocate, block_count
 from components.config.application import check_application, location_settings
 from components.config.errors import ConfigError, ConfigIssue
+from components.config.manifests import load_manifests
 from components.config.requirements import LocationRequirement, policy_filters, strictest
 from components.config.source import PathPart, StackSource, normalize_key
 from components.config.vendors import DEFAULT_KUBERNETES_VERSION, DEFAULT_POOL, machine_type
@@ -798,6 +799,7 @@ def _workload_checks(
 ) -> list[m.Workload]:
     out: list[m.Workload] = []
     seen: dict[str, int] = {}
+    claimed: dict[str, int] = {}  # manifest file -> the workload (index) whose objects it holds
     kubeconfigs = {normalize_key(c.spec.kubeconfig): c.name for c in clusters if c.spec.kubeconfig}
     for i, spec in enumerate(fleet.workloads):
         loc: tuple[PathPart, ...] = ("workloads", i)
@@ -847,6 +849,20 @@ def _workload_checks(
             kubeconfigs=kubeconfigs,
         )
         ok = files is not None and ok
+        manifests: tuple[tuple[m.ManifestObject, ...], str] | None = None
+        if spec.manifests is not None and files is not None:
+            manifests = load_manifests(spec, loc, rep.add, project_dir)
+            ok = manifests is not None and ok
+            for file in sorted({o.file for o in manifests[0]} if manifests else ()):
+                other = claimed.setdefault(file, i)
+                if other != i:
+                    rep.add(
+                        (*loc, "manifests"),
+                        f"{file} is also a manifest of fleet.workloads[{other}]; two workloads would create the same "
+                        "objects: give each workload its own files",
+                    )
+                    ok = False
+                    break
         if place.demand is not None and not _demand_checks(place.demand, (*ploc, "demand"), rep):
             ok = False
         both = sorted(set(place.must_include) & set(place.must_exclude))
@@ -901,10 +917,12 @@ def _workload_checks(
                 waves=waves,
                 hostname=(
                     f"{spec.dns_name or spec.name}.{fleet.traffic.zone}"
-                    if fleet.traffic is not None and spec.expose is m.Expose.PUBLIC
+                    if fleet.traffic is not None and spec.expose is m.Expose.PUBLIC and spec.image is not None
                     else None
                 ),
                 config_files=files or (),
+                manifests=manifests[0] if manifests else (),
+                scale_target=manifests[1] if manifests else None,
                 settings=location_settings(spec, [c for c in clusters if c.name in chosen]),
             )
         )
@@ -966,6 +984,15 @@ def _waves(
 def _dns_checks(spec: m.WorkloadSpec, traffic: m.TrafficSpec | None, loc: tuple[PathPart, ...], rep: _Reporter) -> bool:
     """`dns_name` needs fleet `traffic` and a public workload; a steered workload needs a
     `probe_path` for its health checks."""
+    if spec.manifests is not None:  # `dns_name` and `probe_path` are refused there (check_application)
+        if traffic is not None and spec.expose is m.Expose.PUBLIC:
+            rep.add(
+                (*loc, "expose"),
+                "a public workload of a fleet with `traffic` is steered by DNS, which is for `image` workloads "
+                "(not yet for `manifests`); use `expose: internal`, or deploy it from a fleet without `traffic`",
+            )
+            return False
+        return True
     if traffic is not None and spec.expose is m.Expose.PUBLIC and spec.probe_path is None:
         rep.add(
             (*loc, "expose"),

@@ -23,8 +23,9 @@ dicts, which the SDK serializes without first turning each nested Args object ba
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -52,8 +53,10 @@ from pulumi_kubernetes.networking.v1 import (
 )
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgsDict
 
+from components.config import manifests as user_manifests
 from components.config.application import MAIN_PORT_NAME, SECRET_KEYS_ANNOTATION, files_checksum
-from components.config.model import Expose, LocationSettings, ResolvedFile, Vendor, WorkloadSpec
+from components.config.model import Expose, LocationSettings, ManifestObject, ResolvedFile, Vendor, WorkloadSpec
+from components.workloads.manifest_objects import POD_INPUT_KINDS, register
 
 # A UID/GID no base image maps to root; with runAsNonRoot the kubelet refuses root anyway.
 RUN_AS = 65532
@@ -124,6 +127,8 @@ class EdgeWorkloadArgs:
     settings: LocationSettings | None = None
     config_files: tuple[ResolvedFile, ...] = ()
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    manifests: tuple[ManifestObject, ...] = ()  # a `manifests` workload's objects, as written
+    scale_target: str | None = None  # and the one whose replicas are set (`Kind/name`)
 
 
 # Annotation prefixes of the vendors' load balancer controllers. The health checks they configure
@@ -237,7 +242,7 @@ def _probe(spec: WorkloadSpec, *, period: int, failures: int) -> ProbeArgsDict:
 
 
 def _container_ports(spec: WorkloadSpec) -> list[ContainerPortArgsDict]:
-    main: ContainerPortArgsDict = {"name": MAIN_PORT_NAME, "container_port": spec.port, "protocol": "TCP"}
+    main: ContainerPortArgsDict = {"name": MAIN_PORT_NAME, "container_port": spec.main_port, "protocol": "TCP"}
     extra: list[ContainerPortArgsDict] = [
         {"name": p.name, "container_port": p.port, "protocol": p.protocol} for p in spec.ports
     ]
@@ -247,7 +252,7 @@ def _container_ports(spec: WorkloadSpec) -> list[ContainerPortArgsDict]:
 def _service_ports(spec: WorkloadSpec) -> list[ServicePortArgsDict]:
     main: ServicePortArgsDict = {
         "name": MAIN_PORT_NAME,
-        "port": spec.port,
+        "port": spec.main_port,
         "target_port": MAIN_PORT_NAME,
         "protocol": "TCP",
     }
@@ -258,7 +263,7 @@ def _service_ports(spec: WorkloadSpec) -> list[ServicePortArgsDict]:
 
 
 def _policy_ports(spec: WorkloadSpec) -> list[NetworkPolicyPortArgsDict]:
-    main: NetworkPolicyPortArgsDict = {"port": spec.port, "protocol": "TCP"}
+    main: NetworkPolicyPortArgsDict = {"port": spec.main_port, "protocol": "TCP"}
     extra: list[NetworkPolicyPortArgsDict] = [{"port": p.port, "protocol": p.protocol} for p in spec.ports]
     return [main, *extra]
 
@@ -271,7 +276,7 @@ def _pod_security(spec: WorkloadSpec) -> PodSecurityContextArgsDict:
         "fs_group": RUN_AS,
         "seccomp_profile": {"type": "RuntimeDefault"},
     }
-    lowest = min([spec.port, *(p.port for p in spec.ports)])
+    lowest = min([spec.main_port, *(p.port for p in spec.ports)])
     if lowest < PRIVILEGED_PORTS_END:
         out["sysctls"] = [{"name": UNPRIVILEGED_PORT_START, "value": str(lowest)}]
     return out
@@ -371,6 +376,18 @@ class EdgeWorkload(pulumi.ComponentResource):
         def match(match_labels: Mapping[str, str]) -> LabelSelectorArgsDict:
             return {"match_labels": match_labels}
 
+        if args.scale_target is not None:
+            self._from_manifests(
+                name,
+                args=args,
+                settings=settings,
+                labels={k: v for k, v in labels.items() if k not in select},
+                ns=ns,
+                child=child,
+                meta=meta,
+            )
+            return
+
         drop_all: SecurityContextArgsDict = {
             "allow_privilege_escalation": False,
             "privileged": False,
@@ -450,7 +467,7 @@ class EdgeWorkload(pulumi.ComponentResource):
                 },
             },
         }
-        self.deployment = k8s.apps.v1.Deployment(
+        self.deployment: pulumi.CustomResource = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(wl),
             spec=deployment,
@@ -470,38 +487,122 @@ class EdgeWorkload(pulumi.ComponentResource):
         self.service = k8s.core.v1.Service(f"{name}-service", metadata=service_meta, spec=service, opts=child)
         pdb: PodDisruptionBudgetSpecArgsDict = {"max_unavailable": 1, "selector": match(select)}
         self.pdb = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(wl), spec=pdb, opts=child)
-        deny: NetworkPolicySpecArgsDict = {"pod_selector": {}, "policy_types": ["Ingress", "Egress"]}
-        self.default_deny = k8s.networking.v1.NetworkPolicy(
-            f"{name}-default-deny", metadata=meta("default-deny"), spec=deny, opts=child
-        )
-        # Public: any source (the load balancer forwards client traffic). Internal: pods of this cluster.
-        ingress: NetworkPolicyIngressRuleArgsDict = {"ports": _policy_ports(spec)}
-        if not public:
-            ingress["from_"] = [{"namespace_selector": {}}]
-        egress: list[NetworkPolicyEgressRuleArgsDict] = [
-            {
-                "to": [
-                    {
-                        "namespace_selector": match({"kubernetes.io/metadata.name": "kube-system"}),
-                        "pod_selector": match({"k8s-app": "kube-dns"}),
-                    }
-                ],
-                "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
-            }
-        ]
-        if spec.egress_cidrs:
-            egress.append({"to": [{"ip_block": {"cidr": c}} for c in spec.egress_cidrs]})
-        allow: NetworkPolicySpecArgsDict = {
-            "pod_selector": match(select),
-            "policy_types": ["Ingress", "Egress"],
-            "ingress": [ingress],
-            "egress": egress,
-        }
-        self.allow = k8s.networking.v1.NetworkPolicy(
-            f"{name}-allow", metadata=meta(f"allow-{wl}"), spec=allow, opts=child
+        self.default_deny, self.allow = _network_policies(
+            name, spec, meta, _policy_ports(spec), match(select), public=public, opts=child
         )
         # The load balancer's IP or host name once the vendor assigned one; "" for internal workloads.
         self.endpoint: pulumi.Output[str] = (
             self.service.status.apply(ingress_address) if public else pulumi.Output.from_input("")
         )
         self.register_outputs({"replicas": self.replicas, "endpoint": self.endpoint})
+
+    def _from_manifests(
+        self,
+        name: str,
+        *,
+        args: EdgeWorkloadArgs,
+        settings: LocationSettings,
+        labels: Mapping[str, str],
+        ns: pulumi.Output[str],
+        child: pulumi.ResourceOptions,
+        meta: Callable[[str], ObjectMetaArgsDict],
+    ) -> None:
+        """The workload's own objects in its namespace (``render``: replicas, overrides, labels,
+        ``EDGEFLEET_*``), then edgefleet's PodDisruptionBudget for the scale target and its
+        NetworkPolicies, allowing in the ports of the workload's Services."""
+        spec = args.workload
+        target = str(args.scale_target)
+        rendered = user_manifests.render(
+            args.manifests,
+            target,
+            replicas=args.replicas,
+            settings=settings,
+            labels=labels,
+            site_env=args.site.env(spec.name) if args.site else {},
+        )
+        self.objects: dict[str, pulumi.CustomResource] = {}
+        inputs: list[pulumi.Resource] = []
+        # What pods read first, then the rest; the scale target waits for both and the previous wave.
+        ordered = sorted(
+            rendered, key=lambda pair: (pair[0].kind not in POD_INPUT_KINDS, f"{pair[0].kind}/{pair[0].name}" == target)
+        )
+        scaled: pulumi.CustomResource | None = None
+        for obj, body in ordered:
+            body["metadata"] = {**body["metadata"], "namespace": ns}
+            key = f"{obj.kind}/{obj.name}"
+            depends = [*args.depends_on, *inputs] if key == target else []
+            made = register(
+                f"{name}-{obj.kind.lower()}-{obj.name}",
+                obj.api_version,
+                obj.kind,
+                body,
+                pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=depends)),
+            )
+            self.objects[key] = made
+            if obj.kind in POD_INPUT_KINDS:
+                inputs.append(made)
+            if key == target:
+                scaled = made
+        assert scaled is not None  # parse_fleet resolved the scale target among the objects
+        self.deployment = scaled
+        wl = spec.name
+        pdb: PodDisruptionBudgetSpecArgsDict = {
+            "max_unavailable": 1,
+            # The user's selector as written (camelCase): the wire form, passed through as is.
+            "selector": cast(LabelSelectorArgsDict, user_manifests.scale_selector(args.manifests, target)),
+        }
+        self.pdb = k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(wl), spec=pdb, opts=child)
+        ports: list[NetworkPolicyPortArgsDict] = [
+            {"port": port, "protocol": protocol} for port, protocol in user_manifests.service_ports(args.manifests)
+        ]
+        self.default_deny, self.allow = _network_policies(
+            name, spec, meta, ports, {}, public=spec.expose is Expose.PUBLIC, opts=child
+        )
+        self.endpoint = pulumi.Output.from_input("")
+        self.register_outputs({"replicas": self.replicas, "endpoint": self.endpoint})
+
+
+def _network_policies(
+    name: str,
+    spec: WorkloadSpec,
+    meta: Callable[[str], ObjectMetaArgsDict],
+    ports: list[NetworkPolicyPortArgsDict],
+    pods: LabelSelectorArgsDict,
+    *,
+    public: bool,
+    opts: pulumi.ResourceOptions,
+) -> tuple[k8s.networking.v1.NetworkPolicy, k8s.networking.v1.NetworkPolicy]:
+    """The namespace's default-deny NetworkPolicy, and the allow rule for the workload's pods
+    (``pods``): ``ports`` in (from anywhere when public, else from this cluster's pods; none: no
+    ingress), DNS and ``egress_cidrs`` out."""
+    deny: NetworkPolicySpecArgsDict = {"pod_selector": {}, "policy_types": ["Ingress", "Egress"]}
+    default_deny = k8s.networking.v1.NetworkPolicy(
+        f"{name}-default-deny", metadata=meta("default-deny"), spec=deny, opts=opts
+    )
+    # Public: any source (the load balancer forwards client traffic). Internal: pods of this cluster.
+    ingress: NetworkPolicyIngressRuleArgsDict = {"ports": ports}
+    if not public:
+        ingress["from_"] = [{"namespace_selector": {}}]
+    egress: list[NetworkPolicyEgressRuleArgsDict] = [
+        {
+            "to": [
+                {
+                    "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
+                }
+            ],
+            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+        }
+    ]
+    if spec.egress_cidrs:
+        egress.append({"to": [{"ip_block": {"cidr": c}} for c in spec.egress_cidrs]})
+    allow: NetworkPolicySpecArgsDict = {
+        "pod_selector": pods,
+        "policy_types": ["Ingress", "Egress"],
+        "ingress": [ingress] if ports else [],
+        "egress": egress,
+    }
+    allowed = k8s.networking.v1.NetworkPolicy(
+        f"{name}-allow", metadata=meta(f"allow-{spec.name}"), spec=allow, opts=opts
+    )
+    return default_deny, allowed

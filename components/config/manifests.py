@@ -1,0 +1,492 @@
+"""A workload's own Kubernetes objects (``manifests: <path>``): read, checked and changed as plain data.
+
+Pure: no ``pulumi``. ``load_manifests`` reads a YAML file, or every ``*.yaml``/``*.yml`` file of a
+directory (recursively, sorted; several documents per file allowed) from inside the project with
+ruamel's round-trip loader, so every object keeps the file and line it was written at (and the
+line of every key and list item inside it, for ``edgefleet check``). It refuses, each as a config
+error naming the manifest's ``file:line``: YAML that does not parse, an object without
+``apiVersion``/``kind``/``metadata.name``, a kind edgefleet does not know to be namespaced
+(cluster-scoped kinds by name), another namespace, the same object twice, an object edgefleet
+creates itself, and a missing or ambiguous scale target. ``render`` applies what edgefleet changes
+per location (replicas, ``overrides``, labels, ``EDGEFLEET_*``) to a copy of the objects.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
+
+from components.config import model as m
+from components.config.source import (
+    NotAFileError,
+    PathPart,
+    _Composer,
+    _Constructor,
+    _Plain,
+    _TooLarge,
+    fleet_file_path,
+    item_position,
+    key_position,
+    outside_project,
+    path_exists,
+    read_regular_file,
+)
+
+Report = Callable[[tuple[PathPart, ...], str], None]
+
+# The namespaced kinds edgefleet deploys, by (apiVersion, kind), with the top-level fields each
+# takes besides apiVersion, kind and metadata (a `status` is dropped: the cluster writes it).
+# Each has a typed pulumi-kubernetes class (components/workloads/manifest_objects.py).
+KINDS: dict[tuple[str, str], frozenset[str]] = {
+    ("v1", "ConfigMap"): frozenset({"data", "binaryData", "immutable"}),
+    ("v1", "Secret"): frozenset({"data", "stringData", "type", "immutable"}),
+    ("v1", "Service"): frozenset({"spec"}),
+    ("v1", "ServiceAccount"): frozenset({"automountServiceAccountToken", "imagePullSecrets", "secrets"}),
+    ("v1", "PersistentVolumeClaim"): frozenset({"spec"}),
+    ("v1", "LimitRange"): frozenset({"spec"}),
+    ("v1", "ResourceQuota"): frozenset({"spec"}),
+    ("apps/v1", "Deployment"): frozenset({"spec"}),
+    ("apps/v1", "StatefulSet"): frozenset({"spec"}),
+    ("apps/v1", "DaemonSet"): frozenset({"spec"}),
+    ("batch/v1", "Job"): frozenset({"spec"}),
+    ("batch/v1", "CronJob"): frozenset({"spec"}),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"): frozenset({"spec"}),
+    ("policy/v1", "PodDisruptionBudget"): frozenset({"spec"}),
+    ("networking.k8s.io/v1", "NetworkPolicy"): frozenset({"spec"}),
+    ("networking.k8s.io/v1", "Ingress"): frozenset({"spec"}),
+    ("rbac.authorization.k8s.io/v1", "Role"): frozenset({"rules"}),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): frozenset({"roleRef", "subjects"}),
+}
+# Kinds known to be cluster-scoped: refused by name (one workload's objects live in its namespace).
+CLUSTER_SCOPED = frozenset(
+    {
+        "Namespace",
+        "Node",
+        "PersistentVolume",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PriorityClass",
+        "StorageClass",
+        "CSIDriver",
+        "CSINode",
+        "VolumeAttachment",
+        "IngressClass",
+        "RuntimeClass",
+        "APIService",
+        "ValidatingWebhookConfiguration",
+        "MutatingWebhookConfiguration",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+        "MutatingAdmissionPolicy",
+        "MutatingAdmissionPolicyBinding",
+        "FlowSchema",
+        "PriorityLevelConfiguration",
+        "CertificateSigningRequest",
+        "ComponentStatus",
+    }
+)
+SCALABLE = ("Deployment", "StatefulSet")
+# Where each kind keeps its pod template's spec.
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+MANIFEST_MAX_BYTES = 1024 * 1024  # per file: about what the API server takes for one object
+MANIFEST_MAX_FILES = 100
+MANIFEST_MAX_OBJECTS = 500
+YAML_SUFFIXES = (".yaml", ".yml")
+OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+STACK_FILE = re.compile(r"^Pulumi\..+\.ya?ml$", re.IGNORECASE)
+
+
+def own_objects(workload: str) -> dict[tuple[str, str], str]:
+    """The objects edgefleet creates in a manifests workload's namespace: (kind, name) -> what."""
+    return {
+        ("NetworkPolicy", "default-deny"): "edgefleet's default-deny NetworkPolicy",
+        ("NetworkPolicy", f"allow-{workload}"): "edgefleet's allow rule for the workload",
+        ("PodDisruptionBudget", workload): "edgefleet's PodDisruptionBudget for the scale target",
+    }
+
+
+def path_key(parts: Sequence[PathPart]) -> str:
+    """A path inside an object as text: ``spec.template.spec.containers[0].image``."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@dataclass
+class _Found:
+    file: str  # project-relative
+    line: int
+    col: int
+    body: dict[str, Any]
+    positions: dict[str, tuple[int, int]]
+
+
+def _positions(node: Any, parts: tuple[PathPart, ...], out: dict[str, tuple[int, int]], seen: set[int]) -> None:
+    """The 1-based (line, col) of every key and list item below ``node``, by ``path_key``."""
+    if id(node) in seen or len(out) > 20_000:
+        return
+    seen.add(id(node))
+    if isinstance(node, CommentedMap):
+        for key, value in node.items():
+            here = (*parts, str(key))
+            line, col = key_position(node, key)
+            out[path_key(here)] = (line + 1, col + 1)
+            _positions(value, here, out, seen)
+    elif isinstance(node, CommentedSeq):
+        for index, value in enumerate(node):
+            here = (*parts, index)
+            try:
+                line, col = item_position(node, index)
+            except (KeyError, TypeError):
+                continue
+            out[path_key(here)] = (line + 1, col + 1)
+            _positions(value, here, out, seen)
+
+
+class _Refused(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _parse(text: str, shown: str) -> list[_Found]:
+    """Every non-empty document of a manifest file, plain, with positions (``_Refused``: why not)."""
+    yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
+    yaml.Composer = _Composer
+    try:
+        documents = list(yaml.load_all(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{shown}:{mark.line + 1}" if mark else shown
+        reason = " ".join(str(exc.problem or exc.context or "invalid YAML").split())
+        raise _Refused(f"{where}: invalid YAML: {reason}; fix the manifest") from None
+    except ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        raise _Refused(f"{shown}:{line}: invalid YAML: the character {char!r} is not allowed in a YAML file") from None
+    except RecursionError:
+        raise _Refused(f"{shown}: invalid YAML: nested too deeply; fix the manifest") from None
+    except ValueError as exc:
+        if "digits" in str(exc):
+            raise _Refused(f"{shown}: invalid YAML: a number of more than 4,000 digits; fix the manifest") from None
+        reason = " ".join(str(exc).split())[:120]
+        raise _Refused(f"{shown}: invalid YAML: a value cannot be read ({reason}); fix the manifest") from None
+    except (YAMLError, TypeError, KeyError, AttributeError) as exc:
+        reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise _Refused(f"{shown}: invalid YAML: cannot be read as plain mappings and lists ({reason})") from None
+    out = []
+    for document in documents:
+        if document is None:
+            continue
+        line = (document.lc.line + 1) if isinstance(document, (CommentedMap, CommentedSeq)) else 1
+        if not isinstance(document, CommentedMap):
+            raise _Refused(f"{shown}:{line}: a document is not a Kubernetes object (a mapping); fix the manifest")
+        plain = _Plain()
+        try:
+            body = plain.value(document, "", None)
+        except _TooLarge:
+            raise _Refused(f"{shown}:{line}: aliases repeat too many values; write the object out") from None
+        if plain.bad_keys:
+            _, message, (bad_line, _) = plain.bad_keys[0]
+            raise _Refused(f"{shown}:{bad_line + 1}: {message}")
+        positions: dict[str, tuple[int, int]] = {}
+        _positions(document, (), positions, set())
+        out.append(_Found(shown, line, (document.lc.col or 0) + 1, body, positions))
+    return out
+
+
+def _files(root: Path, written: str, project_dir: Path) -> list[tuple[Path, str]]:
+    """The manifest files ``written`` names (one file, or a directory's YAML files, sorted)."""
+    if root.is_dir():
+        found = sorted(p for p in root.rglob("*") if p.suffix in YAML_SUFFIXES and not p.is_dir())
+        if not found:
+            raise _Refused(f"{written} holds no .yaml or .yml file; put the workload's manifests there")
+        if len(found) > MANIFEST_MAX_FILES:
+            raise _Refused(
+                f"{written} holds {len(found)} YAML files, more than {MANIFEST_MAX_FILES}; split the workload"
+            )
+    else:
+        found = [root]
+    out = []
+    for path in found:
+        shown = path.relative_to(project_dir).as_posix()
+        real = outside_project(project_dir, path)
+        if real is not None:
+            raise _Refused(
+                f"{shown} is a symbolic link to {real}, outside the project ({project_dir.resolve()}); copy the "
+                "manifest into the project instead of linking"
+            )
+        if STACK_FILE.fullmatch(path.resolve().name):
+            raise _Refused(
+                f"{shown} is a stack settings file ({path.resolve().name}), not a manifest; point `manifests` at "
+                "the workload's own files"
+            )
+        out.append((path, shown))
+    return out
+
+
+def _dig(node: Any, *parts: str) -> Any:
+    for part in parts:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def _check_object(found: _Found, workload: str) -> m.ManifestObject:
+    body = found.body
+    where = f"{found.file}:{found.line}"
+    api_version, kind, meta = body.get("apiVersion"), body.get("kind"), body.get("metadata")
+    missing = [
+        key
+        for key, ok in (
+            ("apiVersion", isinstance(api_version, str) and api_version),
+            ("kind", isinstance(kind, str) and kind),
+            ("metadata.name", isinstance(meta, Mapping) and isinstance(meta.get("name"), str) and meta.get("name")),
+        )
+        if not ok
+    ]
+    if missing:
+        raise _Refused(f"{where}: the object has no {', '.join(missing)}; every Kubernetes object names them")
+    name = str(_dig(meta, "name"))
+    api_version, kind = str(api_version), str(kind)
+    label = f"{kind} {name!r}"
+    if kind in CLUSTER_SCOPED:
+        raise _Refused(
+            f"{where}: {label} is cluster-scoped; a workload's objects live in its own namespace ({workload}): "
+            "install cluster-wide objects with the cluster, not with a workload"
+        )
+    if kind == "Secret":
+        raise _Refused(
+            f"{where}: {label}: a Secret's values in a manifest file would sit in git in clear; create it out of "
+            "band (kubectl, an external secrets operator) and reference it by name, or run the app as an image "
+            "workload with `secret_env`, which takes values from stack secrets"
+        )
+    fields = KINDS.get((api_version, kind))
+    if fields is None:
+        known = ", ".join(sorted({f"{k} ({v})" for v, k in KINDS}))
+        raise _Refused(
+            f"{where}: {api_version} {kind} is not a kind edgefleet knows to be namespaced; a workload's manifests "
+            f"hold only {known}"
+        )
+    if not OBJECT_NAME.fullmatch(name):
+        raise _Refused(
+            f"{where}: {label}: the name is not a valid Kubernetes object name (lower-case, digits, - and .)"
+        )
+    namespace = _dig(meta, "namespace")
+    if namespace is not None and namespace != workload:
+        line = found.positions.get("metadata.namespace", (found.line, 1))[0]
+        raise _Refused(
+            f"{found.file}:{line}: {label} names namespace {namespace!r}; a workload's objects go to its own "
+            f"namespace ({workload}): remove `metadata.namespace`"
+        )
+    extra = sorted(set(body) - fields - {"apiVersion", "kind", "metadata", "status"})
+    if extra:
+        line = found.positions.get(extra[0], (found.line, 1))[0]
+        raise _Refused(
+            f"{found.file}:{line}: {label} has {', '.join(f'`{e}`' for e in extra)}, not a field of a {kind}; remove it"
+        )
+    own = own_objects(workload).get((kind, name))
+    if own is not None:
+        raise _Refused(f"{where}: {label} is {own}; rename the object")
+    clean = {k: v for k, v in body.items() if k not in ("apiVersion", "kind", "status")}
+    return m.ManifestObject(
+        file=found.file,
+        line=found.line,
+        col=found.col,
+        api_version=api_version,
+        kind=kind,
+        name=name,
+        body=clean,
+        positions=found.positions,
+    )
+
+
+def scale_target(objects: Sequence[m.ManifestObject], written: str | None) -> str:
+    """The scale target (``Kind/name``): the one ``scale_target`` names, else the only Deployment
+    or StatefulSet (``_Refused``: none, several, or not there)."""
+    scalable = [f"{o.kind}/{o.name}" for o in objects if o.kind in SCALABLE]
+    if written is not None:
+        if written not in scalable:
+            there = ", ".join(scalable) or "none"
+            raise _Refused(f"{written} is not among the workload's manifests (Deployments and StatefulSets: {there})")
+        return written
+    if len(scalable) == 1:
+        return scalable[0]
+    if not scalable:
+        raise _Refused(
+            "the manifests hold no Deployment or StatefulSet, whose replicas edgefleet sets per location; add one"
+        )
+    raise _Refused(
+        f"the manifests hold several Deployments or StatefulSets ({', '.join(scalable)}); name the one whose "
+        "replicas edgefleet sets per location with `scale_target: <Kind>/<name>`"
+    )
+
+
+def load_manifests(
+    spec: m.WorkloadSpec, loc: tuple[PathPart, ...], report: Report, project_dir: Path | None
+) -> tuple[tuple[m.ManifestObject, ...], str] | None:
+    """A manifests workload's objects and scale target (None: something was reported)."""
+    written = str(spec.manifests)
+    where = (*loc, "manifests")
+    if project_dir is None:
+        report(where, "manifests are read from the project directory, which this loader was not given")
+        return None
+    root = fleet_file_path(project_dir, written)
+    if root is None:
+        report(
+            where,
+            f"{written!r} must be a relative path inside the project (no leading `/`, no `..`), e.g. "
+            "`apps/web/`: the program reads it from the project checkout",
+        )
+        return None
+    if not path_exists(root):
+        report(where, f"{written} not found in the project ({project_dir / written}); check the path")
+        return None
+    real = outside_project(project_dir, root)
+    if real is not None:
+        report(
+            where,
+            f"{written} is a symbolic link to {real}, outside the project ({project_dir.resolve()}); copy the "
+            "manifests into the project instead of linking",
+        )
+        return None
+    objects: list[m.ManifestObject] = []
+    seen: dict[tuple[str, str], m.ManifestObject] = {}
+    try:
+        for path, shown in _files(root, written, project_dir):
+            try:
+                text = read_regular_file(
+                    path, max_bytes=MANIFEST_MAX_BYTES, too_large="split the manifest into several files"
+                )
+            except NotAFileError as exc:
+                raise _Refused(f"{shown} {exc}") from None
+            except UnicodeDecodeError as exc:
+                raise _Refused(f"{shown} is not UTF-8 text ({exc.reason}); manifests are YAML text") from None
+            except OSError as exc:
+                raise _Refused(f"{shown} cannot be read: {exc.strerror or exc}") from None
+            for found in _parse(text, shown):
+                obj = _check_object(found, spec.name)
+                other = seen.get((obj.kind, obj.name))
+                if other is not None:
+                    raise _Refused(
+                        f"{obj.file}:{obj.line}: {obj.kind} {obj.name!r} is already defined at {other.file}:"
+                        f"{other.line}; an object is created once: remove or rename one"
+                    )
+                seen[(obj.kind, obj.name)] = obj
+                objects.append(obj)
+                if len(objects) > MANIFEST_MAX_OBJECTS:
+                    raise _Refused(f"{written} holds more than {MANIFEST_MAX_OBJECTS} objects; split the workload")
+        if not objects:
+            raise _Refused(f"{written} holds no Kubernetes object; add the workload's manifests")
+    except _Refused as exc:
+        report(where, exc.message)
+        return None
+    try:
+        target = scale_target(objects, spec.scale_target)
+    except _Refused as exc:
+        report((*loc, "scale_target") if spec.scale_target is not None else where, exc.message)
+        return None
+    return tuple(objects), target
+
+
+def pod_spec_path(kind: str) -> tuple[str, ...] | None:
+    """Where ``kind`` keeps its pod spec (None: it has no pods)."""
+    return POD_SPEC_PATHS.get(kind)
+
+
+def service_ports(objects: Sequence[m.ManifestObject]) -> list[tuple[int | str, str]]:
+    """The (pod port, protocol) pairs the workload's Services send traffic to: each port's
+    ``targetPort``, else its ``port`` (sorted, each once): the allow rule's ports."""
+    found: set[tuple[int | str, str]] = set()
+    for obj in objects:
+        if obj.kind != "Service":
+            continue
+        ports = _dig(obj.body, "spec", "ports")
+        for port in ports if isinstance(ports, list) else []:
+            if not isinstance(port, Mapping):
+                continue
+            target = port.get("targetPort", port.get("port"))
+            if isinstance(target, bool) or not isinstance(target, (int, str)):
+                continue
+            found.add((target, str(port.get("protocol") or "TCP")))
+    return sorted(found, key=lambda p: (str(type(p[0])), str(p[0]).zfill(5), p[1]))
+
+
+def scale_selector(objects: Sequence[m.ManifestObject], target: str) -> dict[str, Any]:
+    """The scale target's ``spec.selector`` (the PodDisruptionBudget selects the same pods)."""
+    for obj in objects:
+        if f"{obj.kind}/{obj.name}" == target:
+            selector = _dig(obj.body, "spec", "selector")
+            return copy.deepcopy(dict(selector)) if isinstance(selector, Mapping) else {}
+    return {}
+
+
+def _containers(pod: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    for key in ("initContainers", "containers"):
+        value = pod.get(key)
+        for container in value if isinstance(value, list) else []:
+            if isinstance(container, dict):
+                yield container
+
+
+def render(
+    objects: Sequence[m.ManifestObject],
+    target: str,
+    *,
+    replicas: int,
+    settings: m.LocationSettings,
+    labels: Mapping[str, str],
+    site_env: Mapping[str, str],
+) -> list[tuple[m.ManifestObject, dict[str, Any]]]:
+    """Each object as it goes to one location (a deep copy): ``labels`` and the override's labels on
+    every object; on the scale target, ``replicas``, and on each container of its pod template the
+    override's ``image``, the ``EDGEFLEET_*`` variables first and the ``env`` values (replacing a
+    variable of the same name)."""
+    out = []
+    for obj in objects:
+        body = copy.deepcopy(obj.body)
+        meta = body.setdefault("metadata", {})
+        meta["labels"] = {**(meta.get("labels") or {}), **settings.labels, **labels}
+        pod_path = POD_SPEC_PATHS.get(obj.kind)
+        template = _dig(body, *pod_path[:-1]) if pod_path else None
+        if isinstance(template, dict) and settings.labels:  # the override's labels reach the pods too
+            template_meta = template.setdefault("metadata", {})
+            template_meta["labels"] = {**(template_meta.get("labels") or {}), **settings.labels}
+        if f"{obj.kind}/{obj.name}" == target:
+            spec = body.setdefault("spec", {})
+            spec["replicas"] = replicas
+            pod = _dig(spec, "template", "spec")
+            for container in _containers(pod if isinstance(pod, dict) else {}):
+                if settings.image is not None:
+                    container["image"] = settings.image
+                ours = {**site_env, **settings.env}
+                theirs = [
+                    e for e in container.get("env") or [] if not (isinstance(e, Mapping) and e.get("name") in ours)
+                ]
+                container["env"] = [
+                    *({"name": k, "value": v} for k, v in site_env.items()),
+                    *theirs,
+                    *({"name": k, "value": v} for k, v in sorted(settings.env.items())),
+                ]
+        out.append((obj, body))
+    return out

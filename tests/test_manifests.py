@@ -328,3 +328,121 @@ def test_an_object_name_with_a_trailing_line_break_is_refused(project: Path) -> 
     code, stderr = _validate(project)
     assert code == 2
     assert "the name is not a valid Kubernetes object name" in stderr
+
+
+def _refused(project: Path, extra: str) -> str:
+    (project / "apps" / "web").mkdir(exist_ok=True)
+    (project / "apps" / "web" / "d.yaml").write_text(DEPLOYMENT + "---\n" + extra)
+    code, stderr = _validate(project)
+    assert code == 2, stderr
+    assert len(stderr.strip().splitlines()) == 2, stderr  # the error, one line, and the count
+    return stderr
+
+
+def _line(extra: str, needle: str) -> int:
+    """The line of ``needle`` in the extra document, counted in the whole file."""
+    offset = (DEPLOYMENT + "---\n").count("\n")
+    return offset + next(i for i, line in enumerate(extra.splitlines(), start=1) if needle in line)
+
+
+CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle", "expected"),
+    [
+        # Before: validate passed, then `edgefleet plan` crashed with a traceback in pulumi's typing.
+        (CM + "  labels: [a]\n", "labels: [a]", "metadata.labels: ['a'] is not of type 'object'"),
+        (CM + "data: [1]\n", "data: [1]", "data: [1] is not of type 'object'"),
+        # Before: accepted, and the API server would refuse it at `pulumi up`, midway.
+        (CM + "  labels: {n: 5}\n", "labels: {n: 5}", "metadata.labels.n: 5 is not of type 'string'"),
+        (CM + '  labels: {"bad key!": x}\n', "bad key!", "label 'bad key!': its name is not"),
+        (CM + '  labels: {ok: "no spaces"}\n', "no spaces", "label 'ok': its value is not"),
+        (CM + '  annotations: {"Example.com/x": y}\n', "Example.com", "its prefix (before `/`) is not"),
+        (
+            "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s}\nspec:\n  serviceName: s\n  selector: {}\n"
+            "  template:\n    spec:\n      containers:\n        - name: x\n          bogus: 1\n",
+            "- name: x",
+            "spec.template.spec.containers[0]: Additional properties are not allowed ('bogus' was unexpected)",
+        ),
+        # Before: `!!binary` bytes reached binaryData as the text "b'hello'".
+        (CM + "binaryData: {x: !!binary aGVsbG8=}\n", "!!binary", "`!!binary` decodes to bytes"),
+    ],
+)
+def test_an_object_the_api_would_refuse_is_refused_at_its_line(
+    project: Path, extra: str, needle: str, expected: str
+) -> None:
+    stderr = _refused(project, extra)
+    assert f"apps/web/d.yaml:{_line(extra, needle)}: " in stderr
+    assert expected in stderr
+
+
+HPA = """apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: hpa}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: price-board}
+  maxReplicas: 10
+"""
+PDB = """apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: mine}
+spec:
+  maxUnavailable: 1
+  selector: {matchExpressions: [{key: app.kubernetes.io/name, operator: Exists}]}
+"""
+BINDING = """apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: b}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: %s, name: %s}
+subjects:
+  - {kind: %s, name: "%s", namespace: %s}
+"""
+ROLE = """apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: r}
+rules:
+  - apiGroups: [""]
+    resources: [configmaps]
+    verbs: [get, "*"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle", "expected"),
+    [
+        (HPA, "scaleTargetRef", "HorizontalPodAutoscaler 'hpa' scales Deployment/price-board"),
+        (PDB, "selector:", "PodDisruptionBudget 'mine' selects the pods of Deployment/price-board"),
+        (
+            BINDING % ("ClusterRole", "cluster-admin", "ServiceAccount", "default", "web"),
+            "roleRef",
+            "RoleBinding 'b' binds ClusterRole 'cluster-admin'",
+        ),
+        (
+            BINDING % ("Role", "r", "ServiceAccount", "default", "kube-system"),
+            "- {kind",
+            "grants to service account 'default' of namespace 'kube-system'",
+        ),
+        (
+            BINDING % ("Role", "r", "Group", "system:authenticated", "null"),
+            "- {kind",
+            "grants to Group 'system:authenticated', a Kubernetes system identity",
+        ),
+        (ROLE, "verbs:", "Role 'r' grants '*'"),
+    ],
+)
+def test_objects_that_undo_edgefleets_guards_are_refused(project: Path, extra: str, needle: str, expected: str) -> None:
+    stderr = _refused(project, extra)
+    assert f"apps/web/d.yaml:{_line(extra, needle)}: " in stderr
+    assert expected in stderr
+
+
+def test_an_own_role_binding_an_other_pdb_and_hpa_are_accepted(project: Path) -> None:
+    (project / "apps" / "web").mkdir()
+    other = PDB.replace("matchExpressions: [{key: app.kubernetes.io/name, operator: Exists}]", "matchLabels: {a: b}")
+    binding = BINDING % ("Role", "r", "ServiceAccount", "default", "web")
+    role = ROLE.replace(', "*"', "")
+    hpa = HPA.replace("kind: Deployment, name: price-board", "kind: Deployment, name: other")
+    (project / "apps" / "web" / "d.yaml").write_text("---\n".join([DEPLOYMENT, other, binding, role, hpa]))
+    code, stderr = _validate(project)
+    assert code == 0, stderr

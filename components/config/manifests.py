@@ -6,9 +6,12 @@ ruamel's round-trip loader, so every object keeps the file and line it was writt
 line of every key and list item inside it, for ``edgefleet check``). It refuses, each as a config
 error naming the manifest's ``file:line``: YAML that does not parse, an object without
 ``apiVersion``/``kind``/``metadata.name``, a kind edgefleet does not know to be namespaced
-(cluster-scoped kinds by name), another namespace, the same object twice, an object edgefleet
-creates itself, and a missing or ambiguous scale target. ``render`` applies what edgefleet changes
-per location (replicas, ``overrides``, labels, ``EDGEFLEET_*``) to a copy of the objects.
+(cluster-scoped kinds by name), another namespace, an object the Kubernetes API schema or the
+label/annotation key rules refuse, ``!!binary``, the same object twice, an object edgefleet creates
+itself, a missing or ambiguous scale target, and objects that would undo edgefleet's guards
+(``check_interference``: an autoscaler or a second budget on the scale target, RBAC escalation).
+``render`` applies what edgefleet changes per location (replicas, ``overrides``, labels,
+``EDGEFLEET_*``) to a copy of the objects.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import ConstructorError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
@@ -111,6 +116,17 @@ MANIFEST_MAX_OBJECTS = 500
 YAML_SUFFIXES = (".yaml", ".yml")
 OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 STACK_FILE = re.compile(r"^Pulumi\..+\.ya?ml$", re.IGNORECASE)
+# The Kubernetes API schema every object is checked against (strict: no field the kind lacks), the
+# oldest minor edgefleet's vendors run; its types are what the typed pulumi-kubernetes classes take.
+SCHEMA_VERSION = "1.33"
+# A label or annotation key: an optional DNS-subdomain prefix and `/`, then a name of at most 63
+# characters; a label value: at most 63 such characters, or empty.
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+# Who a RoleBinding may not name: every user, every service account, anonymous requests, the nodes.
+_SYSTEM_SUBJECT = "system:"
+# Role verbs that grant more than the rules say (edit RBAC, bind roles, act as someone else).
+_ESCALATING_VERBS = frozenset({"*", "escalate", "bind", "impersonate"})
 
 
 def own_objects(workload: str) -> dict[tuple[str, str], str]:
@@ -161,6 +177,23 @@ def _positions(node: Any, parts: tuple[PathPart, ...], out: dict[str, tuple[int,
             _positions(value, here, out, seen)
 
 
+class _ManifestConstructor(_Constructor):
+    """The stack loader's constructor, refusing ``!!binary``: its bytes are no JSON value (they
+    would reach the object as the text ``b'...'``), and ``binaryData`` takes base64 text as is."""
+
+    def construct_binary(self, node: Any) -> Any:
+        raise ConstructorError(
+            None,
+            None,
+            "`!!binary` decodes to bytes, which no Kubernetes field takes; write the base64 text as a plain "
+            "string (`binaryData` takes base64)",
+            node.start_mark,
+        )
+
+
+_ManifestConstructor.add_constructor("tag:yaml.org,2002:binary", _ManifestConstructor.construct_binary)
+
+
 class _Refused(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -170,7 +203,7 @@ class _Refused(Exception):
 def _parse(text: str, shown: str) -> list[_Found]:
     """Every non-empty document of a manifest file, plain, with positions (``_Refused``: why not)."""
     yaml = YAML(typ="rt")
-    yaml.Constructor = _Constructor
+    yaml.Constructor = _ManifestConstructor
     yaml.Composer = _Composer
     try:
         documents = list(yaml.load_all(text))
@@ -308,6 +341,8 @@ def _check_object(found: _Found, workload: str) -> m.ManifestObject:
     own = own_objects(workload).get((kind, name))
     if own is not None:
         raise _Refused(f"{where}: {label} is {own}; rename the object")
+    _check_metadata(found, label)
+    _check_schema(found, label)
     clean = {k: v for k, v in body.items() if k not in ("apiVersion", "kind", "status")}
     return m.ManifestObject(
         file=found.file,
@@ -319,6 +354,154 @@ def _check_object(found: _Found, workload: str) -> m.ManifestObject:
         body=clean,
         positions=found.positions,
     )
+
+
+def _at(found: _Found | m.ManifestObject, parts: Sequence[PathPart]) -> str:
+    """``file:line`` of the deepest written part of ``parts`` (else the object's line)."""
+    for end in range(len(parts), 0, -1):
+        position = found.positions.get(path_key(parts[:end]))
+        if position is not None:
+            return f"{found.file}:{position[0]}"
+    return f"{found.file}:{found.line}"
+
+
+def _label_key_problem(key: str) -> str | None:
+    prefix, slash, name = key.rpartition("/")
+    if slash and (len(prefix) > 253 or not _DNS_SUBDOMAIN.fullmatch(prefix)):
+        return "its prefix (before `/`) is not a DNS subdomain (lower-case, digits, - and .)"
+    if not _LABEL_NAME.fullmatch(name):
+        return "its name is not 1-63 letters, digits, -, _ and ., starting and ending with a letter or digit"
+    return None
+
+
+def _check_metadata(found: _Found, label: str) -> None:
+    """Label and annotation keys, and label values, the API server takes (it would refuse the
+    object at `pulumi up`, after other objects were created)."""
+    meta = found.body.get("metadata")
+    for field in ("labels", "annotations"):
+        values = meta.get(field) if isinstance(meta, Mapping) else None
+        if not isinstance(values, Mapping):
+            continue  # not a mapping: the schema check says so
+        for key, value in values.items():
+            problem = _label_key_problem(str(key))
+            if (
+                problem is None
+                and field == "labels"
+                and isinstance(value, str)
+                and value
+                and not _LABEL_NAME.fullmatch(value)
+            ):
+                problem = "its value is not at most 63 letters, digits, -, _ and ., starting and ending with one"
+            if problem is not None:
+                at = _at(found, ("metadata", field, str(key)))
+                raise _Refused(f"{at}: {label}: {field[:-1]} {str(key)!r}: {problem}; fix the manifest")
+
+
+def _check_schema(found: _Found, label: str) -> None:
+    """The object against the Kubernetes API schema (types, and no field the kind lacks at any
+    depth): what the typed pulumi-kubernetes class and the API server would refuse, refused first."""
+    body = {k: v for k, v in found.body.items() if k != "status"}
+    try:
+        kubernetes_validate.validate(body, SCHEMA_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        parts = [str(p) if not isinstance(p, int) else p for p in exc.absolute_path]
+        where = path_key(parts) or "the object"
+        reason = " ".join(str(exc.message).split())
+        reason = reason if len(reason) <= 160 else reason[:157] + "..."
+        raise _Refused(f"{_at(found, parts)}: {label}: {where}: {reason}; fix the manifest") from None
+
+
+def _matches(selector: Any, labels: Mapping[str, Any]) -> bool:
+    """Whether a label selector (``matchLabels`` and ``matchExpressions``) selects ``labels``."""
+    if not isinstance(selector, Mapping):
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        if not isinstance(expr, Mapping):
+            return False
+        key, op, values = str(expr.get("key")), expr.get("operator"), list(expr.get("values") or [])
+        present = key in labels
+        if (
+            (op == "In" and (not present or labels[key] not in values))
+            or (op == "NotIn" and present and labels[key] in values)
+            or (op == "Exists" and not present)
+            or (op == "DoesNotExist" and present)
+        ):
+            return False
+    return True
+
+
+def check_interference(objects: Sequence[m.ManifestObject], target: str, workload: str) -> None:
+    """Objects that would undo what edgefleet sets or guards (``_Refused``: the first one): a
+    HorizontalPodAutoscaler of the scale target (it would fight the placed replicas), a second
+    PodDisruptionBudget over its pods (the eviction API refuses to drain a pod two budgets cover),
+    a RoleBinding to a ClusterRole, to another namespace's service account or to a ``system:``
+    user or group, and a Role rule with an escalating verb."""
+    kind, _, name = target.partition("/")
+    pod_labels: Mapping[str, Any] = {}
+    for obj in objects:
+        if obj.kind == kind and obj.name == name:
+            found = _dig(obj.body, "spec", "template", "metadata", "labels")
+            pod_labels = found if isinstance(found, Mapping) else {}
+    for obj in objects:
+        label = f"{obj.kind} {obj.name!r}"
+
+        def at(*parts: PathPart, obj: m.ManifestObject = obj) -> str:
+            return _at(obj, parts)
+
+        if obj.kind == "HorizontalPodAutoscaler":
+            ref = _dig(obj.body, "spec", "scaleTargetRef")
+            if isinstance(ref, Mapping) and f"{ref.get('kind')}/{ref.get('name')}" == target:
+                raise _Refused(
+                    f"{at('spec', 'scaleTargetRef')}: {label} scales {target}, whose replicas edgefleet sets per "
+                    "location (they would fight); remove the autoscaler, or set `replicas` and let placement split them"
+                )
+        elif obj.kind == "PodDisruptionBudget":
+            if pod_labels and _matches(_dig(obj.body, "spec", "selector"), pod_labels):
+                raise _Refused(
+                    f"{at('spec', 'selector')}: {label} selects the pods of {target}, which edgefleet's "
+                    f"PodDisruptionBudget {workload!r} covers; a pod under two budgets cannot be evicted (node "
+                    "drains fail): remove this one"
+                )
+        elif obj.kind == "RoleBinding":
+            role_kind = _dig(obj.body, "roleRef", "kind")
+            if role_kind != "Role":
+                raise _Refused(
+                    f"{at('roleRef', 'kind')}: {label} binds {role_kind} "
+                    f"{_dig(obj.body, 'roleRef', 'name')!r}; a ClusterRole's rules are defined outside the "
+                    "workload (cluster-admin, admin, aggregated roles): bind a Role of the manifests that lists "
+                    "what the pods need"
+                )
+            subjects = obj.body.get("subjects")
+            for index, subject in enumerate(subjects if isinstance(subjects, list) else []):
+                if not isinstance(subject, Mapping):
+                    continue
+                subject_name, namespace = str(subject.get("name") or ""), subject.get("namespace")
+                if subject.get("kind") == "ServiceAccount" and namespace not in (None, workload):
+                    raise _Refused(
+                        f"{at('subjects', index, 'namespace')}: {label} grants to service account "
+                        f"{subject_name!r} of namespace {namespace!r}; a workload grants only to its own "
+                        f"namespace's ({workload}) service accounts"
+                    )
+                if subject.get("kind") in ("User", "Group") and subject_name.startswith(_SYSTEM_SUBJECT):
+                    raise _Refused(
+                        f"{at('subjects', index, 'name')}: {label} grants to {subject.get('kind')} "
+                        f"{subject_name!r}, a Kubernetes system identity (every user, every service account, "
+                        "anonymous requests or the nodes); name the workload's own service accounts"
+                    )
+        elif obj.kind == "Role":
+            rules = obj.body.get("rules")
+            for index, rule in enumerate(rules if isinstance(rules, list) else []):
+                verbs = rule.get("verbs") if isinstance(rule, Mapping) else None
+                bad = sorted({str(v) for v in verbs if str(v) in _ESCALATING_VERBS}) if isinstance(verbs, list) else []
+                if bad:
+                    raise _Refused(
+                        f"{at('rules', index, 'verbs')}: {label} grants {', '.join(repr(v) for v in bad)}, which "
+                        "reaches past the rules written (edit RBAC, bind any role, act as another identity); "
+                        "list the verbs the pods need"
+                    )
 
 
 def scale_target(objects: Sequence[m.ManifestObject], written: str | None) -> str:
@@ -405,6 +588,11 @@ def load_manifests(
         target = scale_target(objects, spec.scale_target)
     except _Refused as exc:
         report((*loc, "scale_target") if spec.scale_target is not None else where, exc.message)
+        return None
+    try:
+        check_interference(objects, target, spec.name)
+    except _Refused as exc:
+        report(where, exc.message)
         return None
     return tuple(objects), target
 

@@ -18,10 +18,8 @@ from components.config import model as m
 from components.config.source import (
     NotAFileError,
     PathPart,
-    fleet_file_path,
     normalize_key,
-    outside_project,
-    path_exists,
+    project_file_problem,
     read_regular_file,
 )
 
@@ -274,24 +272,9 @@ def _read_project_file(
     if project_dir is None:
         report(where, "a `file` is read from the project directory, which this loader was not given")
         return None
-    path = fleet_file_path(project_dir, written)
+    path, problem = project_file_problem(project_dir, written, "apps/pos-sync/app.yaml", "file")
     if path is None:
-        report(
-            where,
-            f"{written!r} must be a relative path inside the project (no leading `/`, no `..`), e.g. "
-            "`apps/pos-sync/app.yaml`: the program reads it from the project checkout",
-        )
-        return None
-    if not path_exists(path):
-        report(where, f"{written} not found in the project ({project_dir / written}); check the path")
-        return None
-    real = outside_project(project_dir, path)
-    if real is not None:
-        report(
-            where,
-            f"{written} is a symbolic link to {real}, outside the project ({project_dir.resolve()}); copy the file "
-            "into the project instead of linking",
-        )
+        report(where, problem)
         return None
     if STACK_FILE.fullmatch(path.resolve().name):
         report(

@@ -38,11 +38,10 @@ from components.config.source import (
     _Constructor,
     _Plain,
     _TooLarge,
-    fleet_file_path,
     item_position,
     key_position,
     outside_project,
-    path_exists,
+    project_file_problem,
     read_regular_file,
 )
 
@@ -534,24 +533,9 @@ def load_manifests(
     if project_dir is None:
         report(where, "manifests are read from the project directory, which this loader was not given")
         return None
-    root = fleet_file_path(project_dir, written)
+    root, problem = project_file_problem(project_dir, written, "apps/web/", "manifests")
     if root is None:
-        report(
-            where,
-            f"{written!r} must be a relative path inside the project (no leading `/`, no `..`), e.g. "
-            "`apps/web/`: the program reads it from the project checkout",
-        )
-        return None
-    if not path_exists(root):
-        report(where, f"{written} not found in the project ({project_dir / written}); check the path")
-        return None
-    real = outside_project(project_dir, root)
-    if real is not None:
-        report(
-            where,
-            f"{written} is a symbolic link to {real}, outside the project ({project_dir.resolve()}); copy the "
-            "manifests into the project instead of linking",
-        )
+        report(where, problem)
         return None
     objects: list[m.ManifestObject] = []
     seen: dict[tuple[str, str], m.ManifestObject] = {}

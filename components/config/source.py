@@ -700,6 +700,27 @@ def fleet_file_path(project_dir: Path, written: str) -> Path | None:
     return project_dir / relative
 
 
+def project_file_problem(project_dir: Path, written: str, example: str, what: str) -> tuple[Path | None, str]:
+    """Where a project-relative path the config names (``config_files[].file``, ``manifests``)
+    points, or why it may not be read: not relative, missing, or a link out of the project.
+    ``example`` is a path to suggest, ``what`` the thing to copy in instead of linking."""
+    path = fleet_file_path(project_dir, written)
+    if path is None:
+        return None, (
+            f"{written!r} must be a relative path inside the project (no leading `/`, no `..`), e.g. "
+            f"`{example}`: the program reads it from the project checkout"
+        )
+    if not path_exists(path):
+        return None, f"{written} not found in the project ({project_dir / written}); check the path"
+    real = outside_project(project_dir, path)
+    if real is not None:
+        return None, (
+            f"{written} is a symbolic link to {real}, outside the project ({project_dir.resolve()}); copy the "
+            f"{what} into the project instead of linking"
+        )
+    return path, ""
+
+
 def outside_project(project_dir: Path, path: Path) -> Path | None:
     """The real path of ``path`` (every symbolic link resolved) when it is outside the project's
     real directory, else None: a project-relative setting may name only the project's own files."""

@@ -9,7 +9,6 @@ then ``policies/config/<stack>.json`` (the file given to ``--policy-pack-config`
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,18 +33,16 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 from pydantic import BaseModel
 
+from components.config.errors import ConfigError
 from components.config.manifests import CONTAINER_LISTS, path_key, pod_spec_path
 from components.config.model import Cluster, FleetSpec, ManifestObject
 from components.config.parse import format_path
 from components.config.slices import load_sliced
 from components.config.source import (
-    NotAFileError,
     PathPart,
     StackSource,
-    json_problem,
-    path_exists,
-    read_regular_file,
 )
+from components.policy import read_pack_config
 from edgefleet.engine import ProgramRun, Registration
 from policies.locations import config_problems
 
@@ -220,19 +217,13 @@ class CheckReport:
 
 
 def load_pack_config(path: Path) -> dict[str, Any]:
-    """A ``--policy-pack-config`` file: ``{"all": "advisory", "<rule>": "mandatory" | {...}}``."""
-    if not path_exists(path):
-        return {}
+    """A ``--policy-pack-config`` file: ``{"all": "advisory", "<rule>": "mandatory" | {...}}``, read
+    as placement reads it (``components.policy.read_pack_config``; a missing file is ``{}``), then
+    its levels checked."""
     try:
-        data = json.loads(read_regular_file(path))
-    except json.JSONDecodeError as exc:
-        raise PackConfigError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON: {exc.msg}") from None
-    except NotAFileError as exc:
-        raise PackConfigError(f"{path}: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PackConfigError(f"{path}: cannot be read ({exc}); name a readable JSON file") from None
-    except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits; arrays nested too deeply
-        raise PackConfigError(f"{path}: invalid JSON: {json_problem(exc)}") from None
+        data = read_pack_config(path.parent, path.name, required=False)
+    except ConfigError as exc:
+        raise PackConfigError(f"{path}: {exc.issues[0].message}") from None
     return check_levels(data, str(path))
 
 

@@ -158,11 +158,6 @@ def program_pack_config(value: str | None) -> PackConfigSetting:
     return data
 
 
-def read_pack_config_file(path: Path) -> dict[str, Any]:
-    """The file ``edgefleet check --policy-pack-config`` names (any path the operator chooses)."""
-    return read_pack_config(path.parent, path.name, required=True)
-
-
 def with_requirements(
     options: PlacementOptions, project_dir: Path, source: StackSource, *, shown: str | None = None
 ) -> PlacementOptions:

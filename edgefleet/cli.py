@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -142,23 +142,26 @@ def _write_output(option: str, path: Path, text: str) -> None:
         raise _fail_lines(f"{option} {path}: {problem}")
 
 
+PackOverride = tuple[str, dict[str, Any]]  # `check --policy-pack-config`: the file as shown, its levels
+
+
 def _load_scoped(
-    stack: str, *, previous: Path | None = None, exact: bool = False, pack_config: Path | None = None
+    stack: str, *, previous: Path | None = None, exact: bool = False, pack_override: PackOverride | None = None
 ) -> tuple[Path, StackSource, FleetSpec, SliceScope | None]:
     """Project, stack file, fleet and slice. Placement honours the location requirements of the
-    rules mandatory in the stack's pack config (``components/policy.py``); ``pack_config``
+    rules mandatory in the stack's pack config (``components/policy.py``); ``pack_override``
     (``check --policy-pack-config``) stands in for it, for this run and the program it plans."""
-    from components.policy import POLICY_PACK_CONFIG_KEY, read_pack_config_file, with_requirements
+    from components.policy import POLICY_PACK_CONFIG_KEY, with_requirements
 
     project = find_project()
     source = read_stack_file(stack_file(project, stack), project)
     shown = None
-    if pack_config is not None:
+    if pack_override is not None:
         # The operator's file (any path) stands in for the stack's; the program it plans gets the
         # levels themselves, so the file need not be inside the project.
-        override = ConfigValue(POLICY_PACK_CONFIG_KEY, False, read_pack_config_file(pack_config))
+        shown, levels = pack_override
+        override = ConfigValue(POLICY_PACK_CONFIG_KEY, False, levels)
         source = replace(source, values={**source.values, POLICY_PACK_CONFIG_KEY: override})
-        shown = str(pack_config)
     options = with_requirements(
         placement_options(project, source, previous=previous, exact=exact), project, source, shown=shown
     )
@@ -167,9 +170,9 @@ def _load_scoped(
 
 
 def _load(
-    stack: str, *, previous: Path | None = None, exact: bool = False, pack_config: Path | None = None
+    stack: str, *, previous: Path | None = None, exact: bool = False, pack_override: PackOverride | None = None
 ) -> tuple[Path, StackSource, FleetSpec]:
-    project, source, spec, _ = _load_scoped(stack, previous=previous, exact=exact, pack_config=pack_config)
+    project, source, spec, _ = _load_scoped(stack, previous=previous, exact=exact, pack_override=pack_override)
     return project, source, spec
 
 
@@ -372,12 +375,13 @@ def check(
     if pack_config is not None and not path_exists(pack_config):
         raise _fail_lines(f"--policy-pack-config {pack_config}: not found; check the path")
     try:
-        if pack_config is not None:
-            load_pack_config(pack_config)  # its levels checked before anything is planned
-        project, source, spec = _load(stack, pack_config=pack_config)
-        configured = configured_pack_config(source)  # the stack's path, or --policy-pack-config's levels
-        if isinstance(configured, Mapping):
-            config = check_levels(configured, str(pack_config or POLICY_PACK_CONFIG_KEY))
+        # Read once, levels checked before anything is planned; it steers placement and the rules.
+        override = (str(pack_config), load_pack_config(pack_config)) if pack_config is not None else None
+        project, source, spec = _load(stack, pack_override=override)
+        if override is not None:
+            config = override[1]
+        elif isinstance(configured := configured_pack_config(source), Mapping):  # the levels inline
+            config = check_levels(configured, POLICY_PACK_CONFIG_KEY)
         else:
             config = load_pack_config(project / (configured or default_pack_config(source.stack)))
     except ConfigError as exc:

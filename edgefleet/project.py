@@ -45,10 +45,13 @@ def find_project(start: Path | None = None) -> Path:
 
 
 def _exists(path: Path) -> bool:
+    """Whether ``path`` names anything, a dangling link included (it still is the nearest
+    ``Pulumi.yaml``); False, not an ``OSError``, for a name no file can have."""
     try:
-        return path.exists() or path.is_symlink()
+        path.lstat()
     except (OSError, ValueError):
         return False
+    return True
 
 
 def _read_project(project_file: Path) -> tuple[dict[str, Any], str | None]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
-import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from components.config import model as m
 from components.config.source import (
     NotAFileError,
     PathPart,
+    is_stack_settings_file,
     normalize_key,
     project_file_problem,
     read_regular_file,
@@ -60,7 +60,6 @@ SECRET_KEYS_ANNOTATION = "edgefleet.io/secret-keys"
 # The main port's name on the container and the Service.
 MAIN_PORT_NAME = "http"
 # A stack settings file (`Pulumi.<stack>.yaml`): never a config file, whatever links lead to it.
-STACK_FILE = re.compile(r"^Pulumi\..+\.ya?ml$", re.IGNORECASE)
 
 
 # The longest config file name: its ConfigMap key, with room for an index (`<index>-<name>`), stays
@@ -276,7 +275,7 @@ def _read_project_file(
     if path is None:
         report(where, problem)
         return None
-    if STACK_FILE.fullmatch(path.resolve().name):
+    if is_stack_settings_file(path):
         report(
             where,
             f"{written} is a stack settings file ({path.resolve().name}): it holds the stack's config values, those "

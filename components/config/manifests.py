@@ -38,6 +38,7 @@ from components.config.source import (
     _Constructor,
     _Plain,
     _TooLarge,
+    is_stack_settings_file,
     item_position,
     key_position,
     outside_project,
@@ -114,7 +115,6 @@ MANIFEST_MAX_FILES = 100
 MANIFEST_MAX_OBJECTS = 500
 YAML_SUFFIXES = (".yaml", ".yml")
 OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-STACK_FILE = re.compile(r"^Pulumi\..+\.ya?ml$", re.IGNORECASE)
 # The Kubernetes API schema every object is checked against (strict: no field the kind lacks), the
 # oldest minor edgefleet's vendors run; its types are what the typed pulumi-kubernetes classes take.
 SCHEMA_VERSION = "1.33"
@@ -267,7 +267,7 @@ def _files(root: Path, written: str, project_dir: Path) -> list[tuple[Path, str]
                 f"{shown} is a symbolic link to {real}, outside the project ({project_dir.resolve()}); copy the "
                 "manifest into the project instead of linking"
             )
-        if STACK_FILE.fullmatch(path.resolve().name):
+        if is_stack_settings_file(path):
             raise _Refused(
                 f"{shown} is a stack settings file ({path.resolve().name}), not a manifest; point `manifests` at "
                 "the workload's own files"

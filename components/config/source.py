@@ -193,6 +193,16 @@ def stack_name_from_path(path: Path) -> str:
     return path.stem
 
 
+_STACK_SETTINGS_FILE = re.compile(r"Pulumi\..+\.ya?ml", re.IGNORECASE)
+
+
+def is_stack_settings_file(path: Path) -> bool:
+    """Whether ``path`` (its real name, links resolved) is a stack settings file
+    (``Pulumi.<stack>.yaml``): it holds config values set without ``--secret`` in clear, so it is
+    never read as a config file or a manifest."""
+    return _STACK_SETTINGS_FILE.fullmatch(path.resolve().name) is not None
+
+
 # What one file may hold. A stack or fleet file is at most MAX_FILE_BYTES (4 MiB: a fleet of tens of
 # thousands of clusters; reading it takes seconds per MiB). YAML aliases can multiply a small file into
 # a huge value ("billion laughs"), so the values aliases repeat are capped separately: MAX_ALIAS_VALUES

@@ -36,7 +36,7 @@ from pydantic import BaseModel
 from components.config.errors import ConfigError
 from components.config.manifests import CONTAINER_LISTS, path_key, pod_spec_path
 from components.config.model import Cluster, FleetSpec, ManifestObject
-from components.config.parse import format_path
+from components.config.parse import format_path, has_path
 from components.config.slices import load_sliced
 from components.config.source import (
     PathPart,
@@ -422,20 +422,20 @@ class Locator:
         """The first of ``paths`` written in the cluster's entry or inherited from `defaults`."""
         entry: tuple[PathPart, ...] = ("clusters", cluster.config_index)
         for path in paths:
-            if _has(self.raw, (*entry, *path)):
+            if has_path(self.raw, (*entry, *path)):
                 return (*entry, *path)
-            if _has(self.raw, ("defaults", *path)) and _was_set(cluster.spec, path):
+            if has_path(self.raw, ("defaults", *path)) and _was_set(cluster.spec, path):
                 return ("defaults", *path)  # merged into this cluster from `defaults`
         return self._written(entry, paths)
 
     def _written(self, entry: tuple[PathPart, ...], paths: Sequence[tuple[str, ...]]) -> tuple[PathPart, ...]:
         """The first of ``paths`` written in ``entry``, else the deepest part of the first one that is."""
         for path in paths:
-            if _has(self.raw, (*entry, *path)):
+            if has_path(self.raw, (*entry, *path)):
                 return (*entry, *path)
         found = entry
         for part in paths[0] if paths else ():
-            if not _has(self.raw, (*found, part)):
+            if not has_path(self.raw, (*found, part)):
                 break
             found = (*found, part)
         return found
@@ -511,20 +511,6 @@ def _dig_list(body: Mapping[str, Any], path: Sequence[str]) -> list[Any]:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _has(raw: Any, path: Sequence[PathPart]) -> bool:
-    """Whether ``path`` is written in the raw config."""
-    node = raw
-    for part in path:
-        if isinstance(node, Mapping) and isinstance(part, str):
-            found = part in node
-        else:
-            found = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        if not found:
-            return False
-        node = node[part]
-    return True
 
 
 def _was_set(model: BaseModel, path: Sequence[str]) -> bool:

@@ -138,13 +138,13 @@ class _Reporter:
     def origin(self, loc: Sequence[PathPart]) -> Sequence[PathPart]:
         """Where a path's value was written: a cluster key that came from `defaults` is
         reported there (once), not once per cluster it was merged into."""
-        if loc[:1] == ("clusters",) and len(loc) > 2 and not _has(self.raw, loc):
-            if loc[2] == "cni" and _has(self.raw, loc[:3]) and _is_existing(self.raw, loc[1]):
+        if loc[:1] == ("clusters",) and len(loc) > 2 and not has_path(self.raw, loc):
+            if loc[2] == "cni" and has_path(self.raw, loc[:3]) and _is_existing(self.raw, loc[1]):
                 return loc  # an existing cluster's own `cni` replaces the default whole
             default_loc = ("defaults", *loc[2:])
-            if _has(self.raw, default_loc):
+            if has_path(self.raw, default_loc):
                 return default_loc
-            if not _has(self.raw, loc[:3]) and _has(self.raw, default_loc[:2]):
+            if not has_path(self.raw, loc[:3]) and has_path(self.raw, default_loc[:2]):
                 return default_loc  # e.g. a key missing inside a mapping that came from defaults
         return loc
 
@@ -170,7 +170,8 @@ def _is_existing(raw: Any, index: PathPart) -> bool:
     return isinstance(entry, Mapping) and entry.get("vendor") == "existing"
 
 
-def _has(raw: Any, loc: Sequence[PathPart]) -> bool:
+def has_path(raw: Any, loc: Sequence[PathPart]) -> bool:
+    """Whether ``loc`` is written in the raw config (mapping keys and list indexes)."""
     node = raw
     for part in loc:
         if isinstance(node, Mapping) and isinstance(part, str) and part in node:
@@ -551,7 +552,7 @@ def _cloud_checks(spec: m.ClusterSpec, raw: Mapping[str, Any], loc: tuple[PathPa
         ok = False
     if not endpoint.public and spec.vendor in _PUBLIC_API_ONLY:
         # Point at the cluster when its endpoint came from `defaults`: the fix goes on this cluster.
-        own = _has(rep.raw, (*loc, "endpoint"))
+        own = has_path(rep.raw, (*loc, "endpoint"))
         rep.add(
             (*loc, "endpoint") if own else loc,
             f"{_PUBLIC_API_ONLY[spec.vendor]}: set `endpoint: {{public: true, allowed_cidrs: [<your networks>]}}`"

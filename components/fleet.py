@@ -172,7 +172,7 @@ class Fleet(pulumi.ComponentResource):
                             ),
                             settings=workload.settings_for(cluster_name),
                             config_files=workload.config_files,
-                            manifests=workload.manifests,
+                            manifests=workload.objects_for(cluster_name),
                             scale_target=workload.scale_target,
                             secret_env={
                                 name: args.secrets[key] for name, key in sorted(workload.spec.secret_env.items())

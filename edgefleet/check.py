@@ -364,7 +364,11 @@ class Locator:
         self.clusters: dict[str, Cluster] = {c.name: c for c in spec.clusters}
         self.workloads = {w.spec.name: w.config_index for w in spec.workloads}
         # A manifests workload's own objects by (kind, name): where each was written.
-        self.manifests = {w.spec.name: {(o.kind, o.name): o for o in w.manifests} for w in spec.workloads}
+        self.manifests = {
+            (w.spec.name, s.cluster): {(o.kind, o.name): o for o in w.objects_for(s.cluster)}
+            for w in spec.workloads
+            for s in w.settings
+        }
         self.stack_file = _relative(Path(source.file), project)
 
     def owner(self, urn: str) -> tuple[str | None, str | None]:
@@ -388,7 +392,7 @@ class Locator:
             # A fleet-wide rule in a slice judges workloads placed in other slices (no resource of
             # theirs here): its message names the workload, which has an entry in the fleet file.
             workload = next((w for w in _NAMED_WORKLOAD.findall(message) if w in self.workloads), None)
-        written = self._manifest_object(urn, workload)
+        written = self._manifest_object(urn, workload, cluster_name)
         if written is not None:
             return _in_manifest(written, rule, message, cluster_name, workload)
         cluster = self.clusters.get(cluster_name or "")
@@ -407,10 +411,10 @@ class Locator:
             return self._at((f"{key.scope}s",))
         return self._at((), **names)
 
-    def _manifest_object(self, urn: str, workload: str | None) -> ManifestObject | None:
+    def _manifest_object(self, urn: str, workload: str | None, cluster: str | None) -> ManifestObject | None:
         """The manifest object a resource was registered from (None: not a user's object)."""
         node = self.by_urn.get(urn)
-        objects = self.manifests.get(workload or "")
+        objects = self.manifests.get((workload or "", cluster or ""))
         parent = self.by_urn.get(node.parent or "") if node is not None else None
         if node is None or not objects or parent is None or parent.type != "edgefleet:workloads:EdgeWorkload":
             return None

@@ -49,7 +49,7 @@ def test_a_stack_path_works_from_any_directory(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert "11 cluster(s), 5 workload(s), 12 placement(s)" in result.stderr
+    assert "11 cluster(s), 7 workload(s), 16 placement(s)" in result.stderr
 
 
 def test_plan_prints_a_tree_per_cluster_and_counts_by_type(tmp_path: Path) -> None:

@@ -119,12 +119,13 @@ def check_application(
         report((*loc, *where), message)
         ok = False
 
-    if spec.manifests is not None:
+    source = spec.objects_source
+    if source is not None:
         for key in IMAGE_ONLY_KEYS:
             if key in spec.model_fields_set:
                 bad(
                     (key,),
-                    f"`{key}` is for `image` workloads; a `manifests` workload sets it in its own objects "
+                    f"`{key}` is for `image` workloads; a `{source}` workload sets it in its own objects "
                     "(docs/workloads.md): remove it here",
                 )
 
@@ -220,6 +221,11 @@ def check_application(
                     (*oloc, "env", name),
                     f"{name} comes from `secret_env`; an override cannot replace it with a plain value",
                 )
+        if override.values and spec.helm is None:
+            bad(
+                (*oloc, "values"),
+                "`values` are a Helm chart's; this workload has no `helm` source: use `image`, `env` or `labels`",
+            )
         for key in override.labels:
             if key in RESERVED_LABELS or key.startswith(RESERVED_LABEL_PREFIXES):
                 bad(
@@ -300,11 +306,12 @@ def _read_project_file(
 
 def location_settings(spec: m.WorkloadSpec, clusters: Sequence[m.Cluster]) -> tuple[m.LocationSettings, ...]:
     """Image, env and labels per cluster (sorted by name): the workload's own, then each matching
-    override in order (a later one wins)."""
+    override in order (a later one wins); for a helm workload, the overrides whose `values` apply."""
     out = []
     for cluster in sorted(clusters, key=lambda c: c.name):
         image, env, labels = spec.image, dict(spec.env), {}
-        for override in spec.overrides:
+        values_from: list[int] = []
+        for index, override in enumerate(spec.overrides):
             if override.clusters is not None:
                 matches = cluster.name in override.clusters
             else:
@@ -315,9 +322,15 @@ def location_settings(spec: m.WorkloadSpec, clusters: Sequence[m.Cluster]) -> tu
             image = override.image or image
             env.update(override.env)
             labels.update(override.labels)
+            if override.values:
+                values_from.append(index)
         out.append(
             m.LocationSettings(
-                cluster=cluster.name, image=image, env=dict(sorted(env.items())), labels=dict(sorted(labels.items()))
+                cluster=cluster.name,
+                image=image,
+                env=dict(sorted(env.items())),
+                labels=dict(sorted(labels.items())),
+                values_from=tuple(values_from),
             )
         )
     return tuple(out)

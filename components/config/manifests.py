@@ -17,6 +17,7 @@ itself, a missing or ambiguous scale target, and objects that would undo edgefle
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
 from components.config import model as m
+from components.config import rendering
 from components.config.source import (
     NotAFileError,
     PathPart,
@@ -194,9 +196,13 @@ _ManifestConstructor.add_constructor("tag:yaml.org,2002:binary", _ManifestConstr
 
 
 class _Refused(Exception):
-    def __init__(self, message: str) -> None:
+    """Why the objects cannot be placed; ``where``: the key below the workload it is about, when
+    not the source's own key (``("helm", "values_files", 0)``)."""
+
+    def __init__(self, message: str, where: tuple[PathPart, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
+        self.where = where
 
 
 def _parse(text: str, shown: str) -> list[_Found]:
@@ -524,49 +530,316 @@ def scale_target(objects: Sequence[m.ManifestObject], written: str | None) -> st
     )
 
 
-def load_manifests(
-    spec: m.WorkloadSpec, loc: tuple[PathPart, ...], report: Report, project_dir: Path | None
-) -> tuple[tuple[m.ManifestObject, ...], str] | None:
-    """A manifests workload's objects and scale target (None: something was reported)."""
-    written = str(spec.manifests)
-    where = (*loc, "manifests")
-    if project_dir is None:
-        report(where, "manifests are read from the project directory, which this loader was not given")
+def _manifest_text(path: Path, shown: str) -> str:
+    try:
+        return read_regular_file(path, max_bytes=MANIFEST_MAX_BYTES, too_large="split the manifest into several files")
+    except NotAFileError as exc:
+        raise _Refused(f"{shown} {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise _Refused(f"{shown} is not UTF-8 text ({exc.reason}); manifests are YAML text") from None
+    except OSError as exc:
+        raise _Refused(f"{shown} cannot be read: {exc.strerror or exc}") from None
+
+
+def _manifests_found(root: Path, written: str, project_dir: Path) -> list[_Found]:
+    """``manifests:``: every document of the file or the directory's YAML files, as written."""
+    out: list[_Found] = []
+    for path, shown in _files(root, written, project_dir):
+        out += _parse(_manifest_text(path, shown), shown)
+    return out
+
+
+def _project_relative(project_dir: Path, real: Path) -> str | None:
+    try:
+        return real.relative_to(project_dir.resolve()).as_posix()
+    except ValueError:
         return None
-    root, problem = project_file_problem(project_dir, written, "apps/web/", "manifests")
+
+
+def _take_origin(body: dict[str, Any]) -> Any:
+    """Remove kustomize's origin annotation from ``body`` (and an emptied ``annotations``); its value."""
+    annotations = _dig(body, "metadata", "annotations")
+    if not isinstance(annotations, dict) or rendering.ORIGIN_ANNOTATION not in annotations:
+        return None
+    written = annotations.pop(rendering.ORIGIN_ANNOTATION)
+    if not annotations:
+        del body["metadata"]["annotations"]
+    try:
+        return YAML(typ="safe").load(str(written))
+    except YAMLError:
+        return None
+
+
+def _source_document(documents: Sequence[_Found], kind: str, name: str) -> _Found | None:
+    """The written document an object kustomize rendered came from: the same kind, and the name it
+    had before a name prefix or suffix (the longest written name inside the rendered one)."""
+    same_kind = [d for d in documents if d.body.get("kind") == kind]
+    names = [(str(_dig(d.body, "metadata", "name")), d) for d in same_kind]
+    named = [(len(written), d) for written, d in names if written in name]
+    if named:
+        return max(named, key=lambda pair: pair[0])[1]
+    return same_kind[0] if len(same_kind) == 1 else None
+
+
+def _generator_line(text: str) -> int:
+    """The line of a kustomization's generators (where a generated object was configured)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.match(r"\s*(configMapGenerator|secretGenerator)\s*:", line):
+            return number
+    return 1
+
+
+def _kustomize_found(root: Path, written: str, project_dir: Path) -> list[_Found]:
+    """``kustomize:``: the objects ``kubectl kustomize`` builds, each located at the file (and the
+    lines) of the project it came from; refused when any came from outside the project."""
+    if not root.is_dir() or rendering.kustomization_file(root) is None:
+        raise _Refused(
+            f"{written} is not a Kustomize directory (one holding kustomization.yaml); point `kustomize` at the "
+            "overlay's directory"
+        )
+    try:
+        built = rendering.kustomize_build(root)
+    except rendering.RenderError as exc:
+        raise _Refused(f"{written}: kustomize cannot build it: {exc.message}") from None
+    sources: dict[str, list[_Found]] = {}
+    out: list[_Found] = []
+    for doc in _parse(built.text, f"{written} (kustomize output)"):
+        origin = _take_origin(doc.body)
+        label = f"{doc.body.get('kind')} {str(_dig(doc.body, 'metadata', 'name'))!r}"
+        if not isinstance(origin, Mapping) or not (origin.get("path") or origin.get("configuredIn")):
+            raise _Refused(f"{written}: kustomize did not say where {label} came from; build it with kubectl 1.27+")
+        if origin.get("repo"):
+            raise _Refused(
+                f"{written}: {label} comes from the remote base {origin.get('repo')}, which may change between plans "
+                "and deploys; copy the base into the project (pinned) and refer to it by a relative path"
+            )
+        from_file = str(origin.get("path") or origin.get("configuredIn"))
+        real = rendering.origin_path(built.base, from_file).resolve()
+        shown = _project_relative(project_dir, real)
+        if shown is None:
+            raise _Refused(
+                f"{written}: {label} comes from {real}, outside the project ({project_dir.resolve()}); copy the base "
+                "into the project"
+            )
+        if shown not in sources:
+            text = _manifest_text(real, shown)
+            sources[shown] = [] if origin.get("configuredIn") else _parse(text, shown)
+            if origin.get("configuredIn"):
+                sources[shown] = [_Found(shown, _generator_line(text), 1, {}, {})]
+        kind, name = str(doc.body.get("kind")), str(_dig(doc.body, "metadata", "name"))
+        source = sources[shown][0] if origin.get("configuredIn") else _source_document(sources[shown], kind, name)
+        if source is None:
+            out.append(_Found(shown, 1, 1, doc.body, {}))
+        else:
+            out.append(_Found(shown, source.line, source.col, doc.body, dict(source.positions)))
+    return out
+
+
+_SOURCE_LINE = re.compile(r"#\s*Source:\s*(\S+)\s*$")
+
+
+def _key_of(line: str) -> str | None:
+    """The mapping key a YAML line starts with (``- name: x`` -> ``name``), if any."""
+    found = re.match(r"\s*(?:-\s+)*([\w./-]+)\s*:", line)
+    return found.group(1) if found else None
+
+
+def _line_map(rendered: Sequence[str], template: Sequence[str]) -> list[int]:
+    """For each rendered line (0-based), the 1-based template line it came from. Lines Helm copied
+    unchanged match (difflib, indentation aside); a templated line (``privileged: {{ ... }}``)
+    matches the template line of the same key among those it replaced, else the one at the same
+    offset when as many were replaced, else the first of them (``{{ include ... | nindent }}``);
+    lines with no template counterpart take the line above them."""
+    a = [line.strip() for line in rendered]
+    b = [line.strip() for line in template]
+    out = [1] * len(rendered)
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        for i in range(i1, i2):
+            if op == "equal":
+                out[i] = j1 + (i - i1) + 1
+            elif op == "replace":
+                key = _key_of(rendered[i])
+                same = [j for j in range(j1, j2) if key is not None and _key_of(template[j]) == key]
+                if same:
+                    out[i] = same[0] + 1
+                elif i2 - i1 == j2 - j1:
+                    out[i] = j1 + (i - i1) + 1
+                else:
+                    out[i] = j1 + 1
+            else:  # insert: nothing in the template
+                out[i] = max(j1, 1)
+    return out
+
+
+def _chart_name(chart_dir: Path) -> str:
+    try:
+        meta = YAML(typ="safe").load(read_regular_file(chart_dir / "Chart.yaml", max_bytes=MANIFEST_MAX_BYTES))
+    except (OSError, UnicodeDecodeError, YAMLError):
+        return chart_dir.name
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    return str(name) if name else chart_dir.name
+
+
+def _helm_found(spec: m.WorkloadSpec, project_dir: Path, values_from: Sequence[int]) -> list[_Found]:
+    """``helm:``: the objects ``helm template`` renders (the overrides' ``values`` in
+    ``values_from`` over the workload's), each located at its template's file and line."""
+    helm = spec.helm
+    assert helm is not None
+    local: Path | None = None
+    remote: tuple[str, str, str] | None = None
+    if isinstance(helm.chart, str):
+        root, problem = project_file_problem(project_dir, helm.chart, "charts/web", "chart")
+        if root is None:
+            raise _Refused(problem, ("helm", "chart"))
+        if not root.is_dir() or not (root / "Chart.yaml").is_file():
+            raise _Refused(
+                f"{helm.chart} is not a chart directory (one holding Chart.yaml); unpack a packaged chart into the "
+                "project with `tar xzf`, or name a repository's chart as `{repo, name, version}`",
+                ("helm", "chart"),
+            )
+        local = root
+        chart_shown = root.relative_to(project_dir).as_posix()
+    else:
+        remote = (helm.chart.repo, helm.chart.name, helm.chart.version)
+        chart_shown = f"{helm.chart.name}-{helm.chart.version}"
+    files: list[Path] = []
+    for index, written in enumerate(helm.values_files):
+        path, problem = project_file_problem(project_dir, written, "apps/web/values.yaml", "values file")
+        if path is None:
+            raise _Refused(problem, ("helm", "values_files", index))
+        if is_stack_settings_file(path):
+            raise _Refused(
+                f"{written} is a stack settings file, not a values file; the stack's secrets stay out of charts",
+                ("helm", "values_files", index),
+            )
+        try:
+            read_regular_file(path, max_bytes=MANIFEST_MAX_BYTES, too_large="split the values")
+        except NotAFileError as exc:
+            raise _Refused(f"{written} {exc}", ("helm", "values_files", index)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _Refused(f"{written} cannot be read as text: {exc}", ("helm", "values_files", index)) from None
+        files.append(path)
+    layers = [helm.values, *(spec.overrides[i].values for i in values_from)]
+    try:
+        with rendering.helm_chart(local, remote) as (chart_dir, scratch):
+            name = _chart_name(chart_dir)
+            try:
+                text = rendering.helm_template(
+                    chart_dir,
+                    release=spec.name,
+                    namespace=spec.name,
+                    values_files=files,
+                    values=layers,
+                    scratch=scratch,
+                )
+            except rendering.ToolMissing:
+                raise
+            except rendering.RenderError as exc:
+                said = re.sub(rf"(?<![\w/.-]){re.escape(name)}/", f"{chart_shown}/", exc.message)
+                said = said.replace(str(chart_dir), chart_shown)
+                raise _Refused(f"{chart_shown}: the chart fails to render: {said}", ("helm",)) from None
+            return _helm_documents(text, chart_dir, chart_shown)
+    except rendering.ToolMissing as exc:
+        raise _Refused(exc.message, ("helm",)) from None
+    except rendering.RenderError as exc:  # the chart could not be fetched
+        assert remote is not None
+        raise _Refused(
+            f"chart {remote[1]} {remote[2]} cannot be fetched from {remote[0]}: {exc.message}; edgefleet renders "
+            "a repository chart by fetching it at every plan: where there is no network, vendor it into the "
+            "project (`helm pull --untar`) and point `chart` at its directory",
+            ("helm", "chart"),
+        ) from None
+
+
+def _helm_documents(text: str, chart_dir: Path, chart_shown: str) -> list[_Found]:
+    out: list[_Found] = []
+    templates: dict[str, list[str]] = {}
+    for chunk in re.split(r"(?m)^---[ \t]*$\n?", text):
+        if not chunk.strip():
+            continue
+        lines = chunk.splitlines()
+        found = _SOURCE_LINE.match(lines[0].strip()) if lines else None
+        relative = found.group(1).split("/", 1)[1] if found and "/" in found.group(1) else ""
+        shown = f"{chart_shown}/{relative}" if relative else chart_shown
+        if relative and relative not in templates:
+            path = chart_dir / relative
+            inside = _project_relative(chart_dir, path.resolve()) is not None
+            try:
+                templates[relative] = _manifest_text(path, shown).splitlines() if inside else []
+            except _Refused:
+                templates[relative] = []
+        line_of = _line_map(lines, templates.get(relative, []))
+
+        def mapped(line: int, line_of: list[int] = line_of) -> int:
+            return line_of[min(max(line, 1), len(line_of)) - 1] if line_of else line
+
+        for doc in _parse(chunk, shown):
+            annotations = _dig(doc.body, "metadata", "annotations")
+            hook = annotations.get(rendering.HOOK_ANNOTATION) if isinstance(annotations, Mapping) else None
+            label = f"{doc.body.get('kind')} {str(_dig(doc.body, 'metadata', 'name'))!r}"
+            if hook is not None:
+                raise _Refused(
+                    f"{shown}:{mapped(doc.line)}: {label} is a Helm hook ({rendering.HOOK_ANNOTATION}: {hook}); "
+                    "edgefleet applies a chart's objects as ordinary resources, so a hook would not run at its "
+                    "moment: turn it off in the chart's values, or run the task as a Job of its own",
+                    ("helm",),
+                )
+            positions = {key: (mapped(line), col) for key, (line, col) in doc.positions.items()}
+            out.append(_Found(shown, mapped(doc.line), doc.col, doc.body, positions))
+    return out
+
+
+def _source_found(spec: m.WorkloadSpec, source: str, project_dir: Path, values_from: Sequence[int]) -> list[_Found]:
+    if source == "helm":
+        return _helm_found(spec, project_dir, values_from)
+    written = str(getattr(spec, source))
+    root, problem = project_file_problem(
+        project_dir, written, "apps/web/" if source == "manifests" else "apps/web/overlays/prod", source
+    )
     if root is None:
-        report(where, problem)
+        raise _Refused(problem)
+    if source == "kustomize":
+        return _kustomize_found(root, written, project_dir)
+    return _manifests_found(root, written, project_dir)
+
+
+def load_manifests(
+    spec: m.WorkloadSpec,
+    loc: tuple[PathPart, ...],
+    report: Report,
+    project_dir: Path | None,
+    values_from: Sequence[int] = (),
+) -> tuple[tuple[m.ManifestObject, ...], str] | None:
+    """The workload's own objects (``manifests``, ``kustomize`` or ``helm``; for a helm workload,
+    with the ``values`` of the overrides ``values_from``) and its scale target (None: something
+    was reported)."""
+    source = spec.objects_source
+    assert source is not None
+    where: tuple[PathPart, ...] = (*loc, source)
+    if values_from:
+        where = (*loc, "overrides", values_from[-1], "values")
+    if project_dir is None:
+        report(where, f"{source} are read from the project directory, which this loader was not given")
         return None
     objects: list[m.ManifestObject] = []
     seen: dict[tuple[str, str], m.ManifestObject] = {}
     try:
-        for path, shown in _files(root, written, project_dir):
-            try:
-                text = read_regular_file(
-                    path, max_bytes=MANIFEST_MAX_BYTES, too_large="split the manifest into several files"
+        for found in _source_found(spec, source, project_dir, values_from):
+            obj = _check_object(found, spec.name)
+            other = seen.get((obj.kind, obj.name))
+            if other is not None:
+                raise _Refused(
+                    f"{obj.file}:{obj.line}: {obj.kind} {obj.name!r} is already defined at {other.file}:"
+                    f"{other.line}; an object is created once: remove or rename one"
                 )
-            except NotAFileError as exc:
-                raise _Refused(f"{shown} {exc}") from None
-            except UnicodeDecodeError as exc:
-                raise _Refused(f"{shown} is not UTF-8 text ({exc.reason}); manifests are YAML text") from None
-            except OSError as exc:
-                raise _Refused(f"{shown} cannot be read: {exc.strerror or exc}") from None
-            for found in _parse(text, shown):
-                obj = _check_object(found, spec.name)
-                other = seen.get((obj.kind, obj.name))
-                if other is not None:
-                    raise _Refused(
-                        f"{obj.file}:{obj.line}: {obj.kind} {obj.name!r} is already defined at {other.file}:"
-                        f"{other.line}; an object is created once: remove or rename one"
-                    )
-                seen[(obj.kind, obj.name)] = obj
-                objects.append(obj)
-                if len(objects) > MANIFEST_MAX_OBJECTS:
-                    raise _Refused(f"{written} holds more than {MANIFEST_MAX_OBJECTS} objects; split the workload")
+            seen[(obj.kind, obj.name)] = obj
+            objects.append(obj)
+            if len(objects) > MANIFEST_MAX_OBJECTS:
+                raise _Refused(f"the {source} source holds more than {MANIFEST_MAX_OBJECTS} objects; split it")
         if not objects:
-            raise _Refused(f"{written} holds no Kubernetes object; add the workload's manifests")
+            raise _Refused(f"the {source} source gives no Kubernetes object; add the workload's objects")
     except _Refused as exc:
-        report(where, exc.message)
+        report((*loc, *exc.where) if exc.where and not values_from else where, exc.message)
         return None
     try:
         target = scale_target(objects, spec.scale_target)

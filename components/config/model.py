@@ -7,12 +7,26 @@ reports them all, each as a ``ConfigIssue`` with the config path and the file po
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import posixpath
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, Strict, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    JsonValue,
+    Strict,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
 
 from components.config.addressing import nth_address, nth_subnet
 from policies import netranges
@@ -48,6 +62,13 @@ CLOUDFLARE_ID = r"^[0-9a-f]{32}$"
 COUNTRY = r"^[A-Z]{2}$"
 # A manifests workload's scale target: `Deployment/<name>` or `StatefulSet/<name>`.
 SCALE_TARGET = r"^(Deployment|StatefulSet)/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+# A Helm chart's name and an exact chart version (SemVer 2; no ranges: a plan must not change when
+# the repository publishes a release).
+CHART_NAME = r"^[a-z0-9]([-a-z0-9_.]{0,61}[a-z0-9])?$"
+CHART_VERSION = (
+    r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$"
+)
 # An environment variable name (a C identifier, as Kubernetes validated them before 1.30 and as
 # shells read them); names starting with EDGEFLEET_ are edgefleet's own (EDGEFLEET_ENV_PREFIX).
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,252}$"
@@ -526,33 +547,118 @@ class VolumeSpec(_Model):
         return next(k for k in VOLUME_KINDS if getattr(self, k) is not None)
 
 
+def _finite(value: dict[str, Any]) -> dict[str, Any]:
+    """Helm values are JSON: no NaN or infinity (``.nan``, ``.inf`` in YAML) anywhere inside."""
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise ValueError("values hold a NaN or an infinity (`.nan`, `.inf`), which no chart reads; give a number")
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
+# A chart's values: any JSON object, finite numbers only.
+HelmValues = Annotated[dict[str, JsonValue], AfterValidator(_finite)]
+
+
 class OverrideSpec(_Model):
     """Per-cluster settings for a workload: on the clusters named (``clusters``) or matching
-    ``selector``, ``image`` replaces the workload's, ``env`` and ``labels`` merge over it.
-    Overrides apply in order; a later one wins."""
+    ``selector``, ``image`` replaces the workload's, ``env`` and ``labels`` merge over it, and a
+    ``helm`` workload's chart is rendered with ``values`` over its own (maps merged, as Helm merges
+    repeated ``--values``). Overrides apply in order; a later one wins."""
 
     clusters: tuple[Name, ...] | None = None
     selector: dict[LabelKey, LabelValue] | None = None
     image: Image | None = None
     env: dict[EnvName, EnvValue] = Field(default_factory=dict)
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+    values: HelmValues = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> OverrideSpec:
         if (self.clusters is None) == (self.selector is None):
             raise ValueError("an override names its clusters with `clusters` or `selector`, exactly one")
-        if self.image is None and not self.env and not self.labels:
-            raise ValueError("an override changes nothing; give `image`, `env` or `labels`")
+        if self.image is None and not self.env and not self.labels and not self.values:
+            raise ValueError("an override changes nothing; give `image`, `env`, `labels` or (helm) `values`")
         return self
+
+
+def _chart_repo(value: str) -> str:
+    """A chart repository: ``https://`` or ``oci://``; plain ``http://`` only to this machine
+    (a repository served for a test), judged by the address, not the text."""
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise ValueError("a chart repository address holds no spaces or control characters")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"{value!r} is not a URL ({exc})") from None
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "a chart repository address holds no user or password (they would show in every plan): log in with "
+            "`helm registry login` or `helm repo add --username` instead"
+        )
+    if parts.scheme in ("https", "oci") and host:
+        return value
+    if parts.scheme == "http" and host:
+        try:
+            if ipaddress.ip_address(host).is_loopback:
+                return value
+        except ValueError:
+            if host == "localhost":
+                return value
+    raise ValueError(
+        f"{value!r} is not a chart repository edgefleet fetches from: give an `https://` or `oci://` address "
+        "(charts fetched in clear could be changed on the way)"
+    )
+
+
+# The two forms of `helm.chart` (a path, or `{repo, name, version}`): union tags, which the error
+# reporter leaves out of config paths.
+CHART_PATH_TAG = "<chart path>"
+CHART_REF_TAG = "<chart in a repository>"
+UNION_TAGS = frozenset({CHART_PATH_TAG, CHART_REF_TAG})
+
+
+class ChartRef(_Model):
+    """A chart in a repository, at one exact version."""
+
+    repo: Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_chart_repo)]
+    name: Annotated[str, StringConstraints(pattern=CHART_NAME)]
+    version: Annotated[str, StringConstraints(pattern=CHART_VERSION, max_length=128)]
+
+
+class HelmSpec(_Model):
+    """A Helm chart as a workload's source: a chart directory inside the project, or a chart of a
+    repository at an exact version; ``values`` and ``values_files`` (inside the project) as
+    ``--values`` (the files first, then ``values``)."""
+
+    chart: Annotated[
+        Annotated[Annotated[str, StringConstraints(min_length=1, max_length=4096)], Tag(CHART_PATH_TAG)]
+        | Annotated[ChartRef, Tag(CHART_REF_TAG)],
+        Discriminator(lambda value: CHART_REF_TAG if isinstance(value, dict) else CHART_PATH_TAG),
+    ]
+    values: HelmValues = Field(default_factory=dict)
+    values_files: tuple[Annotated[str, StringConstraints(min_length=1, max_length=4096)], ...] = ()
+
+
+# A workload's sources, exactly one of which it takes.
+SOURCES = ("image", "manifests", "kustomize", "helm")
 
 
 class WorkloadSpec(_Model):
     """One service, deployed to the clusters its placement chooses."""
 
     name: Name
-    image: Image | None = None  # one source: `image` (with `port`) or `manifests`
+    image: Image | None = None  # one source: `image` (with `port`), `manifests`, `kustomize` or `helm`
     port: Annotated[int, Strict(), Field(ge=1, le=65535)] | None = None
     manifests: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    kustomize: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    helm: HelmSpec | None = None
     scale_target: Annotated[str, StringConstraints(max_length=300), AfterValidator(_scale_target)] | None = None
     replicas: Annotated[int, Strict(), Field(ge=1, le=10000)] = 2
     min_replicas_per_location: Annotated[int, Strict(), Field(ge=1, le=1000)] = 1
@@ -574,16 +680,24 @@ class WorkloadSpec(_Model):
 
     @model_validator(mode="after")
     def _source(self) -> WorkloadSpec:
-        if (self.image is None) == (self.manifests is None):
+        given = [key for key in SOURCES if getattr(self, key) is not None]
+        if len(given) != 1:
+            has = f" (this one has {', '.join(f'`{k}`' for k in given)})" if given else ""
             raise ValueError(
-                "a workload takes exactly one source: `image` (with `port`) or `manifests` (a YAML file or directory "
-                "inside the project)"
+                "a workload takes exactly one source: `image` (with `port`), `manifests` (a YAML file or directory), "
+                f"`kustomize` (a Kustomize directory) or `helm` (a chart){has}"
             )
         if self.image is not None and self.port is None:
             raise ValueError("an `image` workload needs `port`, the port its container listens on")
-        if self.scale_target is not None and self.manifests is None:
-            raise ValueError("`scale_target` names an object of the workload's `manifests`; remove it")
+        if self.scale_target is not None and self.image is not None:
+            raise ValueError("`scale_target` names one of the workload's own objects; an `image` workload has none")
         return self
+
+    @property
+    def objects_source(self) -> str | None:
+        """Which source brings the workload's own objects (`manifests`, `kustomize`, `helm`), or
+        None for an `image` workload (edgefleet writes its objects)."""
+        return next((key for key in SOURCES[1:] if getattr(self, key) is not None), None)
 
     @property
     def main_port(self) -> int:
@@ -714,6 +828,10 @@ class LocationSettings(_Model):
     image: str | None  # None: a manifests workload keeps its containers' images
     env: dict[str, str]
     labels: dict[str, str]
+    # A helm workload: the overrides whose `values` apply here (their indices, in order), and which
+    # rendering of the chart the cluster gets (0: `Workload.manifests`; n: `Workload.variants[n-1]`).
+    values_from: tuple[int, ...] = ()
+    variant: int = 0
 
 
 class ManifestObject(_Model):
@@ -755,6 +873,16 @@ class Workload(_Model):
     # `manifests`: the objects (file order) and the scale target (`Kind/name`).
     manifests: tuple[ManifestObject, ...] = ()
     scale_target: str | None = None
+    # A helm workload whose overrides give some clusters other `values`: each other rendering.
+    variants: tuple[tuple[ManifestObject, ...], ...] = ()
+
+    def objects_for(self, cluster: str) -> tuple[ManifestObject, ...]:
+        """The workload's own objects as rendered for ``cluster`` (before replicas and overrides)."""
+        try:
+            variant = self.settings_for(cluster).variant
+        except KeyError:
+            return self.manifests
+        return self.variants[variant - 1] if variant else self.manifests
 
     def settings_for(self, cluster: str) -> LocationSettings:
         """The workload's settings on ``cluster`` (KeyError if it is not placed there)."""

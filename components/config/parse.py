@@ -78,6 +78,9 @@ _PUBLIC_API_ONLY: dict[m.Vendor, str] = {
 }
 
 _PATTERN_HELP: dict[str, str] = {
+    m.CHART_VERSION: "give the chart's exact version (SemVer, e.g. `1.2.0`); no ranges: a plan must not change "
+    "when the repository publishes a release",
+    m.CHART_NAME: "use the chart's name as the repository lists it (lower-case letters, digits, '-', '_', '.')",
     m.NAME: "use 1-40 lower-case letters, digits and '-', starting and ending with a letter or digit",
     m.ENVIRONMENT: "use 1-20 lower-case letters, digits and '-', e.g. `prod`",
     m.LABEL_VALUE: "use at most 63 letters, digits, '-', '_' or '.', starting and ending with a "
@@ -336,8 +339,11 @@ def _volume_kind_message(key: str) -> str:
 def _report_validation(exc: ValidationError, root: type[BaseModel], rep: _Reporter) -> None:
     errors = exc.errors(include_url=False)
     locs = [tuple(e["loc"]) for e in errors]
-    for error in errors:
-        loc: tuple[PathPart, ...] = tuple(p for p in error["loc"] if p != "[key]")
+    for found in errors:
+        # Union tags (`helm.chart`'s two forms) are no keys of the config: leave them out.
+        where = tuple(p for p in found["loc"] if p not in m.UNION_TAGS)
+        error = {**found, "loc": where}
+        loc: tuple[PathPart, ...] = tuple(p for p in where if p != "[key]")
         if error["type"] == "too_short" and any(len(o) > len(loc) and o[: len(loc)] == loc for o in locs):
             continue  # the items themselves failed; their errors say why
         origin = rep.origin(loc)
@@ -851,10 +857,13 @@ def _workload_checks(
         )
         ok = files is not None and ok
         manifests: tuple[tuple[m.ManifestObject, ...], str] | None = None
-        if spec.manifests is not None and files is not None:
+        if spec.objects_source is not None and files is not None:
             manifests = load_manifests(spec, loc, rep.add, project_dir)
             ok = manifests is not None and ok
-            for file in sorted({o.file for o in manifests[0]} if manifests else ()):
+            # A file of `manifests:` belongs to one workload (kustomize bases and charts are shared:
+            # each workload renders its own objects into its own namespace).
+            shared = spec.manifests is not None and manifests
+            for file in sorted({o.file for o in manifests[0]} if shared and manifests else ()):
                 other = claimed.setdefault(file, i)
                 if other != i:
                     rep.add(
@@ -902,6 +911,13 @@ def _workload_checks(
         waves = _waves(spec, chosen, loc, rep)
         if waves is None:
             continue
+        settings = location_settings(spec, [c for c in clusters if c.name in chosen])
+        variants: tuple[tuple[m.ManifestObject, ...], ...] = ()
+        if manifests is not None and any(s.values_from for s in settings):
+            rendered = _helm_variants(spec, loc, settings, target=manifests[1], rep=rep, project_dir=project_dir)
+            if rendered is None:
+                continue
+            settings, variants = rendered
         out.append(
             m.Workload(
                 spec=spec,
@@ -924,10 +940,41 @@ def _workload_checks(
                 config_files=files or (),
                 manifests=manifests[0] if manifests else (),
                 scale_target=manifests[1] if manifests else None,
-                settings=location_settings(spec, [c for c in clusters if c.name in chosen]),
+                variants=variants,
+                settings=settings,
             )
         )
     return out
+
+
+def _helm_variants(
+    spec: m.WorkloadSpec,
+    loc: tuple[PathPart, ...],
+    settings: tuple[m.LocationSettings, ...],
+    *,
+    target: str,
+    rep: _Reporter,
+    project_dir: Path | None,
+) -> tuple[tuple[m.LocationSettings, ...], tuple[tuple[m.ManifestObject, ...], ...]] | None:
+    """Render a helm workload's chart once more for each set of override `values` its placed
+    clusters get: the settings with each cluster's rendering, and the renderings (None: reported)."""
+    index: dict[tuple[int, ...], int] = {}
+    variants: list[tuple[m.ManifestObject, ...]] = []
+    for values_from in sorted({s.values_from for s in settings if s.values_from}):
+        loaded = load_manifests(spec, loc, rep.add, project_dir, values_from=values_from)
+        if loaded is None:
+            return None
+        if loaded[1] != target:
+            rep.add(
+                (*loc, "overrides", values_from[-1], "values"),
+                f"with these values the chart's scale target is {loaded[1]}, not {target}; the values of an override "
+                "may not change which object edgefleet scales: set `scale_target`",
+            )
+            return None
+        variants.append(loaded[0])
+        index[values_from] = len(variants)
+    updated = tuple(s.model_copy(update={"variant": index.get(s.values_from, 0)}) for s in settings)
+    return updated, tuple(variants)
 
 
 def _rollout_names(spec: m.WorkloadSpec, loc: tuple[PathPart, ...], all_names: set[str], rep: _Reporter) -> bool:
@@ -985,12 +1032,13 @@ def _waves(
 def _dns_checks(spec: m.WorkloadSpec, traffic: m.TrafficSpec | None, loc: tuple[PathPart, ...], rep: _Reporter) -> bool:
     """`dns_name` needs fleet `traffic` and a public workload; a steered workload needs a
     `probe_path` for its health checks."""
-    if spec.manifests is not None:  # `dns_name` and `probe_path` are refused there (check_application)
+    source = spec.objects_source
+    if source is not None:  # `dns_name` and `probe_path` are refused there (check_application)
         if traffic is not None and spec.expose is m.Expose.PUBLIC:
             rep.add(
                 (*loc, "expose"),
                 "a public workload of a fleet with `traffic` is steered by DNS, which is for `image` workloads "
-                "(not yet for `manifests`); use `expose: internal`, or deploy it from a fleet without `traffic`",
+                f"(not yet for `{source}`); use `expose: internal`, or deploy it from a fleet without `traffic`",
             )
             return False
         return True

@@ -348,3 +348,36 @@ def test_a_chart_is_fetched_from_a_repository_at_its_exact_version(project: Path
     missing = _run(project, "validate", workload.replace("0.1.0", "0.9.0"))
     assert missing.exit_code == 2
     assert f"chart board 0.9.0 cannot be fetched from {chart_repository}" in missing.stderr
+
+
+def test_a_chart_file_linked_out_of_the_project_is_refused_before_rendering(project: Path) -> None:
+    chart = _copy_chart(project)
+    secret = project.parent / "ci-credential"
+    secret.write_text("token-that-must-not-reach-the-plan\n")
+    (chart / "files").mkdir()
+    (chart / "files" / "token").symlink_to(secret)
+    (chart / "templates" / "config.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leak\n"
+        'data:\n  token: {{ .Files.Get "files/token" | quote }}\n'
+    )
+    result = _run(project, "plan", "    helm: {chart: charts/board}", "--manifests", str(project / "m"))
+    assert result.exit_code == 2
+    assert f"charts/board/files/token is a symbolic link to {secret.resolve()}, outside the project" in result.stderr
+    assert "token-that-must-not-reach-the-plan" not in result.output + result.stderr
+    assert not (project / "m").exists()
+
+
+def test_a_kustomize_generator_cannot_read_a_file_outside_its_directory(project: Path) -> None:
+    overlay = project / "apps" / "web"
+    overlay.mkdir(parents=True)
+    (project.parent / "ci-credential").write_text("token-that-must-not-reach-the-plan\n")
+    (overlay / "deployment.yaml").write_text(
+        (REPO / "tests" / "data" / "kustomize" / "planted" / "base" / "deployment.yaml").read_text()
+    )
+    (overlay / "kustomization.yaml").write_text(
+        "resources: [deployment.yaml]\nconfigMapGenerator:\n  - name: leak\n    files: [../../../ci-credential]\n"
+    )
+    result = _run(project, "plan", "    kustomize: apps/web")
+    assert result.exit_code == 2
+    assert "security; file" in result.stderr
+    assert "token-that-must-not-reach-the-plan" not in result.output + result.stderr

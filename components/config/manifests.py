@@ -680,6 +680,26 @@ def _chart_name(chart_dir: Path) -> str:
     return str(name) if name else chart_dir.name
 
 
+CHART_MAX_FILES = 2000
+
+
+def _chart_stays_inside(root: Path, chart_shown: str, project_dir: Path) -> None:
+    """Every file of a project chart is the project's: Helm follows links, so a template or a
+    `.Files.Get` file linked out of the project would render another file of the machine (a CI
+    credential, say) into the plan."""
+    for count, path in enumerate(sorted(root.rglob("*")), start=1):
+        if count > CHART_MAX_FILES:
+            raise _Refused(f"{chart_shown} holds more than {CHART_MAX_FILES} files; is it a chart?", ("helm", "chart"))
+        real = outside_project(project_dir, path)
+        if real is not None:
+            shown = path.relative_to(project_dir).as_posix()
+            raise _Refused(
+                f"{shown} is a symbolic link to {real}, outside the project ({project_dir.resolve()}); a chart's "
+                "files are rendered into the plan: copy the file into the chart instead of linking",
+                ("helm", "chart"),
+            )
+
+
 def _helm_found(spec: m.WorkloadSpec, project_dir: Path, values_from: Sequence[int]) -> list[_Found]:
     """``helm:``: the objects ``helm template`` renders (the overrides' ``values`` in
     ``values_from`` over the workload's), each located at its template's file and line."""
@@ -699,6 +719,7 @@ def _helm_found(spec: m.WorkloadSpec, project_dir: Path, values_from: Sequence[i
             )
         local = root
         chart_shown = root.relative_to(project_dir).as_posix()
+        _chart_stays_inside(root, chart_shown, project_dir)
     else:
         remote = (helm.chart.repo, helm.chart.name, helm.chart.version)
         chart_shown = f"{helm.chart.name}-{helm.chart.version}"

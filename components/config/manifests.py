@@ -621,13 +621,12 @@ def _kustomize_found(root: Path, written: str, project_dir: Path) -> list[_Found
                 f"{written}: {label} comes from {real}, outside the project ({project_dir.resolve()}); copy the base "
                 "into the project"
             )
+        generated = not origin.get("path")  # made by a generator of the kustomization `configuredIn`
         if shown not in sources:
             text = _manifest_text(real, shown)
-            sources[shown] = [] if origin.get("configuredIn") else _parse(text, shown)
-            if origin.get("configuredIn"):
-                sources[shown] = [_Found(shown, _generator_line(text), 1, {}, {})]
+            sources[shown] = [_Found(shown, _generator_line(text), 1, {}, {})] if generated else _parse(text, shown)
         kind, name = str(doc.body.get("kind")), str(_dig(doc.body, "metadata", "name"))
-        source = sources[shown][0] if origin.get("configuredIn") else _source_document(sources[shown], kind, name)
+        source = sources[shown][0] if generated else _source_document(sources[shown], kind, name)
         if source is None:
             out.append(_Found(shown, 1, 1, doc.body, {}))
         else:

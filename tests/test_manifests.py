@@ -429,6 +429,27 @@ rules:
             "grants to Group 'system:authenticated', a Kubernetes system identity",
         ),
         (ROLE, "verbs:", "Role 'r' grants '*'"),
+        (
+            ROLE.replace('[""]', "[networking.k8s.io]")
+            .replace("configmaps", "networkpolicies")
+            .replace('"*"', "delete"),
+            "resources:",
+            "Role 'r' lets its subjects change networkpolicies",
+        ),
+        (
+            ROLE.replace('apiGroups: [""]', 'apiGroups: ["*"]')
+            .replace("resources: [configmaps]", 'resources: ["*"]')
+            .replace('verbs: [get, "*"]', "verbs: [get, patch]"),
+            "resources:",
+            "lets its subjects change networkpolicies and poddisruptionbudgets",
+        ),
+        (
+            ROLE.replace('[""]', "[policy]")
+            .replace("configmaps", "poddisruptionbudgets/status")
+            .replace('"*"', "update"),
+            "resources:",
+            "lets its subjects change poddisruptionbudgets",
+        ),
     ],
 )
 def test_objects_that_undo_edgefleets_guards_are_refused(project: Path, extra: str, needle: str, expected: str) -> None:

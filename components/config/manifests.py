@@ -438,6 +438,31 @@ def _matches(selector: Any, labels: Mapping[str, Any]) -> bool:
     return True
 
 
+# What edgefleet creates in a workload's namespace to guard it, by API group and resource: a Role of
+# the workload may read them, never change them.
+_GUARDED = {("networking.k8s.io", "networkpolicies"), ("policy", "poddisruptionbudgets")}
+_READ_VERBS = frozenset({"get", "list", "watch"})
+
+
+def _guarded_writes(rule: Any) -> str | None:
+    """The guarded resources (``networkpolicies``, ``poddisruptionbudgets``) a Role rule may change
+    (any verb but get, list and watch; ``*`` groups and resources included), as text, or None."""
+    if not isinstance(rule, Mapping):
+        return None
+    groups, resources, verbs = (rule.get(key) for key in ("apiGroups", "resources", "verbs"))
+    if not (isinstance(groups, list) and isinstance(resources, list) and isinstance(verbs, list)):
+        return None
+    if not {str(v) for v in verbs} - _READ_VERBS:
+        return None
+    names = {str(r).split("/", 1)[0] for r in resources}  # `networkpolicies/status` is the same object
+    hit = sorted(
+        resource
+        for group, resource in _GUARDED
+        if ("*" in groups or group in groups) and ("*" in names or resource in names)
+    )
+    return " and ".join(hit) or None
+
+
 def check_interference(objects: Sequence[m.ManifestObject], target: str, workload: str) -> None:
     """Objects that would undo what edgefleet sets or guards (``_Refused``: the first one): a
     HorizontalPodAutoscaler of the scale target (it would fight the placed replicas), a second
@@ -506,6 +531,13 @@ def check_interference(objects: Sequence[m.ManifestObject], target: str, workloa
                         f"{at('rules', index, 'verbs')}: {label} grants {', '.join(repr(v) for v in bad)}, which "
                         "reaches past the rules written (edit RBAC, bind any role, act as another identity); "
                         "list the verbs the pods need"
+                    )
+                guarded = _guarded_writes(rule)
+                if guarded:
+                    raise _Refused(
+                        f"{at('rules', index, 'resources')}: {label} lets its subjects change {guarded}, which "
+                        "edgefleet creates to guard the namespace (a pod could delete the default-deny policy or its "
+                        "disruption budget); grant only `get`, `list` and `watch` on them"
                     )
 
 

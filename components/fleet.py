@@ -174,6 +174,7 @@ class Fleet(pulumi.ComponentResource):
                             config_files=workload.config_files,
                             manifests=workload.objects_for(cluster_name),
                             scale_target=workload.scale_target,
+                            public_service=workload.public_service,
                             secret_env={
                                 name: args.secrets[key] for name, key in sorted(workload.spec.secret_env.items())
                             },
@@ -221,7 +222,7 @@ class Fleet(pulumi.ComponentResource):
                         lat=cluster.location.lat,
                         lon=cluster.location.lon,
                         target=self._target(scope, workload.spec.name, cluster_name),
-                        port=workload.spec.main_port,
+                        port=workload.public_port or workload.spec.main_port,
                         region=cluster.region,
                     )
                 )

@@ -381,3 +381,52 @@ def test_a_kustomize_generator_cannot_read_a_file_outside_its_directory(project:
     assert result.exit_code == 2
     assert "security; file" in result.stderr
     assert "token-that-must-not-reach-the-plan" not in result.output + result.stderr
+
+
+def test_a_public_chart_is_steered_by_dns_through_its_load_balancer_service(project: Path) -> None:
+    """DNS steering for a workload of its own objects: the one LoadBalancer Service gets the
+    vendor's public load-balancer annotations (health-checked on `probe_path`), its address is the
+    location's endpoint, and every location has a record and a health check on that Service's port."""
+    chart = _copy_chart(project)
+    (chart / "values.yaml").write_text("image: ghcr.io/acme/board:1.0.0\nprivileged: false\n")
+    service = chart / "templates" / "service.yaml"
+    service.write_text(
+        service.read_text().replace("spec:\n", "spec:\n  type: LoadBalancer\n").replace("port: 80", "port: 8443")
+    )
+    stack = project / "stacks" / "Pulumi.app.yaml"
+    fleet = _fleet("    helm: {chart: charts/board}\n    expose: public\n    probe_path: /healthz")
+    fleet = fleet.replace("replicas: 4", "replicas: 6").replace(
+        "workloads:",
+        "  - {vendor: aws, region: eu-central-1}\n"
+        "traffic: {provider: route53, zone: edge.example.com, zone_id: Z0123456789ABCDEFGHIJ}\nworkloads:",
+    )
+    stack.write_text(stack_text(fleet))
+    out = project / "plan.json"
+    result = runner.invoke(app, ["plan", str(stack), "--json", str(out), "--manifests", str(project / "m")])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(out.read_text())
+    (dns,) = plan["dns"]
+    assert dns["hostname"] == "web.edge.example.com"
+    assert dns["health_check"]["path"] == "/healthz"
+    assert sorted(r["cluster"] for r in dns["records"]) == ["aws-eu-central-1", "shop-1", "shop-2"]
+    resources = {r["urn"]: r for r in plan["resources"]}
+    for record in dns["records"]:
+        check = resources[record["health_check"]]["inputs"]
+        assert check["port"] == 8443  # the Service's own port
+        assert check["resourcePath"] == "/healthz"
+        # The location's address record points at the LoadBalancer's address (the mock engine's
+        # documentation IP for that Service).
+        (address,) = [r["inputs"] for r in plan["resources"] if r["inputs"].get("name") == record["address"]["name"]]
+        assert address["type"] == record["address"]["type"]
+        if address["type"] == "A":
+            assert address["records"][0].startswith(("192.0.2.", "198.51.100.", "203.0.113."))
+    # On AWS the chart's Service becomes a public NLB health-checked on the probe path.
+    aws = yaml.load((project / "m" / "aws-eu-central-1" / "web" / "Service-web.yaml").read_text())
+    annotations = aws["metadata"]["annotations"]
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
+    assert annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-path"] == "/healthz"
+    for cluster in ("shop-1", "shop-2"):
+        rendered = yaml.load((project / "m" / cluster / "web" / "Service-web.yaml").read_text())
+        assert rendered["spec"]["type"] == "LoadBalancer"
+        allow = yaml.load((project / "m" / cluster / "web" / "NetworkPolicy-allow-web.yaml").read_text())
+        assert "from" not in allow["spec"]["ingress"][0]  # public: from anywhere, on the Service's ports

@@ -39,12 +39,11 @@ RESERVED_LABELS = frozenset(
     }
 )
 RESERVED_LABEL_PREFIXES = ("pod-security.kubernetes.io/",)
-# What only an `image` workload has: a `manifests` workload writes these in its own objects.
+# What only an `image` workload has: a `manifests`, `kustomize` or `helm` workload writes these in its
+# own objects (`probe_path` and `dns_name` are DNS steering's there: parse._dns_checks).
 IMAGE_ONLY_KEYS = (
     "port",
-    "probe_path",
     "resources",
-    "dns_name",
     "secret_env",
     "config_files",
     "command",

@@ -875,6 +875,10 @@ class Workload(_Model):
     scale_target: str | None = None
     # A helm workload whose overrides give some clusters other `values`: each other rendering.
     variants: tuple[tuple[ManifestObject, ...], ...] = ()
+    # A steered workload of its own objects: its LoadBalancer Service's name and the port DNS health
+    # checks use (an image workload's is its `port`).
+    public_service: str | None = None
+    public_port: int | None = None
 
     def objects_for(self, cluster: str) -> tuple[ManifestObject, ...]:
         """The workload's own objects as rendered for ``cluster`` (before replicas and overrides)."""

@@ -873,6 +873,10 @@ def _workload_checks(
                     )
                     ok = False
                     break
+        public: tuple[str, int] | None = None
+        if manifests is not None and fleet.traffic is not None and spec.expose is m.Expose.PUBLIC:
+            public = _public_service(spec, manifests[0], loc, rep)
+            ok = public is not None and ok
         if place.demand is not None and not _demand_checks(place.demand, (*ploc, "demand"), rep):
             ok = False
         both = sorted(set(place.must_include) & set(place.must_exclude))
@@ -914,7 +918,15 @@ def _workload_checks(
         settings = location_settings(spec, [c for c in clusters if c.name in chosen])
         variants: tuple[tuple[m.ManifestObject, ...], ...] = ()
         if manifests is not None and any(s.values_from for s in settings):
-            rendered = _helm_variants(spec, loc, settings, target=manifests[1], rep=rep, project_dir=project_dir)
+            rendered = _helm_variants(
+                spec,
+                loc,
+                settings,
+                target=manifests[1],
+                public_service=public[0] if public else None,
+                rep=rep,
+                project_dir=project_dir,
+            )
             if rendered is None:
                 continue
             settings, variants = rendered
@@ -934,9 +946,11 @@ def _workload_checks(
                 waves=waves,
                 hostname=(
                     f"{spec.dns_name or spec.name}.{fleet.traffic.zone}"
-                    if fleet.traffic is not None and spec.expose is m.Expose.PUBLIC and spec.image is not None
+                    if fleet.traffic is not None and spec.expose is m.Expose.PUBLIC
                     else None
                 ),
+                public_service=public[0] if public else None,
+                public_port=public[1] if public else None,
                 config_files=files or (),
                 manifests=manifests[0] if manifests else (),
                 scale_target=manifests[1] if manifests else None,
@@ -947,12 +961,40 @@ def _workload_checks(
     return out
 
 
+def _public_service(
+    spec: m.WorkloadSpec, objects: Sequence[m.ManifestObject], loc: tuple[PathPart, ...], rep: _Reporter
+) -> tuple[str, int] | None:
+    """A steered workload's own entry point: its one Service of type LoadBalancer, and the port its
+    health checks and DNS records use (the Service's port named `http`, else its first port)."""
+    source = str(spec.objects_source)
+    services = [o for o in objects if o.kind == "Service"]
+    balanced = [o for o in services if (o.body.get("spec") or {}).get("type") == "LoadBalancer"]
+    if len(balanced) != 1:
+        found = ", ".join(f"{o.name} ({(o.body.get('spec') or {}).get('type') or 'ClusterIP'})" for o in services)
+        rep.add(
+            (*loc, source),
+            f"a public workload steered by DNS is reached through one Service of `type: LoadBalancer` among its "
+            f"objects, and there are {len(balanced)} (Services: {found or 'none'}); make exactly one a LoadBalancer",
+        )
+        return None
+    ports = (balanced[0].body.get("spec") or {}).get("ports") or []
+    numbers: list[tuple[object, int]] = [
+        (p.get("name"), p["port"]) for p in ports if isinstance(p, dict) and isinstance(p.get("port"), int)
+    ]
+    if not numbers:
+        rep.add((*loc, source), f"Service {balanced[0].name!r} has no port for the DNS health checks; give it one")
+        return None
+    port = next((number for name, number in numbers if name == "http"), numbers[0][1])
+    return balanced[0].name, port
+
+
 def _helm_variants(
     spec: m.WorkloadSpec,
     loc: tuple[PathPart, ...],
     settings: tuple[m.LocationSettings, ...],
     *,
     target: str,
+    public_service: str | None,
     rep: _Reporter,
     project_dir: Path | None,
 ) -> tuple[tuple[m.LocationSettings, ...], tuple[tuple[m.ManifestObject, ...], ...]] | None:
@@ -969,6 +1011,16 @@ def _helm_variants(
                 (*loc, "overrides", values_from[-1], "values"),
                 f"with these values the chart's scale target is {loaded[1]}, not {target}; the values of an override "
                 "may not change which object edgefleet scales: set `scale_target`",
+            )
+            return None
+        if public_service is not None and not any(
+            (o.kind, o.name, (o.body.get("spec") or {}).get("type")) == ("Service", public_service, "LoadBalancer")
+            for o in loaded[0]
+        ):
+            rep.add(
+                (*loc, "overrides", values_from[-1], "values"),
+                f"with these values the chart has no LoadBalancer Service {public_service!r}, which DNS steering "
+                "points at; the values of an override may not remove the workload's entry point",
             )
             return None
         variants.append(loaded[0])
@@ -1033,15 +1085,14 @@ def _dns_checks(spec: m.WorkloadSpec, traffic: m.TrafficSpec | None, loc: tuple[
     """`dns_name` needs fleet `traffic` and a public workload; a steered workload needs a
     `probe_path` for its health checks."""
     source = spec.objects_source
-    if source is not None:  # `dns_name` and `probe_path` are refused there (check_application)
-        if traffic is not None and spec.expose is m.Expose.PUBLIC:
-            rep.add(
-                (*loc, "expose"),
-                "a public workload of a fleet with `traffic` is steered by DNS, which is for `image` workloads "
-                f"(not yet for `{source}`); use `expose: internal`, or deploy it from a fleet without `traffic`",
-            )
-            return False
-        return True
+    steered = traffic is not None and spec.expose is m.Expose.PUBLIC
+    if source is not None and spec.probe_path is not None and not steered:
+        rep.add(
+            (*loc, "probe_path"),
+            f"a `{source}` workload's objects hold their own probes; `probe_path` is the DNS health check of a "
+            "public workload in a fleet with `traffic`: remove it",
+        )
+        return False
     if traffic is not None and spec.expose is m.Expose.PUBLIC and spec.probe_path is None:
         rep.add(
             (*loc, "expose"),

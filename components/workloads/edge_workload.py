@@ -129,6 +129,7 @@ class EdgeWorkloadArgs:
     secret_env: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     manifests: tuple[ManifestObject, ...] = ()  # a `manifests` workload's objects, as written
     scale_target: str | None = None  # and the one whose replicas are set (`Kind/name`)
+    public_service: str | None = None  # a steered one's LoadBalancer Service (DNS points at its address)
 
 
 # Annotation prefixes of the vendors' load balancer controllers. The health checks they configure
@@ -527,9 +528,17 @@ class EdgeWorkload(pulumi.ComponentResource):
             rendered, key=lambda pair: (pair[0].kind not in POD_INPUT_KINDS, f"{pair[0].kind}/{pair[0].name}" == target)
         )
         scaled: pulumi.CustomResource | None = None
+        public: k8s.core.v1.Service | None = None
         for obj, body in ordered:
             body["metadata"] = {**body["metadata"], "namespace": ns}
             key = f"{obj.kind}/{obj.name}"
+            if obj.kind == "Service" and obj.name == args.public_service:
+                # The vendor's public load balancer, health-checked on the probe path (as for an image
+                # workload); an annotation the manifest sets itself wins.
+                written = body["metadata"].get("annotations") or {}
+                ours = load_balancer_annotations(args.vendor, spec)
+                if ours:
+                    body["metadata"]["annotations"] = {**ours, **written}
             depends = [*args.depends_on, *inputs] if key == target else []
             made = register(
                 f"{name}-{obj.kind.lower()}-{obj.name}",
@@ -543,6 +552,9 @@ class EdgeWorkload(pulumi.ComponentResource):
                 inputs.append(made)
             if key == target:
                 scaled = made
+            if obj.kind == "Service" and obj.name == args.public_service:
+                assert isinstance(made, k8s.core.v1.Service)
+                public = made
         assert scaled is not None  # parse_fleet resolved the scale target among the objects
         self.deployment = scaled
         wl = spec.name
@@ -558,7 +570,7 @@ class EdgeWorkload(pulumi.ComponentResource):
         self.default_deny, self.allow = _network_policies(
             name, spec, meta, ports, {}, public=spec.expose is Expose.PUBLIC, opts=child
         )
-        self.endpoint = pulumi.Output.from_input("")
+        self.endpoint = public.status.apply(ingress_address) if public is not None else pulumi.Output.from_input("")
         self.register_outputs({"replicas": self.replicas, "endpoint": self.endpoint})
 
 

@@ -13,7 +13,6 @@ from contextlib import chdir
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import kubernetes_validate
 import pytest
 from ruamel.yaml import YAML
@@ -25,11 +24,9 @@ from components.config.slices import load_sliced
 from components.workloads.manifest_objects import KIND_CLASSES, snake
 from edgefleet.cli import app
 from edgefleet.engine import ProgramRun, Registration
-from tests.conftest import REF, REPO, plan_text, stack_text
+from tests.conftest import REPO, plan_text, stack_text
 
 runner = CliRunner()
-PLANTED_STACK = REPO / "tests" / "data" / "policy" / "Pulumi.planted-manifests.yaml"
-PLANTED_FILE = "tests/data/manifests/planted/deployment.yaml"
 
 FLEET = """
 environment: test
@@ -178,36 +175,6 @@ def test_the_prod_example_deploys_a_manifests_workload_and_passes_check(tmp_path
     check = runner.invoke(app, ["check", "prod", "--json", str(tmp_path / "c.json")])
     assert check.exit_code == 0, check.output
     assert json.loads((tmp_path / "c.json").read_text())["violations"] == []
-
-
-def test_planted_manifest_violations_are_reported_at_the_manifest_lines(tmp_path: Path) -> None:
-    sarif_file, json_file = tmp_path / "c.sarif", tmp_path / "c.json"
-    result = runner.invoke(app, ["check", str(PLANTED_STACK), "--sarif", str(sarif_file), "--json", str(json_file)])
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    expected = {
-        ("k8s-no-privileged", _line_of(PLANTED_FILE, "privileged: true")),
-        ("k8s-no-host-path-volumes", _line_of(PLANTED_FILE, "hostPath:")),
-        ("k8s-requests-and-limits", _line_of(PLANTED_FILE, "limits: {cpu: 50m}")),
-    }
-    for rule, line in expected:
-        lines = [text for text in result.output.splitlines() if f"{PLANTED_FILE}:{line}:" in text]
-        assert len(lines) == 2, result.output  # one per location
-        assert all(rule in text for text in lines)
-    report = json.loads(json_file.read_text())
-    found = {(v["rule"], v["location"]["file"], v["location"]["line"], v["cluster"]) for v in report["violations"]}
-    assert found == {(rule, PLANTED_FILE, line, c) for rule, line in expected for c in ("shop-1", "shop-2")}
-    sarif = json.loads(sarif_file.read_text())
-    jsonschema.Draft4Validator(json.loads((REF / "sarif" / "sarif-schema-2.1.0.json").read_text())).validate(sarif)
-    results = {
-        (
-            r["ruleId"],
-            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-            r["locations"][0]["physicalLocation"]["region"]["startLine"],
-        )
-        for r in sarif["runs"][0]["results"]
-    }
-    assert results == {(rule, PLANTED_FILE, line) for rule, line in expected}
 
 
 def test_the_kinds_table_matches_the_typed_classes() -> None:

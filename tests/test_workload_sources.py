@@ -131,9 +131,12 @@ def test_prod_check_passes_with_the_chart_and_the_overlay() -> None:
     assert result.exit_code == 0, result.output
 
 
-# --- planted violations: at the template's and the base's lines ----------------------------------
+# --- planted violations: at the manifest's, the template's and the base's lines ------------------
 
+# The same planted violations (a privileged container, a hostPath volume, no memory limit) in each
+# source of a workload's own objects: `check` points at the lines where they were written.
 PLANTED = {
+    "manifests": ("tests/data/policy/Pulumi.planted-manifests.yaml", "tests/data/manifests/planted/deployment.yaml"),
     "helm": ("tests/data/policy/Pulumi.planted-helm.yaml", "tests/data/helm/planted/templates/deployment.yaml"),
     "kustomize": (
         "tests/data/policy/Pulumi.planted-kustomize.yaml",

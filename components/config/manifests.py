@@ -776,13 +776,18 @@ def _helm_found(spec: m.WorkloadSpec, project_dir: Path, values_from: Sequence[i
         with rendering.helm_chart(local, remote) as (chart_dir, scratch):
             name = _chart_name(chart_dir)
             try:
-                text = rendering.helm_template(
-                    chart_dir,
-                    release=spec.name,
-                    namespace=spec.name,
-                    values_files=files,
-                    values=layers,
-                    scratch=scratch,
+                # Twice: a chart that renders differently each time (`randAlphaNum`, `uuidv4`, `now`)
+                # would change its objects at every `pulumi up` and make no two plans alike.
+                text, again = (
+                    rendering.helm_template(
+                        chart_dir,
+                        release=spec.name,
+                        namespace=spec.name,
+                        values_files=files,
+                        values=layers,
+                        scratch=scratch,
+                    )
+                    for _ in range(2)
                 )
             except rendering.ToolMissing:
                 raise
@@ -790,7 +795,10 @@ def _helm_found(spec: m.WorkloadSpec, project_dir: Path, values_from: Sequence[i
                 said = re.sub(rf"(?<![\w/.-]){re.escape(name)}/", f"{chart_shown}/", exc.message)
                 said = said.replace(str(chart_dir), chart_shown)
                 raise _Refused(f"{chart_shown}: the chart fails to render: {said}", ("helm",)) from None
-            return _helm_documents(text, chart_dir, chart_shown)
+            documents = _helm_documents(text, chart_dir, chart_shown)
+            if again != text:
+                raise _Refused(_unstable(documents, _helm_documents(again, chart_dir, chart_shown)), ("helm",))
+            return documents
     except rendering.ToolMissing as exc:
         raise _Refused(exc.message, ("helm",)) from None
     except rendering.RenderError as exc:  # the chart could not be fetched
@@ -801,6 +809,39 @@ def _helm_found(spec: m.WorkloadSpec, project_dir: Path, values_from: Sequence[i
             "project (`helm pull --untar`) and point `chart` at its directory",
             ("helm", "chart"),
         ) from None
+
+
+def _first_difference(one: Any, two: Any, parts: tuple[PathPart, ...] = ()) -> tuple[PathPart, ...] | None:
+    """The path of the first value that differs between two plain JSON values (None: equal)."""
+    if isinstance(one, Mapping) and isinstance(two, Mapping):
+        for key in sorted(set(one) | set(two), key=str):
+            found = _first_difference(one.get(key), two.get(key), (*parts, str(key)))
+            if found is not None:
+                return found
+        return None
+    if isinstance(one, list) and isinstance(two, list) and len(one) == len(two):
+        for index, (a, b) in enumerate(zip(one, two, strict=True)):
+            found = _first_difference(a, b, (*parts, index))
+            if found is not None:
+                return found
+        return None
+    return None if one == two else parts
+
+
+def _unstable(first: Sequence[_Found], second: Sequence[_Found]) -> str:
+    """Where two renderings of a chart differ (the first differing field of the first differing
+    object), as a refusal."""
+    for one, two in zip(first, second, strict=False):
+        where = _first_difference(one.body, two.body)
+        if where is None:
+            continue
+        label = f"{one.body.get('kind')} {str(_dig(one.body, 'metadata', 'name'))!r}"
+        return (
+            f"{_at(one, where)}: {label}: {path_key(where)} is different at every rendering (a random or time "
+            "function such as `randAlphaNum`, `uuidv4` or `now`), so the object would change at every deploy and no "
+            "two plans would match: give the value in the chart's values"
+        )
+    return "the chart renders different objects at every rendering; give its random values in the chart's values"
 
 
 def _helm_documents(text: str, chart_dir: Path, chart_shown: str) -> list[_Found]:

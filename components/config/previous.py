@@ -5,6 +5,7 @@ project); ``edgefleet place --previous FILE`` overrides it for a what-if."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from components.config.source import (
     path_exists,
     read_regular_file,
 )
+from components.placement.timeline import parse_time
 
 PLACEMENTS_KEY = "edgefleet:placementsFile"
 FORMATS = ("edgefleet.placements/v1", "edgefleet.plan/v1")
@@ -102,3 +104,20 @@ def placement_options(
     if path is None and entry is not None and not entry.secure and isinstance(entry.value, str):
         path = placements_file_path(project, entry.value, source.locate_config(PLACEMENTS_KEY))
     return PlacementOptions(previous=read_previous(path, display_path(path)) if path else {}, exact=exact)
+
+
+PLACEMENT_TIME_KEY = "edgefleet:placementTime"
+
+
+def placement_time(source: StackSource) -> datetime | None:
+    """The window a scheduled placement is for, as the stack records it (``edgefleet:placementTime``,
+    ISO 8601 UTC; ``edgefleet plan --at`` sets it for the program it runs), or None."""
+    entry = source.values.get(PLACEMENT_TIME_KEY)
+    if entry is None or entry.secure:
+        return None
+    try:
+        return parse_time(str(entry.value))
+    except ValueError as exc:
+        raise ConfigError(
+            [ConfigIssue(f"config.{PLACEMENT_TIME_KEY}", str(exc), source.locate_config(PLACEMENT_TIME_KEY))]
+        ) from None

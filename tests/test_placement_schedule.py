@@ -18,6 +18,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from components.config import read_stack_file
+from components.config.parse import PlacementOptions
+from components.config.slices import Slice, SliceSpec, load_sliced, schedule_window
 from components.config.traffic import parse_traffic
 from components.placement.demand import DemandPoint, preset
 from components.placement.latency import distance_matrix
@@ -35,6 +38,7 @@ from components.placement.timeline import (
 )
 from components.placement.timeline import parse_time as ptime
 from edgefleet.cli import app
+from edgefleet.operator import OperatorOptions, operator_stacks
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -380,3 +384,32 @@ def test_place_without_a_schedule_is_unchanged_by_at(project: Path) -> None:
     assert plain.replace("a.json", "b.json") == timed
     assert "placement window" not in plain
     assert (project / "a.json").read_bytes() == (project / "b.json").read_bytes()
+
+
+def test_the_operator_resyncs_a_scheduled_fleet_every_window(project: Path) -> None:
+
+    spec, _ = _load(project)
+    assert schedule_window(spec) == 60
+    plain = spec.model_copy(
+        update={
+            "workloads": tuple(w for w in spec.workloads if w.day is None and w.latency and w.latency.window is None)
+        }
+    )
+    assert schedule_window(plain) is None
+
+    def stacks(window: int | None, resync: int) -> dict[str, Any]:
+        one = Slice("t-eu", "stacks/Pulumi.t-eu.yaml", SliceSpec(clusters=("fra",)), ("fra",), window_minutes=window)
+        options = OperatorOptions(repo="https://github.com/acme/edge.git", resync_seconds=resync)
+        return operator_stacks("t", [one], options)[0]["spec"]
+
+    assert stacks(60, 7200)["resyncFrequencySeconds"] == 3600  # follows the window
+    assert stacks(60, 600)["resyncFrequencySeconds"] == 600  # never slower than asked
+    assert stacks(60, 7200)["continueResyncOnCommitMatch"] is True  # a new window needs no new commit
+    assert stacks(None, 7200)["resyncFrequencySeconds"] == 7200
+    assert stacks(None, 7200)["continueResyncOnCommitMatch"] is False
+
+
+def _load(project: Path) -> tuple[Any, Any]:
+
+    source = read_stack_file(project / "stacks" / "Pulumi.t.yaml", project)
+    return load_sliced(source, project, PlacementOptions(at=ptime("2026-03-01T00:00:00Z")))

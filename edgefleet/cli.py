@@ -22,6 +22,7 @@ from rich.tree import Tree
 
 from components.config import ConfigError, FleetSpec, Workload, read_stack_file
 from components.config.errors import one_line
+from components.config.model import DayPlan
 from components.config.previous import placement_options
 from components.config.slices import Slice, SliceScope, load_sliced
 from components.config.source import ConfigValue, StackSource, path_exists
@@ -191,15 +192,10 @@ def _with_window(source: StackSource, spec: FleetSpec, window: Window) -> StackS
 
 def _window_note(spec: FleetSpec, window: Window) -> str | None:
     """One line naming the window a scheduled fleet is placed for, and where that time came from."""
-    from components.placement.timeline import format_time, parse_duration, window_start
+    from components.config.parse import schedule_minutes
+    from components.placement.timeline import format_time, window_start
 
-    minutes = sorted(
-        {
-            parse_duration((w.spec.placement.schedule or _default_schedule()).window)
-            for w in spec.workloads
-            if w.spec.placement.over_time
-        }
-    )
+    minutes = sorted({n for w in spec.workloads if (n := schedule_minutes(w.spec)) is not None})
     if not minutes:
         return None
     starts = ", ".join(f"{format_time(window_start(window.at, n))} ({n} min)" for n in minutes)
@@ -208,12 +204,6 @@ def _window_note(spec: FleetSpec, window: Window) -> str | None:
         "now": f"the current UTC time {format_time(window.at)}; choose another with --at",
     }.get(window.given_by, f"{window.given_by} {format_time(window.at)}")
     return f"placement window: {starts}, for {why}"
-
-
-def _default_schedule() -> Any:
-    from components.config.model import ScheduleSpec
-
-    return ScheduleSpec()
 
 
 def _load_scoped(
@@ -433,7 +423,7 @@ def _day_starts(spec: FleetSpec) -> list[str]:
     return [entry.start for entry in max(days, key=lambda d: len(d.windows)).windows] if days else []
 
 
-def _index_at(day: Any, start: str) -> int:
+def _index_at(day: DayPlan, start: str) -> int:
     """The window of ``day`` holding ``start`` (ISO 8601 UTC)."""
     index = 0
     for i, entry in enumerate(day.windows):
@@ -528,7 +518,7 @@ def _print_timeline(spec: FleetSpec, window: Window) -> None:
         )
 
 
-def day_summary(day: Any) -> dict[str, Any]:
+def day_summary(day: DayPlan) -> dict[str, Any]:
     """A day's figures: request-weighted mean RTT of the schedule and of the best static placement,
     location-hours of each, and how many locations the schedule opens over the day."""
     rates = [(e.latency.window.requests_per_second if e.latency.window is not None else 0.0) for e in day.windows]
@@ -546,7 +536,10 @@ def day_summary(day: Any) -> dict[str, Any]:
 def _print_placement(spec: FleetSpec, workload: Workload) -> None:
     lat = workload.latency
     shares = dict(lat.demand_share) if lat is not None else {}
-    title = f"{workload.spec.name}: {workload.strategy.value}, {workload.spec.replicas} replicas"
+    total = (
+        sum(n for _, n in workload.replicas) if lat is not None and lat.window is not None else workload.spec.replicas
+    )
+    title = f"{workload.spec.name}: {workload.strategy.value}, {total} replicas"
     table = Table("location", "vendor", "region", "replicas", "demand share", title=title, title_justify="left")
     for name, replicas in workload.replicas:
         cluster = spec.cluster(name)

@@ -413,3 +413,61 @@ def _load(project: Path) -> tuple[Any, Any]:
 
     source = read_stack_file(project / "stacks" / "Pulumi.t.yaml", project)
     return load_sliced(source, project, PlacementOptions(at=ptime("2026-03-01T00:00:00Z")))
+
+
+# --- the traffic reader: any valid file, in any row order, is the same series ------------------------
+
+PLACES = (("DE", "Berlin"), ("JP", "Tokyo"), ("US", ""), ("BR", "São Paulo"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(st.integers(0, 23), st.sampled_from(PLACES), st.integers(0, 10**9)),
+        min_size=1,
+        max_size=40,
+    ).filter(lambda rows: any(r[2] > 0 for r in rows)),
+    seed=st.randoms(use_true_random=False),
+)
+def test_a_traffic_file_keeps_every_request_whatever_the_row_order(rows: list[Any], seed: Any) -> None:
+    lines = [f"2026-03-01T{h:02d}:00:00Z,{country},{city},{n}" for h, (country, city), n in rows]
+    series = parse_traffic("time,country,city,requests\n" + "\n".join(lines) + "\n", "t.csv", 60)
+    for hour in range(24):
+        expected = sum(n for h, _, n in rows if h == hour) / 3600
+        assert series.rate(hour) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    seed.shuffle(lines)
+    shuffled = parse_traffic("time,country,city,requests\r\n" + "\r\n".join(lines), "t.csv", 60)
+    assert shuffled == series
+
+
+def test_check_and_validate_place_the_same_window(project: Path) -> None:
+    result = runner.invoke(app, ["check", "t", "--at", "2026-03-01T03:10:00Z", "--json", str(project / "c.json")])
+    output = result.output + (result.stderr or "")
+    assert "Traceback" not in output
+    assert result.exit_code in (0, 1), output
+    assert "placement window: 2026-03-01T03:00:00Z (60 min), for --at 2026-03-01T03:10:00Z" in result.stderr
+    assert json.loads((project / "c.json").read_text())["rules"]
+    _ok(["validate", "t"])
+
+
+def test_replicas_following_the_volume_through_the_cli(project: Path) -> None:
+    stack = project / "stacks" / "Pulumi.t.yaml"
+    stack.write_text(
+        STACK.replace(
+            "schedule: {window: 1h, min_dwell: 1h}",
+            "schedule: {window: 1h, requests_per_replica: 400, min_replicas: 2, max_replicas: 12}",
+        )
+    )
+    _ok(["place", "t", "--timeline", "--at", "2026-03-01T00:00:00Z", "--json", str(project / "tl.json")])
+    doc = json.loads((project / "tl.json").read_text())
+    totals = []
+    for window in doc["windows"]:
+        api = next(p for p in window["placements"] if p["workload"] == "api")
+        total = sum(loc["replicas"] for loc in api["locations"])
+        rate = api["window"]["requests_per_second"]
+        assert total == max(len(api["locations"]), min(12, max(2, -(-round(rate) // 400)))), rate
+        totals.append(total)
+    assert len(set(totals)) > 1
+    out = _ok(["place", "t", "--at", "2026-03-01T00:00:00Z"])
+    first = doc["windows"][0]["placements"][0]
+    assert f"api: latency, {sum(loc['replicas'] for loc in first['locations'])} replicas" in out

@@ -365,3 +365,18 @@ def test_an_unreachable_prometheus_is_one_line(project: Path) -> None:
     first = _invalid(project, ["place", "t", "--at", "2026-03-01T12:00:00Z"])
     assert first.startswith(f"fleet.workloads[0].placement.demand.prometheus: query {GOOD_QUERY!r}: cannot reach")
     assert f"Prometheus at {url}" in first
+
+
+def test_lat_lon_rows_and_the_cap_on_places(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "time,lat,lon,requests\n" + "".join(
+        f"2026-03-01T00:00:00Z,{50 + i * 0.5},{10 + i * 0.5},{100 * (i + 1)}\n" for i in range(6)
+    )
+    series = traffic.parse_traffic(text, "ll.csv", 60)
+    assert len(series.windows[0]) == 6
+    assert series.rate(0) == pytest.approx(2100 / 3600)
+    assert series.windows[1] == ()  # no rows in that window: no requests
+    monkeypatch.setattr(traffic, "MAX_POINTS", 2)
+    capped = traffic.parse_traffic(text, "ll.csv", 60)
+    assert len(capped.windows[0]) == 2  # the two busiest places keep theirs...
+    assert {(p.lat, p.lon) for p in capped.windows[0]} == {(52.5, 12.5), (52.0, 12.0)}
+    assert capped.rate(0) == pytest.approx(series.rate(0))  # ...and nothing is lost

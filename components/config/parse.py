@@ -1377,6 +1377,13 @@ def _choose(
     )
 
 
+def schedule_minutes(spec: m.WorkloadSpec) -> int | None:
+    """A workload's schedule window in minutes; None when it is not placed per window."""
+    if not spec.placement.over_time:
+        return None
+    return parse_duration((spec.placement.schedule or m.ScheduleSpec()).window)
+
+
 def _most_replicas(spec: m.WorkloadSpec) -> int:
     """The most replicas a workload runs: ``replicas``, or ``schedule.max_replicas`` (default
     ``replicas``) when its replicas follow the volume."""

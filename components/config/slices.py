@@ -35,7 +35,7 @@ from ruamel.yaml.error import YAMLError
 
 from components.config import model as m
 from components.config.errors import ConfigError, ConfigIssue
-from components.config.parse import PlacementOptions, load_stack
+from components.config.parse import PlacementOptions, load_stack, schedule_minutes
 from components.config.source import (
     FLEET_FILE_KEY,
     SLICE_KEY,
@@ -319,13 +319,7 @@ def fleet_slices(project_dir: Path, fleet_file: str, fleet: m.FleetSpec) -> list
 
 def schedule_window(fleet: m.FleetSpec) -> int | None:
     """The shortest window (minutes) of the fleet's scheduled workloads; None when none is scheduled."""
-    from components.placement.timeline import parse_duration  # noqa: PLC0415
-
-    windows = [
-        parse_duration((w.spec.placement.schedule or m.ScheduleSpec()).window)
-        for w in fleet.workloads
-        if w.spec.placement.over_time
-    ]
+    windows = [minutes for w in fleet.workloads if (minutes := schedule_minutes(w.spec)) is not None]
     return min(windows) if windows else None
 
 

@@ -183,6 +183,8 @@ def parse_traffic(text: str, shown: str, window_minutes: int, source: str | None
 
 
 def _series(rows: Sequence[_Row], window_minutes: int, source: str) -> DemandSeries:
+    # Added up in a canonical order, so the same rows in any order give the same numbers.
+    rows = sorted(rows, key=lambda r: (r.index, r.where[2], r.where[0], r.where[1], r.day, r.requests))
     days = len({r.day for r in rows})
     seconds = window_minutes * 60.0 * days  # requests per window (mean over the days) -> per second
     places: dict[tuple[float, float, str], int] = {}

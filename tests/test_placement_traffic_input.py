@@ -185,6 +185,12 @@ CONFIG_CASES = [
     ("bounds without per replica", "{traffic: traffic/day.csv}", "{max_replicas: 9}", "set `requests_per_replica`"),
     ("negative usage", "{traffic: traffic/day.csv}", "{min_usage_per_location: -1}", "min_usage_per_location"),
     ("a long dwell", "{traffic: traffic/day.csv}", "{min_dwell: 200h}", "longer than a week"),
+    (
+        "max below min replicas",
+        "{traffic: traffic/day.csv}",
+        "{requests_per_replica: 5, min_replicas: 3, max_replicas: 2}",
+        "max_replicas (2) is smaller than min_replicas (3)",
+    ),
 ]
 
 
@@ -198,6 +204,13 @@ def test_bad_schedule_settings_name_the_config_path(
     assert first.startswith("fleet.workloads[0].placement."), first
     assert message in first, first
     assert "(stacks/Pulumi.t.yaml:" in first
+
+
+def test_a_rate_on_a_demand_placed_once_is_refused(project: Path) -> None:
+    text = stack("{preset: world, rate: 100}").replace("          schedule: SCHEDULE\n", "")
+    (project / "stacks" / "Pulumi.t.yaml").write_text(text.replace("          schedule: {window: 1h}\n", ""))
+    first = _invalid(project, ["place", "t"])
+    assert first.startswith("fleet.workloads[0].placement.demand.rate: `rate` gives demand over the day its volume")
 
 
 def test_a_schedule_needs_strategy_latency(project: Path) -> None:

@@ -1172,6 +1172,13 @@ def _schedule_checks(spec: m.WorkloadSpec, ploc: tuple[PathPart, ...], rep: _Rep
     divide the day; replica bounds that hold; a volume for ``min_usage_per_location``."""
     place = spec.placement
     if not place.over_time:
+        if place.demand is not None and place.demand.rate is not None:
+            rep.add(
+                (*ploc, "demand", "rate"),
+                "`rate` gives demand over the day its volume, and this workload is placed once: add `diurnal: true` "
+                "or a `schedule`, or remove `rate`",
+            )
+            return False
         return True
     if place.strategy is not m.Strategy.LATENCY:
         key = "schedule" if place.schedule is not None else "demand"

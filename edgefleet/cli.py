@@ -394,28 +394,6 @@ def place(  # noqa: PLR0917  one parameter per option
 TIMELINE_FORMAT = "edgefleet.timeline/v1"
 
 
-def _at_window(spec: FleetSpec, index: int, static: bool = False) -> FleetSpec:
-    """The fleet as window ``index`` of the day places it (``static``: the best static placement
-    instead); workloads without a schedule stay as they are."""
-    workloads = []
-    for w in spec.workloads:
-        if w.day is None:
-            workloads.append(w)
-            continue
-        chosen = (w.day.static if static else w.day.windows)[index]
-        workloads.append(
-            w.model_copy(
-                update={
-                    "replicas": chosen.replicas,
-                    "latency": chosen.latency,
-                    "waves": (tuple(name for name, _ in chosen.replicas),),
-                    "day": None,
-                }
-            )
-        )
-    return spec.model_copy(update={"workloads": tuple(workloads)})
-
-
 def _day_starts(spec: FleetSpec) -> list[str]:
     """The window starts of the timeline: the finest schedule's (every scheduled workload's windows
     are looked up at those times)."""
@@ -453,13 +431,18 @@ def timeline_document(spec: FleetSpec, stack: str, window: Window) -> dict[str, 
 
 
 def _timeline_view(spec: FleetSpec, start: str, static: bool = False) -> FleetSpec:
+    """The fleet as the window starting at ``start`` places it (``static``: the best static placement
+    instead); workloads not placed per window stay as they are."""
     workloads = []
     for w in spec.workloads:
         if w.day is None:
             workloads.append(w)
             continue
-        one = _at_window(spec.model_copy(update={"workloads": (w,)}), _index_at(w.day, start), static)
-        workloads.append(one.workloads[0])
+        index = _index_at(w.day, start)
+        chosen = (w.day.static if static else w.day.windows)[index]
+        update = {"replicas": chosen.replicas, "latency": chosen.latency, "day": None}
+        update["waves"] = (tuple(name for name, _ in chosen.replicas),)
+        workloads.append(w.model_copy(update=update))
     return spec.model_copy(update={"workloads": tuple(workloads)})
 
 
@@ -490,18 +473,22 @@ def _print_timeline(spec: FleetSpec, window: Window) -> None:
         source = first.source if first is not None else ""
         out.print(
             f"{w.spec.name}: one placement per window, from {source}; each line: window start (UTC), req/s, "
-            "locations:replicas, estimated mean RTT (p95) and the physical bound; then the best static placement",
+            "locations:replicas, estimated mean RTT (p95) and the physical bound; the best static placement; "
+            "the locations opened (+) and closed (-) against the window before",
             markup=False,
             highlight=False,
         )
         for entry, fixed in zip(w.day.windows, w.day.static, strict=True):
             lat, st = entry.latency, fixed.latency
-            rate = lat.window.requests_per_second if lat.window is not None else 0.0
+            win = lat.window
+            rate = win.requests_per_second if win is not None else 0.0
+            moves = " ".join([*(f"+{c}" for c in win.opened), *(f"-{c}" for c in win.closed)]) if win else ""
             out.print(
                 f"  {entry.start[11:16]}  {rate:>12,.1f} req/s  "
                 f"{' '.join(f'{name}:{n}' for name, n in entry.replicas)}  "
                 f"mean {lat.mean_rtt_ms:.1f} ms (p95 {lat.p95_rtt_ms:.1f}), bound {lat.bound_mean_rtt_ms:.1f} ms | "
-                f"static mean {st.mean_rtt_ms:.1f} ms (p95 {st.p95_rtt_ms:.1f})",
+                f"static mean {st.mean_rtt_ms:.1f} ms (p95 {st.p95_rtt_ms:.1f})"
+                + (f" | moves {moves}" if moves else ""),
                 markup=False,
                 highlight=False,
                 soft_wrap=True,

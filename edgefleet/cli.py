@@ -413,9 +413,10 @@ def _index_at(day: DayPlan, start: str) -> int:
 def timeline_document(spec: FleetSpec, stack: str, window: Window) -> dict[str, Any]:
     """``edgefleet.timeline/v1``: every window of the day, each ``placements`` as in ``place --json``;
     ``static``: the best single static placement, measured in the same windows."""
-    from components.placement.timeline import format_time
+    from components.placement.timeline import format_time, window_starts
 
-    starts = _day_starts(spec)
+    # No workload placed per window: the day's hours, each with the one placement.
+    starts = _day_starts(spec) or [format_time(t) for t in window_starts(window.at, 60)]
     windows, static = [], []
     for start in starts:
         view = _timeline_view(spec, start)

@@ -384,6 +384,13 @@ def test_place_without_a_schedule_is_unchanged_by_at(project: Path) -> None:
     assert plain.replace("a.json", "b.json") == timed
     assert "placement window" not in plain
     assert (project / "a.json").read_bytes() == (project / "b.json").read_bytes()
+    # Its timeline: every hour of the day, each with the one placement.
+    out = _ok(["place", "t", "--timeline", "--at", "2026-03-01T15:00:00Z", "--json", str(project / "t.json")])
+    assert "no workload is placed per window" in out
+    doc = json.loads((project / "t.json").read_text())
+    placed = json.loads((project / "a.json").read_text())["placements"]
+    assert [w["start"] for w in doc["windows"]] == [f"2026-03-01T{h:02d}:00:00Z" for h in range(24)]
+    assert all(w["placements"] == placed for w in doc["windows"] + doc["static"])
 
 
 def test_the_operator_resyncs_a_scheduled_fleet_every_window(project: Path) -> None:

@@ -7,6 +7,7 @@ args. Errors become one ``pulumi.RunError`` with one line per problem (no traceb
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ import pulumi
 from components.config import FleetSpec, parse_fleet
 from components.config.errors import ConfigError, ConfigIssue
 from components.config.parse import PROVIDER_KEYS, PlacementOptions
-from components.config.previous import placements_file_path, read_previous
+from components.config.previous import PLACEMENT_TIME_ENV, placements_file_path, read_previous
 from components.config.slices import SliceRequest, SliceScope, resolve_scope, stack_config_dir
 from components.config.source import (
     FLEET_FILE_KEY,
@@ -167,14 +168,18 @@ def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[st
 
 def _placement_time(config: pulumi.Config) -> datetime:
     """The window scheduled placement is for: ``edgefleet:placementTime`` (the recorded input that
-    ``edgefleet plan --at`` sets and ``pulumi up`` reads), else the current UTC time."""
+    ``edgefleet plan --at`` sets and ``pulumi up`` reads), else ``EDGEFLEET_PLACEMENT_TIME`` (what
+    ``edgefleet up`` pins for one run), else the current UTC time."""
     written = config.get("placementTime")
+    where = f"config.{PROJECT}:placementTime"
+    if written is None:
+        written, where = os.environ.get(PLACEMENT_TIME_ENV), f"environment variable {PLACEMENT_TIME_ENV}"
     if written is None:
         return datetime.now(UTC)
     try:
         return parse_time(written)
     except ValueError as exc:
-        raise ConfigError([ConfigIssue(f"config.{PROJECT}:placementTime", str(exc))]) from None
+        raise ConfigError([ConfigIssue(where, str(exc))]) from None
 
 
 def build(project_dir: Path) -> Fleet:

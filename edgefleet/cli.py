@@ -5,6 +5,7 @@ Exit codes: 0 success; 2 invalid input (every error on its own line: ``path: mes
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections import Counter
@@ -168,13 +169,13 @@ def _at_option(at: str | None) -> datetime | None:
 
 
 def _window(source: StackSource, at: datetime | None) -> Window:
-    from components.config.previous import PLACEMENT_TIME_KEY, placement_time
+    from components.config.previous import placement_time
 
     if at is not None:
         return Window(at, "--at")
-    recorded = placement_time(source)
+    recorded = placement_time(source, os.environ)
     if recorded is not None:
-        return Window(recorded, PLACEMENT_TIME_KEY)
+        return Window(*recorded)
     return Window(datetime.now(UTC), "now")
 
 
@@ -271,7 +272,7 @@ AtOpt = Annotated[
     typer.Option(
         "--at",
         help="Place scheduled workloads for the window holding this time (ISO 8601 UTC, e.g. 2026-03-01T14:00:00Z); "
-        "default: the stack's edgefleet:placementTime, else now.",
+        "default: the stack's edgefleet:placementTime, else EDGEFLEET_PLACEMENT_TIME, else now.",
         show_default=False,
     ),
 ]
@@ -907,7 +908,11 @@ def _checked_slices(fleet: Path) -> tuple[Path, str, list[Slice]]:
         raise typer.Exit(EXIT_INVALID) from None
 
 
-def _orchestrate(fleet: Path, operation: Operation, parallel: int, logs: Path | None) -> None:
+def _orchestrate(
+    fleet: Path, operation: Operation, parallel: int, logs: Path | None, at: datetime | None = None
+) -> None:
+    from components.config.previous import PLACEMENT_TIME_ENV
+    from components.placement.timeline import format_time, window_start
     from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State
 
     _check_outputs(("--logs", logs, True))
@@ -916,7 +921,22 @@ def _orchestrate(fleet: Path, operation: Operation, parallel: int, logs: Path | 
         if logs.is_symlink() or (logs.exists() and not logs.is_dir()):
             raise _fail_lines(f"--logs {logs}: exists and is not a directory; pass --logs DIR")
     project, fleet_file, slices = _checked_slices(fleet)
-    orchestrator = Orchestrator(AutomationDriver(project), operation, parallel=parallel, logs=logs)
+    env: dict[str, str] = {}
+    windows = [s.window_minutes for s in slices if s.window_minutes is not None]
+    if windows:
+        # One time for every slice of this run: slices running across a window boundary would
+        # otherwise place different windows (a stack's own edgefleet:placementTime still wins).
+        pinned = at or datetime.now(UTC)
+        env[PLACEMENT_TIME_ENV] = format_time(pinned)
+        why = "--at" if at is not None else "the current UTC time"
+        err.print(
+            f"placement window for every slice: {format_time(window_start(pinned, min(windows)))} "
+            f"({min(windows)} min), for {why} {format_time(pinned)} ({PLACEMENT_TIME_ENV})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    orchestrator = Orchestrator(AutomationDriver(project, env), operation, parallel=parallel, logs=logs)
     try:
         runs = _with_progress_table(orchestrator, slices, f"{operation} {fleet_file}")
     except OrchestrationError as exc:
@@ -974,9 +994,10 @@ def preview(
     fleet: FleetArg,
     parallel: ParallelOpt = DEFAULT_PARALLEL,
     logs: LogsOpt = None,
+    at: AtOpt = None,
 ) -> None:
     """`pulumi preview` every slice of FLEET with your Pulumi CLI: in parallel, the global slice last."""
-    _orchestrate(fleet, "preview", parallel, logs)
+    _orchestrate(fleet, "preview", parallel, logs, _at_option(at))
 
 
 @app.command()
@@ -984,9 +1005,10 @@ def up(
     fleet: FleetArg,
     parallel: ParallelOpt = DEFAULT_PARALLEL,
     logs: LogsOpt = None,
+    at: AtOpt = None,
 ) -> None:
     """`pulumi up` every slice of FLEET with your Pulumi CLI: in parallel, past failures, the global slice last."""
-    _orchestrate(fleet, "up", parallel, logs)
+    _orchestrate(fleet, "up", parallel, logs, _at_option(at))
 
 
 def _version(value: bool) -> None:

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from components.config import read_stack_file
 from components.config.parse import PlacementOptions
+from components.config.previous import PLACEMENT_TIME_ENV
 from components.config.slices import Slice, SliceSpec, load_sliced, schedule_window
 from components.config.traffic import parse_traffic
 from components.placement.demand import DemandPoint, preset
@@ -37,6 +38,7 @@ from components.placement.timeline import (
     window_start,
 )
 from components.placement.timeline import parse_time as ptime
+from edgefleet import orchestrate
 from edgefleet.cli import app
 from edgefleet.operator import OperatorOptions, operator_stacks
 
@@ -478,3 +480,80 @@ def test_replicas_following_the_volume_through_the_cli(project: Path) -> None:
     out = _ok(["place", "t", "--at", "2026-03-01T00:00:00Z"])
     first = doc["windows"][0]["placements"][0]
     assert f"api: latency, {sum(loc['replicas'] for loc in first['locations'])} replicas" in out
+
+
+# --- one window for a whole run: EDGEFLEET_PLACEMENT_TIME -----------------------------------------------
+
+
+def test_the_environment_pins_the_window_for_cli_and_program(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PLACEMENT_TIME_ENV, "2026-03-01T15:30:00Z")
+    out = _ok(["plan", "t", "--json", str(project / "env.json")])
+    assert f"for {PLACEMENT_TIME_ENV} 2026-03-01T15:30:00Z" in out
+    plan = json.loads((project / "env.json").read_text())
+    assert plan["outputs"]["placementWindows"]["api"]["start"] == "2026-03-01T15:00:00Z"
+    _ok(["plan", "t", "--at", "2026-03-01T15:30:00Z", "--json", str(project / "at.json")])
+    assert (project / "env.json").read_bytes() == (project / "at.json").read_bytes()
+    # --at and the stack's own edgefleet:placementTime come first.
+    _ok(["plan", "t", "--at", "2026-03-01T03:00:00Z", "--json", str(project / "at3.json")])
+    at3 = json.loads((project / "at3.json").read_text())
+    assert at3["outputs"]["placementWindows"]["api"]["start"] == "2026-03-01T03:00:00Z"
+    monkeypatch.setenv(PLACEMENT_TIME_ENV, "soon")
+    result = runner.invoke(app, ["place", "t"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"environment variable {PLACEMENT_TIME_ENV}: 'soon' is not an ISO 8601 time")
+
+
+SLICED_FLEET = """\
+environment: test
+owner: platform-team
+clusters:
+  - {vendor: existing, name: fra, location: {lat: 50.11, lon: 8.68, country: DE}, kubeconfig: fraKubeconfig}
+  - {vendor: existing, name: nyc, location: {lat: 40.71, lon: -74.01, country: US}, kubeconfig: nycKubeconfig}
+workloads:
+  - name: api
+    image: ghcr.io/acme/api:1.0.0
+    port: 8080
+    replicas: 2
+    placement: {strategy: latency, max_locations: 1, demand: {traffic: traffic/day.csv}}
+"""
+
+
+class _Recorder:
+    """Stands in for the Automation API: records each stack's workspace environment."""
+
+    def __init__(self) -> None:
+        self.env: dict[str, dict[str, str]] = {}
+
+    def create_or_select_stack(self, stack_name: str, work_dir: str | None = None, opts: Any = None) -> Any:
+        self.env[stack_name] = dict(getattr(opts, "env_vars", None) or {})
+        return _Stack()
+
+
+class _Stack:
+    def up(self, **_: Any) -> Any:
+        summary = type("Summary", (), {"resource_changes": {"same": 1}})()
+        return type("UpResult", (), {"summary": summary})()
+
+
+def test_up_pins_one_window_for_every_slice(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / "fleets").mkdir()
+    (project / "fleets" / "f.yaml").write_text(SLICED_FLEET)
+    for name, cluster in (("f-eu", "fra"), ("f-us", "nyc")):
+        key = f"{cluster}Kubeconfig"
+        (project / "stacks" / f"Pulumi.{name}.yaml").write_text(
+            f"config:\n  edgefleet:fleetFile: fleets/f.yaml\n  edgefleet:slice: {{clusters: [{cluster}]}}\n"
+            f"  edgefleet:{key}:\n    secure: v1:abc\n"
+        )
+    recorder = _Recorder()
+    monkeypatch.setattr(orchestrate.auto, "create_or_select_stack", recorder.create_or_select_stack)
+    monkeypatch.setattr(orchestrate.shutil, "which", lambda name: f"/usr/local/bin/{name}")
+    result = runner.invoke(
+        app, ["up", "fleets/f.yaml", "--at", "2026-03-01T07:45:00Z", "--logs", str(project / "logs")]
+    )
+    output = result.output + (result.stderr or "")
+    assert result.exit_code == 0, output
+    assert "placement window for every slice: 2026-03-01T07:00:00Z (60 min), for --at 2026-03-01T07:45:00Z" in output
+    assert recorder.env == {
+        "f-eu": {PLACEMENT_TIME_ENV: "2026-03-01T07:45:00Z"},
+        "f-us": {PLACEMENT_TIME_ENV: "2026-03-01T07:45:00Z"},
+    }

@@ -380,6 +380,14 @@ def test_an_unreachable_prometheus_is_one_line(project: Path) -> None:
     assert f"Prometheus at {url}" in first
 
 
+def test_too_many_distinct_places_is_one_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(traffic, "MAX_PLACES", 3)
+    traffic._cached.cache_clear()
+    rows = "".join(f"2026-03-01T00:00:00Z,{10 + i},{20 + i},5\n" for i in range(5))
+    first = _traffic_case(project, "time,lat,lon,requests\n" + rows)
+    assert first.startswith(f"{PREFIX}5: more than 3 distinct places; aggregate the export by city"), first
+
+
 def test_lat_lon_rows_and_the_cap_on_places(monkeypatch: pytest.MonkeyPatch) -> None:
     text = "time,lat,lon,requests\n" + "".join(
         f"2026-03-01T00:00:00Z,{50 + i * 0.5},{10 + i * 0.5},{100 * (i + 1)}\n" for i in range(6)

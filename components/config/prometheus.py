@@ -21,12 +21,10 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
-
-from components.config.traffic import _aggregate, country_points
+from components.config.model import MAX_RATE
+from components.config.traffic import MAX_PLACES, Accumulator, country_points
 from components.placement.cities import CityNotFound, known_countries, resolve_city
-from components.placement.demand import DemandPoint
-from components.placement.timeline import DemandSeries, format_time, window_start, windows_per_day
+from components.placement.timeline import DemandSeries, format_time, window_start
 
 TIMEOUT_SECONDS = 10.0
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
@@ -96,7 +94,6 @@ def _place(labels: dict[str, Any], query: str) -> list[tuple[float, float, str, 
 
 def prometheus_series(url: str, query: str, window_minutes: int, at: datetime) -> DemandSeries:
     """The request rates of the last complete day before ``at``'s window, per window of the day."""
-    n = windows_per_day(window_minutes)
     step = timedelta(minutes=window_minutes)
     current = window_start(at, window_minutes)
     first_end = current - timedelta(days=1) + step  # the end of the first window of the day before
@@ -118,49 +115,35 @@ def prometheus_series(url: str, query: str, window_minutes: int, at: datetime) -
             f"query {query!r} at {url}: no series between {params['start']} and {params['end']}; check the query "
             "and that Prometheus holds the last day of samples"
         )
-    places: dict[tuple[float, float, str], int] = {}
-    rows: list[tuple[int, tuple[float, float, str], float]] = []
+    acc = Accumulator(window_minutes)
     for series in result:
         labels = series.get("metric") if isinstance(series, dict) else None
         values = series.get("values") if isinstance(series, dict) else None
         if not isinstance(labels, dict) or not isinstance(values, list):
             raise PrometheusError(f"query {query!r} at {url}: a series has no labels or values")
-        labels = {k: v for k, v in labels.items() if k != "__name__"} if "__name__" in labels else labels
+        labels = {k: v for k, v in labels.items() if k != "__name__"}
         where = _place(labels, query)
         for sample in values:
             try:
                 stamp, text = float(sample[0]), str(sample[1])
                 value = float(text)
-            except (TypeError, ValueError, IndexError):
+                end = datetime.fromtimestamp(stamp, UTC)
+            except (TypeError, ValueError, IndexError, OverflowError, OSError):
                 raise PrometheusError(f"query {query!r} at {url}: a sample is not [time, value]") from None
-            if not math.isfinite(value) or value < 0:
-                when = format_time(datetime.fromtimestamp(stamp, UTC))
+            if not math.isfinite(value) or not 0 <= value <= MAX_RATE:
                 raise PrometheusError(
-                    f"query {query!r} returns {text} for {labels} at {when}; request rates are finite and at least 0"
+                    f"query {query!r} returns {text} for {labels} at {format_time(end)}; request rates are finite "
+                    "and at least 0"
                 )
-            end = datetime.fromtimestamp(stamp, UTC)
             index = ((end - step).hour * 60 + (end - step).minute) // window_minutes
             for lat, lon, label, share in where:
-                rows.append((index, (lat, lon, label), value * share))
-                places.setdefault((lat, lon, label), len(places))
-    volume = np.zeros((n, len(places)), dtype=np.float64)
-    for index, key, value in rows:
-        volume[index, places[key]] += value
-    if not volume.any():
+                if not acc.add(index, (lat, lon, label), value * share):
+                    raise PrometheusError(
+                        f"query {query!r} at {url}: more than {MAX_PLACES:,} places; aggregate by country (and city)"
+                    )
+    if not acc.any_requests():
         raise PrometheusError(
             f"query {query!r} at {url}: every rate between {params['start']} and {params['end']} is 0; there is no "
             "demand to place"
         )
-    volume, keys = _aggregate(volume, list(places))
-    return DemandSeries(
-        window_minutes,
-        tuple(
-            tuple(
-                DemandPoint(lat, lon, float(volume[i, j]), label)
-                for j, (lat, lon, label) in enumerate(keys)
-                if volume[i, j] > 0
-            )
-            for i in range(n)
-        ),
-        f"prometheus {url}",
-    )
+    return acc.series(1.0, f"prometheus {url}")

@@ -11,9 +11,11 @@ The file has a header and one row per (window, place)::
 ``requests``: the requests counted in that window (finite, at least 0). Where: ``lat`` and ``lon``
 (degrees), or ``country`` (ISO 3166-1 alpha-2) with an optional ``city`` (the world-cities data;
 without a city, the country's requests are spread over its ten most populous cities by population).
-Rows of the same place and window are added up. A file spanning several days is a profile of the
-day: each window of the day gets the mean over the days in the file. Places are rounded to 0.01
-degrees; past ``MAX_POINTS`` places, each of the rest joins its nearest of the busiest.
+Rows of the same place and window are added up (exactly, in millionths of a request, so the order
+of the rows does not matter). A file spanning several days is a profile of the day: each window of
+the day gets the mean over the days in the file. Places are rounded to 0.01 degrees; at most
+``MAX_PLACES`` distinct places are read, and past ``MAX_POINTS`` each of the rest joins its nearest
+of the busiest.
 
 Every problem is one line naming the file and the line: ``traffic/day.csv:7: ...``.
 """
@@ -23,8 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -34,23 +34,17 @@ from components.placement.cities import CityNotFound, _by_country, known_countri
 from components.placement.demand import DemandPoint
 from components.placement.timeline import DemandSeries, format_time, parse_time, window_start, windows_per_day
 
-MAX_TRAFFIC_BYTES = 64 * 1024 * 1024
+MAX_TRAFFIC_BYTES = 16 * 1024 * 1024  # about 400,000 rows: a day of 5-minute windows x 1,400 places
+MAX_PLACES = 50_000  # distinct places read (before they are merged into MAX_POINTS)
 MAX_POINTS = 2000
 COUNTRY_CITIES = 10
+_MICRO = 1_000_000  # requests are added up as integer millionths: exact, in any order
 _COLUMNS = ("time", "lat", "lon", "country", "city", "requests")
 _MAX_REQUESTS = 1e15  # per row: more than any real window; keeps every sum finite
 
 
 class TrafficError(ValueError):
     """A problem with the traffic file, ``file:line: message``."""
-
-
-@dataclass(frozen=True)
-class _Row:
-    day: str
-    index: int
-    where: tuple[float, float, str]
-    requests: float
 
 
 def _fail(shown: str, line: int, message: str) -> TrafficError:
@@ -131,12 +125,68 @@ def _place(cells: list[str], columns: dict[str, int], shown: str, line: int) -> 
     return [(found.lat, found.lon, f"{found.name}, {found.country}", 1.0)]
 
 
+class Accumulator:
+    """Requests per (window of the day, place), added up exactly (integer micro-requests), so the
+    same rows in any order give the same numbers; at most ``MAX_PLACES`` distinct places."""
+
+    def __init__(self, window_minutes: int) -> None:
+        self.window_minutes = window_minutes
+        self.places: dict[tuple[float, float, str], int] = {}
+        self.counts: dict[tuple[int, int], int] = {}
+        self.days: set[str] = set()
+
+    def add(self, index: int, where: tuple[float, float, str], requests: float) -> bool:
+        """Add ``requests`` (finite, >= 0) for a place in window ``index``; False when the place
+        would be one more than ``MAX_PLACES``."""
+        place = self.places.get(where)
+        if place is None:
+            if len(self.places) >= MAX_PLACES:
+                return False
+            place = self.places[where] = len(self.places)
+        key = (index, place)
+        self.counts[key] = self.counts.get(key, 0) + round(requests * _MICRO)
+        return True
+
+    def any_requests(self) -> bool:
+        return any(self.counts.values())
+
+    def series(self, seconds: float, source: str) -> DemandSeries:
+        """Requests per second: each window's total over ``seconds`` (the window's length times the
+        days it covers); at most ``MAX_POINTS`` points (``_aggregate``)."""
+        n = windows_per_day(self.window_minutes)
+        keys = list(self.places)
+        totals = np.zeros(len(keys), dtype=np.float64)
+        for (_, place), count in self.counts.items():
+            totals[place] += count
+        kept, target = _aggregate(totals, keys)
+        volume = np.zeros((n, len(kept)), dtype=np.float64)
+        exact: dict[tuple[int, int], int] = {}
+        for (index, place), count in self.counts.items():
+            slot = (index, int(target[place]))
+            exact[slot] = exact.get(slot, 0) + count
+        for (index, column), count in exact.items():
+            volume[index, column] = count / _MICRO / seconds
+        return DemandSeries(
+            self.window_minutes,
+            tuple(
+                tuple(
+                    DemandPoint(lat, lon, float(volume[i, j]), label)
+                    for j, (lat, lon, label) in enumerate(kept)
+                    if volume[i, j] > 0
+                )
+                for i in range(n)
+            ),
+            source,
+        )
+
+
 def parse_traffic(text: str, shown: str, window_minutes: int, source: str | None = None) -> DemandSeries:
     """The traffic file's text as a ``DemandSeries``; ``TrafficError`` (``file:line: ...``) otherwise."""
     if "\x00" in text:
         raise _fail(shown, 1, "holds NUL characters; a traffic file is CSV text")
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    rows: list[_Row] = []
+    acc = Accumulator(window_minutes)
+    rows = 0
     columns: dict[str, int] | None = None
     try:
         for cells in reader:
@@ -169,71 +219,53 @@ def parse_traffic(text: str, shown: str, window_minutes: int, source: str | None
             if requests < 0 or requests > _MAX_REQUESTS:
                 raise _fail(shown, line, f"requests {requests:g} is out of range (0 to {_MAX_REQUESTS:g})")
             index = (when.hour * 60 + when.minute) // window_minutes
+            acc.days.add(when.date().isoformat())
+            rows += 1
             for lat, lon, label, share in _place(cells, columns, shown, line):
-                rows.append(_Row(when.date().isoformat(), index, (lat, lon, label), requests * share))
+                if not acc.add(index, (lat, lon, label), requests * share):
+                    raise _fail(
+                        shown,
+                        line,
+                        f"more than {MAX_PLACES:,} distinct places; aggregate the export by city, or round lat/lon "
+                        "to fewer decimals",
+                    )
     except csv.Error as exc:
         raise _fail(shown, reader.line_num, f"not valid CSV ({exc})") from None
     if columns is None:
         raise _fail(shown, 1, "is empty; it needs a header (time,lat,lon,requests or time,country,city,requests)")
     if not rows:
         raise _fail(shown, 2, "has a header but no rows")
-    if not any(r.requests > 0 for r in rows):
+    if not acc.any_requests():
         raise _fail(shown, 2, "every row counts 0 requests; there is no demand to place")
-    return _series(rows, window_minutes, source or f"traffic file {shown}")
-
-
-def _series(rows: Sequence[_Row], window_minutes: int, source: str) -> DemandSeries:
-    # Added up in a canonical order, so the same rows in any order give the same numbers.
-    rows = sorted(rows, key=lambda r: (r.index, r.where[2], r.where[0], r.where[1], r.day, r.requests))
-    days = len({r.day for r in rows})
-    seconds = window_minutes * 60.0 * days  # requests per window (mean over the days) -> per second
-    places: dict[tuple[float, float, str], int] = {}
-    for r in rows:
-        places.setdefault(r.where, len(places))
-    n = windows_per_day(window_minutes)
-    volume = np.zeros((n, len(places)), dtype=np.float64)
-    for r in rows:
-        volume[r.index, places[r.where]] += r.requests
-    keys = list(places)
-    volume, keys = _aggregate(volume, keys)
-    volume /= seconds
-    return DemandSeries(
-        window_minutes,
-        tuple(
-            tuple(
-                DemandPoint(lat, lon, float(volume[i, j]), label)
-                for j, (lat, lon, label) in enumerate(keys)
-                if volume[i, j] > 0
-            )
-            for i in range(n)
-        ),
-        source,
-    )
+    # Requests per window (the mean over the days the file covers) -> per second.
+    return acc.series(window_minutes * 60.0 * len(acc.days), source or f"traffic file {shown}")
 
 
 def _aggregate(
-    volume: np.ndarray, keys: list[tuple[float, float, str]]
-) -> tuple[np.ndarray, list[tuple[float, float, str]]]:
-    """At most ``MAX_POINTS`` places: the busiest (ties: the first seen) keep theirs, every other
-    place's requests join its nearest busiest place (great circle). Sorted by label for determinism."""
-    order = sorted(range(len(keys)), key=lambda j: (keys[j][2], keys[j][0], keys[j][1]))
-    volume, keys = volume[:, order], [keys[j] for j in order]
-    if len(keys) <= MAX_POINTS:
-        return volume, keys
-    total = volume.sum(axis=0)
-    rank = np.argsort(-total, kind="stable")
-    kept, rest = np.sort(rank[:MAX_POINTS]), rank[MAX_POINTS:]
-    coords = np.radians(np.array([(k[0], k[1]) for k in keys], dtype=np.float64))
-    xyz = np.column_stack(
-        [np.cos(coords[:, 0]) * np.cos(coords[:, 1]), np.cos(coords[:, 0]) * np.sin(coords[:, 1]), np.sin(coords[:, 0])]
-    )
-    out = volume[:, kept].copy()
-    for start in range(0, len(rest), 4096):
-        chunk = rest[start : start + 4096]
-        nearest = np.argmax(xyz[chunk] @ xyz[kept].T, axis=1)
-        for c, target in zip(chunk.tolist(), nearest.tolist(), strict=True):
-            out[:, target] += volume[:, c]
-    return out, [keys[j] for j in kept.tolist()]
+    totals: np.ndarray, keys: list[tuple[float, float, str]]
+) -> tuple[list[tuple[float, float, str]], np.ndarray]:
+    """At most ``MAX_POINTS`` places: the busiest over the day (ties: label, then coordinates) keep
+    theirs, every other place's requests join its nearest kept place (great circle). Returns the
+    kept places (sorted by label, then coordinates) and, per place of ``keys``, its kept column."""
+    order = sorted(range(len(keys)), key=lambda j: (-totals[j], keys[j][2], keys[j][0], keys[j][1]))
+    kept = sorted(order[:MAX_POINTS], key=lambda j: (keys[j][2], keys[j][0], keys[j][1]))
+    column = {j: c for c, j in enumerate(kept)}
+    target = np.array([column.get(j, -1) for j in range(len(keys))], dtype=np.int64)
+    rest = np.array(order[MAX_POINTS:], dtype=np.int64)
+    if len(rest):
+        coords = np.radians(np.array([(k[0], k[1]) for k in keys], dtype=np.float64))
+        xyz = np.column_stack(
+            [
+                np.cos(coords[:, 0]) * np.cos(coords[:, 1]),
+                np.cos(coords[:, 0]) * np.sin(coords[:, 1]),
+                np.sin(coords[:, 0]),
+            ]
+        )
+        centres = xyz[np.array(kept, dtype=np.int64)]
+        for start in range(0, len(rest), 4096):
+            chunk = rest[start : start + 4096]
+            target[chunk] = np.argmax(xyz[chunk] @ centres.T, axis=1)  # ties: the first kept place
+    return [keys[j] for j in kept], target
 
 
 @lru_cache(maxsize=32)

@@ -557,3 +557,28 @@ def test_up_pins_one_window_for_every_slice(project: Path, monkeypatch: pytest.M
         "f-eu": {PLACEMENT_TIME_ENV: "2026-03-01T07:45:00Z"},
         "f-us": {PLACEMENT_TIME_ENV: "2026-03-01T07:45:00Z"},
     }
+
+
+def test_diurnal_points_follow_the_evening_around_the_world(project: Path) -> None:
+    demand = (
+        "demand: {diurnal: true, rate: 1000, points: [{city: Tokyo, country: JP}, {city: New York City, country: US}]}"
+    )
+    text = STACK.replace("demand: {traffic: traffic/day.csv}", demand).replace("max_locations: 2", "max_locations: 1")
+    (project / "stacks" / "Pulumi.t.yaml").write_text(text.replace("min_dwell: 1h", "min_usage_per_location: 1"))
+    _ok(["place", "t", "--timeline", "--at", "2026-03-01T00:00:00Z", "--json", str(project / "tl.json")])
+    doc = json.loads((project / "tl.json").read_text())
+
+    def where(hour: int) -> list[str]:
+        api = next(p for p in doc["windows"][hour]["placements"] if p["workload"] == "api")
+        assert api["window"]["demand"] == "points, diurnal"
+        return [loc["cluster"] for loc in api["locations"]]
+
+    # 12:00 UTC: 21:00 in Tokyo (the evening peak), 07:00 in New York; 01:00 UTC: 20:00 in New York,
+    # 10:00 in Tokyo. Solar time, so New York's clock is about 5 h behind UTC, Tokyo's 9 h ahead.
+    assert where(12) == ["tyo"]
+    assert where(1) == ["nyc"]
+    rates = [
+        next(p for p in w["placements"] if p["workload"] == "api")["window"]["requests_per_second"]
+        for w in doc["windows"]
+    ]
+    assert sum(rates) / 24 == pytest.approx(1000.0, rel=1e-3)

@@ -49,10 +49,10 @@ DAY_MINUTES = 24 * 60
 # interpolated in between. A smooth reading of the shape of published diurnal traffic curves, not a
 # measured series: consumer traffic bottoms out around 04:00-05:00 local time at roughly a third of
 # the peak, climbs through the morning and the working day (a shoulder around 16:00), and peaks in
-# the evening (21:00-22:00) before falling after midnight. Sources: Arbor Networks ASERT, C.
-# Labovitz, "The Internet After Dark" (2009: North American traffic at 50% of its peak at 06:00,
-# a local maximum at 16:00, the peak at 23:00 EDT; European traffic peaks in the early evening);
-# the AMS-IX and DE-CIX daily traffic graphs (docs/placement.md#demand-over-time).
+# the evening (21:00-22:00) before falling after midnight. Sources: C. Labovitz, "The Internet
+# After Dark" (Arbor Networks ASERT blog: North American traffic at 50% of its peak at 06:00, a
+# local maximum at 16:00, the peak at 23:00 EDT; European traffic peaks in the early evening); the
+# AMS-IX and DE-CIX daily traffic graphs (docs/placement.md#the-activity-curve-diurnal-true).
 ACTIVITY: tuple[float, ...] = (
     0.80,  # 00
     0.64,  # 01

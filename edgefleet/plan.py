@@ -185,6 +185,13 @@ def dns_entries(run: ProgramRun) -> list[dict[str, Any]]:
             address = children.get(f"{stem}-address")
             if address is not None:
                 entry["address"] = {"name": address.inputs.get("name"), "type": address.inputs.get("type")}
+            gate = children.get(f"{stem}-healthy")
+            if gate is not None:  # a workload placed per window: the update waits for this location
+                entry["gate"] = {
+                    "urn": gate.urn,
+                    "url": gate.inputs.get("url"),
+                    "successes": gate.inputs.get("successes"),
+                }
             records.append(entry)
         out.append(
             {

@@ -7,16 +7,18 @@ args. Errors become one ``pulumi.RunError`` with one line per problem (no traceb
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
 from components.config import FleetSpec, parse_fleet
-from components.config.errors import ConfigError
+from components.config.errors import ConfigError, ConfigIssue
 from components.config.parse import PROVIDER_KEYS, PlacementOptions
-from components.config.previous import placements_file_path, read_previous
+from components.config.previous import PLACEMENT_TIME_ENV, placements_file_path, read_previous
 from components.config.slices import SliceRequest, SliceScope, resolve_scope, stack_config_dir
 from components.config.source import (
     FLEET_FILE_KEY,
@@ -28,6 +30,7 @@ from components.config.source import (
     read_stack_file,
 )
 from components.fleet import Fleet, FleetArgs
+from components.placement.timeline import parse_time
 from components.policy import POLICY_PACK_CONFIG, location_requirements, program_pack_config
 
 # What `edgefleet plan` sets a `secure:` key to, since it cannot decrypt it offline. The program
@@ -128,7 +131,7 @@ def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[st
         # policies/config/<stack>.json): the same requirements the CLI's loader applies.
         pack_config = program_pack_config(config.get(POLICY_PACK_CONFIG))
         requirements = location_requirements(project_dir, pulumi.get_stack(), pack_config)
-        options = PlacementOptions(previous=previous, requirements=requirements)
+        options = PlacementOptions(previous=previous, requirements=requirements, at=_placement_time(config))
         spec = parse_fleet(
             raw,
             available_keys=present if fleet_file is None else None,
@@ -163,6 +166,22 @@ def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[st
     return spec, secrets, scope
 
 
+def _placement_time(config: pulumi.Config) -> datetime:
+    """The window scheduled placement is for: ``edgefleet:placementTime`` (the recorded input that
+    ``edgefleet plan --at`` sets and ``pulumi up`` reads), else ``EDGEFLEET_PLACEMENT_TIME`` (what
+    ``edgefleet up`` pins for one run), else the current UTC time."""
+    written = config.get("placementTime")
+    where = f"config.{PROJECT}:placementTime"
+    if written is None:
+        written, where = os.environ.get(PLACEMENT_TIME_ENV), f"environment variable {PLACEMENT_TIME_ENV}"
+    if written is None:
+        return datetime.now(UTC)
+    try:
+        return parse_time(written)
+    except ValueError as exc:
+        raise ConfigError([ConfigIssue(where, str(exc))]) from None
+
+
 def build(project_dir: Path) -> Fleet:
     """Read the config, build the fleet, export its outputs (kubeconfigs as secrets)."""
     spec, secrets, scope = read_fleet(project_dir)
@@ -173,6 +192,10 @@ def build(project_dir: Path) -> Fleet:
     )
     pulumi.export("kubeconfigs", pulumi.Output.secret({name: c.kubeconfig for name, c in fleet.clusters.items()}))
     pulumi.export("placements", {w.spec.name: dict(w.replicas) for w in spec.workloads})
+    windows = {w.spec.name: w.latency.window for w in spec.workloads if w.latency and w.latency.window}
+    if windows:
+        # The window this update placed for (a recorded output: the next update's "window before").
+        pulumi.export("placementWindows", {name: {"start": win.start, "end": win.end} for name, win in windows.items()})
     # Where users reach each public workload: its load balancer per location, and its DNS name.
     pulumi.export(
         "endpoints",

@@ -236,6 +236,7 @@ class Fleet(pulumi.ComponentResource):
                     locations=locations,
                     provider=provider,
                     tags={"owner": spec.owner, "environment": spec.environment, **spec.tags},
+                    gate=workload.spec.placement.over_time,
                 ),
                 pulumi.ResourceOptions(parent=self),
             )

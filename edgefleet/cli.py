@@ -5,11 +5,13 @@ Exit codes: 0 success; 2 invalid input (every error on its own line: ``path: mes
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -21,6 +23,7 @@ from rich.tree import Tree
 
 from components.config import ConfigError, FleetSpec, Workload, read_stack_file
 from components.config.errors import one_line
+from components.config.model import DayPlan
 from components.config.previous import placement_options
 from components.config.slices import Slice, SliceScope, load_sliced
 from components.config.source import ConfigValue, StackSource, path_exists
@@ -145,12 +148,93 @@ def _write_output(option: str, path: Path, text: str) -> None:
 PackOverride = tuple[str, dict[str, Any]]  # `check --policy-pack-config`: the file as shown, its levels
 
 
+@dataclass(frozen=True)
+class Window:
+    """The time scheduled placement is for: ``--at``, the stack's ``edgefleet:placementTime``, or now."""
+
+    at: datetime
+    given_by: str  # "--at", the config key, or "now"
+
+
+def _at_option(at: str | None) -> datetime | None:
+    """``--at TIME`` parsed; exit 2 with one line when it is not an ISO 8601 time."""
+    from components.placement.timeline import parse_time
+
+    if at is None:
+        return None
+    try:
+        return parse_time(at)
+    except ValueError as exc:
+        raise _fail_lines(f"--at {at}: {exc}") from None
+
+
+def _window(source: StackSource, at: datetime | None) -> Window:
+    from components.config.previous import placement_time
+
+    if at is not None:
+        return Window(at, "--at")
+    recorded = placement_time(source, os.environ)
+    if recorded is not None:
+        return Window(*recorded)
+    return Window(datetime.now(UTC), "now")
+
+
+def _with_window(source: StackSource, spec: FleetSpec, window: Window) -> StackSource:
+    """The stack as the program sees it: a scheduled fleet gets the window as its recorded input
+    (``edgefleet:placementTime``), so the program places the same window as this run."""
+    from components.config.previous import PLACEMENT_TIME_KEY
+    from components.placement.timeline import format_time
+
+    if not any(w.spec.placement.over_time for w in spec.workloads):
+        return source
+    value = ConfigValue(PLACEMENT_TIME_KEY, False, format_time(window.at))
+    return replace(source, values={**source.values, PLACEMENT_TIME_KEY: value})
+
+
+def _window_note(spec: FleetSpec, window: Window) -> str | None:
+    """One line naming the window a scheduled fleet is placed for, and where that time came from."""
+    from components.config.parse import schedule_minutes
+    from components.placement.timeline import format_time, window_start
+
+    minutes = sorted({n for w in spec.workloads if (n := schedule_minutes(w.spec)) is not None})
+    if not minutes:
+        return None
+    starts = ", ".join(f"{format_time(window_start(window.at, n))} ({n} min)" for n in minutes)
+    why = {
+        "--at": f"--at {format_time(window.at)}",
+        "now": f"the current UTC time {format_time(window.at)}; choose another with --at",
+    }.get(window.given_by, f"{window.given_by} {format_time(window.at)}")
+    return f"placement window: {starts}, for {why}"
+
+
 def _load_scoped(
-    stack: str, *, previous: Path | None = None, exact: bool = False, pack_override: PackOverride | None = None
+    stack: str,
+    *,
+    previous: Path | None = None,
+    exact: bool = False,
+    pack_override: PackOverride | None = None,
+    at: datetime | None = None,
+    timeline: bool = False,
 ) -> tuple[Path, StackSource, FleetSpec, SliceScope | None]:
     """Project, stack file, fleet and slice. Placement honours the location requirements of the
     rules mandatory in the stack's pack config (``components/policy.py``); ``pack_override``
-    (``check --policy-pack-config``) stands in for it, for this run and the program it plans."""
+    (``check --policy-pack-config``) stands in for it, for this run and the program it plans.
+    Scheduled placement is for the window of ``at`` (``_window``); the stack returned records it."""
+    project, source, spec, scope, _ = _load_window(
+        stack, previous=previous, exact=exact, pack_override=pack_override, at=at, timeline=timeline
+    )
+    return project, source, spec, scope
+
+
+def _load_window(
+    stack: str,
+    *,
+    previous: Path | None = None,
+    exact: bool = False,
+    pack_override: PackOverride | None = None,
+    at: datetime | None = None,
+    timeline: bool = False,
+) -> tuple[Path, StackSource, FleetSpec, SliceScope | None, Window]:
     from components.policy import POLICY_PACK_CONFIG_KEY, with_requirements
 
     project = find_project()
@@ -162,18 +246,36 @@ def _load_scoped(
         shown, levels = pack_override
         override = ConfigValue(POLICY_PACK_CONFIG_KEY, False, levels)
         source = replace(source, values={**source.values, POLICY_PACK_CONFIG_KEY: override})
+    window = _window(source, at)
     options = with_requirements(
         placement_options(project, source, previous=previous, exact=exact), project, source, shown=shown
     )
+    options = replace(options, at=window.at, timeline=timeline)
     spec, scope = load_sliced(source, project, options)
-    return project, source, spec, scope
+    return project, _with_window(source, spec, window), spec, scope, window
 
 
 def _load(
-    stack: str, *, previous: Path | None = None, exact: bool = False, pack_override: PackOverride | None = None
+    stack: str,
+    *,
+    previous: Path | None = None,
+    exact: bool = False,
+    pack_override: PackOverride | None = None,
+    at: datetime | None = None,
 ) -> tuple[Path, StackSource, FleetSpec]:
-    project, source, spec, _ = _load_scoped(stack, previous=previous, exact=exact, pack_override=pack_override)
+    project, source, spec, _ = _load_scoped(stack, previous=previous, exact=exact, pack_override=pack_override, at=at)
     return project, source, spec
+
+
+AtOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        help="Place scheduled workloads for the window holding this time (ISO 8601 UTC, e.g. 2026-03-01T14:00:00Z); "
+        "default: the stack's edgefleet:placementTime, else EDGEFLEET_PLACEMENT_TIME, else now.",
+        show_default=False,
+    ),
+]
 
 
 @app.command()
@@ -247,7 +349,7 @@ PLACEMENTS_FORMAT = "edgefleet.placements/v1"
 
 
 @app.command()
-def place(
+def place(  # noqa: PLR0917  one parameter per option
     stack: StackArg,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write edgefleet.placements/v1 here.")] = None,
     previous: Annotated[
@@ -257,13 +359,31 @@ def place(
         ),
     ] = None,
     exact: Annotated[bool, typer.Option("--exact", help="Solve latency placement exactly (MILP); slower.")] = False,
+    at: AtOpt = None,
+    timeline: Annotated[
+        bool,
+        typer.Option(
+            "--timeline",
+            help="Every window of the day (of --at, default today, UTC), against the best static placement.",
+        ),
+    ] = False,
 ) -> None:
     """Placement only: where every workload runs, why, and how close to the best possible."""
     _check_outputs(("--json", json_file, False))
+    when = _at_option(at)
     try:
-        _, source, spec = _load(stack, previous=previous, exact=exact)
+        _, source, spec, _, window = _load_window(stack, previous=previous, exact=exact, at=when, timeline=timeline)
     except ConfigError as exc:
         raise _fail(exc) from None
+    note = _window_note(spec, window)
+    if timeline:
+        _print_timeline(spec, window)
+        if json_file is not None:
+            _write_output("--json", json_file, dumps(timeline_document(spec, source.stack, window)))
+            err.print(one_line(f"timeline written to {json_file}"), markup=False, highlight=False)
+        return
+    if note is not None:
+        out.print(note, markup=False, highlight=False, soft_wrap=True)
     for workload in sorted(spec.workloads, key=lambda w: w.spec.name):
         _print_placement(spec, workload)
     if json_file is not None:
@@ -272,10 +392,143 @@ def place(
         err.print(one_line(f"placements written to {json_file}"), markup=False, highlight=False)
 
 
+TIMELINE_FORMAT = "edgefleet.timeline/v1"
+
+
+def _day_starts(spec: FleetSpec) -> list[str]:
+    """The window starts of the timeline: the finest schedule's (every scheduled workload's windows
+    are looked up at those times)."""
+    days = [w.day for w in spec.workloads if w.day is not None]
+    return [entry.start for entry in max(days, key=lambda d: len(d.windows)).windows] if days else []
+
+
+def _index_at(day: DayPlan, start: str) -> int:
+    """The window of ``day`` holding ``start`` (ISO 8601 UTC)."""
+    index = 0
+    for i, entry in enumerate(day.windows):
+        if entry.start <= start:
+            index = i
+    return index
+
+
+def timeline_document(spec: FleetSpec, stack: str, window: Window) -> dict[str, Any]:
+    """``edgefleet.timeline/v1``: every window of the day, each ``placements`` as in ``place --json``;
+    ``static``: the best single static placement, measured in the same windows."""
+    from components.placement.timeline import format_time, window_starts
+
+    # No workload placed per window: the day's hours, each with the one placement.
+    starts = _day_starts(spec) or [format_time(t) for t in window_starts(window.at, 60)]
+    windows, static = [], []
+    for start in starts:
+        view = _timeline_view(spec, start)
+        windows.append({"start": start, "placements": placement_entries(view)})
+        static.append({"start": start, "placements": placement_entries(_timeline_view(spec, start, static=True))})
+    return {
+        "format": TIMELINE_FORMAT,
+        "stack": stack,
+        "at": format_time(window.at),
+        "windows": windows,
+        "static": static,
+    }
+
+
+def _timeline_view(spec: FleetSpec, start: str, static: bool = False) -> FleetSpec:
+    """The fleet as the window starting at ``start`` places it (``static``: the best static placement
+    instead); workloads not placed per window stay as they are."""
+    workloads = []
+    for w in spec.workloads:
+        if w.day is None:
+            workloads.append(w)
+            continue
+        index = _index_at(w.day, start)
+        chosen = (w.day.static if static else w.day.windows)[index]
+        update = {"replicas": chosen.replicas, "latency": chosen.latency, "day": None}
+        update["waves"] = (tuple(name for name, _ in chosen.replicas),)
+        workloads.append(w.model_copy(update=update))
+    return spec.model_copy(update={"workloads": tuple(workloads)})
+
+
+def _print_timeline(spec: FleetSpec, window: Window) -> None:
+    scheduled = sorted((w for w in spec.workloads if w.day is not None), key=lambda w: w.spec.name)
+    if not scheduled:
+        out.print(
+            "no workload is placed per window (no `placement.schedule`, no demand over time): one placement all "
+            "day, as `edgefleet place` shows",
+            highlight=False,
+        )
+        return
+    from components.placement.timeline import format_time
+
+    why = (
+        "--at"
+        if window.given_by == "--at"
+        else ("the current UTC time" if window.given_by == "now" else window.given_by)
+    )
+    out.print(
+        f"timeline of {format_time(window.at)[:10]} (UTC), the day of {why} {format_time(window.at)}",
+        markup=False,
+        highlight=False,
+    )
+    for w in scheduled:
+        assert w.day is not None
+        first = w.day.windows[0].latency.window
+        source = first.source if first is not None else ""
+        out.print(
+            f"{w.spec.name}: one placement per window, from {source}; each line: window start (UTC), req/s, "
+            "locations:replicas, estimated mean RTT (p95) and the physical bound; the best static placement; "
+            "the locations opened (+) and closed (-) against the window before",
+            markup=False,
+            highlight=False,
+        )
+        for entry, fixed in zip(w.day.windows, w.day.static, strict=True):
+            lat, st = entry.latency, fixed.latency
+            win = lat.window
+            rate = win.requests_per_second if win is not None else 0.0
+            moves = " ".join([*(f"+{c}" for c in win.opened), *(f"-{c}" for c in win.closed)]) if win else ""
+            out.print(
+                f"  {entry.start[11:16]}  {rate:>12,.1f} req/s  "
+                f"{' '.join(f'{name}:{n}' for name, n in entry.replicas)}  "
+                f"mean {lat.mean_rtt_ms:.1f} ms (p95 {lat.p95_rtt_ms:.1f}), bound {lat.bound_mean_rtt_ms:.1f} ms | "
+                f"static mean {st.mean_rtt_ms:.1f} ms (p95 {st.p95_rtt_ms:.1f})"
+                + (f" | moves {moves}" if moves else ""),
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        summary = day_summary(w.day)
+        out.print(
+            f"  day (request-weighted): schedule mean {summary['schedule_mean_rtt_ms']:.1f} ms over "
+            f"{summary['schedule_location_hours']:.1f} location-hours, {summary['moves']} move(s); best static "
+            f"placement ({', '.join(name for name, _ in w.day.static[0].replicas)}) mean "
+            f"{summary['static_mean_rtt_ms']:.1f} ms over {summary['static_location_hours']:.1f} location-hours",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def day_summary(day: DayPlan) -> dict[str, Any]:
+    """A day's figures: request-weighted mean RTT of the schedule and of the best static placement,
+    location-hours of each, and how many locations the schedule opens over the day."""
+    rates = [(e.latency.window.requests_per_second if e.latency.window is not None else 0.0) for e in day.windows]
+    total = sum(rates) or 1.0
+    hours = [(e.latency.window.minutes if e.latency.window is not None else 60) / 60 for e in day.windows]
+    return {
+        "schedule_mean_rtt_ms": sum(r * e.latency.mean_rtt_ms for r, e in zip(rates, day.windows, strict=True)) / total,
+        "static_mean_rtt_ms": sum(r * e.latency.mean_rtt_ms for r, e in zip(rates, day.static, strict=True)) / total,
+        "schedule_location_hours": sum(h * len(e.replicas) for h, e in zip(hours, day.windows, strict=True)),
+        "static_location_hours": sum(h * len(e.replicas) for h, e in zip(hours, day.static, strict=True)),
+        "moves": sum(len(e.latency.window.opened) for e in day.windows if e.latency.window is not None),
+    }
+
+
 def _print_placement(spec: FleetSpec, workload: Workload) -> None:
     lat = workload.latency
     shares = dict(lat.demand_share) if lat is not None else {}
-    title = f"{workload.spec.name}: {workload.strategy.value}, {workload.spec.replicas} replicas"
+    total = (
+        sum(n for _, n in workload.replicas) if lat is not None and lat.window is not None else workload.spec.replicas
+    )
+    title = f"{workload.spec.name}: {workload.strategy.value}, {total} replicas"
     table = Table("location", "vendor", "region", "replicas", "demand share", title=title, title_justify="left")
     for name, replicas in workload.replicas:
         cluster = spec.cluster(name)
@@ -308,6 +561,23 @@ def _print_placement(spec: FleetSpec, workload: Workload) -> None:
                 f"{held.gain:.1%} mean RTT ({held.candidate_mean_rtt_ms:.1f} ms), under the threshold",
                 highlight=False,
             )
+        if lat.window is not None:
+            win = lat.window
+            out.print(
+                f"  window {win.start} to {win.end}: {win.requests_per_second:,.1f} req/s from {win.source}",
+                markup=False,
+                highlight=False,
+            )
+            moves = (
+                f"open {', '.join(win.opened)}, wait until ready and healthy, then close "
+                f"{', '.join(win.closed) or 'none'}"
+                if win.opened
+                else (f"close {', '.join(win.closed)}" if win.closed else "no move")
+            )
+            dwell = f"; kept by min_dwell: {', '.join(win.kept_by_dwell)}" if win.kept_by_dwell else ""
+            out.print(
+                f"  from the window before ({', '.join(win.previous)}): {moves}{dwell}", markup=False, highlight=False
+            )
 
 
 @app.command()
@@ -317,13 +587,16 @@ def plan(
     manifests: Annotated[
         Path | None, typer.Option("--manifests", help="Write every Kubernetes object here, one file each.")
     ] = None,
+    at: AtOpt = None,
 ) -> None:
     """Run the real Pulumi program under the SDK's mock engine; print a summary, write plan and manifests."""
     _check_outputs(("--json", json_file, False), ("--manifests", manifests, True))
+    when = _at_option(at)
     try:
-        project, source, spec, scope = _load_scoped(stack)
+        project, source, spec, scope, window = _load_window(stack, at=when)
     except ConfigError as exc:
         raise _fail(exc) from None
+    note = _window_note(spec, window)
     if manifests is not None:
         try:
             check_manifest_dir(manifests)  # before any work: nothing half-written
@@ -336,6 +609,8 @@ def plan(
     except pulumi.RunError as exc:  # the program's own config errors, already one line each
         err.print(str(exc), markup=False, highlight=False)
         raise typer.Exit(EXIT_INVALID) from None
+    if note is not None:
+        out.print(note, markup=False, highlight=False, soft_wrap=True)
     _summary(spec, run, scope)
     if json_file is not None:
         _write_output("--json", json_file, dumps(build_plan(spec, run, scope)))
@@ -362,6 +637,7 @@ def check(
         Path | None,
         typer.Option("--policy-pack-config", help="Enforcement levels; default policies/config/<stack>.json."),
     ] = None,
+    at: AtOpt = None,
 ) -> None:
     """Plan offline, then run the policy pack's rules over it. Exit 0 none mandatory, 1 mandatory, 2 invalid."""
     import pulumi
@@ -372,12 +648,13 @@ def check(
     from policies.rules import ALL_POLICIES  # the rule modules only: never the pack object (policies/__main__.py)
 
     _check_outputs(("--sarif", sarif, False), ("--json", json_file, False))
+    when = _at_option(at)
     if pack_config is not None and not path_exists(pack_config):
         raise _fail_lines(f"--policy-pack-config {pack_config}: not found; check the path")
     try:
         # Read once, levels checked before anything is planned; it steers placement and the rules.
         override = (str(pack_config), load_pack_config(pack_config)) if pack_config is not None else None
-        project, source, spec = _load(stack, pack_override=override)
+        project, source, spec, _, window = _load_window(stack, pack_override=override, at=when)
         if override is not None:
             config = override[1]
         elif isinstance(configured := configured_pack_config(source), Mapping):  # the levels inline
@@ -388,6 +665,9 @@ def check(
         raise _fail(exc) from None
     except PackConfigError as exc:
         raise _fail_lines(f"--policy-pack-config: {exc}" if pack_config is not None else str(exc)) from None
+    note = _window_note(spec, window)
+    if note is not None:
+        err.print(note, markup=False, highlight=False, soft_wrap=True)
     try:
         run = _run_with_progress(project, source)
     except pulumi.RunError as exc:
@@ -628,7 +908,11 @@ def _checked_slices(fleet: Path) -> tuple[Path, str, list[Slice]]:
         raise typer.Exit(EXIT_INVALID) from None
 
 
-def _orchestrate(fleet: Path, operation: Operation, parallel: int, logs: Path | None) -> None:
+def _orchestrate(
+    fleet: Path, operation: Operation, parallel: int, logs: Path | None, at: datetime | None = None
+) -> None:
+    from components.config.previous import PLACEMENT_TIME_ENV
+    from components.placement.timeline import format_time, window_start
     from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State
 
     _check_outputs(("--logs", logs, True))
@@ -637,7 +921,22 @@ def _orchestrate(fleet: Path, operation: Operation, parallel: int, logs: Path | 
         if logs.is_symlink() or (logs.exists() and not logs.is_dir()):
             raise _fail_lines(f"--logs {logs}: exists and is not a directory; pass --logs DIR")
     project, fleet_file, slices = _checked_slices(fleet)
-    orchestrator = Orchestrator(AutomationDriver(project), operation, parallel=parallel, logs=logs)
+    env: dict[str, str] = {}
+    windows = [s.window_minutes for s in slices if s.window_minutes is not None]
+    if windows:
+        # One time for every slice of this run: slices running across a window boundary would
+        # otherwise place different windows (a stack's own edgefleet:placementTime still wins).
+        pinned = at or datetime.now(UTC)
+        env[PLACEMENT_TIME_ENV] = format_time(pinned)
+        why = "--at" if at is not None else "the current UTC time"
+        err.print(
+            f"placement window for every slice: {format_time(window_start(pinned, min(windows)))} "
+            f"({min(windows)} min), for {why} {format_time(pinned)} ({PLACEMENT_TIME_ENV})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+    orchestrator = Orchestrator(AutomationDriver(project, env), operation, parallel=parallel, logs=logs)
     try:
         runs = _with_progress_table(orchestrator, slices, f"{operation} {fleet_file}")
     except OrchestrationError as exc:
@@ -695,9 +994,10 @@ def preview(
     fleet: FleetArg,
     parallel: ParallelOpt = DEFAULT_PARALLEL,
     logs: LogsOpt = None,
+    at: AtOpt = None,
 ) -> None:
     """`pulumi preview` every slice of FLEET with your Pulumi CLI: in parallel, the global slice last."""
-    _orchestrate(fleet, "preview", parallel, logs)
+    _orchestrate(fleet, "preview", parallel, logs, _at_option(at))
 
 
 @app.command()
@@ -705,9 +1005,10 @@ def up(
     fleet: FleetArg,
     parallel: ParallelOpt = DEFAULT_PARALLEL,
     logs: LogsOpt = None,
+    at: AtOpt = None,
 ) -> None:
     """`pulumi up` every slice of FLEET with your Pulumi CLI: in parallel, past failures, the global slice last."""
-    _orchestrate(fleet, "up", parallel, logs)
+    _orchestrate(fleet, "up", parallel, logs, _at_option(at))
 
 
 def _version(value: bool) -> None:

@@ -347,11 +347,17 @@ def _stack(fleet: str, s: Slice, prerequisites: list[str], options: OperatorOpti
         # operator re-queues this Stack whenever a prerequisite changes, so no polling is needed.
         spec["prerequisites"] = [{"name": p} for p in prerequisites]
     spec["refresh"] = options.refresh
-    spec["resyncFrequencySeconds"] = options.resync_seconds
+    scheduled = s.window_minutes is not None
+    # A scheduled fleet places the window of the time it runs: every slice re-runs at least once per
+    # window, on an unchanged commit too, so a new window's placement is applied within one resync.
+    window_seconds = (s.window_minutes or 0) * 60
+    spec["resyncFrequencySeconds"] = (
+        min(options.resync_seconds, window_seconds) if scheduled else options.resync_seconds
+    )
     # The global slice re-runs on an unchanged commit: a prerequisite is judged by generation, not commit,
     # so after a push the global slice may run before a slice has applied it; re-running (cheap: DNS
     # records) converges within one resync period.
-    spec["continueResyncOnCommitMatch"] = options.rerun_unchanged or s.is_global
+    spec["continueResyncOnCommitMatch"] = options.rerun_unchanged or s.is_global or scheduled
     # The stack file's `secure:` values are encrypted for an existing stack; a stack the operator creates
     # could not decrypt them, so by default a missing stack is an error, not a new empty stack.
     spec["useLocalStackOnly"] = not options.create_stacks

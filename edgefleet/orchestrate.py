@@ -99,8 +99,10 @@ class AutomationDriver:
     """The Automation API over the user's Pulumi CLI, with the project directory as the workspace
     (its ``Pulumi.yaml`` and ``stacks/Pulumi.<stack>.yaml``: the same files ``pulumi up`` uses)."""
 
-    def __init__(self, project: Path) -> None:
+    def __init__(self, project: Path, env: Mapping[str, str] | None = None) -> None:
         self.project = project
+        # Environment for every stack's program, e.g. EDGEFLEET_PLACEMENT_TIME: one window for all slices.
+        self.env = dict(env or {})
 
     def check(self) -> None:
         """The Automation API drives the ``pulumi`` command: it must be on PATH."""
@@ -120,7 +122,11 @@ class AutomationDriver:
         on_output: Callable[[str], None],
     ) -> dict[str, int]:
         """``pulumi preview`` or ``pulumi up --yes`` on ``stack`` (created if it does not exist yet)."""
-        workspace_stack = auto.create_or_select_stack(stack_name=stack, work_dir=str(self.project))
+        if self.env:
+            options = auto.LocalWorkspaceOptions(env_vars=self.env)
+            workspace_stack = auto.create_or_select_stack(stack_name=stack, work_dir=str(self.project), opts=options)
+        else:
+            workspace_stack = auto.create_or_select_stack(stack_name=stack, work_dir=str(self.project))
         if operation == "up":
             result = workspace_stack.up(on_output=on_output, on_event=on_event, color="never")
             return {str(op): int(n) for op, n in (result.summary.resource_changes or {}).items()}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml import YAML
 
 from components.config.application import SECRET_KEYS_ANNOTATION
-from components.config.model import Cluster, FleetSpec, Workload
+from components.config.model import Cluster, FleetSpec, WindowInfo, Workload
 from components.config.slices import SliceScope
 from edgefleet.files import replaced_dir_problem
 
@@ -111,9 +111,41 @@ def placement_entry(w: Workload) -> dict[str, Any]:
                 "candidate_mean_rtt_ms": lat.held_back.candidate_mean_rtt_ms,
                 "gain": lat.held_back.gain,
             }
+        if lat.window is not None:
+            entry["window"] = window_entry(lat.window)
     if w.excluded:
         entry["excluded"] = [{"cluster": name, "constraint": why} for name, why in w.excluded]
     return entry
+
+
+def window_entry(win: WindowInfo) -> dict[str, Any]:
+    """A scheduled placement's window and the move from the window before, in the order it is
+    applied: create the new locations, wait until their Deployments are ready and their DNS health
+    checks pass, then remove the old ones (``docs/placement.md#moving-between-windows``)."""
+    moves: list[dict[str, Any]] = []
+    if win.opened:
+        moves.append({"step": len(moves) + 1, "action": "create", "clusters": list(win.opened)})
+        moves.append(
+            {"step": len(moves) + 1, "action": "wait", "clusters": list(win.opened), "until": list(WAIT_UNTIL)}
+        )
+    if win.closed:
+        moves.append({"step": len(moves) + 1, "action": "remove", "clusters": list(win.closed)})
+    return {
+        "start": win.start,
+        "end": win.end,
+        "minutes": win.minutes,
+        "demand": win.source,
+        "requests_per_second": win.requests_per_second,
+        "usage_rps": [{"cluster": name, "requests_per_second": rate} for name, rate in win.usage_rps],
+        "previous": list(win.previous),
+        "kept_by_dwell": list(win.kept_by_dwell),
+        "moves": moves,
+    }
+
+
+# What a move waits for before the old locations go (edgefleet's Deployments are awaited by the
+# Kubernetes provider; a location's DNS record is created once its health check exists).
+WAIT_UNTIL = ("deployments-ready", "dns-health-check")
 
 
 def wave_of(w: Workload, cluster: str) -> int:
@@ -153,6 +185,13 @@ def dns_entries(run: ProgramRun) -> list[dict[str, Any]]:
             address = children.get(f"{stem}-address")
             if address is not None:
                 entry["address"] = {"name": address.inputs.get("name"), "type": address.inputs.get("type")}
+            gate = children.get(f"{stem}-healthy")
+            if gate is not None:  # a workload placed per window: the update waits for this location
+                entry["gate"] = {
+                    "urn": gate.urn,
+                    "url": gate.inputs.get("url"),
+                    "successes": gate.inputs.get("successes"),
+                }
             records.append(entry)
         out.append(
             {

@@ -54,6 +54,9 @@ RESIDENCY = r"^[A-Z]{2,6}$"
 PROBE_PATH = r"^/[\x21-\x7e]{0,255}$"
 TAG_VALUE = r"^([a-z0-9]([a-z0-9_-]{0,61}[a-z0-9])?)?$"
 PRESET = r"^[a-z][a-z-]{1,30}$"
+# A duration of the placement schedule: `15m`, `1h`, `1h30m` (timeline.parse_duration).
+DURATION = r"^([0-9]{1,3}h)?([0-9]{1,5}m)?$"
+PROMETHEUS_URL = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"
 # A DNS zone (`edge.example.com`) and one label of it (`api`).
 DNS_LABEL = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 DNS_ZONE = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
@@ -427,11 +430,47 @@ class DemandPoint(_Model):
     weight: Annotated[float, Strict(), Field(gt=0, le=MAX_DEMAND_WEIGHT, allow_inf_nan=False)] = 1.0
 
 
+class PrometheusDemand(_Model):
+    """Request rates from Prometheus: ``query`` returns requests per second labelled ``country``
+    (ISO 3166-1 alpha-2) and optionally ``city``."""
+
+    url: Annotated[str, StringConstraints(pattern=PROMETHEUS_URL, max_length=2048)]
+    query: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
+
+
+# The largest request rate (requests per second) a demand or schedule setting takes.
+MAX_RATE = 1e12
+
+
 class DemandSpec(_Model):
-    """Where a workload's users are: a preset or explicit points."""
+    """Where a workload's users are: a preset or explicit points (optionally ``diurnal``, weighted
+    by local time of day), real traffic from a project file (``traffic``) or from ``prometheus``."""
 
     preset: Annotated[str, StringConstraints(pattern=PRESET)] | None = None
     points: tuple[DemandPoint, ...] = ()
+    diurnal: StrictBool = False
+    # The day's mean request rate (requests per second) of the model: gives it a volume, so that
+    # `schedule.min_usage_per_location` and `schedule.requests_per_replica` have a meaning.
+    rate: Annotated[float, Strict(), Field(gt=0, le=MAX_RATE, allow_inf_nan=False)] | None = None
+    traffic: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
+    prometheus: PrometheusDemand | None = None
+
+    @property
+    def over_time(self) -> bool:
+        """The demand changes through the day."""
+        return self.diurnal or self.traffic is not None or self.prometheus is not None
+
+
+class ScheduleSpec(_Model):
+    """Placement per window of the day (``docs/fleet-config.md#placementschedule``)."""
+
+    window: Annotated[str, StringConstraints(pattern=DURATION, min_length=2, max_length=10)] = "1h"
+    min_dwell: Annotated[str, StringConstraints(pattern=DURATION, min_length=2, max_length=10)] | None = None
+    min_usage_per_location: Annotated[float, Strict(), Field(ge=0, le=MAX_RATE, allow_inf_nan=False)] = 0.0
+    # Replicas follow the request rate: ceil(rate / requests_per_replica) within [min_replicas, max_replicas].
+    requests_per_replica: Annotated[float, Strict(), Field(gt=0, le=MAX_RATE, allow_inf_nan=False)] | None = None
+    min_replicas: Annotated[int, Strict(), Field(ge=1, le=10000)] | None = None
+    max_replicas: Annotated[int, Strict(), Field(ge=1, le=10000)] | None = None
 
 
 class PlacementSpec(_Model):
@@ -448,6 +487,12 @@ class PlacementSpec(_Model):
     selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     requires: tuple[Capability, ...] = ()
     demand: DemandSpec | None = None
+    schedule: ScheduleSpec | None = None
+
+    @property
+    def over_time(self) -> bool:
+        """Placement is per window of the day: a schedule, or demand that changes through the day."""
+        return self.schedule is not None or (self.demand is not None and self.demand.over_time)
 
 
 class RolloutSpec(_Model):
@@ -798,6 +843,22 @@ class HeldBackInfo(_Model):
     gain: float
 
 
+class WindowInfo(_Model):
+    """The window of the day a scheduled placement is for, and how it moves from the window before:
+    open ``opened`` (and wait until they are ready and healthy), then close ``closed``."""
+
+    start: str  # ISO 8601 UTC
+    end: str
+    minutes: int
+    requests_per_second: float
+    usage_rps: tuple[tuple[str, float], ...]
+    previous: tuple[str, ...]
+    opened: tuple[str, ...]
+    closed: tuple[str, ...]
+    kept_by_dwell: tuple[str, ...]
+    source: str
+
+
 class LatencyResult(_Model):
     """What latency placement decided and how good it is (estimated ms; ``gap`` of distance)."""
 
@@ -811,6 +872,24 @@ class LatencyResult(_Model):
     proven_optimal: bool
     demand_points: int
     held_back: HeldBackInfo | None = None
+    window: WindowInfo | None = None  # a scheduled placement: the window it is for
+
+
+class WindowPlacement(_Model):
+    """One window of a day's schedule (or of the best static placement): its start (ISO 8601 UTC),
+    replicas per location (sorted by cluster) and what latency placement decided."""
+
+    start: str
+    replicas: tuple[tuple[str, int], ...]
+    latency: LatencyResult
+
+
+class DayPlan(_Model):
+    """A scheduled workload's whole UTC day (``edgefleet place --timeline``): every window's
+    placement, and the best single static placement measured in each window."""
+
+    windows: tuple[WindowPlacement, ...]
+    static: tuple[WindowPlacement, ...]
 
 
 class ResolvedFile(_Model):
@@ -873,6 +952,8 @@ class Workload(_Model):
     # `manifests`: the objects (file order) and the scale target (`Kind/name`).
     manifests: tuple[ManifestObject, ...] = ()
     scale_target: str | None = None
+    # A scheduled workload, when the timeline was asked for (`PlacementOptions.timeline`).
+    day: DayPlan | None = None
     # A helm workload whose overrides give some clusters other `values`: each other rendering.
     variants: tuple[tuple[ManifestObject, ...], ...] = ()
     # A steered workload of its own objects: its LoadBalancer Service's name and the port DNS health

@@ -10,6 +10,7 @@ import types
 import typing
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +24,29 @@ from components.config.application import check_application, location_settings
 from components.config.errors import ConfigError, ConfigIssue
 from components.config.manifests import load_manifests
 from components.config.requirements import LocationRequirement, policy_filters, strictest
-from components.config.source import PathPart, StackSource, normalize_key
+from components.config.source import NotAFileError, PathPart, StackSource, normalize_key, project_file_problem
 from components.config.vendors import DEFAULT_KUBERNETES_VERSION, DEFAULT_POOL, machine_type
 from components.placement import catalog
 from components.placement.cities import CityNotFound, known_countries, resolve_city, slug
 from components.placement.demand import DemandPoint, preset
 from components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS, residency_countries
 from components.placement.latency import LatencyModel
-from components.placement.place import DEFAULT_THRESHOLD, Site
+from components.placement.place import DEFAULT_THRESHOLD, Placement, Site
 from components.placement.place import place as place_workload
 from components.placement.solver import Infeasible
+from components.placement.timeline import (
+    DAY_MINUTES,
+    DemandSeries,
+    ScheduleRules,
+    diurnal_series,
+    format_time,
+    parse_duration,
+    schedule,
+    static_series,
+    window_index,
+    window_start,
+)
+from components.placement.timeline import Workload as TimedWorkload
 
 DEFAULT_MAX_LOCATIONS = 5  # latency, when max_locations is not set (Section's default too)
 DEMAND_POINTS = 2000
@@ -49,6 +63,10 @@ class PlacementOptions:
     threshold: float = DEFAULT_THRESHOLD
     exact: bool = False
     requirements: tuple[LocationRequirement, ...] = ()
+    # The time a scheduled placement is for (its window); None: the current UTC time.
+    at: datetime | None = None
+    # Also place every window of the day, and the best static placement (`edgefleet place --timeline`).
+    timeline: bool = False
 
 
 # Which `defaults` keys reach which vendor's clusters (the rest do not apply to it).
@@ -877,7 +895,9 @@ def _workload_checks(
         if manifests is not None and fleet.traffic is not None and spec.expose is m.Expose.PUBLIC:
             public = _public_service(spec, manifests[0], loc, rep)
             ok = public is not None and ok
-        if place.demand is not None and not _demand_checks(place.demand, (*ploc, "demand"), rep):
+        if place.demand is not None and not _demand_checks(place.demand, (*ploc, "demand"), rep, project_dir):
+            ok = False
+        if not _schedule_checks(spec, ploc, rep):
             ok = False
         both = sorted(set(place.must_include) & set(place.must_exclude))
         if both:
@@ -908,7 +928,7 @@ def _workload_checks(
                     ok = False
         if not ok:
             continue
-        choice = _choose(spec, clusters, ploc, rep, options)
+        choice = _choose(spec, clusters, ploc, rep, options, project_dir=project_dir)
         if choice is None:
             continue
         chosen = [name for name, _ in choice.replicas]
@@ -956,6 +976,7 @@ def _workload_checks(
                 scale_target=manifests[1] if manifests else None,
                 variants=variants,
                 settings=settings,
+                day=choice.day,
             )
         )
     return out
@@ -1166,11 +1187,44 @@ def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> list[s
     return [min(scored)[1]] if scored else []
 
 
-def _demand_checks(demand: m.DemandSpec, loc: tuple[PathPart, ...], rep: _Reporter) -> bool:
+def _demand_checks(
+    demand: m.DemandSpec, loc: tuple[PathPart, ...], rep: _Reporter, project_dir: Path | None = None
+) -> bool:
     ok = True
-    if demand.preset is not None and demand.points:
-        rep.add(loc, "give `preset` or `points`, not both")
+    sources = [
+        key
+        for key, given in (
+            ("preset", demand.preset is not None),
+            ("points", bool(demand.points)),
+            ("traffic", demand.traffic is not None),
+            ("prometheus", demand.prometheus is not None),
+        )
+        if given
+    ]
+    if len(sources) > 1:
+        what = "`, `".join(sources)
+        rep.add(loc, f"give one of `preset`, `points`, `traffic` or `prometheus`, not `{what}`")
         ok = False
+    measured = demand.traffic is not None or demand.prometheus is not None
+    if measured and demand.diurnal:
+        rep.add(
+            (*loc, "diurnal"),
+            "`diurnal` weights a model (`preset` or `points`) by local time; real traffic "
+            "already has its own hours: remove `diurnal`",
+        )
+        ok = False
+    if measured and demand.rate is not None:
+        rep.add((*loc, "rate"), "`rate` gives a model its volume; real traffic has its own: remove `rate`")
+        ok = False
+    if demand.traffic is not None:
+        if project_dir is None:
+            rep.add((*loc, "traffic"), "a traffic file is read from the project directory; this loader has none")
+            ok = False
+        else:
+            path, problem = project_file_problem(project_dir, demand.traffic, "traffic/requests.csv", "traffic file")
+            if path is None:
+                rep.add((*loc, "traffic"), problem)
+                ok = False
     if demand.preset is not None and demand.preset not in DEMAND_PRESETS:
         rep.add((*loc, "preset"), f"unknown demand preset {demand.preset!r}; presets: {', '.join(DEMAND_PRESETS)}")
         ok = False
@@ -1199,6 +1253,78 @@ def _demand_checks(demand: m.DemandSpec, loc: tuple[PathPart, ...], rep: _Report
     return ok
 
 
+MIN_WINDOW_MINUTES = 5
+MAX_DWELL_MINUTES = 7 * DAY_MINUTES
+
+
+def _duration(text: str, loc: tuple[PathPart, ...], rep: _Reporter) -> int | None:
+    try:
+        minutes = parse_duration(text)
+    except ValueError as exc:
+        rep.add(loc, str(exc))
+        return None
+    return minutes
+
+
+def _schedule_checks(spec: m.WorkloadSpec, ploc: tuple[PathPart, ...], rep: _Reporter) -> bool:
+    """``placement.schedule`` and time-varying demand: only for strategy ``latency``; durations that
+    divide the day; replica bounds that hold; a volume for ``min_usage_per_location``."""
+    place = spec.placement
+    if not place.over_time:
+        if place.demand is not None and place.demand.rate is not None:
+            rep.add(
+                (*ploc, "demand", "rate"),
+                "`rate` gives demand over the day its volume, and this workload is placed once: add `diurnal: true` "
+                "or a `schedule`, or remove `rate`",
+            )
+            return False
+        return True
+    if place.strategy is not m.Strategy.LATENCY:
+        key = "schedule" if place.schedule is not None else "demand"
+        rep.add((*ploc, key), f"placement over the day is for strategy `latency`, not `{place.strategy.value}`")
+        return False
+    sched = place.schedule or m.ScheduleSpec()
+    sloc = (*ploc, "schedule")
+    ok = True
+    window = _duration(sched.window, (*sloc, "window"), rep)
+    if window is not None and (window < MIN_WINDOW_MINUTES or DAY_MINUTES % window):
+        rep.add(
+            (*sloc, "window"),
+            f"{sched.window} does not divide the day into windows of at least {MIN_WINDOW_MINUTES} minutes; use e.g. "
+            "`15m`, `30m`, `1h`, `2h`, `3h`, `4h`, `6h`, `8h`, `12h` or `24h`",
+        )
+        ok = False
+    ok = window is not None and ok
+    if sched.min_dwell is not None:
+        dwell = _duration(sched.min_dwell, (*sloc, "min_dwell"), rep)
+        if dwell is not None and dwell > MAX_DWELL_MINUTES:
+            rep.add((*sloc, "min_dwell"), f"{sched.min_dwell} is longer than a week; use at most `168h`")
+            ok = False
+        ok = dwell is not None and ok
+    follows = sched.requests_per_replica is not None
+    if not follows and (sched.min_replicas is not None or sched.max_replicas is not None):
+        key = "min_replicas" if sched.min_replicas is not None else "max_replicas"
+        rep.add((*sloc, key), "replica bounds are for replicas that follow the volume: set `requests_per_replica`")
+        ok = False
+    lo = sched.min_replicas or 1
+    hi = sched.max_replicas if sched.max_replicas is not None else spec.replicas
+    if follows and hi < lo:
+        rep.add((*sloc, "max_replicas"), f"max_replicas ({hi}) is smaller than min_replicas ({lo})")
+        ok = False
+    demand = place.demand
+    model = demand is None or not (demand.traffic is not None or demand.prometheus is not None)
+    needs_volume = sched.min_usage_per_location > 0 or follows
+    if model and needs_volume and (demand is None or demand.rate is None):
+        key = "min_usage_per_location" if sched.min_usage_per_location > 0 else "requests_per_replica"
+        rep.add(
+            (*sloc, key),
+            f"`{key}` is in requests per second, and a model demand has no volume: set `demand.rate` (the day's "
+            "mean requests per second), or use real traffic (`demand.traffic` or `demand.prometheus`)",
+        )
+        ok = False
+    return ok
+
+
 def _known(name: str, names: Iterable[str]) -> str:
     close = closest(name, names)
     return f"did you mean {close[0]!r}?" if close else f"clusters: {', '.join(sorted(names))}"
@@ -1209,6 +1335,7 @@ class _Choice:
     replicas: tuple[tuple[str, int], ...]
     excluded: tuple[tuple[str, str], ...]
     latency: m.LatencyResult | None = None
+    day: m.DayPlan | None = None
 
 
 def _choose(
@@ -1217,6 +1344,8 @@ def _choose(
     ploc: tuple[PathPart, ...],
     rep: _Reporter,
     options: PlacementOptions,
+    *,
+    project_dir: Path | None = None,
 ) -> _Choice | None:
     place = spec.placement
     pool = sorted(clusters, key=lambda c: c.name)
@@ -1324,8 +1453,16 @@ def _choose(
         return None
     # Without max_locations: the default, raised to what the workload's own constraints need.
     upper = place.max_locations if place.max_locations is not None else max(DEFAULT_MAX_LOCATIONS, floor_sites)
-    count = min(upper, len(pool), spec.replicas // per)
-    if spec.replicas < floor_sites * per:
+    most = _most_replicas(spec)
+    count = min(upper, len(pool), most // per)
+    if most < floor_sites * per:
+        if most != spec.replicas:
+            rep.add(
+                (*ploc, "schedule", "max_replicas"),
+                f"max_replicas ({most}) cannot give {floor_why} at least {per} each{per_why}; set it to "
+                f"{floor_sites * per} or more",
+            )
+            return None
         rep.add(
             (*ploc[:-1], "replicas"),
             f"{spec.replicas} replicas cannot give {floor_why} at least {per} each{per_why}; set replicas to "
@@ -1342,7 +1479,24 @@ def _choose(
         options=options,
         least=least,
         per=per,
+        project_dir=project_dir,
     )
+
+
+def schedule_minutes(spec: m.WorkloadSpec) -> int | None:
+    """A workload's schedule window in minutes; None when it is not placed per window."""
+    if not spec.placement.over_time:
+        return None
+    return parse_duration((spec.placement.schedule or m.ScheduleSpec()).window)
+
+
+def _most_replicas(spec: m.WorkloadSpec) -> int:
+    """The most replicas a workload runs: ``replicas``, or ``schedule.max_replicas`` (default
+    ``replicas``) when its replicas follow the volume."""
+    sched = spec.placement.schedule
+    if sched is None or sched.requests_per_replica is None:
+        return spec.replicas
+    return sched.max_replicas if sched.max_replicas is not None else spec.replicas
 
 
 def demand_points(demand: m.DemandSpec | None) -> tuple[DemandPoint, ...]:
@@ -1370,10 +1524,24 @@ def _latency_choice(
     options: PlacementOptions,
     least: int,
     per: int,
+    project_dir: Path | None = None,
 ) -> _Choice | None:
     place = spec.placement
-    points = demand_points(place.demand)
     sites = [Site(c.name, c.vendor.value, c.location.lat, c.location.lon) for c in pool]
+    if place.over_time:
+        return _scheduled_choice(
+            spec,
+            sites,
+            count,
+            excluded=excluded,
+            ploc=ploc,
+            rep=rep,
+            options=options,
+            least=least,
+            per=per,
+            project_dir=project_dir,
+        )
+    points = demand_points(place.demand)
     try:
         decided = place_workload(
             sites,
@@ -1392,8 +1560,13 @@ def _latency_choice(
     except Infeasible as exc:
         rep.add(ploc, str(exc))
         return None
+    result = _latency_result(decided, len(points))
+    return _Choice(tuple(zip(decided.clusters, decided.replicas, strict=True)), excluded, result)
+
+
+def _latency_result(decided: Placement, points: int, window: m.WindowInfo | None = None) -> m.LatencyResult:
     held = decided.held_back
-    result = m.LatencyResult(
+    return m.LatencyResult(
         demand_share=tuple(zip(decided.clusters, decided.demand_share, strict=True)),
         mean_rtt_ms=decided.mean_rtt_ms,
         p95_rtt_ms=decided.p95_rtt_ms,
@@ -1402,14 +1575,173 @@ def _latency_choice(
         gap=decided.gap,
         method=decided.method,
         proven_optimal=decided.proven_optimal,
-        demand_points=len(points),
+        demand_points=points,
         held_back=(
             m.HeldBackInfo(candidate=held.candidate, candidate_mean_rtt_ms=held.candidate_mean_rtt_ms, gain=held.gain)
             if held is not None
             else None
         ),
+        window=window,
     )
-    return _Choice(tuple(zip(decided.clusters, decided.replicas, strict=True)), excluded, result)
+
+
+def demand_series(
+    demand: m.DemandSpec | None, window_minutes: int, at: datetime, project_dir: Path | None
+) -> DemandSeries:
+    """A workload's demand per window of the day: its traffic file, Prometheus (the UTC day before
+    ``at``'s), or the model (a preset or points, ``diurnal`` or the same all day; ``rate`` requests
+    per second on average, 1 when not given). Raises ``TrafficError``, ``PrometheusError``,
+    ``OSError``, ``UnicodeDecodeError``."""
+    from components.config.prometheus import prometheus_series  # noqa: PLC0415  (only Prometheus demand)
+    from components.config.traffic import read_traffic  # noqa: PLC0415
+
+    if demand is not None and demand.traffic is not None:
+        if project_dir is None:
+            raise OSError("no project directory to read the traffic file from")
+        return read_traffic(project_dir / demand.traffic, demand.traffic, window_minutes)
+    if demand is not None and demand.prometheus is not None:
+        day = window_start(at, DAY_MINUTES)
+        return _prometheus_day(demand.prometheus.url, demand.prometheus.query, window_minutes, day, prometheus_series)
+    points = demand_points(demand)
+    rate = demand.rate if demand is not None and demand.rate is not None else 1.0
+    name = "points" if demand is not None and demand.points else (demand.preset if demand else None) or "world"
+    if demand is not None and demand.diurnal:
+        return diurnal_series(points, window_minutes, rate, f"{name}, diurnal")
+    return static_series(points, window_minutes, rate, name)
+
+
+_PROMETHEUS_DAYS: dict[tuple[str, str, int, datetime], DemandSeries] = {}
+
+
+def _prometheus_day(
+    url: str, query: str, window_minutes: int, day: datetime, fetch: Callable[[str, str, int, datetime], DemandSeries]
+) -> DemandSeries:
+    """Prometheus' answer for a UTC ``day`` (its day before), asked once per process: validation and
+    the program it plans see the same demand, and every window of the day the same day of data."""
+    key = (url, query, window_minutes, day)
+    if key not in _PROMETHEUS_DAYS:
+        if len(_PROMETHEUS_DAYS) >= 64:
+            _PROMETHEUS_DAYS.clear()
+        _PROMETHEUS_DAYS[key] = fetch(url, query, window_minutes, day)
+    return _PROMETHEUS_DAYS[key]
+
+
+def _demand_problem(exc: Exception, demand: m.DemandSpec | None) -> tuple[str, str]:
+    """(the demand key, one line) for a problem reading the demand."""
+    from components.config.prometheus import PrometheusError  # noqa: PLC0415
+    from components.config.traffic import TrafficError  # noqa: PLC0415
+
+    if isinstance(exc, PrometheusError):
+        return "prometheus", str(exc)
+    written = demand.traffic if demand is not None and demand.traffic else "the traffic file"
+    if isinstance(exc, TrafficError):
+        return "traffic", str(exc)
+    if isinstance(exc, NotAFileError):
+        return "traffic", f"{written} {exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return "traffic", f"{written} is not UTF-8 text ({exc.reason}); a traffic file is CSV text"
+    if isinstance(exc, OSError):
+        return "traffic", f"{written} cannot be read: {exc.strerror or exc}"
+    return "traffic", f"{written}: {exc}"
+
+
+def _scheduled_choice(
+    spec: m.WorkloadSpec,
+    sites: list[Site],
+    count: int,
+    *,
+    excluded: tuple[tuple[str, str], ...],
+    ploc: tuple[PathPart, ...],
+    rep: _Reporter,
+    options: PlacementOptions,
+    least: int,
+    per: int,
+    project_dir: Path | None,
+) -> _Choice | None:
+    """A workload placed per window of the day: the window of ``options.at`` (default: now)."""
+    from components.config.prometheus import PrometheusError  # noqa: PLC0415
+    from components.config.traffic import TrafficError  # noqa: PLC0415
+
+    place = spec.placement
+    sched = place.schedule or m.ScheduleSpec()
+    window = parse_duration(sched.window)
+    at = options.at or datetime.now(UTC)
+    try:
+        series = demand_series(place.demand, window, at, project_dir)
+    except (TrafficError, PrometheusError, OSError, UnicodeDecodeError) as exc:
+        key, message = _demand_problem(exc, place.demand)
+        rep.add((*ploc, "demand", key), message)
+        return None
+    rules = ScheduleRules(
+        min_dwell_minutes=parse_duration(sched.min_dwell) if sched.min_dwell else 0,
+        min_usage_rps=sched.min_usage_per_location,
+        threshold=options.threshold,
+        requests_per_replica=sched.requests_per_replica,
+        min_replicas=sched.min_replicas or 1,
+        max_replicas=_most_replicas(spec),
+    )
+    timed = TimedWorkload(
+        sites=tuple(sites),
+        locations=count,
+        min_locations=least,
+        min_vendors=place.min_vendors,
+        must_include=tuple(place.must_include),
+        replicas=spec.replicas,
+        min_replicas_per_location=per,
+        model=options.model,
+        exact=options.exact,
+    )
+    try:
+        day = schedule(timed, series, rules)
+    except Infeasible as exc:
+        rep.add(ploc, str(exc))
+        return None
+    midnight = window_start(at, DAY_MINUTES)
+    index = window_index(at, window)
+
+    def info(i: int) -> m.WindowInfo:
+        w = day[i]
+        start = midnight + timedelta(minutes=w.start_minute)
+        return m.WindowInfo(
+            start=format_time(start),
+            end=format_time(start + timedelta(minutes=window)),
+            minutes=window,
+            requests_per_second=round(w.requests_per_second, 3),
+            usage_rps=tuple((c, round(u, 3)) for c, u in zip(w.placement.clusters, w.usage_rps, strict=True)),
+            previous=day[i - 1].placement.clusters,
+            opened=w.opened,
+            closed=w.closed,
+            kept_by_dwell=w.kept_by_dwell,
+            source=series.source,
+        )
+
+    def entry(i: int) -> m.WindowPlacement:
+        w = day[i]
+        points = len(series.windows[i]) or len(series.day_total())
+        return m.WindowPlacement(
+            start=format_time(midnight + timedelta(minutes=w.start_minute)),
+            replicas=tuple(zip(w.placement.clusters, w.placement.replicas, strict=True)),
+            latency=_latency_result(w.placement, points, info(i)),
+        )
+
+    now = entry(index)
+    plan = None
+    if options.timeline:
+        from components.placement.timeline import best_static  # noqa: PLC0415
+
+        static = best_static(timed, series)
+        plan = m.DayPlan(
+            windows=tuple(entry(i) for i in range(len(day))),
+            static=tuple(
+                m.WindowPlacement(
+                    start=format_time(midnight + timedelta(minutes=i * window)),
+                    replicas=tuple(zip(p.clusters, p.replicas, strict=True)),
+                    latency=_latency_result(p, len(series.windows[i]) or len(series.day_total())),
+                )
+                for i, p in enumerate(static.per_window)
+            ),
+        )
+    return _Choice(now.replicas, excluded, now.latency, plan)
 
 
 def split_evenly(total: int, minimum: int, names: Sequence[str]) -> tuple[tuple[str, int], ...]:

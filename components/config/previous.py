@@ -5,6 +5,8 @@ project); ``edgefleet place --previous FILE`` overrides it for a what-if."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from components.config.source import (
     path_exists,
     read_regular_file,
 )
+from components.placement.timeline import parse_time
 
 PLACEMENTS_KEY = "edgefleet:placementsFile"
 FORMATS = ("edgefleet.placements/v1", "edgefleet.plan/v1")
@@ -102,3 +105,32 @@ def placement_options(
     if path is None and entry is not None and not entry.secure and isinstance(entry.value, str):
         path = placements_file_path(project, entry.value, source.locate_config(PLACEMENTS_KEY))
     return PlacementOptions(previous=read_previous(path, display_path(path)) if path else {}, exact=exact)
+
+
+PLACEMENT_TIME_KEY = "edgefleet:placementTime"
+
+
+# Set by `edgefleet up`/`preview` for every slice of one run, so all of them place the same window.
+PLACEMENT_TIME_ENV = "EDGEFLEET_PLACEMENT_TIME"
+
+
+def placement_time(source: StackSource, environ: Mapping[str, str] | None = None) -> tuple[datetime, str] | None:
+    """The window a scheduled placement is for, and what set it: the stack's
+    ``edgefleet:placementTime`` (ISO 8601 UTC; ``edgefleet plan --at`` sets it for the program it
+    runs), else ``EDGEFLEET_PLACEMENT_TIME`` in ``environ`` (the caller's environment); None when
+    neither is set. The program reads them in the same order (``components/entry.py``)."""
+    entry = source.values.get(PLACEMENT_TIME_KEY)
+    if entry is not None and not entry.secure:
+        try:
+            return parse_time(str(entry.value)), PLACEMENT_TIME_KEY
+        except ValueError as exc:
+            raise ConfigError(
+                [ConfigIssue(f"config.{PLACEMENT_TIME_KEY}", str(exc), source.locate_config(PLACEMENT_TIME_KEY))]
+            ) from None
+    written = (environ or {}).get(PLACEMENT_TIME_ENV)
+    if written is None:
+        return None
+    try:
+        return parse_time(written), PLACEMENT_TIME_ENV
+    except ValueError as exc:
+        raise ConfigError([ConfigIssue(f"environment variable {PLACEMENT_TIME_ENV}", str(exc))]) from None

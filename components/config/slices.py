@@ -35,7 +35,7 @@ from ruamel.yaml.error import YAMLError
 
 from components.config import model as m
 from components.config.errors import ConfigError, ConfigIssue
-from components.config.parse import PlacementOptions, load_stack
+from components.config.parse import PlacementOptions, load_stack, schedule_minutes
 from components.config.source import (
     FLEET_FILE_KEY,
     SLICE_KEY,
@@ -108,6 +108,9 @@ class Slice:
     clusters: tuple[str, ...]
     placements_file: str | None = None
     secret_keys: tuple[str, ...] = ()
+    # The shortest `placement.schedule` window of the fleet (minutes): every slice places the whole
+    # fleet, so each one re-runs at least once per window (`edgefleet stacks export --operator`).
+    window_minutes: int | None = None
 
     @property
     def is_global(self) -> bool:
@@ -308,9 +311,16 @@ def fleet_slices(project_dir: Path, fleet_file: str, fleet: m.FleetSpec) -> list
                 clusters=clusters,
                 placements_file=sibling.placements_file,
                 secret_keys=secret_keys(fleet, clusters),
+                window_minutes=schedule_window(fleet),
             )
         )
     return sorted(out, key=lambda s: s.stack)
+
+
+def schedule_window(fleet: m.FleetSpec) -> int | None:
+    """The shortest window (minutes) of the fleet's scheduled workloads; None when none is scheduled."""
+    windows = [minutes for w in fleet.workloads if (minutes := schedule_minutes(w.spec)) is not None]
+    return min(windows) if windows else None
 
 
 def _relative(path: Path, project_dir: Path) -> str:

@@ -76,6 +76,7 @@ which record (or pool) serves which location.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -174,6 +175,9 @@ class DnsSteeringArgs:
     locations: Sequence[SteeredLocation]
     provider: pulumi.ProviderResource  # the fleet's DNS provider (aws us-east-1, or cloudflare)
     tags: Mapping[str, str]
+    # A workload placed per window: each location gets a HealthGate (components/traffic/gate.py), so
+    # an update that opens it ends, and deletes the closed locations, only once it passes.
+    gate: bool = False
 
 
 # --- pure helpers (no pulumi resources) ---------------------------------------------------------
@@ -324,6 +328,7 @@ class DnsSteering(pulumi.ComponentResource):
     health_checks: dict[str, pulumi.Resource]
     addresses: dict[str, pulumi.Resource]
     load_balancer: pulumi.Resource | None
+    gates: dict[str, pulumi.Resource]
 
     def __init__(self, name: str, args: DnsSteeringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         locations = _check(args)
@@ -351,17 +356,41 @@ class DnsSteering(pulumi.ComponentResource):
         self.health_checks = {}
         self.addresses = {}
         self.load_balancer = None
+        self.gates = {}
         if route53:
             self._route53(name, args, locations, places)
         else:
             self._cloudflare(name, args, locations, cloudflare_regions)
-        self.register_outputs(
-            {
-                "hostname": self.hostname,
-                "records": {cluster: record.urn for cluster, record in self.records.items()},
-                "healthChecks": {cluster: check.urn for cluster, check in self.health_checks.items()},
-            }
-        )
+        if args.gate:
+            self._gates(name, args, locations)
+        outputs: dict[str, object] = {
+            "hostname": self.hostname,
+            "records": {cluster: record.urn for cluster, record in self.records.items()},
+            "healthChecks": {cluster: check.urn for cluster, check in self.health_checks.items()},
+        }
+        if self.gates:
+            outputs["gates"] = {cluster: gate.urn for cluster, gate in self.gates.items()}
+        self.register_outputs(outputs)
+
+    def _gates(self, name: str, args: DnsSteeringArgs, locations: Sequence[SteeredLocation]) -> None:
+        """One HealthGate per location, after its health check and records (and the load balancer)."""
+        from components.traffic.gate import HealthGate  # noqa: PLC0415
+
+        check = args.traffic.health_check
+        for loc in locations:
+            after = [self.health_checks[loc.cluster], self.records[loc.cluster]]
+            after += [r for r in (self.addresses.get(loc.cluster), self.load_balancer) if r is not None]
+            url = pulumi.Output.from_input(loc.target).apply(
+                functools.partial(_gate_url, check.protocol, port=loc.port, path=args.probe_path)
+            )
+            self.gates[loc.cluster] = HealthGate(
+                f"{name}-{loc.cluster}-healthy",
+                url=url,
+                host=args.hostname,
+                successes=check.failure_threshold,
+                interval=check.interval,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=after),
+            )
 
     def _child(self, args: DnsSteeringArgs) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=args.provider)
@@ -511,6 +540,12 @@ class DnsSteering(pulumi.ComponentResource):
             ),
             opts=self._child(args),
         )
+
+
+def _gate_url(protocol: str, target: str, *, port: int, path: str) -> str:
+    from components.traffic.gate import probe_url  # noqa: PLC0415
+
+    return probe_url(protocol, target, port, path)
 
 
 def dns_provider(traffic: TrafficSpec, parent: pulumi.Resource) -> pulumi.ProviderResource:

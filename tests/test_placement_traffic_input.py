@@ -380,6 +380,14 @@ def test_an_unreachable_prometheus_is_one_line(project: Path) -> None:
     assert f"Prometheus at {url}" in first
 
 
+def test_a_prometheus_address_with_credentials_is_refused_before_any_request(project: Path) -> None:
+    url = "http://planner:s3cret@127.0.0.1:9"
+    _prometheus_stack(project, url, GOOD_QUERY)
+    first = _invalid(project, ["place", "t", "--at", "2026-03-01T12:00:00Z"])
+    assert first.startswith("fleet.workloads[0].placement.demand.prometheus.url: the address holds a user or password")
+    assert "s3cret" not in first
+
+
 def test_too_many_distinct_places_is_one_line(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(traffic, "MAX_PLACES", 3)
     traffic._cached.cache_clear()

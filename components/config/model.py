@@ -430,11 +430,21 @@ class DemandPoint(_Model):
     weight: Annotated[float, Strict(), Field(gt=0, le=MAX_DEMAND_WEIGHT, allow_inf_nan=False)] = 1.0
 
 
+def _no_userinfo(value: str) -> str:
+    """A URL edgefleet fetches holds no user or password: it is shown in plans and errors."""
+    if "@" in urlsplit(value).netloc:
+        raise ValueError(
+            "the address holds a user or password, which would show in every plan and error; put Prometheus "
+            "behind an address that needs none from where edgefleet plans (a port-forward, a proxy)"
+        )
+    return value
+
+
 class PrometheusDemand(_Model):
     """Request rates from Prometheus: ``query`` returns requests per second labelled ``country``
     (ISO 3166-1 alpha-2) and optionally ``city``."""
 
-    url: Annotated[str, StringConstraints(pattern=PROMETHEUS_URL, max_length=2048)]
+    url: Annotated[str, StringConstraints(pattern=PROMETHEUS_URL, max_length=2048), AfterValidator(_no_userinfo)]
     query: Annotated[str, StringConstraints(min_length=1, max_length=4096)]
 
 

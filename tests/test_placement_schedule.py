@@ -449,6 +449,16 @@ def test_a_traffic_file_keeps_every_request_whatever_the_row_order(rows: list[An
     assert shuffled == series
 
 
+def test_a_country_row_is_split_over_its_cities_without_losing_a_request() -> None:
+    """Found by the property above: a country's requests spread over its cities by population
+    must add up to exactly the row's (rounding each city's share alone lost a few millionths)."""
+    text = "time,country,city,requests\n" + "2026-03-01T00:00:00Z,US,,4\n" * 4 + "2026-03-01T01:00:00Z,BR,,7\n"
+    series = parse_traffic(text, "t.csv", 60)
+    assert series.rate(0) == pytest.approx(16 / 3600, rel=1e-12)  # float sums of exact integer parts
+    assert series.rate(1) == pytest.approx(7 / 3600, rel=1e-12)
+    assert len(series.windows[0]) == 10  # the ten most populous US cities
+
+
 def test_check_and_validate_place_the_same_window(project: Path) -> None:
     result = runner.invoke(app, ["check", "t", "--at", "2026-03-01T03:10:00Z", "--json", str(project / "c.json")])
     output = result.output + (result.stderr or "")

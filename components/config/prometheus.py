@@ -136,11 +136,10 @@ def prometheus_series(url: str, query: str, window_minutes: int, at: datetime) -
                     "and at least 0"
                 )
             index = ((end - step).hour * 60 + (end - step).minute) // window_minutes
-            for lat, lon, label, share in where:
-                if not acc.add(index, (lat, lon, label), value * share):
-                    raise PrometheusError(
-                        f"query {query!r} at {url}: more than {MAX_PLACES:,} places; aggregate by country (and city)"
-                    )
+            if not acc.add(index, where, value):
+                raise PrometheusError(
+                    f"query {query!r} at {url}: more than {MAX_PLACES:,} places; aggregate by country (and city)"
+                )
     if not acc.any_requests():
         raise PrometheusError(
             f"query {query!r} at {url}: every rate between {params['start']} and {params['end']} is 0; there is no "

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -135,16 +137,30 @@ class Accumulator:
         self.counts: dict[tuple[int, int], int] = {}
         self.days: set[str] = set()
 
-    def add(self, index: int, where: tuple[float, float, str], requests: float) -> bool:
-        """Add ``requests`` (finite, >= 0) for a place in window ``index``; False when the place
-        would be one more than ``MAX_PLACES``."""
-        place = self.places.get(where)
-        if place is None:
-            if len(self.places) >= MAX_PLACES:
-                return False
-            place = self.places[where] = len(self.places)
-        key = (index, place)
-        self.counts[key] = self.counts.get(key, 0) + round(requests * _MICRO)
+    def add(self, index: int, places: Sequence[tuple[float, float, str, float]], requests: float) -> bool:
+        """Add ``requests`` (finite, >= 0) in window ``index`` over ``places`` (lat, lon, label,
+        share), split in integer micro-requests that add up to exactly the row's requests; False
+        when a place would be one more than ``MAX_PLACES``."""
+        total = round(requests * _MICRO)
+        # Cumulative rounding: each boundary is the rounded running share, the last one `total`, so
+        # the parts are never negative and add up to exactly `total`.
+        shares = [share for *_, share in places]
+        whole = sum(shares) or 1.0
+        bounds, running = [0], 0.0
+        for share in shares[:-1]:
+            running += share
+            bounds.append(min(total, round(total * running / whole)))
+        bounds.append(total)
+        parts = [b - a for a, b in itertools.pairwise(bounds)]
+        for (lat, lon, label, _), part in zip(places, parts, strict=True):
+            where = (lat, lon, label)
+            place = self.places.get(where)
+            if place is None:
+                if len(self.places) >= MAX_PLACES:
+                    return False
+                place = self.places[where] = len(self.places)
+            key = (index, place)
+            self.counts[key] = self.counts.get(key, 0) + part
         return True
 
     def any_requests(self) -> bool:
@@ -221,14 +237,13 @@ def parse_traffic(text: str, shown: str, window_minutes: int, source: str | None
             index = (when.hour * 60 + when.minute) // window_minutes
             acc.days.add(when.date().isoformat())
             rows += 1
-            for lat, lon, label, share in _place(cells, columns, shown, line):
-                if not acc.add(index, (lat, lon, label), requests * share):
-                    raise _fail(
-                        shown,
-                        line,
-                        f"more than {MAX_PLACES:,} distinct places; aggregate the export by city, or round lat/lon "
-                        "to fewer decimals",
-                    )
+            if not acc.add(index, _place(cells, columns, shown, line), requests):
+                raise _fail(
+                    shown,
+                    line,
+                    f"more than {MAX_PLACES:,} distinct places; aggregate the export by city, or round lat/lon "
+                    "to fewer decimals",
+                )
     except csv.Error as exc:
         raise _fail(shown, reader.line_num, f"not valid CSV ({exc})") from None
     if columns is None:

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 from components.clusters import VENDORS, ClusterFactory
 from components.cni import matrix
 from components.cni.install import CniInstall, CniInstallArgs
-from components.config.model import Cluster, FleetSpec, Vendor
+from components.config.model import Cluster, FleetSpec, Vendor, Workload
 from components.config.slices import SliceScope
 from components.contract import ClusterArgs, CniInstaller, KubernetesCluster
 from components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
@@ -148,42 +148,19 @@ class Fleet(pulumi.ComponentResource):
             # Wave by wave (canary first): a wave's Deployments wait for every earlier wave's.
             earlier: list[pulumi.Resource] = []
             for wave in workload.waves or (tuple(replicas_in),):
-                current: list[pulumi.Resource] = []
-                for cluster_name in (c for c in wave if here(c)):
-                    cluster = spec.cluster(cluster_name)
-                    made = EdgeWorkload(
-                        f"{workload.spec.name}-{cluster_name}",
-                        EdgeWorkloadArgs(
-                            workload=workload.spec,
-                            cluster=cluster_name,
-                            replicas=replicas_in[cluster_name],
-                            allowed_countries=workload.allowed_countries,
-                            provider=self.clusters[cluster_name].provider,
-                            labels=cluster_labels(spec, cluster_name),
-                            vendor=cluster.vendor.value,
-                            depends_on=tuple(earlier),
-                            site=Site(
-                                cluster=cluster_name,
-                                vendor=cluster.vendor.value,
-                                region=cluster.region,
-                                country=cluster.location.country,
-                                city=cluster.location.city,
-                                environment=spec.environment,
-                            ),
-                            settings=workload.settings_for(cluster_name),
-                            config_files=workload.config_files,
-                            manifests=workload.objects_for(cluster_name),
-                            scale_target=workload.scale_target,
-                            public_service=workload.public_service,
-                            secret_env={
-                                name: args.secrets[key] for name, key in sorted(workload.spec.secret_env.items())
-                            },
-                        ),
-                        pulumi.ResourceOptions(parent=self),
-                    )
-                    self.workloads[(workload.spec.name, cluster_name)] = made
-                    current.append(made.deployment)
+                current = [
+                    self._deploy(spec, workload, c, replicas_in[c], earlier=tuple(earlier), secrets=args.secrets)
+                    for c in wave
+                    if here(c)
+                ]
                 earlier += current
+            # A regional slice of a sliced fleet keeps a steered workload's closed locations for
+            # this window: the global slice, which runs after it, moves DNS off them first, and the
+            # next window's run removes them (docs/placement.md#moving-between-windows).
+            if scope is not None and not scope.is_global and workload.hostname is not None:
+                for closed, count in workload.draining:
+                    if here(closed):
+                        self._deploy(spec, workload, closed, count, earlier=tuple(earlier), secrets=args.secrets)
         # The global slice reads each other slice's endpoints through a StackReference.
         self.slices = {}
         if scope is not None and scope.is_global:
@@ -194,6 +171,49 @@ class Fleet(pulumi.ComponentResource):
         steers = spec.traffic is not None and (scope is None or scope.is_global)
         self.dns = self._steer(spec, scope) if steers else {}
         self.register_outputs({})
+
+    def _deploy(
+        self,
+        spec: FleetSpec,
+        workload: Workload,
+        cluster_name: str,
+        replicas: int,
+        *,
+        earlier: tuple[pulumi.Resource, ...],
+        secrets: Mapping[str, pulumi.Output[str]],
+    ) -> pulumi.Resource:
+        """The workload's EdgeWorkload on one cluster; its Deployment (what a later wave waits for)."""
+        cluster = spec.cluster(cluster_name)
+        made = EdgeWorkload(
+            f"{workload.spec.name}-{cluster_name}",
+            EdgeWorkloadArgs(
+                workload=workload.spec,
+                cluster=cluster_name,
+                replicas=replicas,
+                allowed_countries=workload.allowed_countries,
+                provider=self.clusters[cluster_name].provider,
+                labels=cluster_labels(spec, cluster_name),
+                vendor=cluster.vendor.value,
+                depends_on=earlier,
+                site=Site(
+                    cluster=cluster_name,
+                    vendor=cluster.vendor.value,
+                    region=cluster.region,
+                    country=cluster.location.country,
+                    city=cluster.location.city,
+                    environment=spec.environment,
+                ),
+                settings=workload.settings_for(cluster_name),
+                config_files=workload.config_files,
+                manifests=workload.objects_for(cluster_name),
+                scale_target=workload.scale_target,
+                public_service=workload.public_service,
+                secret_env={name: secrets[key] for name, key in sorted(workload.spec.secret_env.items())},
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        self.workloads[(workload.spec.name, cluster_name)] = made
+        return made.deployment
 
     def _target(self, scope: SliceScope | None, workload: str, cluster: str) -> pulumi.Input[str]:
         """Where a location's users connect: this stack's EdgeWorkload, or the slice's output."""

@@ -592,3 +592,90 @@ def test_diurnal_points_follow_the_evening_around_the_world(project: Path) -> No
         for w in doc["windows"]
     ]
     assert sum(rates) / 24 == pytest.approx(1000.0, rel=1e-3)
+
+
+STEERED_FLEET = """\
+environment: test
+owner: platform-team
+defaults:
+  cni: {plugin: cilium, installed: true}
+clusters:
+  - {vendor: existing, name: fra, location: {lat: 50.11, lon: 8.68, country: DE}, kubeconfig: fraKubeconfig}
+  - {vendor: existing, name: nyc, location: {lat: 40.71, lon: -74.01, country: US}, kubeconfig: nycKubeconfig}
+  - {vendor: existing, name: sao, location: {lat: -23.55, lon: -46.63, country: BR}, kubeconfig: saoKubeconfig}
+  - {vendor: existing, name: sin, location: {lat: 1.29, lon: 103.85, country: SG}, kubeconfig: sinKubeconfig}
+  - {vendor: existing, name: tyo, location: {lat: 35.69, lon: 139.69, country: JP}, kubeconfig: tyoKubeconfig}
+traffic: {provider: route53, zone: edge.example.com, zone_id: Z0123456789ABCDEFGHIJ}
+workloads:
+  - name: api
+    image: ghcr.io/acme/api:1.0.0
+    port: 8080
+    replicas: 6
+    expose: public
+    probe_path: /healthz
+    placement:
+      strategy: latency
+      min_locations: 2
+      max_locations: 2
+      demand: {traffic: traffic/day.csv}
+      schedule: {window: 1h, min_dwell: 1h}
+"""
+SECRETS = "".join(f"  edgefleet:{c}Kubeconfig:\n    secure: v1:abc\n" for c in ("fra", "nyc", "sao", "sin", "tyo"))
+
+
+def _edge_workloads(stack: str, at: str, project: Path) -> tuple[set[str], set[str]]:
+    """(the clusters the stack's program deploys `api` to, the clusters its DNS records steer to)."""
+    out = project / f"{stack}.json"
+    _ok(["plan", stack, "--at", at, "--json", str(out)])
+    plan = json.loads(out.read_text())
+    deployed = {
+        r["name"].removeprefix("api-").removesuffix("-deployment")
+        for r in plan["resources"]
+        if r["type"] == "kubernetes:apps/v1:Deployment" and r["inputs"]["metadata"]["namespace"] == "api"
+    }
+    steered = {record["cluster"] for d in plan["dns"] for record in d["records"]}
+    return deployed, steered
+
+
+def test_a_sliced_fleet_keeps_closed_locations_until_dns_has_moved(project: Path) -> None:
+    """A regional slice deploys the window's locations and keeps the window before's closed ones
+    (the global slice, which runs after it, moves DNS off them; the next window's run removes them).
+    A fleet deployed by one stack removes them in the same update, after the creates."""
+    (project / "fleets").mkdir()
+    (project / "fleets" / "f.yaml").write_text(STEERED_FLEET)
+    stacks = project / "stacks"
+    (stacks / "Pulumi.f-all.yaml").write_text(
+        "config:\n  edgefleet:fleetFile: fleets/f.yaml\n  edgefleet:slice: {clusters: [fra, nyc, sao, sin, tyo]}\n"
+        + SECRETS
+    )
+    (stacks / "Pulumi.f-global.yaml").write_text(
+        "config:\n  edgefleet:fleetFile: fleets/f.yaml\n  edgefleet:slice: {global: true}\n"
+    )
+    _ok(["place", "f-all", "--timeline", "--at", "2026-03-01T00:00:00Z", "--json", str(project / "tl.json")])
+    windows = json.loads((project / "tl.json").read_text())["windows"]
+    moved = []
+    for window in windows:
+        api = next(p for p in window["placements"] if p["workload"] == "api")
+        now = {loc["cluster"] for loc in api["locations"]}
+        closed = set(api["window"]["previous"]) - now
+        if closed:
+            moved.append((window["start"], now, closed))
+    assert moved, "the day/night traffic moves the workload at least once"
+    for start, now, closed in moved[:2]:
+        deployed, steered = _edge_workloads("f-all", start, project)
+        assert deployed == now | closed  # the closed ones are kept for this window...
+        assert steered == set()  # ...and the regional slice steers nothing
+        deployed, steered = _edge_workloads("f-global", start, project)
+        assert deployed == set()
+        assert steered == now  # DNS moves to the window's locations only
+    # One stack for the whole fleet: the window's locations only (the engine deletes the closed
+    # ones at the end of the same update, after the creates).
+    (stacks / "Pulumi.whole.yaml").write_text(
+        "config:\n  edgefleet:fleet:\n" + "".join(f"    {line}\n" for line in STEERED_FLEET.splitlines()) + SECRETS
+    )
+    for stack in ("f-all", "f-global"):
+        (stacks / f"Pulumi.{stack}.yaml").unlink()
+    start, now, _ = moved[0]
+    deployed, steered = _edge_workloads("whole", start, project)
+    assert deployed == now
+    assert steered == now

@@ -964,6 +964,10 @@ class Workload(_Model):
     scale_target: str | None = None
     # A scheduled workload, when the timeline was asked for (`PlacementOptions.timeline`).
     day: DayPlan | None = None
+    # A scheduled workload: the window before's locations this window closes, with the window
+    # before's replicas. A regional slice of a sliced fleet keeps a steered workload running there
+    # for this window, while the global slice moves DNS off them (docs/placement.md).
+    draining: tuple[tuple[str, int], ...] = ()
     # A helm workload whose overrides give some clusters other `values`: each other rendering.
     variants: tuple[tuple[ManifestObject, ...], ...] = ()
     # A steered workload of its own objects: its LoadBalancer Service's name and the port DNS health

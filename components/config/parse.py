@@ -935,7 +935,8 @@ def _workload_checks(
         waves = _waves(spec, chosen, loc, rep)
         if waves is None:
             continue
-        settings = location_settings(spec, [c for c in clusters if c.name in chosen])
+        draining_names = {name for name, _ in choice.draining}
+        settings = location_settings(spec, [c for c in clusters if c.name in chosen or c.name in draining_names])
         variants: tuple[tuple[m.ManifestObject, ...], ...] = ()
         if manifests is not None and any(s.values_from for s in settings):
             rendered = _helm_variants(
@@ -977,6 +978,7 @@ def _workload_checks(
                 variants=variants,
                 settings=settings,
                 day=choice.day,
+                draining=choice.draining,
             )
         )
     return out
@@ -1336,6 +1338,8 @@ class _Choice:
     excluded: tuple[tuple[str, str], ...]
     latency: m.LatencyResult | None = None
     day: m.DayPlan | None = None
+    # A scheduled workload: the window before's locations this window closes, with their replicas.
+    draining: tuple[tuple[str, int], ...] = ()
 
 
 def _choose(
@@ -1741,7 +1745,10 @@ def _scheduled_choice(
                 for i, p in enumerate(static.per_window)
             ),
         )
-    return _Choice(now.replicas, excluded, now.latency, plan)
+    before = day[index - 1].placement  # the window before (the day is periodic: index 0's is the last)
+    opened = set(day[index].placement.clusters)
+    draining = tuple((c, r) for c, r in zip(before.clusters, before.replicas, strict=True) if c not in opened)
+    return _Choice(now.replicas, excluded, now.latency, plan, draining)
 
 
 def split_evenly(total: int, minimum: int, names: Sequence[str]) -> tuple[tuple[str, int], ...]:

@@ -5,6 +5,7 @@ half the metrics missing) as one clear line, never a traceback and never a wrong
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
+from edgefleet import doctor_cmd
 from edgefleet.cli import app
 from edgefleet.doctor import collect, lab
 from edgefleet.doctor.evidence import Evidence, Stream
@@ -62,6 +64,10 @@ def fake_prometheus() -> Iterator[Callable[[dict[str, Any]], str]]:
                 query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).get("query", [""])[0]
                 name = query.removeprefix("increase(").split("{")[0].split("[")[0]
                 rows = table.get(name, [])
+                wanted = re.search(r'source_cluster=~"([^"]*)"', query)
+                if wanted:  # the doctor's selector for a stack's clusters
+                    rows = [(labels, v) for labels, v in rows
+                            if re.fullmatch(wanted.group(1), labels.get("source_cluster", labels.get("cluster", "")))]
                 result = [{"metric": labels, "value": [1700000000, str(value)]} for labels, value in rows]
                 body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
                 self.send_response(200)
@@ -216,3 +222,36 @@ def _exposition(evidence: Evidence) -> str:
             lines.append(f"{name}{{{inner}}} {value}")
     lines.append('netprobe_agent_info{cluster="c1",node="n1",zone="a",pod=""} 1')
     return "\n".join(lines) + "\n"
+
+
+def test_a_stack_without_the_pulumi_cli_is_could_not_reach(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(doctor_cmd.shutil, "which", lambda _: None)
+    code, _, stderr = _doctor("dev", "--window", "1")
+    assert code == 3
+    assert "reading dev's clusters needs the pulumi CLI; or pass --prometheus URL" in stderr
+
+
+def test_a_stack_that_does_not_exist_is_bad_input() -> None:
+    code, _, stderr = _doctor("no-such-stack", "--prometheus", "http://127.0.0.1:9")
+    assert code == 2
+    assert "no-such-stack" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_with_a_stack_only_its_clusters_are_asked_for(
+    fake_prometheus: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = fake_prometheus(prometheus_answers(window(lambda s: 0.0, seed=4)))  # clusters c1 and c2
+    queries: list[str] = []
+    real = collect._fetch
+
+    def spy(u: str, timeout: float = 5.0) -> str:
+        queries.append(urllib.parse.unquote_plus(u))
+        return real(u, timeout)
+
+    monkeypatch.setattr(collect, "_fetch", spy)
+    code, _, stderr = _doctor("dev", "--prometheus", url)
+    assert queries
+    assert all('source_cluster=~"store-berlin-01|store-munich-01"' in q for q in queries)
+    assert code == 2  # the dev stack's clusters have no probes in this Prometheus
+    assert "has no netprobe metrics" in stderr

@@ -1425,6 +1425,7 @@ def parse_fleet(
         clusters=tuple(clusters),
         workloads=tuple(workloads),
         traffic=fleet.traffic,
+        netcheck=fleet.netcheck if fleet.netcheck.on(fleet.environment) else None,
     )
 
 

@@ -118,10 +118,11 @@ def _query(base: str, query: str, fetch: Callable[[str], str]) -> list[Sample]:
 
 
 def from_prometheus(
-    base: str, window: float, *, fetch: Callable[[str], str] = _fetch, match: str = ""
+    base: str, window: float, *, fetch: Callable[[str], str] | None = None, match: str = ""
 ) -> Evidence:
     """The same evidence from a Prometheus that scrapes the agents: ``increase()`` of the
     counters over the last ``window`` seconds, the current RTT quantiles and agent info."""
+    fetch = fetch or _fetch
     parsed = urllib.parse.urlparse(base)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValueError(f"--prometheus {base!r}: expected an http(s) URL such as http://127.0.0.1:9090")

@@ -255,3 +255,15 @@ def test_with_a_stack_only_its_clusters_are_asked_for(
     assert all('source_cluster=~"store-berlin-01|store-munich-01"' in q for q in queries)
     assert code == 2  # the dev stack's clusters have no probes in this Prometheus
     assert "has no netprobe metrics" in stderr
+
+
+def test_a_peer_that_never_answered_is_named_not_judged_healthy(fake_prometheus: Callable[..., str]) -> None:
+    answers = prometheus_answers(window(lambda s: 0.0, seed=7))
+    silent = {**answers["netprobe_probes_total"][0][0], "path": "pod", "destination_node": "10.1.2.3",
+              "destination_cluster": "", "destination_pod": ""}
+    answers["netprobe_probes_total"].append((silent, 300))
+    answers["netprobe_probes_lost_total"].append((silent, 300))
+    code, stdout, _ = _doctor("--prometheus", fake_prometheus(answers), "--json")
+    doc = json.loads(stdout)
+    assert (code, doc["status"]) == (3, "incomplete")
+    assert any("on no known path (a peer that never answered?)" in p and "10.1.2.3" in p for p in doc["problems"])

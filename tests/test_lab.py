@@ -97,7 +97,7 @@ def running_lab() -> Iterator[lab.Topology]:
     code, _, stderr = _cli("lab", "up", "--clusters", "2", "--nodes", "3")
     assert code == 0, stderr
     assert "18 agents" in stderr
-    time.sleep(3)  # the first probes resolve (ARP, agents starting one after another)
+    time.sleep(5)  # the first probes (some lost to ARP) resolve, 2 s timeout, before any window
     yield lab.load_state()
     code, _, stderr = _cli("lab", "down")
     assert code == 0, stderr
@@ -139,18 +139,18 @@ def test_a_healthy_lab_is_healthy(running_lab: lab.Topology) -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "target", "expected"),
+    ("kind", "target", "loss", "expected"),
     [
-        ("uplink", "c1-n2", ("physical", "node uplink", {"cluster": "c1", "node": "n2"})),
-        ("mtu", "c2", ("kubernetes", "MTU black hole on the overlay", {"cluster": "c2"})),
-        ("veth", "c2-n3-p2", ("kubernetes", "pod veth", {"cluster": "c2", "node": "n3", "pod": "p2"})),
-        ("wan", "c1:c2", ("physical", "WAN path", {"locations": ["c1", "c2"]})),
+        ("uplink", "c1-n2", "10", ("physical", "node uplink", {"cluster": "c1", "node": "n2"})),
+        ("mtu", "c2", "100", ("kubernetes", "MTU black hole on the overlay", {"cluster": "c2"})),
+        ("veth", "c2-n3-p2", "10", ("kubernetes", "pod veth", {"cluster": "c2", "node": "n3", "pod": "p2"})),
+        ("wan", "c1:c2", "10", ("physical", "WAN path", {"locations": ["c1", "c2"]})),
     ],
 )
 def test_a_fault_is_found_then_cleared(
-    running_lab: lab.Topology, kind: str, target: str, expected: tuple[str, str, dict[str, object]]
+    running_lab: lab.Topology, kind: str, target: str, loss: str, expected: tuple[str, str, dict[str, object]]
 ) -> None:
-    code, _, stderr = _cli("lab", "fault", kind, target, "--loss", "10")
+    code, _, stderr = _cli("lab", "fault", kind, target, "--loss", loss)
     assert code == 0, stderr
     try:
         code, doc = _doctor("--lab", "--window", WINDOW)

@@ -4,9 +4,12 @@ addresses that do not collide, interface names the kernel accepts, the rule each
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from edgefleet.cli import app
 from edgefleet.doctor import lab
 from netprobe.agent import parse_config
 
@@ -73,7 +76,7 @@ def test_fault_rules() -> None:
     assert 'oifname "eth0" numgen random mod 10000 < 300 drop' in uplink.rules[0][1]
     mtu = lab.fault_rules(topo, "mtu", "c2", 100)
     assert [ns for ns, _ in mtu.rules] == ["ef-c2-n1", "ef-c2-n2", "ef-c2-n3"]
-    assert "udp dport 4789 meta length > 1400" in mtu.rules[0][1]
+    assert 'oifname "eth0" udp dport 4789 meta length > 1400 drop\n' in mtu.rules[0][1]  # all: no numgen
     wan = lab.fault_rules(topo, "wan", "c2:c1", 0.5)
     assert wan.rules[0][0] == "ef-wan"
     assert 'iifname "c2" oifname "c1" numgen random mod 10000 < 50 drop' in wan.rules[0][1]
@@ -108,3 +111,40 @@ def test_agent_config_is_what_netprobe_reads() -> None:
         assert len(config.targets) == len(agent.targets)
         assert config.identity.pod == agent.pod
         assert config.nic_devices == (() if agent.pod else ("eth0",))
+
+
+def test_without_root_or_tools_the_lab_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab.os, "geteuid", lambda: 1000)
+    with pytest.raises(lab.LabUnavailable, match="the lab needs root"):
+        lab.check_available()
+    monkeypatch.setattr(lab.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(lab.shutil, "which", lambda tool: None if tool == "nft" else f"/usr/sbin/{tool}")
+    with pytest.raises(lab.LabUnavailable, match=r"needs nft: install them with `apt-get install -y iproute2 nft"):
+        lab.check_available()
+    code, _, stderr = _cli("lab", "down")
+    assert code == 2
+    assert stderr.startswith("lab: the lab needs nft")
+
+
+@pytest.mark.parametrize("args", [["lab", "fault", "uplink", "c1-n1"], ["lab", "clear"]])
+def test_without_a_lab_fault_and_clear_say_so(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(lab, "STATE_DIR", tmp_path / "lab")
+    code, _, stderr = _cli(*args)
+    assert code == 2
+    assert stderr.strip() == "lab: no lab is up: start one with `edgefleet lab up`"
+
+
+def test_an_unreadable_state_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(lab, "STATE_DIR", tmp_path)
+    for text in ("{", '{"agents": 3}', "[]"):
+        (tmp_path / "state.json").write_text(text)
+        with pytest.raises(lab.LabError, match=r"unreadable lab state .*`edgefleet lab down` removes it"):
+            lab.load_state()
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr

@@ -165,7 +165,8 @@ def build(
         if sent <= 0:
             continue
         missing = min(sent, max(0, round(lost.get(key, 0.0))))
-        quantiles = rtt.get(key, {})
+        # No reply in the window: the agent's quantiles are older replies', not this window's.
+        quantiles = rtt.get(key, {}) if missing < sent else {}
         p50, p99 = quantiles.get("0.5"), quantiles.get("0.99")
         try:
             size = int(sample.label("size"))
@@ -183,6 +184,18 @@ def build(
                 rtt_p99_ms=None if p99 is None else round(p99 * 1000, 3),
             )
         )
+    # A discovered peer that never answered has no identity, so no path the rules know (``pod``):
+    # it is named, not judged, and the run is not called healthy.
+    unknown = [s for s in streams if s.path not in PATHS]
+    if unknown:
+        first_unknown = unknown[0]
+        problems = [
+            *problems,
+            f"{len(unknown)} probe stream(s) on no known path (a peer that never answered?), e.g. "
+            f"{first_unknown.source.cluster}/{first_unknown.source.node} -> {first_unknown.destination.node} "
+            f"({first_unknown.path}): {first_unknown.lost}/{first_unknown.probes} lost",
+        ]
+        streams = [s for s in streams if s.path in PATHS]
     streams.sort(key=lambda s: (s.source, s.destination, s.path, s.size))
     nodes = sorted(set(nic) | set(allowance) | set(conntrack))
     counters = tuple(

@@ -264,9 +264,12 @@ def load_state() -> Topology:
         raise LabError("no lab is up: start one with `edgefleet lab up`") from None
     except (OSError, ValueError) as exc:
         raise LabError(f"{path}: unreadable lab state ({exc}); `edgefleet lab down` removes it") from None
-    agents = tuple(Agent(**{**a, "targets": tuple(a["targets"])}) for a in raw["agents"])
-    locations = {k: (v[0], float(v[1]), float(v[2])) for k, v in raw["locations"].items()}
-    return Topology(tuple(raw["clusters"]), raw["nodes"], raw["rate"], agents, raw["zones"], locations)
+    try:
+        agents = tuple(Agent(**{**a, "targets": tuple(a["targets"])}) for a in raw["agents"])
+        locations = {k: (v[0], float(v[1]), float(v[2])) for k, v in raw["locations"].items()}
+        return Topology(tuple(raw["clusters"]), raw["nodes"], raw["rate"], agents, raw["zones"], locations)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise LabError(f"{path}: unreadable lab state ({exc!r}); `edgefleet lab down` removes it") from None
 
 
 def _save_state(topo: Topology, pids: dict[str, int]) -> None:
@@ -456,6 +459,9 @@ class Fault:
 
 
 def _drop(loss: float) -> str:
+    """Drop ``loss`` percent at random (in steps of 0.01%); every packet at 100%."""
+    if loss >= 100:
+        return "drop"
     return f"numgen random mod 10000 < {round(loss * 100)} drop"
 
 

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -159,12 +160,18 @@ def _from_kubeconfigs(stack: str, window: float) -> Evidence:
         raise collect.Unreachable(f"stack {name}'s kubeconfigs output is not JSON") from None
     urls: list[str] = []
     files: dict[str, str] = {}
+    problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         for cluster, text in sorted(kubeconfigs.items()):
             path = Path(tmp) / f"{cluster}.yaml"
             path.write_text(text)
             files[cluster] = str(path)
-            urls += _agent_paths(cluster, str(path))
+            found, problem = _agent_paths(cluster, str(path))
+            urls += found
+            if problem:
+                problems.append(problem)
+        if not urls:
+            raise collect.Unreachable("; ".join(problems) or f"stack {name} has no clusters in its kubeconfigs output")
 
         def fetch(url: str) -> str:
             cluster, _, raw = url.removeprefix("kube://").partition("/")
@@ -176,24 +183,36 @@ def _from_kubeconfigs(stack: str, window: float) -> Evidence:
                 raise OSError((done.stderr.strip().splitlines() or ["kubectl failed"])[-1])
             return done.stdout
 
-        return collect.from_agents(urls, window, fetch=fetch)
+        evidence = collect.from_agents(urls, window, fetch=fetch)
+    return replace(evidence, problems=(*problems, *evidence.problems))
 
 
-def _agent_paths(cluster: str, kubeconfig: str) -> list[str]:
+def _agent_paths(cluster: str, kubeconfig: str) -> tuple[list[str], str | None]:
+    """The proxy paths of a cluster's agents, and what went wrong (unreachable, no agents)."""
     paths = []
+    errors = []
     for namespace in NETCHECK_NAMESPACES:
-        done = subprocess.run(
-            ["kubectl", "--kubeconfig", kubeconfig, "-n", namespace, "get", "pods", "-o", "json",
-             "-l", "app.kubernetes.io/name=netprobe"],
-            capture_output=True, text=True, check=False, timeout=60,
-        )  # fmt: skip
-        if done.returncode != 0:
+        try:
+            done = subprocess.run(
+                ["kubectl", "--kubeconfig", kubeconfig, "-n", namespace, "get", "pods", "-o", "json",
+                 "-l", "app.kubernetes.io/name=netprobe"],
+                capture_output=True, text=True, check=False, timeout=60,
+            )  # fmt: skip
+            if done.returncode != 0:
+                errors.append((done.stderr.strip().splitlines() or ["kubectl failed"])[-1])
+                continue
+            items: list[dict[str, Any]] = json.loads(done.stdout).get("items", [])
+        except (OSError, subprocess.TimeoutExpired, ValueError, AttributeError) as exc:
+            errors.append(str(exc) or type(exc).__name__)
             continue
-        items: list[dict[str, Any]] = json.loads(done.stdout).get("items", [])
         for pod in items:
             pod_name = pod["metadata"]["name"]
             paths.append(f"kube://{cluster}/api/v1/namespaces/{namespace}/pods/{pod_name}:{METRICS_PORT}/proxy/metrics")
-    return paths
+    if errors and not paths:
+        return paths, f"cluster {cluster}: could not list its probe agents: {errors[-1]}"
+    if not paths:
+        return paths, f"cluster {cluster}: no probe agents (is netcheck enabled and deployed there?)"
+    return paths, None
 
 
 # ----------------------------------------------------------------------------------------------

@@ -5,7 +5,9 @@ half the metrics missing) as one clear line, never a traceback and never a wrong
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -213,14 +215,14 @@ def test_agents_partly_unreachable_are_named_and_not_healthy() -> None:
         collect.from_agents(["http://up/metrics"], 0, fetch=lambda _: "other_metric 1\n", sleep=lambda _: None)
 
 
-def _exposition(evidence: Evidence) -> str:
+def _exposition(evidence: Evidence, info: str = "c1") -> str:
     rows = prometheus_answers(evidence)
     lines = []
     for name in ("netprobe_probes_total", "netprobe_probes_lost_total"):
         for labels, value in rows[name]:
             inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
             lines.append(f"{name}{{{inner}}} {value}")
-    lines.append('netprobe_agent_info{cluster="c1",node="n1",zone="a",pod=""} 1')
+    lines.append(f'netprobe_agent_info{{cluster="{info}",node="n1",zone="a",pod=""}} 1')
     return "\n".join(lines) + "\n"
 
 
@@ -267,3 +269,95 @@ def test_a_peer_that_never_answered_is_named_not_judged_healthy(fake_prometheus:
     doc = json.loads(stdout)
     assert (code, doc["status"]) == (3, "incomplete")
     assert any("on no known path (a peer that never answered?)" in p and "10.1.2.3" in p for p in doc["problems"])
+
+
+FAKE_KUBECTL = """#!{python}
+import json, os, pathlib, sys
+args = sys.argv[1:]
+cluster = pathlib.Path(args[args.index("--kubeconfig") + 1]).stem
+data = pathlib.Path(os.environ["FAKE_DIR"])
+if (data / f"{{cluster}}.down").exists():
+    print("Unable to connect to the server: dial tcp 203.0.113.9:443: i/o timeout", file=sys.stderr)
+    sys.exit(1)
+if "pods" in args:
+    namespace = args[args.index("-n") + 1]
+    items = [{{"metadata": {{"name": "netprobe-" + cluster}}}}] if namespace == "edgefleet-netcheck" else []
+    print(json.dumps({{"items": items}}))
+elif "--raw" in args:
+    assert args[-1] == f"/api/v1/namespaces/edgefleet-netcheck/pods/netprobe-{{cluster}}:9799/proxy/metrics", args
+    calls = data / f"{{cluster}}.calls"
+    n = int(calls.read_text()) if calls.exists() else 0
+    calls.write_text(str(n + 1))
+    print((data / f"{{cluster}}-{{min(n, 1)}}.txt").read_text(), end="")
+"""
+FAKE_PULUMI = """#!{python}
+import json, sys
+assert sys.argv[1:6] == ["stack", "output", "kubeconfigs", "--show-secrets", "--json"], sys.argv
+print(json.dumps({{"c1": "apiVersion: v1", "c2": "apiVersion: v1"}}))
+"""
+
+
+def _fake_clusters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, evidence: Evidence) -> Path:
+    """`pulumi` and `kubectl` on PATH that answer as a stack with clusters c1 and c2 would: the
+    agents' metrics through the API server proxy, counters at zero then after a window."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("kubectl", FAKE_KUBECTL), ("pulumi", FAKE_PULUMI)):
+        tool = bin_dir / name
+        tool.write_text(text.format(python=sys.executable))
+        tool.chmod(0o755)
+    data = tmp_path / "data"
+    data.mkdir()
+    for cluster in ("c1", "c2"):
+        mine = Evidence(tuple(s for s in evidence.streams if s.source.cluster == cluster))
+        full = _exposition(mine, info=cluster)
+        zero = "\n".join(line.rsplit(" ", 1)[0] + " 0" if "probes" in line else line for line in full.splitlines())
+        (data / f"{cluster}-0.txt").write_text(zero + "\n")
+        (data / f"{cluster}-1.txt").write_text(full)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_DIR", str(data))
+    return data
+
+
+def test_a_stack_is_read_through_its_kubeconfigs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_clusters(tmp_path, monkeypatch, window(uplink("c2", "n3", 0.05), seed=12))
+    code, stdout, stderr = _doctor("dev", "--window", "1", "--json")
+    assert code == 1, stderr
+    doc = json.loads(stdout)
+    assert doc["source"] == "kubeconfigs"
+    assert [(f["layer"], f["component"], f["where"]) for f in doc["findings"]] == [
+        ("physical", "node uplink", {"cluster": "c2", "node": "n3"})
+    ]
+
+
+def test_a_cluster_that_cannot_be_reached_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _fake_clusters(tmp_path, monkeypatch, window(lambda s: 0.0, seed=13))
+    (data / "c1.down").write_text("")
+    code, stdout, _ = _doctor("dev", "--window", "1", "--json")
+    doc = json.loads(stdout)
+    assert (code, doc["status"]) == (3, "incomplete")
+    assert [c["name"] for c in doc["clusters"]] == ["c2"]
+    assert doc["problems"][0] == (
+        "cluster c1: could not list its probe agents: Unable to connect to the server: dial tcp 203.0.113.9:443: "
+        "i/o timeout"
+    )
+    (data / "c2.down").write_text("")
+    code, _, stderr = _doctor("dev", "--window", "1")
+    assert code == 3
+    assert stderr.startswith("doctor: could not reach: cluster c1: could not list its probe agents: ")
+    assert "cluster c2: could not list" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_a_cluster_without_agents_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _fake_clusters(tmp_path, monkeypatch, window(lambda s: 0.0, seed=14))
+    script = (tmp_path / "bin" / "kubectl").read_text().replace(
+        'if namespace == "edgefleet-netcheck" else []',
+        'if namespace == "edgefleet-netcheck" and cluster != "c2" else []',
+    )
+    (tmp_path / "bin" / "kubectl").write_text(script)
+    code, stdout, _ = _doctor("dev", "--window", "1", "--json")
+    doc = json.loads(stdout)
+    assert (code, doc["status"]) == (3, "incomplete")
+    assert "cluster c2: no probe agents (is netcheck enabled and deployed there?)" in doc["problems"]
+    assert data.exists()

@@ -81,6 +81,9 @@ def agent_env(cluster: str, spec: NetcheckSpec, *, host: bool) -> list[EnvVarArg
     ]
     if host:
         env.append({"name": "NETPROBE_NIC", "value": ",".join(spec.nic_devices)})
+        # The zone from the cloud's instance metadata (reachable on the host network); the doctor
+        # gives a node's pod agents the zone its host agent reports.
+        env.append({"name": "NETPROBE_ZONE_FROM", "value": "metadata"})
     else:
         env.append({**_field("metadata.name"), "name": "NETPROBE_POD"})
     return env

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -217,6 +217,41 @@ def load_config(path: Path) -> AgentConfig:
     return parse_config(raw)
 
 
+METADATA = "http://169.254.169.254"
+GCP_METADATA = "http://metadata.google.internal"
+
+
+def _http(method: str, url: str, headers: Mapping[str, str], timeout: float = 1.0) -> str:
+    import urllib.request  # noqa: PLC0415  only the host agent asks, once, at start
+
+    request = urllib.request.Request(url, method=method, headers=dict(headers))
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body: bytes = response.read(4096)
+    return body.decode().strip()
+
+
+Fetch = Callable[[str, str, Mapping[str, str]], str]
+
+
+def zone_from_metadata(fetch: Fetch = _http, aws: str = METADATA, gcp: str = GCP_METADATA) -> str:
+    """The node's zone from its cloud's instance metadata (the host agent runs on the host
+    network, where it is reachable): AWS (IMDSv2), GCP, Azure; "" when none answers."""
+    try:
+        token = fetch("PUT", f"{aws}/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "60"})
+        return fetch("GET", f"{aws}/latest/meta-data/placement/availability-zone", {"X-aws-ec2-metadata-token": token})
+    except (OSError, ValueError):
+        pass
+    try:  # projects/123/zones/europe-west3-a
+        return fetch("GET", f"{gcp}/computeMetadata/v1/instance/zone", {"Metadata-Flavor": "Google"}).rsplit("/", 1)[-1]
+    except (OSError, ValueError):
+        pass
+    try:  # "1", "2", "3" (or "" in a region without zones)
+        url = f"{aws}/metadata/instance/compute/zone?api-version=2021-02-01&format=text"
+        return fetch("GET", url, {"Metadata": "true"})
+    except (OSError, ValueError):
+        return ""
+
+
 def config_from_env(env: Mapping[str, str]) -> AgentConfig:
     """The Kubernetes form: identity from the Downward API, peers from headless Services.
 
@@ -233,13 +268,16 @@ def config_from_env(env: Mapping[str, str]) -> AgentConfig:
     for item in filter(None, env.get("NETPROBE_PEERS", "").split(",")):
         path, _, name = item.partition("=")
         peers.append({"name": name, "path": path, "sizes": list(sizes)})
+    identity = {
+        "cluster": env.get("NETPROBE_CLUSTER", ""),
+        "node": env.get("NETPROBE_NODE", ""),
+        "zone": env.get("NETPROBE_ZONE", ""),
+        "pod": env.get("NETPROBE_POD", ""),
+    }
+    if not identity["zone"] and env.get("NETPROBE_ZONE_FROM") == "metadata":
+        identity["zone"] = zone_from_metadata()
     raw = {
-        "identity": {
-            "cluster": env.get("NETPROBE_CLUSTER", ""),
-            "node": env.get("NETPROBE_NODE", ""),
-            "zone": env.get("NETPROBE_ZONE", ""),
-            "pod": env.get("NETPROBE_POD", ""),
-        },
+        "identity": identity,
         "rate": float(env.get("NETPROBE_RATE", "20")),
         "discover": peers,
         "counters": {"nic": [d for d in env.get("NETPROBE_NIC", "").split(",") if d], "conntrack": True},

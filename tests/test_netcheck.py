@@ -12,6 +12,7 @@ from components.config import ConfigError, FleetSpec, parse_fleet
 from components.config.model import NETPROBE_IMAGE
 from components.netcheck import HOST_NAMESPACE, NAMESPACE, NetcheckSpec, agent_env
 from edgefleet.engine import ProgramRun, Registration
+from netprobe import agent as agent_module
 from netprobe.agent import Identity, config_from_env
 from policies.rules import RESOURCE_POLICIES
 from policies.rules import kubernetes as k
@@ -153,7 +154,8 @@ def test_bad_netcheck_settings_name_their_path(netcheck: dict[str, Any], message
 
 
 @pytest.mark.parametrize("host", [False, True])
-def test_the_agent_reads_the_environment_the_daemonset_gives_it(host: bool) -> None:
+def test_the_agent_reads_the_environment_the_daemonset_gives_it(host: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(agent_module, "zone_from_metadata", lambda: "eu-central-1b")  # no metadata service here
     # The Downward API fills the fieldRef variables on a real node; here with plausible values.
     fields = {"spec.nodeName": "ip-10-0-1-5", "metadata.name": "netprobe-x7k2p", "status.podIP": "10.1.4.9",
               "status.hostIP": "10.0.1.5"}  # fmt: skip
@@ -163,7 +165,7 @@ def test_the_agent_reads_the_environment_the_daemonset_gives_it(host: bool) -> N
         env[item["name"]] = fields[value_from["field_ref"]["field_path"]] if value_from else item["value"]  # type: ignore[index]
     config = config_from_env(env)
     pod = "" if host else "netprobe-x7k2p"
-    assert config.identity == Identity("aws-eu-central-1", "ip-10-0-1-5", "", pod)
+    assert config.identity == Identity("aws-eu-central-1", "ip-10-0-1-5", "eu-central-1b" if host else "", pod)
     assert config.own_addresses == (("10.0.1.5",) if host else ("10.1.4.9",))
     paths = {d.path: d for d in config.discover}
     assert set(paths) == ({"host"} if host else {"pod", "service"})

@@ -6,12 +6,13 @@ import json
 import socket
 import time
 import urllib.request
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
 from edgefleet.doctor.evidence import build, deltas
-from edgefleet.doctor.promtext import ExpositionError, parse
+from edgefleet.doctor.promtext import ExpositionError, Sample, parse
 from netprobe.agent import (
     IP_MTU_DISCOVER,
     IP_PMTUDISC_PROBE,
@@ -24,6 +25,7 @@ from netprobe.agent import (
     parse_conntrack_stat,
     parse_ethtool_stats,
     quantile,
+    zone_from_metadata,
 )
 
 
@@ -218,3 +220,42 @@ def test_exposition_parser_rejects_what_is_not_the_format() -> None:
         parse("not a sample at all")
     with pytest.raises(ExpositionError, match="line 2"):
         parse('a 1\nb{c="d} 2')
+
+
+def _metadata(answers: dict[str, str]) -> Callable[[str, str, Mapping[str, str]], str]:
+    """An instance metadata service that answers these paths (with these headers required)."""
+
+    def fetch(method: str, url: str, headers: Mapping[str, str]) -> str:
+        for suffix, value in answers.items():
+            if url.endswith(suffix):
+                return value
+        raise OSError("connection refused")
+
+    return fetch
+
+
+def test_the_zone_from_each_clouds_instance_metadata() -> None:
+    aws = _metadata({"/latest/api/token": "tok", "/placement/availability-zone": "eu-central-1b"})
+    assert zone_from_metadata(aws) == "eu-central-1b"
+    gcp = _metadata({"/instance/zone": "projects/123456/zones/europe-west3-a"})
+    assert zone_from_metadata(gcp) == "europe-west3-a"
+    azure = _metadata({"format=text": "2"})
+    assert zone_from_metadata(azure) == "2"
+    assert zone_from_metadata(_metadata({})) == ""  # on-prem, k3s in a shop: no zone
+
+
+def test_pod_agents_get_the_zone_their_node_reports() -> None:
+    # The host agent of c1/n2 knows its zone; the pod agent on the same node does not.
+    labels = {
+        "source_cluster": "c1", "source_node": "n1", "source_zone": "", "source_pod": "p1",
+        "destination_cluster": "c1", "destination_node": "n2", "destination_zone": "", "destination_pod": "p1",
+        "path": "pod-cross-node", "size": "64",
+    }  # fmt: skip
+    key = tuple(sorted(labels.items()))
+    increases = [Sample("netprobe_probes_total", key, 100.0), Sample("netprobe_probes_lost_total", key, 0.0)]
+    info = [
+        Sample("netprobe_agent_info", (("cluster", "c1"), ("node", "n1"), ("pod", ""), ("zone", "a")), 1.0),
+        Sample("netprobe_agent_info", (("cluster", "c1"), ("node", "n2"), ("pod", ""), ("zone", "b")), 1.0),
+    ]
+    (stream,) = build(increases, info, window_seconds=10).streams
+    assert (stream.source.zone, stream.destination.zone) == ("a", "b")

@@ -108,13 +108,10 @@ def deltas(before: Sequence[Sample], after: Sequence[Sample]) -> list[Sample]:
     return out
 
 
-def _endpoint(sample: Sample, side: str) -> Endpoint:
-    return Endpoint(
-        sample.label(f"{side}_cluster"),
-        sample.label(f"{side}_node"),
-        sample.label(f"{side}_zone"),
-        sample.label(f"{side}_pod"),
-    )
+def _endpoint(sample: Sample, side: str, zones: dict[tuple[str, str], str] | None = None) -> Endpoint:
+    cluster, node = sample.label(f"{side}_cluster"), sample.label(f"{side}_node")
+    zone = sample.label(f"{side}_zone") or (zones or {}).get((cluster, node), "")
+    return Endpoint(cluster, node, zone, sample.label(f"{side}_pod"))
 
 
 def build(
@@ -151,6 +148,14 @@ def build(
                 rtt.setdefault(_key(s), {})[s.label("quantile")] = s.value
         elif s.name == INFO:
             agents.add(Endpoint(s.label("cluster"), s.label("node"), s.label("zone"), s.label("pod")))
+    # A node's zone as any agent on it reports it (in Kubernetes the host agent knows it from the
+    # instance metadata; the pod agents on the node do not).
+    zones = {(a.cluster, a.node): a.zone for a in agents if a.zone}
+    for sample in first.values():
+        for side in ("source", "destination"):
+            where = (sample.label(f"{side}_cluster"), sample.label(f"{side}_node"))
+            if sample.label(f"{side}_zone"):
+                zones.setdefault(where, sample.label(f"{side}_zone"))
     streams = []
     half = [key for key in first if (key in probes) != (key in lost)]
     if half:
@@ -174,8 +179,8 @@ def build(
             continue
         streams.append(
             Stream(
-                source=_endpoint(sample, "source"),
-                destination=_endpoint(sample, "destination"),
+                source=_endpoint(sample, "source", zones),
+                destination=_endpoint(sample, "destination", zones),
                 path=sample.label("path"),
                 size=size,
                 probes=sent,

@@ -115,8 +115,9 @@ def test_a_fault_is_exit_1_with_a_finding_in_the_documented_schema(fake_promethe
 def test_healthy_is_exit_0_and_text_says_so(fake_prometheus: Callable[..., str], tmp_path: Path) -> None:
     url = fake_prometheus(prometheus_answers(window(lambda s: 0.0, seed=5)))
     matrix = tmp_path / "rtt.json"
-    code, stdout, _ = _doctor("--prometheus", url, "--rtt-matrix", str(matrix))
+    code, stdout, stderr = _doctor("--prometheus", url, "--rtt-matrix", str(matrix))
     assert code == 0
+    assert f"rtt matrix (1 pair(s), measured beside the model) written to {matrix}" in stderr
     assert stdout.startswith("HEALTHY: 2 cluster(s)")
     rtt = json.loads(matrix.read_text())
     assert rtt["format"] == "edgefleet.rtt/v1"

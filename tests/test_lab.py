@@ -5,6 +5,7 @@ in CI a missing requirement fails. Nothing is left behind, even when ``lab up`` 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -60,19 +61,36 @@ def _cli(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+LOCK = Path("/run/edgefleet-lab-tests.lock")
+WAIT_FOR_OTHER_LAB = 600.0  # seconds
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _state_dir() -> Iterator[None]:
-    # The lab's state goes to a directory of the test run; the namespaces are the machine's.
-    if lab.existing_namespaces():
-        pytest.fail("a lab is already up on this machine (ef-* namespaces): `edgefleet lab down` first")
-    old = lab.STATE_DIR
-    with tempfile.TemporaryDirectory() as tmp:
-        lab.STATE_DIR = Path(tmp) / "lab"
-        try:
-            yield
-        finally:
-            lab.down()
-            lab.STATE_DIR = old
+    # The namespaces are the machine's (their names are the contract): one lab at a time. Another
+    # test run's lab is waited for (a machine-wide lock, then its namespaces gone), never removed.
+    with LOCK.open("w") as lock:
+        deadline = time.monotonic() + WAIT_FOR_OTHER_LAB
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another lab test run held {LOCK} for {WAIT_FOR_OTHER_LAB:g} s")
+                time.sleep(1)
+        while lab.existing_namespaces():
+            if time.monotonic() > deadline:
+                pytest.fail("a lab is already up on this machine (ef-* namespaces): `edgefleet lab down` first")
+            time.sleep(1)
+        old = lab.STATE_DIR
+        with tempfile.TemporaryDirectory() as tmp:
+            lab.STATE_DIR = Path(tmp) / "lab"
+            try:
+                yield
+            finally:
+                lab.down()
+                lab.STATE_DIR = old
 
 
 def test_an_interrupted_lab_up_leaves_nothing_behind() -> None:

@@ -14,6 +14,7 @@ from components.cni.install import CniInstall, CniInstallArgs
 from components.config.model import Cluster, FleetSpec, Vendor, Workload
 from components.config.slices import SliceScope
 from components.contract import ClusterArgs, CniInstaller, KubernetesCluster
+from components.netcheck import Netcheck, NetcheckArgs
 from components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
 from components.workloads import EdgeWorkload, EdgeWorkloadArgs, Site
 
@@ -142,6 +143,17 @@ class Fleet(pulumi.ComponentResource):
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
+        # The network doctor's probes (netcheck): on every cluster of this stack, when enabled.
+        self.netchecks: dict[str, Netcheck] = {}
+        if spec.netcheck is not None:
+            for name_, built in self.clusters.items():
+                self.netchecks[name_] = Netcheck(
+                    f"{name_}-netcheck",
+                    NetcheckArgs(
+                        cluster=name_, spec=spec.netcheck, provider=built.provider, labels=cluster_labels(spec, name_)
+                    ),
+                    pulumi.ResourceOptions(parent=self),
+                )
         self.workloads = {}
         for workload in spec.workloads:
             replicas_in = dict(workload.replicas)

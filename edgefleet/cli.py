@@ -731,6 +731,17 @@ def _add_export_commands() -> None:
 
 _add_export_commands()
 
+
+def _add_doctor_commands() -> None:
+    # `edgefleet doctor` and `edgefleet lab ...` (edgefleet/doctor_cmd.py; docs/doctor.md).
+    from edgefleet.doctor_cmd import doctor, lab_app
+
+    app.command()(doctor)
+    app.add_typer(lab_app, name="lab")
+
+
+_add_doctor_commands()
+
 EXIT_CANNOT_RUN = 3  # up/preview: the Pulumi CLI is missing
 DEFAULT_PARALLEL = 4  # slices at a time in up/preview
 

@@ -55,10 +55,12 @@ def test_a_stack_path_works_from_any_directory(tmp_path: Path) -> None:
 def test_plan_prints_a_tree_per_cluster_and_counts_by_type(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", "dev", "--json", str(tmp_path / "plan.json")])
     assert result.exit_code == 0, result.output
-    assert "edgefleet/dev: 20 resources" in result.output
+    # 20 for the workload on two clusters, 12 per cluster for the network probes (netcheck: the
+    # Netcheck component, 2 Namespaces, 4 NetworkPolicies, 3 Services, 2 DaemonSets).
+    assert "edgefleet/dev: 44 resources" in result.output
     assert "store-berlin-01  existing de-berlin  cni flannel (policy not enforced)" in result.output
     assert "api  2 replica(s)  public  Deployment, Namespace, NetworkPolicy x2," in result.output
-    assert "kubernetes:networking.k8s.io/v1:NetworkPolicy │ 4" in result.output
+    assert "kubernetes:networking.k8s.io/v1:NetworkPolicy │ 12" in result.output  # 2 + 4 per cluster
     assert f"plan written to {tmp_path / 'plan.json'}" in result.output
 
 

@@ -366,6 +366,6 @@ def test_a_key_with_a_trailing_line_break_is_quoted_in_the_path_and_the_message(
     # must stay one line whatever the key.
     issues = errors(fleet(**{"0\n": None}))
     assert issues == [
-        'fleet."0\\n": unknown key `"0\\n"`; allowed keys: clusters, defaults, environment, owner, tags, '
-        "traffic, workloads"
+        'fleet."0\\n": unknown key `"0\\n"`; allowed keys: clusters, defaults, environment, netcheck, owner, '
+        "tags, traffic, workloads"
     ]

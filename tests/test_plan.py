@@ -86,7 +86,7 @@ def test_plan_document_shape(dev_plan: tuple[FleetSpec, ProgramRun]) -> None:
 def test_every_manifest_is_a_complete_kubernetes_object(tmp_path: Path) -> None:
     _, tree, _ = _plan_files(tmp_path, "dev")
     objects = {name: YAML(typ="safe", pure=True).load(body) for name, body in tree.items() if name.endswith(".yaml")}
-    assert len(objects) == 12  # 6 objects x 2 clusters
+    assert len(objects) == 34  # (6 workload objects + 11 netcheck objects) x 2 clusters
     assert "store-berlin-01/_cluster/Namespace-api.yaml" in objects
     assert "store-munich-01/api/Deployment-api.yaml" in objects
     for name, obj in objects.items():
@@ -147,7 +147,16 @@ def test_every_resource_has_the_right_parent_and_provider(dev_plan: tuple[FleetS
     assert sorted(w.name for w in workloads) == ["api-store-berlin-01", "api-store-munich-01"]
     assert all(w.parent == fleet.urn for w in workloads)
 
-    objects = [r for r in run.registrations if r.type.startswith("kubernetes:")]
+    netcheck = {r.urn: r for r in run.registrations if r.type == "edgefleet:netcheck:Netcheck"}
+    assert sorted(n.name for n in netcheck.values()) == ["store-berlin-01-netcheck", "store-munich-01-netcheck"]
+    assert all(n.parent == fleet.urn for n in netcheck.values())
+    probes = [r for r in run.registrations if r.type.startswith("kubernetes:") and r.parent in netcheck]
+    assert len(probes) == 22  # 11 per cluster
+    for obj in probes:
+        cluster_label = obj.inputs["metadata"]["labels"]["edgefleet-cluster"]
+        assert netcheck[obj.parent or ""].name == f"{cluster_label}-netcheck"
+        assert by_urn[providers[obj.provider_urn or ""].parent or ""].name == cluster_label, obj.urn
+    objects = [r for r in run.registrations if r.type.startswith("kubernetes:") and r.parent not in netcheck]
     assert len(objects) == 12
     for obj in objects:
         cluster_label = obj.inputs["metadata"]["labels"]["edgefleet-cluster"]

@@ -540,6 +540,25 @@ class TrafficSpec(_Model):
     health_check: HealthCheckSpec = HealthCheckSpec()
 
 
+NETPROBE_IMAGE = "ghcr.io/edgefleet/netprobe:0.1.0"  # netprobe/Dockerfile; netprobe.agent.VERSION
+NIC_DEVICE = r"^[A-Za-z0-9._-]{1,15}$"
+
+
+class NetcheckSpec(_Model):
+    """The network doctor's probe agents in every cluster (docs/doctor.md). ``enabled`` unset: on
+    in the ``prod`` environment, off elsewhere."""
+
+    enabled: StrictBool | None = None
+    image: Image = NETPROBE_IMAGE
+    rate: Annotated[int, Strict(), Field(ge=1, le=100)] = 10  # probes per second per peer and size
+    large_packet: Annotated[int, Strict(), Field(ge=576, le=9000)] = 1400  # the near-MTU probe (IP bytes)
+    host_network: StrictBool = True  # node to node over the host network: the one Pod Security exception
+    nic_devices: tuple[Annotated[str, StringConstraints(pattern=NIC_DEVICE)], ...] = ("eth0", "ens5")
+
+    def on(self, environment: str) -> bool:
+        return self.enabled if self.enabled is not None else environment == "prod"
+
+
 class ConfigFileSpec(_Model):
     """A file mounted read-only into the container from the workload's ConfigMap: its text inline
     (``content``) or read from a file inside the project (``file``, project-relative)."""
@@ -770,6 +789,7 @@ class FleetInput(_Model):
     clusters: tuple[ClusterSpec, ...] = Field(min_length=1)
     workloads: tuple[WorkloadSpec, ...] = ()
     traffic: TrafficSpec | None = None
+    netcheck: NetcheckSpec = NetcheckSpec()
 
 
 class ResolvedLocation(_Model):
@@ -1000,6 +1020,7 @@ class FleetSpec(_Model):
     clusters: tuple[Cluster, ...]
     workloads: tuple[Workload, ...]
     traffic: TrafficSpec | None = None
+    netcheck: NetcheckSpec | None = None  # None: no probes (disabled, or not prod and not enabled)
 
     def cluster(self, name: str) -> Cluster:
         """The cluster called ``name`` (KeyError if none)."""

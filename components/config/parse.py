@@ -795,6 +795,9 @@ SYSTEM_NAMESPACES: dict[str, str] = {
     "amazon-cloudwatch": "an EKS add-on namespace",
     "amazon-guardduty": "an EKS add-on namespace",
     "lke-system": "an LKE system namespace",
+    "edgefleet-netcheck": "the namespace of edgefleet's network probes (`netcheck`)",
+    "edgefleet-netcheck-host": "the namespace of edgefleet's host-network probe (`netcheck`), the one Pod Security "
+    "exception the policy pack accepts",
 }
 _RESERVED_PREFIXES = {"kube-": "in the `kube-` prefix Kubernetes reserves", "gke-": "in the `gke-` prefix GKE reserves"}
 
@@ -1815,6 +1818,7 @@ def parse_fleet(
         clusters=tuple(clusters),
         workloads=tuple(workloads),
         traffic=fleet.traffic,
+        netcheck=fleet.netcheck if fleet.netcheck.on(fleet.environment) else None,
     )
 
 

@@ -37,6 +37,32 @@ SYSTEM_NAMESPACES = frozenset(
 )
 
 
+# The one Pod Security exception (docs/doctor.md): netcheck's host-network probe. Its namespace may
+# enforce "privileged" (warn and audit "restricted"), and its DaemonSet may set hostNetwork (not
+# hostPID, hostIPC, host ports or paths: the other rules still apply), both only as registered by
+# the netcheck component (the type chain of the URN says so), under exactly these names.
+NETCHECK_COMPONENT = "edgefleet:netcheck:Netcheck"
+NETCHECK_HOST_NAMESPACE = "edgefleet-netcheck-host"
+NETCHECK_HOST_DAEMONSET = "netprobe-host"
+DAEMONSET = "kubernetes:apps/v1:DaemonSet"
+
+
+def _netcheck_made(urn: str) -> bool:
+    """Registered by the netcheck component: its type is in the URN's type chain."""
+    parts = urn.split("::")
+    return len(parts) >= 3 and NETCHECK_COMPONENT in parts[2].split("$")[:-1]
+
+
+def netcheck_host_agent(args: ResourceValidationArgs) -> bool:
+    """Is this netcheck's host-network probe DaemonSet (and nothing else)?"""
+    return (
+        args.resource_type == DAEMONSET
+        and _netcheck_made(args.urn)
+        and dig(args.props, "metadata", "name") == NETCHECK_HOST_DAEMONSET
+        and dig(args.props, "metadata", "namespace") == NETCHECK_HOST_NAMESPACE
+    )
+
+
 def pod_spec(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
     spec = dig(args.props, *POD_SPEC_PATHS.get(args.resource_type, ("-",)))
     return spec if isinstance(spec, Mapping) else None
@@ -118,9 +144,11 @@ def _seccomp(args: ResourceValidationArgs) -> Iterator[str]:
 
 
 def _host_namespaces(args: ResourceValidationArgs) -> Iterator[str]:
+    # netcheck's host probe may share the host's network namespace, and no other.
+    excepted = {"hostNetwork"} if netcheck_host_agent(args) else set()
     for pod in _pods(args):
         for key in ("hostNetwork", "hostPID", "hostIPC"):
-            if pod.get(key) is True:
+            if pod.get(key) is True and key not in excepted:
                 yield f"the pod sets {key}: true"
 
 
@@ -188,7 +216,13 @@ def _namespace_restricted(args: ResourceValidationArgs) -> Iterator[str]:
     name = dig(args.props, "metadata", "name")
     if name in SYSTEM_NAMESPACES:
         return
-    level = dig(args.props, "metadata", "labels", "pod-security.kubernetes.io/enforce")
+    labels = dig(args.props, "metadata", "labels")
+    level = dig(labels, "pod-security.kubernetes.io/enforce")
+    if level == "privileged" and name == NETCHECK_HOST_NAMESPACE and _netcheck_made(args.urn):
+        for mode in ("warn", "audit"):
+            if dig(labels, f"pod-security.kubernetes.io/{mode}") != "restricted":
+                yield f"namespace '{name}' (netcheck's host probe) must still {mode} at Pod Security restricted"
+        return
     if level != "restricted":
         yield f"namespace '{name}' enforces Pod Security level {level or 'none'}, not restricted"
 

@@ -61,14 +61,18 @@ def fleet_config(
     environment: str = "prod",
     tags: Mapping[str, str] | None = None,
     workloads: Sequence[Mapping[str, Any]] = (),
+    netcheck: bool = False,
 ) -> dict[str, Any]:
-    """A fleet config (the ``edgefleet:fleet`` value) around ``clusters``."""
+    """A fleet config (the ``edgefleet:fleet`` value) around ``clusters``. The network probes
+    (``netcheck``, on by default in prod) are off: these tests count each vendor's own inventory;
+    tests/test_netcheck.py covers the probes on every vendor."""
     return {
         "environment": environment,
         "owner": "platform-team",
         "tags": dict(tags if tags is not None else {"cost-center": "cc-42"}),
         "clusters": [dict(c) for c in clusters],
         "workloads": [dict(w) for w in workloads],
+        "netcheck": {"enabled": netcheck},
     }
 
 
@@ -93,9 +97,10 @@ def build(
     environment: str = "prod",
     tags: Mapping[str, str] | None = None,
     workloads: Sequence[Mapping[str, Any]] = (),
+    netcheck: bool = False,
 ) -> Built:
     """Parse a fleet of ``clusters`` and run the Fleet component under mocks (stack = environment)."""
-    raw = fleet_config(clusters, environment=environment, tags=tags, workloads=workloads)
+    raw = fleet_config(clusters, environment=environment, tags=tags, workloads=workloads, netcheck=netcheck)
     spec = parse_fleet(raw, provider_config={"gcp:project": GCP_PROJECT})
     made: dict[str, Fleet] = {}
 

@@ -36,6 +36,7 @@ from pulumi_kubernetes.networking.v1 import (
 )
 
 from components.config.model import NetcheckSpec
+from components.workloads.edge_workload import restricted_container
 
 COMPONENT = "edgefleet:netcheck:Netcheck"
 NAMESPACE = "edgefleet-netcheck"
@@ -109,22 +110,11 @@ def agent_container(cluster: str, spec: NetcheckSpec, *, host: bool) -> Containe
         "readiness_probe": probe,
         "liveness_probe": {**probe, "failure_threshold": 3},
         "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "200m", "memory": "96Mi"}},
-        "security_context": {
-            "allow_privilege_escalation": False,
-            "privileged": False,
-            "read_only_root_filesystem": True,
-            "run_as_non_root": True,
-            "run_as_user": RUN_AS,
-            "run_as_group": RUN_AS,
-            "capabilities": {"drop": ["ALL"]},
-            "seccomp_profile": {"type": "RuntimeDefault"},
-        },
+        "security_context": {**restricted_container(), "run_as_user": RUN_AS, "run_as_group": RUN_AS},
     }
 
 
-def daemonset_spec(
-    cluster: str, spec: NetcheckSpec, labels: Mapping[str, str], *, host: bool
-) -> DaemonSetSpecArgsDict:
+def daemonset_spec(cluster: str, spec: NetcheckSpec, labels: Mapping[str, str], *, host: bool) -> DaemonSetSpecArgsDict:
     """One agent per node; every node, tainted ones too (a node without a probe is a blind spot)."""
     role = {"app.kubernetes.io/component": "host" if host else "pod"}
     select = {**SELECTOR, **role}

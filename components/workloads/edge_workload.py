@@ -145,6 +145,20 @@ _DO = "service.beta.kubernetes.io/do-loadbalancer-"
 _LINODE = "service.beta.kubernetes.io/linode-loadbalancer-"
 
 
+def restricted_container() -> SecurityContextArgsDict:
+    """A container's security context under Pod Security ``restricted``: no privilege or its
+    escalation, a read-only root filesystem, not root, every capability dropped, the runtime's
+    seccomp profile. Every container edgefleet writes itself runs with it."""
+    return {
+        "allow_privilege_escalation": False,
+        "privileged": False,
+        "read_only_root_filesystem": True,
+        "run_as_non_root": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccomp_profile": {"type": "RuntimeDefault"},
+    }
+
+
 def load_balancer_annotations(vendor: str, spec: WorkloadSpec) -> dict[str, str]:
     """The annotations of ``spec``'s LoadBalancer Service on a ``vendor`` cluster: a public L4 load
     balancer, health-checked over HTTP on the probe path where the workload has one. Empty for
@@ -389,14 +403,7 @@ class EdgeWorkload(pulumi.ComponentResource):
             )
             return
 
-        drop_all: SecurityContextArgsDict = {
-            "allow_privilege_escalation": False,
-            "privileged": False,
-            "read_only_root_filesystem": True,
-            "run_as_non_root": True,
-            "capabilities": {"drop": ["ALL"]},
-            "seccomp_profile": {"type": "RuntimeDefault"},
-        }
+        drop_all = restricted_container()
         requests = {"cpu": spec.resources.cpu, "memory": spec.resources.memory}
         # Pod dependencies: the Secret and the ConfigMap exist before the pods that read them.
         needs: list[pulumi.Resource] = []

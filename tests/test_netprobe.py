@@ -71,7 +71,16 @@ def test_two_agents_measure_each_other_and_export_prometheus_text() -> None:
         )
         a.start()
         try:
-            first = parse(_metrics(a), prefix="netprobe_")
+            # A stream is labelled with its peer's identity from the peer's first reply on: start
+            # the window once both answered streams say who answered (a busy machine may take a
+            # moment), so both scrapes carry the same labels.
+            deadline = time.monotonic() + 10
+            while True:
+                first = parse(_metrics(a), prefix="netprobe_")
+                named = {s.label("size") for s in first if s.label("path") == "pod-cross-node"}
+                if {"64", "1400"} <= named or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             time.sleep(1.5)
             text = _metrics(a)
         finally:

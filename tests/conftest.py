@@ -4,6 +4,7 @@ type token), so tests and ``edgefleet plan`` see the same outputs."""
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -43,6 +44,17 @@ KUBECONFIG = textwrap.dedent(
         user: {{token: {PLANTED}-token}}
     """
 )
+
+
+def user_project(root: Path, *folders: str) -> Path:
+    """A user's checkout in ``root``: the project file and the program (``__main__.py``, which
+    `edgefleet plan` and `check` run), an empty ``stacks/`` and each of ``folders``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for name in ("Pulumi.yaml", "__main__.py"):
+        shutil.copy(REPO / name, root / name)
+    for folder in ("stacks", *folders):
+        (root / folder).mkdir()
+    return root
 
 
 def stack_text(fleet_yaml: str, extra: str = "") -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import chdir
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 
 from components.traffic.gate import GateTimeout, HealthGateProvider, Probe, probe_url, wait_until_healthy
 from edgefleet.cli import app
+from tests.conftest import user_project
 from tests.test_placement_schedule import day_night_csv
 
 REPO = Path(__file__).resolve().parent.parent
@@ -156,10 +156,7 @@ config:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
-    shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    shutil.copy(REPO / "__main__.py", tmp_path / "__main__.py")
-    (tmp_path / "stacks").mkdir()
-    (tmp_path / "traffic").mkdir()
+    user_project(tmp_path, "traffic")
     (tmp_path / "traffic" / "day.csv").write_text(day_night_csv())
     (tmp_path / "stacks" / "Pulumi.pub.yaml").write_text(STACK)
     with chdir(tmp_path):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import shutil
 from collections.abc import Iterator
 from contextlib import chdir
 from pathlib import Path
@@ -24,7 +23,7 @@ from components.config.slices import load_sliced
 from components.workloads.manifest_objects import KIND_CLASSES, snake
 from edgefleet.cli import app
 from edgefleet.engine import ProgramRun, Registration
-from tests.conftest import REPO, plan_text, stack_text
+from tests.conftest import REPO, plan_text, stack_text, user_project
 
 runner = CliRunner()
 
@@ -192,9 +191,7 @@ def test_path_keys() -> None:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
-    shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    (tmp_path / "stacks").mkdir()
-    (tmp_path / "apps").mkdir()
+    user_project(tmp_path, "apps")
     with chdir(tmp_path):
         yield tmp_path
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 from collections.abc import Iterator
 from contextlib import chdir
 from pathlib import Path
@@ -41,6 +40,7 @@ from components.placement.timeline import parse_time as ptime
 from edgefleet import orchestrate
 from edgefleet.cli import app
 from edgefleet.operator import OperatorOptions, operator_stacks
+from tests.conftest import user_project
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -265,10 +265,7 @@ config:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
-    shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    shutil.copy(REPO / "__main__.py", tmp_path / "__main__.py")
-    (tmp_path / "stacks").mkdir()
-    (tmp_path / "traffic").mkdir()
+    user_project(tmp_path, "traffic")
     (tmp_path / "traffic" / "day.csv").write_text(day_night_csv())
     (tmp_path / "stacks" / "Pulumi.t.yaml").write_text(STACK)
     with chdir(tmp_path):

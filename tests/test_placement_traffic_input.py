@@ -26,6 +26,7 @@ from typer.testing import CliRunner
 
 from components.config import traffic
 from edgefleet.cli import app
+from tests.conftest import user_project
 from tests.test_placement_schedule import day_night_csv
 
 REPO = Path(__file__).resolve().parent.parent
@@ -59,10 +60,7 @@ def stack(demand: str, schedule: str = "{window: 1h}") -> str:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
-    shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    shutil.copy(REPO / "__main__.py", tmp_path / "__main__.py")
-    (tmp_path / "stacks").mkdir()
-    (tmp_path / "traffic").mkdir()
+    user_project(tmp_path, "traffic")
     with chdir(tmp_path):
         yield tmp_path
 

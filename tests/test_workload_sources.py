@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from components.config import read_stack_file, rendering
 from components.config.slices import load_sliced
 from edgefleet.cli import app
-from tests.conftest import REF, REPO, stack_text
+from tests.conftest import REF, REPO, stack_text, user_project
 
 runner = CliRunner()
 yaml = YAML(typ="safe", pure=True)
@@ -182,11 +182,7 @@ def test_planted_violations_are_reported_at_the_source_lines(source: str, tmp_pa
 
 @pytest.fixture
 def project(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "project"
-    root.mkdir()
-    for name in ("Pulumi.yaml", "__main__.py"):  # the program, as a user's checkout has it
-        shutil.copy(REPO / name, root / name)
-    (root / "stacks").mkdir()
+    root = user_project(tmp_path / "project")
     with chdir(root):
         yield root
 

@@ -987,6 +987,11 @@ def _workload_checks(
     return out
 
 
+def _load_balancers(objects: Sequence[m.ManifestObject]) -> list[m.ManifestObject]:
+    """The Services of ``type: LoadBalancer`` among a workload's own objects."""
+    return [o for o in objects if o.kind == "Service" and (o.body.get("spec") or {}).get("type") == "LoadBalancer"]
+
+
 def _public_service(
     spec: m.WorkloadSpec, objects: Sequence[m.ManifestObject], loc: tuple[PathPart, ...], rep: _Reporter
 ) -> tuple[str, int] | None:
@@ -994,7 +999,7 @@ def _public_service(
     health checks and DNS records use (the Service's port named `http`, else its first port)."""
     source = str(spec.objects_source)
     services = [o for o in objects if o.kind == "Service"]
-    balanced = [o for o in services if (o.body.get("spec") or {}).get("type") == "LoadBalancer"]
+    balanced = _load_balancers(objects)
     if len(balanced) != 1:
         found = ", ".join(f"{o.name} ({(o.body.get('spec') or {}).get('type') or 'ClusterIP'})" for o in services)
         rep.add(
@@ -1039,10 +1044,7 @@ def _helm_variants(
                 "may not change which object edgefleet scales: set `scale_target`",
             )
             return None
-        if public_service is not None and not any(
-            (o.kind, o.name, (o.body.get("spec") or {}).get("type")) == ("Service", public_service, "LoadBalancer")
-            for o in loaded[0]
-        ):
+        if public_service is not None and public_service not in {o.name for o in _load_balancers(loaded[0])}:
             rep.add(
                 (*loc, "overrides", values_from[-1], "values"),
                 f"with these values the chart has no LoadBalancer Service {public_service!r}, which DNS steering "

@@ -2,6 +2,6 @@
 
 from pathlib import Path
 
-from components.entry import build
+from edgefleet.components.entry import build
 
 build(Path(__file__).resolve().parent)

@@ -1,13 +1,13 @@
 """Placement over time: does an hourly schedule beat the best static placement, and what does it cost?
 
-Candidate sites: every region of the region catalog (``components.placement.catalog``, 169 regions of
+Candidate sites: every region of the region catalog (``edgefleet.components.placement.catalog``, 169 regions of
 five vendors; the benchmark's site set, ``benchmarks/placement.py``). One day, hourly windows, two
 demands:
 
 - ``diurnal world``: ``preset("world", 1000)`` weighted by the activity curve over local solar time
-  (``components.placement.timeline.ACTIVITY``), 10,000 requests per second on average;
+  (``edgefleet.components.placement.timeline.ACTIVITY``), 10,000 requests per second on average;
 - ``recorded-style``: a traffic file such as a CDN exports, generated here with a fixed seed and read
-  through edgefleet's own reader (``components.config.traffic.parse_traffic``): a European-heavy
+  through edgefleet's own reader (``edgefleet.components.config.traffic.parse_traffic``): a European-heavy
   consumer service (50% Europe, 30% North America, 15% Asia, 5% South America by city population),
   each city busy from 07:00 to 23:59 local time with an evening peak, 15% noise per row.
 
@@ -40,13 +40,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.config.traffic import parse_traffic
-from components.placement.cities import world_cities
-from components.placement.demand import preset
-from components.placement.latency import LatencyModel, distance_matrix
-from components.placement.place import Site
-from components.placement.solver import weighted_quantile
-from components.placement.timeline import (
+from edgefleet.components.config.traffic import parse_traffic
+from edgefleet.components.placement.cities import world_cities
+from edgefleet.components.placement.demand import preset
+from edgefleet.components.placement.latency import LatencyModel, distance_matrix
+from edgefleet.components.placement.place import Site
+from edgefleet.components.placement.solver import weighted_quantile
+from edgefleet.components.placement.timeline import (
     DemandSeries,
     ScheduleRules,
     Workload,
@@ -60,7 +60,7 @@ CONTINENT_SHARE = {"EU": 0.50, "NA": 0.30, "AS": 0.15, "SA": 0.05}
 
 
 def catalog_sites() -> list[Site]:
-    from components.placement.catalog import regions, vendors  # noqa: PLC0415
+    from edgefleet.components.placement.catalog import regions, vendors  # noqa: PLC0415
 
     sites = [Site(f"{v}:{r.id}", v, r.lat, r.lon) for v in vendors() for r in regions(v)]
     return sorted(sites, key=lambda s: s.name)

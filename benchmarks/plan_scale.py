@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pulumi
 
-from components.config.source import parse_stack_text
-from components.placement.cities import world_cities
+from edgefleet.components.config.source import parse_stack_text
+from edgefleet.components.placement.cities import world_cities
 from edgefleet.engine import run_program, run_under_mocks
 
 REPO = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config.model import Cluster, CniInfo, ResolvedLocation
+from edgefleet.components.config.model import Cluster, CniInfo, ResolvedLocation
 
 CONTRACT_VERSION = "v1"
 

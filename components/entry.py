@@ -15,12 +15,12 @@ from typing import Any
 
 import pulumi
 
-from components.config import FleetSpec, parse_fleet
-from components.config.errors import ConfigError, ConfigIssue
-from components.config.parse import PROVIDER_KEYS, PlacementOptions
-from components.config.previous import PLACEMENT_TIME_ENV, placements_file_path, read_previous
-from components.config.slices import SliceRequest, SliceScope, resolve_scope, stack_config_dir
-from components.config.source import (
+from edgefleet.components.config import FleetSpec, parse_fleet
+from edgefleet.components.config.errors import ConfigError, ConfigIssue
+from edgefleet.components.config.parse import PROVIDER_KEYS, PlacementOptions
+from edgefleet.components.config.previous import PLACEMENT_TIME_ENV, placements_file_path, read_previous
+from edgefleet.components.config.slices import SliceRequest, SliceScope, resolve_scope, stack_config_dir
+from edgefleet.components.config.source import (
     FLEET_FILE_KEY,
     PROJECT,
     ConfigValue,
@@ -29,9 +29,9 @@ from components.config.source import (
     read_fleet_file,
     read_stack_file,
 )
-from components.fleet import Fleet, FleetArgs
-from components.placement.timeline import parse_time
-from components.policy import POLICY_PACK_CONFIG, location_requirements, program_pack_config
+from edgefleet.components.fleet import Fleet, FleetArgs
+from edgefleet.components.placement.timeline import parse_time
+from edgefleet.components.policy import POLICY_PACK_CONFIG, location_requirements, program_pack_config
 
 # What `edgefleet plan` sets a `secure:` key to, since it cannot decrypt it offline. The program
 # turns it into a secret of unknown content, as a preview without the passphrase would show.

@@ -35,8 +35,8 @@ from pulumi_kubernetes.networking.v1 import (
     NetworkPolicySpecArgsDict,
 )
 
-from components.config.model import NetcheckSpec
-from components.workloads.edge_workload import restricted_container
+from edgefleet.components.config.model import NetcheckSpec
+from edgefleet.components.workloads.edge_workload import restricted_container
 
 COMPONENT = "edgefleet:netcheck:Netcheck"
 NAMESPACE = "edgefleet-netcheck"
@@ -65,7 +65,7 @@ def _field(path: str) -> EnvVarArgsDict:
 
 
 def agent_env(cluster: str, spec: NetcheckSpec, *, host: bool) -> list[EnvVarArgsDict]:
-    """The agent's ``NETPROBE_*`` settings (``netprobe.agent.config_from_env``): who it is from the
+    """The agent's ``NETPROBE_*`` settings (``edgefleet.netprobe.agent.config_from_env``): who it is from the
     Downward API, its peers by headless Service, the packet sizes and the rate."""
     domain = "svc.cluster.local"
     if host:

@@ -19,11 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from components.config.errors import ConfigError, ConfigIssue
-from components.config.parse import PlacementOptions
-from components.config.requirements import LocationRequirement
-from components.config.source import PROJECT, StackSource, json_problem, outside_project, read_regular_file
-from policies import locations
+from edgefleet.components.config.errors import ConfigError, ConfigIssue
+from edgefleet.components.config.parse import PlacementOptions
+from edgefleet.components.config.requirements import LocationRequirement
+from edgefleet.components.config.source import PROJECT, StackSource, json_problem, outside_project, read_regular_file
+from edgefleet.policies import locations
 
 POLICY_PACK_CONFIG = "policyPackConfig"
 POLICY_PACK_CONFIG_KEY = f"{PROJECT}:{POLICY_PACK_CONFIG}"

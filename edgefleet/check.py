@@ -33,18 +33,18 @@ from pulumi_policy.deserialize import deserialize_properties
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 from pydantic import BaseModel
 
-from components.config.errors import ConfigError
-from components.config.manifests import CONTAINER_LISTS, path_key, pod_spec_path
-from components.config.model import Cluster, FleetSpec, ManifestObject
-from components.config.parse import format_path, has_path
-from components.config.slices import load_sliced
-from components.config.source import (
+from edgefleet.components.config.errors import ConfigError
+from edgefleet.components.config.manifests import CONTAINER_LISTS, path_key, pod_spec_path
+from edgefleet.components.config.model import Cluster, FleetSpec, ManifestObject
+from edgefleet.components.config.parse import format_path, has_path
+from edgefleet.components.config.slices import load_sliced
+from edgefleet.components.config.source import (
     PathPart,
     StackSource,
 )
-from components.policy import read_pack_config
+from edgefleet.components.policy import read_pack_config
 from edgefleet.engine import ProgramRun, Registration
-from policies.locations import config_problems
+from edgefleet.policies.locations import config_problems
 
 CHECK_FORMAT = "edgefleet.check/v1"
 PACK_DEFAULT = EnforcementLevel.MANDATORY
@@ -218,7 +218,7 @@ class CheckReport:
 
 def load_pack_config(path: Path) -> dict[str, Any]:
     """A ``--policy-pack-config`` file: ``{"all": "advisory", "<rule>": "mandatory" | {...}}``, read
-    as placement reads it (``components.policy.read_pack_config``; a missing file is ``{}``), then
+    as placement reads it (``edgefleet.components.policy.read_pack_config``; a missing file is ``{}``), then
     its levels checked."""
     try:
         data = read_pack_config(path.parent, path.name, required=False)

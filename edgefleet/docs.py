@@ -7,11 +7,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from components.cni import matrix
-from components.cni.matrix import AksSide, Cell, EksSide, GkeSide
-from components.config.model import CniPlugin
 from edgefleet.check import rules_table
-from policies.rules import ALL_POLICIES
+from edgefleet.components.cni import matrix
+from edgefleet.components.cni.matrix import AksSide, Cell, EksSide, GkeSide
+from edgefleet.components.config.model import CniPlugin
+from edgefleet.policies.rules import ALL_POLICIES
 
 START, END = "<!-- rules:start -->\n", "<!-- rules:end -->"
 CNI_START, CNI_END = "<!-- cni:start -->\n", "<!-- cni:end -->"

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from components.config.errors import one_line
+from edgefleet.components.config.errors import one_line
 from edgefleet.doctor import collect, lab, report
 from edgefleet.doctor.attribution import diagnose
 from edgefleet.doctor.evidence import Evidence
@@ -126,8 +126,8 @@ def _collect(
 
 
 def _stack_locations(stack: str) -> dict[str, tuple[float, float]]:
-    from components.config import ConfigError
     from edgefleet.cli import _load
+    from edgefleet.components.config import ConfigError
 
     try:
         _, _, spec = _load(stack)

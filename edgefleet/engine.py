@@ -31,8 +31,8 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
-from components.config.source import FLEET_KEY, PROJECT, StackSource
-from components.entry import UNDECRYPTABLE
+from edgefleet.components.config.source import FLEET_KEY, PROJECT, StackSource
+from edgefleet.components.entry import UNDECRYPTABLE
 from edgefleet.mocks import FleetMocks
 
 SECRET = "[secret]"

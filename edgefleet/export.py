@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
-from components.config import ConfigError, FleetSpec
-from components.config.application import SECRET_KEYS_ANNOTATION
-from components.config.errors import ConfigIssue
+from edgefleet.components.config import ConfigError, FleetSpec
+from edgefleet.components.config.application import SECRET_KEYS_ANNOTATION
+from edgefleet.components.config.errors import ConfigIssue
 from edgefleet.files import replaced_dir_problem
 from edgefleet.operator import DNS_LABEL
 from edgefleet.plan import cluster_of, manifest
 
 if TYPE_CHECKING:
-    from components.config.source import StackSource
+    from edgefleet.components.config.source import StackSource
     from edgefleet.engine import ProgramRun
 
 __all__ = [

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from components.config import ConfigError
-from components.config.errors import one_line
+from edgefleet.components.config import ConfigError
+from edgefleet.components.config.errors import one_line
 from edgefleet.export import (
     ExportDirError,
     ExportError,
@@ -33,9 +33,9 @@ from edgefleet.ocm import ocm_files
 if TYPE_CHECKING:
     from types import ModuleType
 
-    from components.config import FleetSpec
-    from components.config.slices import SliceScope
-    from components.config.source import StackSource
+    from edgefleet.components.config import FleetSpec
+    from edgefleet.components.config.slices import SliceScope
+    from edgefleet.components.config.source import StackSource
 
 __all__ = ["export_app"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from components.config.slices import Slice
+from edgefleet.components.config.slices import Slice
 from edgefleet.files import replace_file
 
 __all__ = [

@@ -33,10 +33,10 @@ from typing import Literal, Protocol
 from pulumi import automation as auto
 from pulumi.automation import events
 
-from components.config import ConfigError
-from components.config.errors import ConfigIssue
-from components.config.slices import Slice, fleet_slices, request_from_source, resolve_scope
-from components.config.source import read_stack_file
+from edgefleet.components.config import ConfigError
+from edgefleet.components.config.errors import ConfigIssue
+from edgefleet.components.config.slices import Slice, fleet_slices, request_from_source, resolve_scope
+from edgefleet.components.config.source import read_stack_file
 from edgefleet.stacks import load_fleet_file
 
 Operation = Literal["preview", "up"]

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
-from components.config.application import SECRET_KEYS_ANNOTATION
-from components.config.model import Cluster, FleetSpec, WindowInfo, Workload
-from components.config.slices import SliceScope
+from edgefleet.components.config.application import SECRET_KEYS_ANNOTATION
+from edgefleet.components.config.model import Cluster, FleetSpec, WindowInfo, Workload
+from edgefleet.components.config.slices import SliceScope
 from edgefleet.files import replaced_dir_problem
 
 if TYPE_CHECKING:

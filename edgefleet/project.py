@@ -7,9 +7,9 @@ from typing import Any
 
 from ruamel.yaml.error import YAMLError
 
-from components.config.errors import StackFileError
-from components.config.slices import stack_config_dir
-from components.config.source import PROJECT, read_regular_file, safe_yaml
+from edgefleet.components.config.errors import StackFileError
+from edgefleet.components.config.slices import stack_config_dir
+from edgefleet.components.config.source import PROJECT, read_regular_file, safe_yaml
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 

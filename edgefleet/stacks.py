@@ -22,11 +22,11 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from components.config import ConfigError, FleetSpec, parse_fleet
-from components.config.errors import ConfigIssue, StackFileError
-from components.config.parse import provider_settings
-from components.config.previous import placements_file_path
-from components.config.slices import (
+from edgefleet.components.config import ConfigError, FleetSpec, parse_fleet
+from edgefleet.components.config.errors import ConfigIssue, StackFileError
+from edgefleet.components.config.parse import provider_settings
+from edgefleet.components.config.previous import placements_file_path
+from edgefleet.components.config.slices import (
     PLACEMENTS_KEY,
     Slice,
     SliceSpec,
@@ -35,7 +35,7 @@ from components.config.slices import (
     select,
     stack_config_dir,
 )
-from components.config.source import (
+from edgefleet.components.config.source import (
     FLEET_FILE_KEY,
     FLEET_KEY,
     SLICE_KEY,
@@ -48,7 +48,7 @@ from components.config.source import (
     read_stack_file,
     to_plain,
 )
-from components.placement.demand import region_group
+from edgefleet.components.placement.demand import region_group
 
 STACK_NAME_MAX = 100  # Pulumi: letters, digits, `-`, `_`, `.`; at most 100 characters
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")

@@ -5,6 +5,6 @@ bit set, and exports what it saw in the Prometheus text format: probes sent and 
 packet size, round-trip-time quantiles, and the node's NIC and conntrack counters.
 """
 
-from netprobe.agent import Agent, AgentConfig, Identity, Target, load_config
+from .agent import Agent, AgentConfig, Identity, Target, load_config
 
 __all__ = ["Agent", "AgentConfig", "Identity", "Target", "load_config"]

@@ -1,5 +1,5 @@
 """``python -m netprobe --config FILE``: run the probe agent until SIGTERM."""
 
-from netprobe.agent import main
+from .agent import main
 
 main()

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from components.config import FleetSpec, load_stack, parse_stack_text
-from components.config.source import StackSource
+from edgefleet.components.config import FleetSpec, load_stack, parse_stack_text
+from edgefleet.components.config.source import StackSource
 from edgefleet.engine import ProgramRun, run_program
 
 # CI (.ci/run sets HYPOTHESIS_PROFILE=ci) replays the same examples every run, so a red build is

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config.model import CniInfo, ResolvedLocation
-from components.contract import ClusterArgs, cluster_facts, cluster_options
+from edgefleet.components.config.model import CniInfo, ResolvedLocation
+from edgefleet.components.contract import ClusterArgs, cluster_facts, cluster_options
 
 
 def fake_kubeconfig(name: str) -> str:

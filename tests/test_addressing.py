@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.config import ConfigError, parse_fleet
-from components.config.addressing import (
+from edgefleet.components.config import ConfigError, parse_fleet
+from edgefleet.components.config.addressing import (
     RESERVED,
     AddressSpaceFull,
     allocate,
@@ -21,7 +21,7 @@ from components.config.addressing import (
     plan_for,
     preferred_block,
 )
-from policies import netranges
+from edgefleet.policies import netranges
 
 NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,20}[a-z0-9]", fullmatch=True)
 

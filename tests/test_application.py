@@ -18,12 +18,12 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from components.config import ConfigError, FleetSpec, read_stack_file
-from components.config.application import configmap_keys, files_checksum
-from components.config.model import ResolvedFile
-from components.config.slices import load_sliced, secret_keys
-from components.config.source import MAX_FILE_BYTES
 from edgefleet.cli import app
+from edgefleet.components.config import ConfigError, FleetSpec, read_stack_file
+from edgefleet.components.config.application import configmap_keys, files_checksum
+from edgefleet.components.config.model import ResolvedFile
+from edgefleet.components.config.slices import load_sliced, secret_keys
+from edgefleet.components.config.source import MAX_FILE_BYTES
 from edgefleet.engine import ProgramRun
 from tests.conftest import PLANTED, REPO, plan_text, stack_text
 
@@ -309,7 +309,7 @@ def test_a_planted_secret_env_value_never_reaches_any_output(tmp_path: Path, sec
 def test_the_plain_planted_value_really_reaches_the_program(planned: tuple[FleetSpec, ProgramRun]) -> None:
     """Control for the test above: the value set without --secret is known to the program (so the
     outputs not showing it is the product's doing, not an unknown value)."""
-    from components.entry import read_fleet  # noqa: PLC0415  needs the mock runtime
+    from edgefleet.components.entry import read_fleet  # noqa: PLC0415  needs the mock runtime
     from edgefleet.engine import engine_config, run_under_mocks  # noqa: PLC0415
     from tests.conftest import source_of  # noqa: PLC0415
 

@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from components.config import ConfigError, StackFileError, load_stack, parse_stack_text, read_stack_file
 from edgefleet.cli import app
+from edgefleet.components.config import ConfigError, StackFileError, load_stack, parse_stack_text, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = ROOT / "tests" / "data" / "bad"

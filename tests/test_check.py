@@ -12,13 +12,13 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-import policies.rules
-from components.config.model import ClusterSpec, WorkloadSpec
-from components.config.slices import load_sliced
-from components.config.source import read_stack_file
 from edgefleet.check import CHECK_FORMAT, RULE_CONFIG, Locator, rules_table
 from edgefleet.cli import app
+from edgefleet.components.config.model import ClusterSpec, WorkloadSpec
+from edgefleet.components.config.slices import load_sliced
+from edgefleet.components.config.source import read_stack_file
 from edgefleet.engine import run_program
+from edgefleet.policies import rules as policy_rules
 from tests.conftest import REF, REPO
 
 runner = CliRunner()
@@ -36,10 +36,10 @@ def _check(*args: str) -> tuple[int, str]:
 
 
 def test_the_pack_has_at_least_30_rules_with_unique_kebab_case_names() -> None:
-    names = [p.name for p in policies.rules.ALL_POLICIES]
+    names = [p.name for p in policy_rules.ALL_POLICIES]
     assert len(names) >= 30
     assert len(set(names)) == len(names)
-    for policy in policies.rules.ALL_POLICIES:
+    for policy in policy_rules.ALL_POLICIES:
         assert policy.name == policy.name.lower()
         assert " " not in policy.name
         assert policy.description
@@ -103,7 +103,7 @@ def test_planted_violations_fail_with_the_expected_rules_and_lines(tmp_path: Pat
     jsonschema.Draft4Validator(schema).validate(sarif)
     run = sarif["runs"][0]
     rule_ids = [r["id"] for r in run["tool"]["driver"]["rules"]]
-    assert len(rule_ids) == len(policies.rules.ALL_POLICIES)
+    assert len(rule_ids) == len(policy_rules.ALL_POLICIES)
     results = {
         (r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"], r["level"]) for r in run["results"]
     }
@@ -147,13 +147,13 @@ def test_invalid_config_exits_2() -> None:
 
 
 def test_the_pack_object_is_never_imported() -> None:
-    assert "policies.__main__" not in sys.modules
+    assert "edgefleet.policies.__main__" not in sys.modules
     for folder in ("edgefleet", "components", "tests", "policies/rules"):
         for path in (REPO / folder).rglob("*.py"):
             tree = ast.parse(path.read_text())
             for node in ast.walk(tree):
                 if isinstance(node, ast.ImportFrom):
-                    assert node.module not in ("policies.__main__", "__main__"), path
+                    assert node.module not in ("edgefleet.policies.__main__", "__main__"), path
                 if (
                     isinstance(node, ast.Call)
                     and getattr(node.func, "id", getattr(node.func, "attr", "")) == "PolicyPack"
@@ -167,7 +167,7 @@ def test_the_readme_rules_table_is_generated_from_the_rules() -> None:
     assert start in readme
     assert end in readme
     table = readme.split(start, 1)[1].split(end, 1)[0]
-    assert table == rules_table(policies.rules.ALL_POLICIES), "run `make docs` to regenerate the README table"
+    assert table == rules_table(policy_rules.ALL_POLICIES), "run `make docs` to regenerate the README table"
 
 
 def _pack_main() -> Any:
@@ -217,7 +217,7 @@ def _owners(run: Any, locator: Any) -> list[tuple[str, str | None, str | None]]:
 
 
 def test_rule_config_names_real_rules_and_real_keys() -> None:
-    names = {p.name for p in policies.rules.ALL_POLICIES}
+    names = {p.name for p in policy_rules.ALL_POLICIES}
     assert set(RULE_CONFIG) <= names, set(RULE_CONFIG) - names
     fields = {"cluster": ClusterSpec.model_fields, "workload": WorkloadSpec.model_fields}
     for rule, key in RULE_CONFIG.items():
@@ -238,7 +238,7 @@ def test_every_rule_on_every_resource_points_into_the_config(fixture: str, reque
     owners = _owners(run, locator)
     derived_clusters = {c.name for c in locator.clusters.values() if c.spec.name is None}
     assert derived_clusters & {cluster for _, cluster, _ in owners}, "the stack must deploy a derived-name cluster"
-    for policy in policies.rules.ALL_POLICIES:
+    for policy in policy_rules.ALL_POLICIES:
         for urn, cluster, workload in owners:
             where = locator.locate(policy.name, urn)
             assert where.file == expected_file, (policy.name, urn, where)

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from components.cni.matrix import vendor_dataplane
-from components.config import ConfigError, Vendor, parse_fleet, parse_stack_text
-from components.config.addressing import overlaps
-from components.config.model import NetworkPlan
-from components.config.parse import load_stack
-from components.config.vendors import DEFAULT_KUBERNETES_VERSION, MACHINE_TYPES
+from edgefleet.components.cni.matrix import vendor_dataplane
+from edgefleet.components.config import ConfigError, Vendor, parse_fleet, parse_stack_text
+from edgefleet.components.config.addressing import overlaps
+from edgefleet.components.config.model import NetworkPlan
+from edgefleet.components.config.parse import load_stack
+from edgefleet.components.config.vendors import DEFAULT_KUBERNETES_VERSION, MACHINE_TYPES
 
 PUBLIC = {"public": True, "allowed_cidrs": ["203.0.113.0/24"]}
 FIVE: list[dict[str, Any]] = [

@@ -8,8 +8,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.cni.matrix import CELLS
-from components.config import (
+from edgefleet.components.cni.matrix import CELLS
+from edgefleet.components.config import (
     CniPlugin,
     ConfigError,
     FleetSpec,
@@ -19,12 +19,12 @@ from components.config import (
     read_stack_file,
     split_evenly,
 )
-from components.config.parse import PlacementOptions, deep_merge, reserved_namespace
-from components.config.previous import placement_options
-from components.entry import read_fleet
-from components.policy import with_requirements
+from edgefleet.components.config.parse import PlacementOptions, deep_merge, reserved_namespace
+from edgefleet.components.config.previous import placement_options
+from edgefleet.components.entry import read_fleet
+from edgefleet.components.policy import with_requirements
 from edgefleet.engine import engine_config, run_under_mocks
-from policies.rules.kubernetes import SYSTEM_NAMESPACES as POLICY_EXEMPT_NAMESPACES
+from edgefleet.policies.rules.kubernetes import SYSTEM_NAMESPACES as POLICY_EXEMPT_NAMESPACES
 from tests.conftest import REPO, STACKS, source_of, stack_text
 
 BASE: dict[str, Any] = {

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from components.config import (
+from edgefleet.components.config import (
     ConfigError,
     FleetSpec,
     StackFileError,
@@ -31,7 +31,7 @@ from components.config import (
     parse_stack_text,
     split_evenly,
 )
-from components.placement.cities import known_countries
+from edgefleet.components.placement.cities import known_countries
 
 DEV = Path(__file__).resolve().parent.parent / "stacks" / "Pulumi.dev.yaml"
 SOURCE = parse_stack_text(DEV.read_text(encoding="utf-8"), "stacks/Pulumi.dev.yaml", "dev")

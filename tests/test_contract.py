@@ -10,9 +10,9 @@ import pulumi_kubernetes as k8s
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 
-from components.clusters import VENDORS, ExistingCluster, component_class
-from components.config import CniInfo, ResolvedLocation, Vendor, parse_fleet
-from components.contract import ClusterArgs, KubernetesCluster
+from edgefleet.components.clusters import VENDORS, ExistingCluster, component_class
+from edgefleet.components.config import CniInfo, ResolvedLocation, Vendor, parse_fleet
+from edgefleet.components.contract import ClusterArgs, KubernetesCluster
 from edgefleet.engine import ProgramRun, run_under_mocks
 from tests.conftest import KUBECONFIG, REPO
 from tests.fakes import FakeCluster

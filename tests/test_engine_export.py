@@ -19,9 +19,9 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from components.config import ConfigError, load_stack
-from components.config.application import SECRET_KEYS_ANNOTATION
 from edgefleet.cli import app
+from edgefleet.components.config import ConfigError, load_stack
+from edgefleet.components.config.application import SECRET_KEYS_ANNOTATION
 from edgefleet.export import (
     EXPORT_MARKER,
     ExportDirError,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from components.config import read_stack_file
+from edgefleet.components.config import read_stack_file
 from edgefleet.engine import ProgramRun, Registration, run_program
 from tests.conftest import REPO
 

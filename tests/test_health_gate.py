@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from components.traffic.gate import GateTimeout, HealthGateProvider, Probe, probe_url, wait_until_healthy
 from edgefleet.cli import app
+from edgefleet.components.traffic.gate import GateTimeout, HealthGateProvider, Probe, probe_url, wait_until_healthy
 from tests.conftest import user_project
 from tests.test_placement_schedule import day_night_csv
 

@@ -21,9 +21,10 @@ import pytest
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from typer.testing import CliRunner, Result
 
-from components.config import ConfigError, StackFileError, read_stack_file
-from components.config.slices import load_sliced
-from components.config.source import (
+from edgefleet.cli import app
+from edgefleet.components.config import ConfigError, StackFileError, read_stack_file
+from edgefleet.components.config.slices import load_sliced
+from edgefleet.components.config.source import (
     MAX_ALIAS_VALUES,
     MAX_FILE_BYTES,
     NotAFileError,
@@ -31,7 +32,6 @@ from components.config.source import (
     parse_stack_text,
     read_regular_file,
 )
-from edgefleet.cli import app
 
 REPO = Path(__file__).resolve().parent.parent
 FLEET = "fleets/retail.yaml"

@@ -17,11 +17,11 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from components.config import read_stack_file
-from components.config.manifests import KINDS, path_key
-from components.config.slices import load_sliced
-from components.workloads.manifest_objects import KIND_CLASSES, snake
 from edgefleet.cli import app
+from edgefleet.components.config import read_stack_file
+from edgefleet.components.config.manifests import KINDS, path_key
+from edgefleet.components.config.slices import load_sliced
+from edgefleet.components.workloads.manifest_objects import KIND_CLASSES, snake
 from edgefleet.engine import ProgramRun, Registration
 from tests.conftest import REPO, plan_text, stack_text, user_project
 

@@ -35,8 +35,8 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from typer.testing import CliRunner, Result
 
-from components.config import slices, source
 from edgefleet.cli import app
+from edgefleet.components.config import slices, source
 from tests.test_bad_input import ERROR_LINE, SUMMARY
 
 REPO = Path(__file__).resolve().parent.parent

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from pulumi_policy import ResourceValidationArgs
 
-from components.config import ConfigError, FleetSpec, parse_fleet
-from components.config.model import NETPROBE_IMAGE
-from components.netcheck import HOST_NAMESPACE, NAMESPACE, NetcheckSpec, agent_env
+from edgefleet.components.config import ConfigError, FleetSpec, parse_fleet
+from edgefleet.components.config.model import NETPROBE_IMAGE
+from edgefleet.components.netcheck import HOST_NAMESPACE, NAMESPACE, NetcheckSpec, agent_env
 from edgefleet.engine import ProgramRun, Registration
-from netprobe import agent as agent_module
-from netprobe.agent import Identity, config_from_env
-from policies.rules import RESOURCE_POLICIES
-from policies.rules import kubernetes as k
+from edgefleet.netprobe import agent as agent_module
+from edgefleet.netprobe.agent import Identity, config_from_env
+from edgefleet.policies.rules import RESOURCE_POLICIES
+from edgefleet.policies.rules import kubernetes as k
 from tests.clusters.support import build, fleet_config
 from tests.policies.harness import changed, options, proxied, violations
 

@@ -13,7 +13,7 @@ import pytest
 
 from edgefleet.doctor.evidence import build, deltas
 from edgefleet.doctor.promtext import ExpositionError, Sample, parse
-from netprobe.agent import (
+from edgefleet.netprobe.agent import (
     IP_MTU_DISCOVER,
     IP_PMTUDISC_PROBE,
     Agent,

@@ -24,7 +24,7 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from components.config.slices import Slice, SliceSpec
+from edgefleet.components.config.slices import Slice, SliceSpec
 from edgefleet.operator import (
     API_VERSION,
     EXPORT_HEADER,

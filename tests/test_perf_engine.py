@@ -17,8 +17,8 @@ from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime.sync_await import _sync_await
 
-from components.config.source import read_stack_file
 from edgefleet import engine
+from edgefleet.components.config.source import read_stack_file
 from edgefleet.engine import GC_THRESHOLDS, CapturingMonitor, ProgramRun, run_program, run_under_mocks
 from edgefleet.mocks import SPEC_ECHOED_KINDS, FleetMocks
 from tests.conftest import REPO, STACKS, plan_text, stack_text

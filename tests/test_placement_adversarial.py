@@ -21,10 +21,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from components.config import ConfigError, parse_fleet
-from components.config.parse import PlacementOptions
-from components.policy import location_requirements
 from edgefleet.cli import app
+from edgefleet.components.config import ConfigError, parse_fleet
+from edgefleet.components.config.parse import PlacementOptions
+from edgefleet.components.policy import location_requirements
 from tests.conftest import REPO
 
 runner = CliRunner()

@@ -19,13 +19,13 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, load_stack
-from components.config.parse import PlacementOptions
-from components.policy import with_requirements
 from edgefleet.check import check
+from edgefleet.components.config import ConfigError, load_stack
+from edgefleet.components.config.parse import PlacementOptions
+from edgefleet.components.policy import with_requirements
 from edgefleet.engine import run_program
-from policies.locations import LOCATION_RULES
-from policies.rules import ALL_POLICIES
+from edgefleet.policies.locations import LOCATION_RULES
+from edgefleet.policies.rules import ALL_POLICIES
 from tests.conftest import REPO, source_of
 
 pytestmark = pytest.mark.fuzz

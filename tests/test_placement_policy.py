@@ -14,18 +14,18 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from components.config import ConfigError, FleetSpec, parse_fleet, read_stack_file
-from components.config.parse import PlacementOptions
-from components.config.previous import placement_options
-from components.config.requirements import LocationRequirement
-from components.config.slices import load_sliced
-from components.entry import read_fleet
-from components.policy import location_requirements, with_requirements
 from edgefleet.check import enforcement
 from edgefleet.cli import app
+from edgefleet.components.config import ConfigError, FleetSpec, parse_fleet, read_stack_file
+from edgefleet.components.config.parse import PlacementOptions
+from edgefleet.components.config.previous import placement_options
+from edgefleet.components.config.requirements import LocationRequirement
+from edgefleet.components.config.slices import load_sliced
+from edgefleet.components.entry import read_fleet
+from edgefleet.components.policy import location_requirements, with_requirements
 from edgefleet.engine import engine_config, run_under_mocks
-from policies import locations
-from policies.rules import ALL_POLICIES
+from edgefleet.policies import locations
+from edgefleet.policies.rules import ALL_POLICIES
 from tests.conftest import REPO
 
 runner = CliRunner()

@@ -8,11 +8,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from components.config import ConfigError, parse_fleet
-from components.config.parse import PlacementOptions
-from components.config.requirements import LocationRequirement
-from components.placement.geo import residency_countries
-from policies.locations import LOCATION_RULES, PUBLIC_MULTI_LOCATION, mandatory
+from edgefleet.components.config import ConfigError, parse_fleet
+from edgefleet.components.config.parse import PlacementOptions
+from edgefleet.components.config.requirements import LocationRequirement
+from edgefleet.components.placement.geo import residency_countries
+from edgefleet.policies.locations import LOCATION_RULES, PUBLIC_MULTI_LOCATION, mandatory
 
 # (city, country) pairs the world-cities data knows, on three continents.
 SITES = [

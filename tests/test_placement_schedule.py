@@ -17,15 +17,17 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from components.config import read_stack_file
-from components.config.parse import PlacementOptions
-from components.config.previous import PLACEMENT_TIME_ENV
-from components.config.slices import Slice, SliceSpec, load_sliced, schedule_window
-from components.config.traffic import parse_traffic
-from components.placement.demand import DemandPoint, preset
-from components.placement.latency import distance_matrix
-from components.placement.place import Site
-from components.placement.timeline import (
+from edgefleet import orchestrate
+from edgefleet.cli import app
+from edgefleet.components.config import read_stack_file
+from edgefleet.components.config.parse import PlacementOptions
+from edgefleet.components.config.previous import PLACEMENT_TIME_ENV
+from edgefleet.components.config.slices import Slice, SliceSpec, load_sliced, schedule_window
+from edgefleet.components.config.traffic import parse_traffic
+from edgefleet.components.placement.demand import DemandPoint, preset
+from edgefleet.components.placement.latency import distance_matrix
+from edgefleet.components.placement.place import Site
+from edgefleet.components.placement.timeline import (
     ACTIVITY,
     DemandSeries,
     ScheduleRules,
@@ -36,9 +38,7 @@ from components.placement.timeline import (
     window_index,
     window_start,
 )
-from components.placement.timeline import parse_time as ptime
-from edgefleet import orchestrate
-from edgefleet.cli import app
+from edgefleet.components.placement.timeline import parse_time as ptime
 from edgefleet.operator import OperatorOptions, operator_stacks
 from tests.conftest import user_project
 

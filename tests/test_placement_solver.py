@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.placement.demand import DemandPoint, normalise, preset
-from components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS
-from components.placement.latency import EARTH_RADIUS_KM, LatencyModel, distance_matrix, haversine_km
-from components.placement.solver import (
+from edgefleet.components.placement.demand import DemandPoint, normalise, preset
+from edgefleet.components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS
+from edgefleet.components.placement.latency import EARTH_RADIUS_KM, LatencyModel, distance_matrix, haversine_km
+from edgefleet.components.placement.solver import (
     Infeasible,
     Problem,
     Solution,

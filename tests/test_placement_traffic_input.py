@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from components.config import traffic
 from edgefleet.cli import app
+from edgefleet.components.config import traffic
 from tests.conftest import user_project
 from tests.test_placement_schedule import day_night_csv
 

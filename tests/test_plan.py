@@ -10,8 +10,8 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from components.config import FleetSpec
 from edgefleet.cli import app
+from edgefleet.components.config import FleetSpec
 from edgefleet.engine import ProgramRun, Registration
 from edgefleet.plan import PLAN_FORMAT, build_plan, dumps
 from tests.conftest import KUBECONFIG, PLANTED, STACKS, plan_text, stack_text

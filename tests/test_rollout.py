@@ -16,8 +16,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pytest
 
-from components.config.model import Expose, WorkloadSpec
-from components.workloads import EdgeWorkload, EdgeWorkloadArgs
+from edgefleet.components.config.model import Expose, WorkloadSpec
+from edgefleet.components.workloads import EdgeWorkload, EdgeWorkloadArgs
 from edgefleet.engine import ProgramRun, Registration, run_under_mocks
 from tests.clusters.support import Built, build
 from tests.conftest import REPO

@@ -12,10 +12,10 @@ from typing import get_args
 import pulumi
 import pytest
 
-from components.config import ConfigError, StackFileError, read_stack_file
-from components.config.slices import RegionGroup, fleet_slices, load_sliced, parse_slice, select
-from components.fleet import slice_endpoint, slice_stack_name
-from components.placement.demand import REGION_GROUPS
+from edgefleet.components.config import ConfigError, StackFileError, read_stack_file
+from edgefleet.components.config.slices import RegionGroup, fleet_slices, load_sliced, parse_slice, select
+from edgefleet.components.fleet import slice_endpoint, slice_stack_name
+from edgefleet.components.placement.demand import REGION_GROUPS
 from edgefleet.engine import ProgramRun, run_program, run_under_mocks
 from edgefleet.plan import build_plan
 from edgefleet.stacks import load_fleet_file

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from components.config import ConfigError, read_stack_file
-from components.config.slices import load_sliced
-from components.config.source import _parsed_fleet_file
 from edgefleet.cli import app
+from edgefleet.components.config import ConfigError, read_stack_file
+from edgefleet.components.config.slices import load_sliced
+from edgefleet.components.config.source import _parsed_fleet_file
 from edgefleet.orchestrate import fleet_plan
 from edgefleet.stacks import Change, GroupBy, sync
 from tests.conftest import REPO

@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-import components.config
+from edgefleet.components import config as components_config
 from tests.conftest import REPO
 
 PACKAGES = ("components", "edgefleet")
@@ -23,7 +23,8 @@ def _modules() -> list[str]:
                 continue
             if parts[-1] == "__init__":
                 parts = parts[:-1]
-            names.append(".".join(parts))
+            # The repository's components/ is installed and imported as edgefleet.components.
+            names.append(".".join(["edgefleet", *parts] if parts[0] != "edgefleet" else parts))
     return names
 
 
@@ -99,7 +100,7 @@ def test_entry_point_is_a_few_lines() -> None:
 
 
 def test_config_public_api_is_pinned() -> None:
-    assert sorted(components.config.__all__) == sorted(
+    assert sorted(components_config.__all__) == sorted(
         [
             "FLEET_KEY",
             "PROJECT",
@@ -131,7 +132,7 @@ def test_importing_the_fleet_loads_no_cloud_sdk() -> None:
     # Vendor modules and DNS providers load on first use: a fleet of `existing` clusters never pays
     # the seconds each cloud SDK takes to import.
     code = (
-        "import sys, components.fleet, components.entry\n"
+        "import sys, edgefleet.components.fleet, edgefleet.components.entry\n"
         "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(('pulumi_aws', 'pulumi_gcp', "
         "'pulumi_azure_native', 'pulumi_linode', 'pulumi_digitalocean', 'pulumi_cloudflare'))}))"
     )

@@ -19,9 +19,10 @@ from pulumi.runtime import MockResourceArgs
 from pulumi_aws.provider import Provider as AwsProvider
 from pulumi_aws.provider import ProviderArgs as AwsProviderArgs
 
-from components.config.geoproximity import coordinates
-from components.config.model import DnsProvider, HealthCheckSpec, TrafficSpec
-from components.traffic import (
+from edgefleet import mocks
+from edgefleet.components.config.geoproximity import coordinates
+from edgefleet.components.config.model import DnsProvider, HealthCheckSpec, TrafficSpec
+from edgefleet.components.traffic import (
     CLOUDFLARE_REGIONS,
     DnsSteering,
     DnsSteeringArgs,
@@ -34,8 +35,7 @@ from components.traffic import (
     geoproximity_locations,
     record_type,
 )
-from components.traffic.dns import central_order
-from edgefleet import mocks
+from edgefleet.components.traffic.dns import central_order
 from edgefleet.engine import ProgramRun, Registration, run_under_mocks
 from edgefleet.mock_outputs import route53_cloudflare
 from edgefleet.mock_outputs.common import stable_hex, stable_uuid

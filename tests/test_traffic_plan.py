@@ -7,11 +7,11 @@ import json
 from functools import cache
 from typing import Any
 
-from components.config.model import FleetSpec
 from edgefleet.check import evaluate
+from edgefleet.components.config.model import FleetSpec
 from edgefleet.engine import ProgramRun
 from edgefleet.plan import build_plan, dumps
-from policies.rules.traffic import TRAFFIC_PUBLIC_HEALTH_CHECK
+from edgefleet.policies.rules.traffic import TRAFFIC_PUBLIC_HEALTH_CHECK
 from tests.conftest import REPO, plan_text
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

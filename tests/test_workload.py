@@ -12,9 +12,9 @@ import pytest
 from pulumi.runtime.sync_await import _sync_await
 from pulumi_kubernetes.core.v1.outputs import LoadBalancerIngress, LoadBalancerStatus, ServiceStatus
 
-from components.config import FleetSpec
-from components.config.model import Expose, Vendor, WorkloadSpec
-from components.workloads import EdgeWorkload, EdgeWorkloadArgs, ingress_address, load_balancer_annotations
+from edgefleet.components.config import FleetSpec
+from edgefleet.components.config.model import Expose, Vendor, WorkloadSpec
+from edgefleet.components.workloads import EdgeWorkload, EdgeWorkloadArgs, ingress_address, load_balancer_annotations
 from edgefleet.engine import ProgramRun, run_under_mocks
 from edgefleet.mocks import _documentation_ip
 from tests.clusters.support import build

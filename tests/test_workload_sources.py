@@ -22,9 +22,9 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from components.config import read_stack_file, rendering
-from components.config.slices import load_sliced
 from edgefleet.cli import app
+from edgefleet.components.config import read_stack_file, rendering
+from edgefleet.components.config.slices import load_sliced
 from tests.conftest import REF, REPO, stack_text, user_project
 
 runner = CliRunner()

@@ -1,4 +1,4 @@
-"""Cluster components, one module per vendor, each meeting ``components.contract``.
+"""Cluster components, one module per vendor, each meeting ``edgefleet.components.contract``.
 
 Vendor modules are imported on first use, so a fleet of `existing` clusters never loads a cloud
 SDK (pulumi-aws alone takes seconds to import).
@@ -13,21 +13,21 @@ from typing import cast
 
 import pulumi
 
-from components.clusters.existing import ExistingCluster
-from components.config.model import Vendor
-from components.contract import ClusterArgs, KubernetesCluster
+from edgefleet.components.clusters.existing import ExistingCluster
+from edgefleet.components.config.model import Vendor
+from edgefleet.components.contract import ClusterArgs, KubernetesCluster
 
 ClusterFactory = Callable[[str, ClusterArgs, pulumi.ResourceOptions], KubernetesCluster]
 
 # vendor -> (module, component class)
 COMPONENTS: Mapping[Vendor, tuple[str, str]] = MappingProxyType(
     {
-        Vendor.AWS: ("components.clusters.aws", "EksCluster"),
-        Vendor.GCP: ("components.clusters.gcp", "GkeCluster"),
-        Vendor.AZURE: ("components.clusters.azure", "AksCluster"),
-        Vendor.LINODE: ("components.clusters.linode", "LkeCluster"),
-        Vendor.DIGITALOCEAN: ("components.clusters.digitalocean", "DoksCluster"),
-        Vendor.EXISTING: ("components.clusters.existing", "ExistingCluster"),
+        Vendor.AWS: ("edgefleet.components.clusters.aws", "EksCluster"),
+        Vendor.GCP: ("edgefleet.components.clusters.gcp", "GkeCluster"),
+        Vendor.AZURE: ("edgefleet.components.clusters.azure", "AksCluster"),
+        Vendor.LINODE: ("edgefleet.components.clusters.linode", "LkeCluster"),
+        Vendor.DIGITALOCEAN: ("edgefleet.components.clusters.digitalocean", "DoksCluster"),
+        Vendor.EXISTING: ("edgefleet.components.clusters.existing", "ExistingCluster"),
     }
 )
 

@@ -82,10 +82,10 @@ import pulumi
 from pulumi_aws import cloudwatch, ec2, eks, iam, kms
 from pulumi_aws.provider import Provider, ProviderArgs
 
-from components.clusters.common import CloudCluster, exec_kubeconfig, network_of, tags
-from components.cni import matrix
-from components.config.model import Cluster, CniPlugin, NetworkPlan, NodePool
-from components.contract import ClusterArgs
+from edgefleet.components.clusters.common import CloudCluster, exec_kubeconfig, network_of, tags
+from edgefleet.components.cni import matrix
+from edgefleet.components.config.model import Cluster, CniPlugin, NetworkPlan, NodePool
+from edgefleet.components.contract import ClusterArgs
 
 TYPE = "edgefleet:clusters:EksCluster"
 

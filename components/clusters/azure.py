@@ -98,10 +98,10 @@ from pulumi_azure_native import provider as azure_native
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from components.clusters.common import CloudCluster, exec_kubeconfig, network_of, protected, tags
-from components.cni import matrix
-from components.config.model import Cluster, NetworkPlan
-from components.contract import ClusterArgs
+from edgefleet.components.clusters.common import CloudCluster, exec_kubeconfig, network_of, protected, tags
+from edgefleet.components.cni import matrix
+from edgefleet.components.config.model import Cluster, NetworkPlan
+from edgefleet.components.contract import ClusterArgs
 
 TYPE = "edgefleet:clusters:AksCluster"
 

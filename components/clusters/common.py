@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config.model import Cluster, CniInfo, NetworkPlan, ResolvedLocation
-from components.contract import ClusterArgs, cluster_facts, cluster_options
+from edgefleet.components.config.model import Cluster, CniInfo, NetworkPlan, ResolvedLocation
+from edgefleet.components.contract import ClusterArgs, cluster_facts, cluster_options
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 

@@ -46,8 +46,8 @@ from typing import Any
 import pulumi
 import pulumi_digitalocean as digitalocean
 
-from components.clusters.common import CloudCluster, exec_kubeconfig, network_of, protected, tag_list, tags
-from components.contract import ClusterArgs
+from edgefleet.components.clusters.common import CloudCluster, exec_kubeconfig, network_of, protected, tag_list, tags
+from edgefleet.components.contract import ClusterArgs
 
 TYPE = "edgefleet:clusters:DoksCluster"
 

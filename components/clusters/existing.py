@@ -12,9 +12,9 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.clusters.kubeconfig import api_server
-from components.config.model import CniInfo, ResolvedLocation
-from components.contract import ClusterArgs, cluster_facts, cluster_options
+from edgefleet.components.clusters.kubeconfig import api_server
+from edgefleet.components.config.model import CniInfo, ResolvedLocation
+from edgefleet.components.contract import ClusterArgs, cluster_facts, cluster_options
 
 
 class ExistingCluster(pulumi.ComponentResource):

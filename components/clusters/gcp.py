@@ -65,10 +65,10 @@ import pulumi
 from pulumi_gcp import compute, container, kms, organizations, projects, serviceaccount
 from pulumi_gcp.provider import Provider, ProviderArgs
 
-from components.clusters.common import CloudCluster, exec_kubeconfig, gcp_labels, network_of
-from components.cni import matrix
-from components.config.model import Cluster, NodePool
-from components.contract import ClusterArgs
+from edgefleet.components.clusters.common import CloudCluster, exec_kubeconfig, gcp_labels, network_of
+from edgefleet.components.cni import matrix
+from edgefleet.components.config.model import Cluster, NodePool
+from edgefleet.components.contract import ClusterArgs
 
 TYPE = "edgefleet:clusters:GkeCluster"
 

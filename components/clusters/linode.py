@@ -70,9 +70,9 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_linode as linode
 
-from components.clusters.common import CloudCluster, tag_list
-from components.config.model import Cluster, NodePool
-from components.contract import ClusterArgs
+from edgefleet.components.clusters.common import CloudCluster, tag_list
+from edgefleet.components.config.model import Cluster, NodePool
+from edgefleet.components.contract import ClusterArgs
 
 TYPE = "edgefleet:clusters:LkeCluster"
 # The Linode API version the provider speaks: GA, not `v4beta` (see the module docstring).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.cni.matrix import Cell, Chart, ValuesContext
+from edgefleet.components.cni.matrix import Cell, Chart, ValuesContext
 
 # Releases are named after their chart (no random suffix), so a preview never shows a rename.
 RELEASE_TIMEOUT_SECONDS = 600

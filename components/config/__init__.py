@@ -1,7 +1,7 @@
 """The fleet config: model, loaders and errors. Never imports ``pulumi``."""
 
-from components.config.errors import ConfigError, ConfigIssue, Position, StackFileError
-from components.config.model import (
+from edgefleet.components.config.errors import ConfigError, ConfigIssue, Position, StackFileError
+from edgefleet.components.config.model import (
     Cluster,
     CniInfo,
     CniPlugin,
@@ -13,8 +13,8 @@ from components.config.model import (
     Workload,
     WorkloadSpec,
 )
-from components.config.parse import load_stack, parse_fleet, split_evenly
-from components.config.source import FLEET_KEY, PROJECT, StackSource, parse_stack_text, read_stack_file
+from edgefleet.components.config.parse import load_stack, parse_fleet, split_evenly
+from edgefleet.components.config.source import FLEET_KEY, PROJECT, StackSource, parse_stack_text, read_stack_file
 
 __all__ = [
     "FLEET_KEY",

@@ -13,8 +13,8 @@ import posixpath
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from components.config import model as m
-from components.config.source import (
+from edgefleet.components.config import model as m
+from edgefleet.components.config.source import (
     NotAFileError,
     PathPart,
     is_stack_settings_file,

@@ -31,9 +31,9 @@ from ruamel.yaml.constructor import ConstructorError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
-from components.config import model as m
-from components.config import rendering
-from components.config.source import (
+from edgefleet.components.config import model as m
+from edgefleet.components.config import rendering
+from edgefleet.components.config.source import (
     NotAFileError,
     PathPart,
     _Composer,

@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from components.config.errors import ConfigError, ConfigIssue, Position
-from components.config.parse import PlacementOptions
-from components.config.source import (
+from edgefleet.components.config.errors import ConfigError, ConfigIssue, Position
+from edgefleet.components.config.parse import PlacementOptions
+from edgefleet.components.config.source import (
     NotAFileError,
     StackSource,
     display_path,
@@ -21,7 +21,7 @@ from components.config.source import (
     path_exists,
     read_regular_file,
 )
-from components.placement.timeline import parse_time
+from edgefleet.components.placement.timeline import parse_time
 
 PLACEMENTS_KEY = "edgefleet:placementsFile"
 FORMATS = ("edgefleet.placements/v1", "edgefleet.plan/v1")

@@ -21,10 +21,10 @@ import urllib.request
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from components.config.model import MAX_RATE
-from components.config.traffic import MAX_PLACES, Accumulator, country_points
-from components.placement.cities import CityNotFound, known_countries, resolve_city
-from components.placement.timeline import DemandSeries, format_time, window_start
+from edgefleet.components.config.model import MAX_RATE
+from edgefleet.components.config.traffic import MAX_PLACES, Accumulator, country_points
+from edgefleet.components.placement.cities import CityNotFound, known_countries, resolve_city
+from edgefleet.components.placement.timeline import DemandSeries, format_time, window_start
 
 TIMEOUT_SECONDS = 10.0
 MAX_ANSWER_BYTES = 64 * 1024 * 1024

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from components.config import model as m
+from edgefleet.components.config import model as m
 
 
 @dataclass(frozen=True)

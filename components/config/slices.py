@@ -33,10 +33,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from ruamel.yaml.error import YAMLError
 
-from components.config import model as m
-from components.config.errors import ConfigError, ConfigIssue
-from components.config.parse import PlacementOptions, load_stack, schedule_minutes
-from components.config.source import (
+from edgefleet.components.config import model as m
+from edgefleet.components.config.errors import ConfigError, ConfigIssue
+from edgefleet.components.config.parse import PlacementOptions, load_stack, schedule_minutes
+from edgefleet.components.config.source import (
     FLEET_FILE_KEY,
     SLICE_KEY,
     PathPart,
@@ -46,8 +46,8 @@ from components.config.source import (
     safe_yaml,
     stack_name_from_path,
 )
-from components.placement.demand import REGION_GROUPS, region_group
-from components.placement.geo import RESIDENCY_GROUPS, residency_countries
+from edgefleet.components.placement.demand import REGION_GROUPS, region_group
+from edgefleet.components.placement.geo import RESIDENCY_GROUPS, residency_countries
 
 PLACEMENTS_KEY = "edgefleet:placementsFile"
 PACK_CONFIG_KEY = "edgefleet:policyPackConfig"
@@ -513,7 +513,7 @@ def _placing_rules(project_dir: Path, stack: str, pack_config: Any) -> _PlacingR
     """The location rules a slice's pack config makes mandatory, each with the workloads it exempts
     (None: its pack config is unreadable; that slice's own validation reports it)."""
     # The loaders' module, which imports this package: imported when first needed.
-    from components.policy import location_requirements  # noqa: PLC0415
+    from edgefleet.components.policy import location_requirements  # noqa: PLC0415
 
     try:
         requirements = location_requirements(project_dir, stack, pack_config)

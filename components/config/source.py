@@ -25,7 +25,7 @@ from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
-from components.config.errors import ConfigIssue, Position, StackFileError
+from edgefleet.components.config.errors import ConfigIssue, Position, StackFileError
 
 PROJECT = "edgefleet"
 FLEET_KEY = f"{PROJECT}:fleet"

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from components.placement.cities import CityNotFound, _by_country, known_countries, resolve_city
-from components.placement.demand import DemandPoint
-from components.placement.timeline import DemandSeries, format_time, parse_time, window_start, windows_per_day
+from edgefleet.components.placement.cities import CityNotFound, _by_country, known_countries, resolve_city
+from edgefleet.components.placement.demand import DemandPoint
+from edgefleet.components.placement.timeline import DemandSeries, format_time, parse_time, window_start, windows_per_day
 
 MAX_TRAFFIC_BYTES = 16 * 1024 * 1024  # about 400,000 rows: a day of 5-minute windows x 1,400 places
 MAX_PLACES = 50_000  # distinct places read (before they are merged into MAX_POINTS)
@@ -285,7 +285,7 @@ def _aggregate(
 
 @lru_cache(maxsize=32)
 def _cached(path: str, shown: str, window_minutes: int, mtime_ns: int, size: int) -> DemandSeries:
-    from components.config.source import read_regular_file  # noqa: PLC0415
+    from edgefleet.components.config.source import read_regular_file  # noqa: PLC0415
 
     text = read_regular_file(
         Path(path), max_bytes=MAX_TRAFFIC_BYTES, too_large="aggregate it to fewer rows (one per place and window)"

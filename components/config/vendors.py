@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from components.config.model import NodeSize, Vendor
+from edgefleet.components.config.model import NodeSize, Vendor
 
 CLOUD_VENDORS: tuple[Vendor, ...] = (Vendor.AWS, Vendor.GCP, Vendor.AZURE, Vendor.LINODE, Vendor.DIGITALOCEAN)
 

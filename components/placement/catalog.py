@@ -16,7 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from components.placement.geo import RESIDENCY_GROUPS
+from edgefleet.components.placement.geo import RESIDENCY_GROUPS
 
 CONTINENTS: tuple[str, ...] = ("AF", "AS", "EU", "NA", "OC", "SA")
 SUGGESTIONS = 3
@@ -78,7 +78,7 @@ def _region(vendor: str, row: dict[str, Any]) -> Region:
 
 @cache
 def _raw() -> dict[str, Any]:
-    text = resources.files("components.placement").joinpath(_DATA).read_text(encoding="utf-8")
+    text = resources.files("edgefleet.components.placement").joinpath(_DATA).read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 

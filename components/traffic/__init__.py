@@ -1,8 +1,8 @@
 """Traffic: global DNS steering of public workloads (Route 53 geoproximity records or Cloudflare geo
 load balancing), one ``DnsSteering`` per workload."""
 
-from components.config.geoproximity import coordinate
-from components.traffic.dns import (
+from edgefleet.components.config.geoproximity import coordinate
+from edgefleet.components.traffic.dns import (
     CLOUDFLARE_REGIONS,
     DnsSteering,
     DnsSteeringArgs,

@@ -84,9 +84,9 @@ from typing import Literal
 import pulumi
 
 # Where Route 53 places a location is the config checks' too (two locations at one place are refused there).
-from components.config.geoproximity import coordinates
-from components.config.model import DnsProvider, TrafficSpec, Vendor
-from components.placement.latency import distance_matrix
+from edgefleet.components.config.geoproximity import coordinates
+from edgefleet.components.config.model import DnsProvider, TrafficSpec, Vendor
+from edgefleet.components.placement.latency import distance_matrix
 
 TYPE = "edgefleet:traffic:DnsSteering"
 
@@ -374,7 +374,7 @@ class DnsSteering(pulumi.ComponentResource):
 
     def _gates(self, name: str, args: DnsSteeringArgs, locations: Sequence[SteeredLocation]) -> None:
         """One HealthGate per location, after its health check and records (and the load balancer)."""
-        from components.traffic.gate import HealthGate  # noqa: PLC0415
+        from edgefleet.components.traffic.gate import HealthGate  # noqa: PLC0415
 
         check = args.traffic.health_check
         for loc in locations:
@@ -543,7 +543,7 @@ class DnsSteering(pulumi.ComponentResource):
 
 
 def _gate_url(protocol: str, target: str, *, port: int, path: str) -> str:
-    from components.traffic.gate import probe_url  # noqa: PLC0415
+    from edgefleet.components.traffic.gate import probe_url  # noqa: PLC0415
 
     return probe_url(protocol, target, port, path)
 

@@ -1,6 +1,6 @@
 """Workloads: one ``EdgeWorkload`` per (workload, cluster)."""
 
-from components.workloads.edge_workload import (
+from edgefleet.components.workloads.edge_workload import (
     EdgeWorkload,
     EdgeWorkloadArgs,
     Site,

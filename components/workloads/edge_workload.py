@@ -53,10 +53,17 @@ from pulumi_kubernetes.networking.v1 import (
 )
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgsDict
 
-from components.config import manifests as user_manifests
-from components.config.application import MAIN_PORT_NAME, SECRET_KEYS_ANNOTATION, files_checksum
-from components.config.model import Expose, LocationSettings, ManifestObject, ResolvedFile, Vendor, WorkloadSpec
-from components.workloads.manifest_objects import POD_INPUT_KINDS, register
+from edgefleet.components.config import manifests as user_manifests
+from edgefleet.components.config.application import MAIN_PORT_NAME, SECRET_KEYS_ANNOTATION, files_checksum
+from edgefleet.components.config.model import (
+    Expose,
+    LocationSettings,
+    ManifestObject,
+    ResolvedFile,
+    Vendor,
+    WorkloadSpec,
+)
+from edgefleet.components.workloads.manifest_objects import POD_INPUT_KINDS, register
 
 # A UID/GID no base image maps to root; with runAsNonRoot the kubelet refuses root anyway.
 RUN_AS = 65532

@@ -3,7 +3,7 @@
 Each object is registered as the typed resource of its kind (``kubernetes:apps/v1:Deployment``,
 ...), one resource per object, so a real ``pulumi preview`` lists every object, the offline plan
 shows the same registrations, and the policy pack judges each like edgefleet's own objects.
-``components.config.manifests.KINDS`` is the same table as data (a test keeps them equal).
+``edgefleet.components.config.manifests.KINDS`` is the same table as data (a test keeps them equal).
 """
 
 from __future__ import annotations

@@ -405,7 +405,7 @@ def _start_agents(topo: Topology) -> dict[str, int]:
         started = subprocess.run(
             ["sh", "-c", 'log="$1"; shift; setsid "$@" >"$log" 2>&1 </dev/null & echo $!', "sh",
              str(STATE_DIR / f"{agent.namespace}.log"), "ip", "netns", "exec", agent.namespace, sys.executable,
-             "-m", "netprobe", "--config", str(config), "--ready-file", str(ready[agent.namespace])],
+             "-m", "edgefleet.netprobe", "--config", str(config), "--ready-file", str(ready[agent.namespace])],
             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": source},
         )
         pids[agent.namespace] = int(started.stdout.strip())

@@ -13,8 +13,8 @@ from typing import Any
 
 from pulumi.runtime import MockResourceArgs
 
-from components.config.model import Vendor
-from components.config.vendors import DEFAULT_KUBERNETES_VERSION
+from edgefleet.components.config.model import Vendor
+from edgefleet.components.config.vendors import DEFAULT_KUBERNETES_VERSION
 from edgefleet.mock_outputs.common import CallMock, ResourceMock, documentation_ip, fake_ca, stable_hex, stable_uuid
 
 ACCOUNT = "123456789012"

@@ -17,7 +17,7 @@ from pulumi_policy.proxy import UnknownValueError
 
 from ._util import EDGE_WORKLOAD, declared_placements, dig, is_set, items, of_type, stack_rule
 
-try:  # imported as `policies.rules` (tests, `edgefleet check`)
+try:  # imported as `edgefleet.policies.rules` (tests, `edgefleet check`)
     from ..locations import ALLOW, PUBLIC_MULTI_LOCATION
 except ImportError:  # the pack's own runtime: its directory is on sys.path and `rules` is top-level
     from locations import ALLOW, PUBLIC_MULTI_LOCATION  # type: ignore[no-redef,import-not-found]

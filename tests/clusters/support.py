@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from components.config import ConfigError, FleetSpec, parse_fleet
-from components.fleet import Fleet, FleetArgs
 from edgefleet.check import evaluate
+from edgefleet.components.config import ConfigError, FleetSpec, parse_fleet
+from edgefleet.components.fleet import Fleet, FleetArgs
 from edgefleet.engine import ProgramRun, Registration, run_under_mocks
-from policies.rules import ALL_POLICIES
+from edgefleet.policies.rules import ALL_POLICIES
 from tests.conftest import REPO
 
 GCP_PROJECT = "acme-edge"

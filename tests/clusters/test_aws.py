@@ -17,8 +17,8 @@ from pulumi.runtime import MockResourceArgs
 from pulumi.runtime.sync_await import _sync_await
 from pulumi.type_token import get_type_token
 
-from components.clusters import aws as eks_module
-from components.clusters.aws import (
+from edgefleet.components.clusters import aws as eks_module
+from edgefleet.components.clusters.aws import (
     EksCluster,
     ami_type,
     cilium_cluster_name,
@@ -30,7 +30,7 @@ from components.clusters.aws import (
     trust_policy,
     zones_of,
 )
-from components.config.model import NetworkPlan
+from edgefleet.components.config.model import NetworkPlan
 from edgefleet.engine import Registration
 from edgefleet.mock_outputs.aws import RESOURCES
 from edgefleet.mock_outputs.common import stable_hex

@@ -12,15 +12,15 @@ import pulumi
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 
-import components.fleet as fleet_module
-from components.clusters.azure import (
+import edgefleet.components.fleet as fleet_module
+from edgefleet.components.clusters.azure import (
     AKS_RBAC_CLUSTER_ADMIN,
     AKS_SERVER_ID,
     NETWORK_CONTRIBUTOR,
     AksCluster,
     agent_pool_names,
 )
-from components.config import parse_fleet
+from edgefleet.components.config import parse_fleet
 from edgefleet.engine import Registration
 from edgefleet.mock_outputs.azure import CLIENT_OBJECT_ID, SUBSCRIPTION
 from edgefleet.mock_outputs.common import fake_ca

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 
-from components.clusters import digitalocean as doks
-from components.clusters.digitalocean import DOCTL_EXEC_ARGS, do_tags
-from components.config import parse_fleet
-from components.contract import ClusterArgs
+from edgefleet.components.clusters import digitalocean as doks
+from edgefleet.components.clusters.digitalocean import DOCTL_EXEC_ARGS, do_tags
+from edgefleet.components.config import parse_fleet
+from edgefleet.components.contract import ClusterArgs
 from edgefleet.mock_outputs.common import stable_uuid
 from tests.clusters.support import Built, build, fleet_config, refused
 

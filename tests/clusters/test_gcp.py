@@ -14,10 +14,10 @@ import pytest
 from pulumi.runtime.sync_await import _sync_await
 from pulumi_gcp import compute, container, kms, projects, serviceaccount
 
-from components.clusters import gcp
-from components.cni import matrix
-from components.config import parse_fleet
-from components.config.model import CniPlugin, NodePool
+from edgefleet.components.clusters import gcp
+from edgefleet.components.cni import matrix
+from edgefleet.components.config import parse_fleet
+from edgefleet.components.config.model import CniPlugin, NodePool
 from edgefleet.engine import Registration
 from edgefleet.mock_outputs.gcp import project_number
 from tests.clusters.support import GCP_PROJECT, Built, build, fleet_config

@@ -12,8 +12,8 @@ import pytest
 from pulumi.runtime import MockResourceArgs
 from pulumi.runtime.sync_await import _sync_await
 
-from components.clusters.linode import LkeCluster, decode_kubeconfig
-from components.config import ConfigError, parse_fleet
+from edgefleet.components.clusters.linode import LkeCluster, decode_kubeconfig
+from edgefleet.components.config import ConfigError, parse_fleet
 from edgefleet.engine import Registration
 from edgefleet.mock_outputs.linode import lke_cluster
 from tests.clusters.support import Built, build, fleet_config, refused

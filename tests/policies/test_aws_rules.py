@@ -9,7 +9,7 @@ import pytest
 from pulumi_policy import Policy
 from pulumi_policy.proxy import UnknownValueError
 
-from policies.rules import aws as a
+from edgefleet.policies.rules import aws as a
 from tests.policies.harness import UNKNOWN, changed, resource_args, violations
 
 TAGS = {"owner": "platform-team", "environment": "prod", "edgefleet-cluster": "prod-eks"}

@@ -9,7 +9,7 @@ import pytest
 from pulumi_policy import Policy
 from pulumi_policy.proxy import UnknownValueError
 
-from policies.rules import azure as z
+from edgefleet.policies.rules import azure as z
 from tests.policies.harness import UNKNOWN, Stack, changed, resource_args, violations
 
 TAGS = {"owner": "platform-team", "environment": "prod", "edgefleet-cluster": "prod-aks"}

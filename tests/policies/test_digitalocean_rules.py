@@ -8,7 +8,7 @@ import pytest
 from pulumi_policy import Policy
 from pulumi_policy.proxy import UnknownValueError
 
-from policies.rules import digitalocean as do
+from edgefleet.policies.rules import digitalocean as do
 from tests.policies.harness import UNKNOWN, changed, resource_args, violations
 
 OLDEST = "{}.{}".format(*do.DOKS_MIN_VERSION)

@@ -8,7 +8,7 @@ import pytest
 from pulumi_policy import Policy
 from pulumi_policy.proxy import UnknownValueError
 
-from policies.rules import gcp as g
+from edgefleet.policies.rules import gcp as g
 from tests.policies.harness import UNKNOWN, changed, resource_args, violations
 
 LABELS = {"owner": "platform-team", "environment": "prod", "edgefleet-cluster": "prod-gke"}

@@ -8,7 +8,7 @@ import pytest
 from pulumi_policy import Policy
 from pulumi_policy.proxy import UnknownValueError
 
-from policies.rules import kubernetes as k
+from edgefleet.policies.rules import kubernetes as k
 from tests.policies.harness import UNKNOWN, changed, resource_args, violations
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

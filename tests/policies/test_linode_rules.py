@@ -8,7 +8,7 @@ import pytest
 from pulumi_policy import Policy
 from pulumi_policy.proxy import UnknownValueError
 
-from policies.rules import linode as lin
+from edgefleet.policies.rules import linode as lin
 from tests.policies.harness import UNKNOWN, changed, resource_args, violations
 
 OLDEST = "{}.{}".format(*lin.LKE_MIN_VERSION)

@@ -1,6 +1,6 @@
 """Fleet-wide rules in a slice (one stack of many): a slice's own resources show part of each
 placement, so vendor diversity, multi-location and DNS health checks read the whole fleet's
-placements that the slice's Fleet component declares (``components.fleet.slice_facts``)."""
+placements that the slice's Fleet component declares (``edgefleet.components.fleet.slice_facts``)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from components.config import read_stack_file
-from components.config.slices import load_sliced
 from edgefleet.check import check, load_pack_config
+from edgefleet.components.config import read_stack_file
+from edgefleet.components.config.slices import load_sliced
 from edgefleet.engine import run_program
-from policies.rules import ALL_POLICIES
-from policies.rules.fleet import FLEET_VENDOR_DIVERSITY
-from policies.rules.traffic import TRAFFIC_PUBLIC_HEALTH_CHECK, TRAFFIC_PUBLIC_MULTI_LOCATION
+from edgefleet.policies.rules import ALL_POLICIES
+from edgefleet.policies.rules.fleet import FLEET_VENDOR_DIVERSITY
+from edgefleet.policies.rules.traffic import TRAFFIC_PUBLIC_HEALTH_CHECK, TRAFFIC_PUBLIC_MULTI_LOCATION
 from tests.conftest import REPO, STACKS
 from tests.policies.harness import Stack, violations
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pulumi_policy import Policy
 
-from policies.rules import fleet, kubernetes, network
+from edgefleet.policies.rules import fleet, kubernetes, network
 from tests.policies.harness import Stack, changed, options, resource_args, violations
 
 CLUSTER = "edgefleet:clusters:ExistingCluster"

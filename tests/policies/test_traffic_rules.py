@@ -13,9 +13,9 @@ import pytest
 from pulumi_policy import Policy, StackValidationArgs
 from pulumi_policy.proxy import UnknownValueError
 
-import policies.rules
 from edgefleet.check import evaluate
-from policies.rules import traffic
+from edgefleet.policies import rules as policy_rules
+from edgefleet.policies.rules import traffic
 from tests.conftest import plan_text, stack_text
 from tests.policies.harness import UNKNOWN, Stack, changed, violations
 
@@ -165,8 +165,8 @@ def with_config(stack: Stack, config: Mapping[str, Any]) -> StackValidationArgs:
 
 def test_both_rules_are_registered_as_stack_rules() -> None:
     for policy in traffic.STACK_POLICIES:
-        assert policy in policies.rules.STACK_POLICIES
-        assert policy in policies.rules.ALL_POLICIES
+        assert policy in policy_rules.STACK_POLICIES
+        assert policy in policy_rules.ALL_POLICIES
     assert [p.name for p in traffic.STACK_POLICIES] == ["traffic-public-health-check", "traffic-public-multi-location"]
     assert traffic.RESOURCE_POLICIES == ()
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from pulumi_policy import Policy
 
-from policies.netranges import EVERYWHERE_V4, subtract
-from policies.rules import aws, azure, digitalocean, gcp, linode, network
+from edgefleet.policies.netranges import EVERYWHERE_V4, subtract
+from edgefleet.policies.rules import aws, azure, digitalocean, gcp, linode, network
 from tests.conftest import REPO
 from tests.policies import test_aws_rules, test_azure_rules, test_digitalocean_rules, test_gcp_rules, test_linode_rules
 from tests.policies.harness import changed, resource_args, violations

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from edgefleet.components.clusters import VENDORS, ClusterFactory
-from edgefleet.components.cni import matrix
-from edgefleet.components.cni.install import CniInstall, CniInstallArgs
-from edgefleet.components.config.model import Cluster, FleetSpec, Vendor, Workload
+from edgefleet.components.config.model import FleetSpec, Vendor, Workload
 from edgefleet.components.config.slices import SliceScope
-from edgefleet.components.contract import ClusterArgs, CniInstaller, KubernetesCluster
+from edgefleet.components.contract import KubernetesCluster
 from edgefleet.components.netcheck import Netcheck, NetcheckArgs
+from edgefleet.components.resolve import cluster_args
 from edgefleet.components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
 from edgefleet.components.workloads import EdgeWorkload, EdgeWorkloadArgs, Site
 
@@ -34,34 +32,6 @@ class FleetArgs:
 def cluster_labels(spec: FleetSpec, cluster: str) -> dict[str, str]:
     """Labels every Kubernetes object edgefleet creates in ``cluster`` carries."""
     return {"owner": spec.owner, "environment": spec.environment, "edgefleet-cluster": cluster}
-
-
-def cni_installer(cluster: Cluster, labels: Mapping[str, str]) -> CniInstaller | None:
-    """How ``cluster``'s CNI gets installed, or None when edgefleet installs nothing there."""
-    if not cluster.cni.installs:
-        return None
-    cell = matrix.resolve(cluster.vendor, cluster.cni.plugin, cluster.cni.mode, autopilot=cluster.spec.autopilot)
-    pod_cidr = cluster.cni.pod_cidr
-    if pod_cidr is None:  # parse_fleet sets it for every CNI edgefleet installs
-        raise ValueError(f"cluster {cluster.name!r}: no pod range for its CNI; build it from parse_fleet")
-
-    def install(
-        provider: k8s.Provider,
-        api_host: pulumi.Input[str],
-        parent: pulumi.Resource,
-        depends_on: Sequence[pulumi.Resource],
-    ) -> Sequence[pulumi.Resource]:
-        context = matrix.ValuesContext(
-            cluster=cluster.name, pod_cidr=pod_cidr, api_host=api_host, hubble=cluster.cni.hubble
-        )
-        made = CniInstall(
-            f"{cluster.name}-cni",
-            CniInstallArgs(cell=cell, context=context, provider=provider, labels=labels, depends_on=depends_on),
-            pulumi.ResourceOptions(parent=parent),
-        )
-        return made.releases
-
-    return install
 
 
 def slice_stack_name(stack: str) -> str:
@@ -120,7 +90,7 @@ class Fleet(pulumi.ComponentResource):
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         spec = args.spec
         scope = args.scope
-        super().__init__("edgefleet:fleet:Fleet", name, slice_facts(spec, scope), opts)
+        super().__init__("edgefleet:index:Fleet", name, slice_facts(spec, scope), opts)
 
         def here(cluster: str) -> bool:
             return scope is None or scope.deploys(cluster)
@@ -131,16 +101,10 @@ class Fleet(pulumi.ComponentResource):
                 continue
             key = cluster.spec.kubeconfig
             factory = args.vendors[cluster.vendor]
+            # Through the public API: the cluster's entry as public args, resolved again there.
             self.clusters[cluster.name] = factory(
                 cluster.name,
-                ClusterArgs(
-                    cluster=cluster,
-                    owner=spec.owner,
-                    environment=spec.environment,
-                    tags=spec.tags,
-                    kubeconfig=args.secrets[key] if key else None,
-                    cni_installer=cni_installer(cluster, cluster_labels(spec, cluster.name)),
-                ),
+                cluster_args(cluster, spec, args.secrets[key] if key else None),
                 pulumi.ResourceOptions(parent=self),
             )
         # The network doctor's probes (netcheck): on every cluster of this stack, when enabled.

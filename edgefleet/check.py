@@ -43,6 +43,7 @@ from edgefleet.components.config.source import (
     StackSource,
 )
 from edgefleet.components.policy import read_pack_config
+from edgefleet.components.tokens import CLUSTER_TYPES, CNI_INSTALL, DNS_STEERING
 from edgefleet.engine import ProgramRun, Registration
 from edgefleet.policies.locations import config_problems
 
@@ -375,13 +376,13 @@ class Locator:
         """(cluster, workload) of the nearest edgefleet component above the resource (or itself)."""
         node = self.by_urn.get(urn)
         while node is not None:
-            if node.type == "edgefleet:workloads:EdgeWorkload":
+            if node.type == "edgefleet:index:EdgeWorkload":
                 return _str(node.inputs.get("cluster")), _str(node.inputs.get("workload"))
-            if node.type.startswith("edgefleet:traffic:"):
+            if node.type == DNS_STEERING or node.type.startswith("edgefleet:traffic:"):
                 return None, _str(node.inputs.get("workload"))
-            if node.type.startswith("edgefleet:cni:"):
+            if node.type == CNI_INSTALL:
                 return _str(node.inputs.get("cluster")), None
-            if node.type.startswith("edgefleet:clusters:"):
+            if node.type in CLUSTER_TYPES:
                 return _str(node.inputs.get("name")), None
             node = self.by_urn.get(node.parent or "")
         return None, None
@@ -416,7 +417,7 @@ class Locator:
         node = self.by_urn.get(urn)
         objects = self.manifests.get((workload or "", cluster or ""))
         parent = self.by_urn.get(node.parent or "") if node is not None else None
-        if node is None or not objects or parent is None or parent.type != "edgefleet:workloads:EdgeWorkload":
+        if node is None or not objects or parent is None or parent.type != "edgefleet:index:EdgeWorkload":
             return None
         meta = node.inputs.get("metadata")
         name = meta.get("name") if isinstance(meta, Mapping) else None

@@ -47,7 +47,7 @@ __all__ = [
     "write_export",
 ]
 
-WORKLOAD_TYPE = "edgefleet:workloads:EdgeWorkload"
+WORKLOAD_TYPE = "edgefleet:index:EdgeWorkload"
 EXPORT_MARKER = ".edgefleet-export"
 # A stack config key outside `edgefleet:fleet` (whose keys are a fixed contract): our cluster name ->
 # the engine's member cluster name (Karmada `Cluster`, OCM `ManagedCluster`). Absent: the names are ours.

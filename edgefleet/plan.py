@@ -15,6 +15,7 @@ from ruamel.yaml import YAML
 from edgefleet.components.config.application import SECRET_KEYS_ANNOTATION
 from edgefleet.components.config.model import Cluster, FleetSpec, WindowInfo, Workload
 from edgefleet.components.config.slices import SliceScope
+from edgefleet.components.tokens import CLUSTER_TYPES, DNS_STEERING
 from edgefleet.files import replaced_dir_problem
 
 if TYPE_CHECKING:
@@ -22,9 +23,7 @@ if TYPE_CHECKING:
 
 PLAN_FORMAT = "edgefleet.plan/v1"
 MANIFEST_MARKER = ".edgefleet-manifests"
-CLUSTER_TYPE_PREFIX = "edgefleet:clusters:"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-DNS_STEERING = "edgefleet:traffic:DnsSteering"
 
 
 class ManifestDirError(Exception):
@@ -258,7 +257,7 @@ def cluster_of(run: ProgramRun) -> dict[str, str]:
     for r in run.registrations:
         if r.type == "pulumi:providers:kubernetes" and r.parent in by_urn:
             owner = by_urn[r.parent]
-            if owner.type.startswith(CLUSTER_TYPE_PREFIX):
+            if owner.type in CLUSTER_TYPES:
                 out[r.urn] = owner.name
     return out
 

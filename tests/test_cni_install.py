@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from edgefleet.components.tokens import CLUSTER_TYPES
 from edgefleet.plan import write_manifests
 from tests.clusters.support import Built, build
 
@@ -62,8 +63,8 @@ def test_calico_on_an_existing_cluster_installs_crds_then_the_operator() -> None
     assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
     assert labels["edgefleet-cluster"] == "shop-1"
     assert namespace.urn in crds.dependencies
-    component = built.one("edgefleet:cni:CniInstall")
-    cluster = built.one("edgefleet:clusters:ExistingCluster")
+    component = built.one("edgefleet:index:CniInstall")
+    cluster = built.one("edgefleet:index:ExistingCluster")
     assert component.parent == cluster.urn
     assert {crds.parent, operator.parent, namespace.parent} == {component.urn}
     assert built.spec.clusters[0].cni.network_policy is True
@@ -109,7 +110,7 @@ def test_cilium_goes_to_kube_system_with_hubble_certificates_from_a_cronjob() ->
 def test_a_recorded_cni_installs_nothing_and_a_plan_is_clean() -> None:
     built = build([_shop("shop-4", {"plugin": "cilium", "installed": True})], environment="dev")
     assert built.of_type(RELEASE) == []
-    assert built.of_type("edgefleet:cni:CniInstall") == []
+    assert built.of_type("edgefleet:index:CniInstall") == []
     assert built.violations() == []
 
 
@@ -161,8 +162,8 @@ def test_lke_and_doks_cells_install_nothing_and_record_their_capability(
     assert (info.plugin.value, info.mode) == recorded
     assert (info.network_policy, info.installs, info.pod_cidr) == (True, False, None)
     assert built.of_type(RELEASE) == []
-    assert built.of_type("edgefleet:cni:CniInstall") == []
+    assert built.of_type("edgefleet:index:CniInstall") == []
     assert [r.name for r in built.of_type("pulumi:providers:kubernetes")] == [f"{built.spec.clusters[0].name}-k8s"]
-    component = next(r for r in built.run.registrations if r.type.startswith("edgefleet:clusters:"))
+    component = next(r for r in built.run.registrations if r.type in CLUSTER_TYPES)
     assert component.inputs["cni"] == {"plugin": recorded[0], "mode": recorded[1], "networkPolicy": True}
     assert built.violations() == []

@@ -13,6 +13,7 @@ from pulumi.runtime.sync_await import _sync_await
 from edgefleet.components.clusters import VENDORS, ExistingCluster, component_class
 from edgefleet.components.config import CniInfo, ResolvedLocation, Vendor, parse_fleet
 from edgefleet.components.contract import ClusterArgs, KubernetesCluster
+from edgefleet.components.tokens import CLUSTER_TYPES
 from edgefleet.engine import ProgramRun, run_under_mocks
 from tests.conftest import KUBECONFIG, REPO
 from tests.fakes import FakeCluster
@@ -137,7 +138,7 @@ def test_cluster_meets_contract_v1(case: str) -> None:
 
     # The provider is built inside the component, as its child, from the (secret) kubeconfig.
     assert isinstance(cluster.provider, k8s.Provider)
-    component = next(r for r in run.registrations if r.type.startswith("edgefleet:clusters:"))
+    component = next(r for r in run.registrations if r.type in CLUSTER_TYPES)
     provider = next(r for r in run.registrations if r.type == "pulumi:providers:kubernetes")
     assert provider.name == f"{expected.name}-k8s"
     assert provider.parent == component.urn

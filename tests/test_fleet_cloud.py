@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from edgefleet.components.config import read_stack_file
+from edgefleet.components.tokens import CLUSTER_TYPES
 from edgefleet.engine import ProgramRun, Registration, run_program
 from tests.conftest import REPO
 
@@ -82,16 +83,16 @@ def _cloud(r: Registration) -> bool:
 
 def test_prod_has_every_vendor_and_an_existing_cluster() -> None:
     run = _baseline()
-    vendors = Counter(r.type for r in run.registrations if r.type.startswith("edgefleet:clusters:"))
+    vendors = Counter(r.type for r in run.registrations if r.type in CLUSTER_TYPES)
     assert set(vendors) == {
-        "edgefleet:clusters:EksCluster",
-        "edgefleet:clusters:GkeCluster",
-        "edgefleet:clusters:AksCluster",
-        "edgefleet:clusters:LkeCluster",
-        "edgefleet:clusters:DoksCluster",
-        "edgefleet:clusters:ExistingCluster",
+        "edgefleet:index:EksCluster",
+        "edgefleet:index:GkeCluster",
+        "edgefleet:index:AksCluster",
+        "edgefleet:index:LkeCluster",
+        "edgefleet:index:DoksCluster",
+        "edgefleet:index:ExistingCluster",
     }
-    assert vendors["edgefleet:clusters:GkeCluster"] == 2  # Standard and Autopilot
+    assert vendors["edgefleet:index:GkeCluster"] == 2  # Standard and Autopilot
 
 
 def test_every_taggable_cloud_resource_carries_the_fleet_tags() -> None:
@@ -124,7 +125,7 @@ def _by_cluster(run: ProgramRun) -> dict[str, dict[str, Registration]]:
     out: dict[str, dict[str, Registration]] = {}
     for r in run.registrations:
         node: Registration | None = r
-        while node is not None and not node.type.startswith("edgefleet:clusters:"):
+        while node is not None and node.type not in CLUSTER_TYPES:
             node = by_urn.get(node.parent or "")
         if node is not None:
             out.setdefault(node.name, {})[r.urn] = r

@@ -83,7 +83,7 @@ def test_every_rule_passes_the_probes_and_the_exception_is_that_narrow(dev_plan:
         for rule in rules:
             assert violations(rule, _args(registration)) == [], (rule.name, registration.name)
     # The same DaemonSet, not made by the netcheck component: hostNetwork is refused.
-    foreign = host.urn.replace("edgefleet:netcheck:Netcheck$", "edgefleet:workloads:EdgeWorkload$")
+    foreign = host.urn.replace("edgefleet:netcheck:Netcheck$", "edgefleet:index:EdgeWorkload$")
     assert violations(k.K8S_NO_HOST_NAMESPACES, _args(host, urn=foreign)) == ["the pod sets hostNetwork: true"]
     # Made by it, but asking for more than the host network: refused, each.
     for key in ("hostPID", "hostIPC"):

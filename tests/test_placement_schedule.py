@@ -334,7 +334,7 @@ def test_plans_with_the_same_at_are_byte_identical_and_record_the_window(project
     deployed = {
         r["name"].removeprefix("api-")
         for r in plan_a["resources"]
-        if r["type"] == "edgefleet:workloads:EdgeWorkload" and r["name"].startswith("api-")
+        if r["type"] == "edgefleet:index:EdgeWorkload" and r["name"].startswith("api-")
     }
     assert deployed == {loc["cluster"] for loc in api_a["locations"]}
 

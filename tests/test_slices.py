@@ -16,6 +16,7 @@ from edgefleet.components.config import ConfigError, StackFileError, read_stack_
 from edgefleet.components.config.slices import RegionGroup, fleet_slices, load_sliced, parse_slice, select
 from edgefleet.components.fleet import slice_endpoint, slice_stack_name
 from edgefleet.components.placement.demand import REGION_GROUPS
+from edgefleet.components.tokens import CLUSTER_TYPES
 from edgefleet.engine import ProgramRun, run_program, run_under_mocks
 from edgefleet.plan import build_plan
 from edgefleet.stacks import load_fleet_file
@@ -56,7 +57,7 @@ def test_each_workload_location_is_deployed_by_exactly_one_slice(
         names = {c["name"] for c in plan["clusters"]}  # type: ignore[attr-defined,index]
         clusters.update(names)
         for r in run.registrations:
-            if r.type == "edgefleet:workloads:EdgeWorkload":
+            if r.type == "edgefleet:index:EdgeWorkload":
                 deployed[r.name] += 1
                 assert r.name.split("-", 1)[1] in names or any(r.name.endswith(n) for n in names), (stack, r.name)
     assert clusters == Counter(c.name for c in whole.clusters)  # every cluster once
@@ -74,7 +75,7 @@ def test_a_regional_slice_deploys_its_clusters_only(
         "clusters": ["aws-eu-central-1", "store-berlin-01", "store-lyon-01"],
         "reads": [],
     }
-    components = sorted(r.name for r in run.registrations if r.type.startswith("edgefleet:clusters:"))
+    components = sorted(r.name for r in run.registrations if r.type in CLUSTER_TYPES)
     assert components == ["aws-eu-central-1", "store-berlin-01", "store-lyon-01"]
     assert not [r for r in run.registrations if r.type.startswith("aws:route53")]  # DNS is the global slice's
     assert set(run.outputs["endpoints"]["storefront"]) == {"aws-eu-central-1"}  # type: ignore[index]

@@ -263,7 +263,7 @@ def test_endpoint_of_an_internal_workload_is_empty(per_vendor: PerVendor) -> Non
 
 def test_endpoint_is_registered_as_a_component_output(per_vendor: PerVendor) -> None:
     assert all(n == 1 for n in per_vendor.run.output_registrations.values())
-    components = [r for r in per_vendor.run.registrations if r.type == "edgefleet:workloads:EdgeWorkload"]
+    components = [r for r in per_vendor.run.registrations if r.type == "edgefleet:index:EdgeWorkload"]
     assert len(components) == len(per_vendor.made)
     assert {r.urn for r in components} <= set(per_vendor.run.output_registrations)
 

@@ -9,15 +9,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import cast
+from typing import Any, cast
 
 import pulumi
 
 from edgefleet.components.clusters.existing import ExistingCluster
 from edgefleet.components.config.model import Vendor
-from edgefleet.components.contract import ClusterArgs, KubernetesCluster
+from edgefleet.components.contract import KubernetesCluster
 
-ClusterFactory = Callable[[str, ClusterArgs, pulumi.ResourceOptions], KubernetesCluster]
+# A vendor's cluster component, called with a resource name, its public args (the vendor's
+# ``*ClusterArgs``, ``components/args.py``) and options.
+ClusterFactory = Callable[[str, Mapping[str, Any], pulumi.ResourceOptions], KubernetesCluster]
 
 # vendor -> (module, component class)
 COMPONENTS: Mapping[Vendor, tuple[str, str]] = MappingProxyType(
@@ -44,7 +46,7 @@ class _Lazy:
     def __init__(self, vendor: Vendor) -> None:
         self.vendor = vendor
 
-    def __call__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions) -> KubernetesCluster:
+    def __call__(self, name: str, args: Mapping[str, Any], opts: pulumi.ResourceOptions) -> KubernetesCluster:
         factory = cast("ClusterFactory", component_class(self.vendor))
         return factory(name, args, opts)
 

@@ -72,8 +72,6 @@ and region would otherwise claim the same cluster, log group and key alias names
 authenticates with ``aws eks get-token`` (AWS CLI v2 on the machine that uses it).
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -82,12 +80,14 @@ import pulumi
 from pulumi_aws import cloudwatch, ec2, eks, iam, kms
 from pulumi_aws.provider import Provider, ProviderArgs
 
-from edgefleet.components.clusters.common import CloudCluster, exec_kubeconfig, network_of, tags
+from edgefleet.components.args import EksClusterArgs
+from edgefleet.components.clusters.common import CloudCluster, exec_kubeconfig, network_of, resolved_args, tags
 from edgefleet.components.cni import matrix
-from edgefleet.components.config.model import Cluster, CniPlugin, NetworkPlan, NodePool
+from edgefleet.components.config.model import Cluster, CniPlugin, NetworkPlan, NodePool, Vendor
 from edgefleet.components.contract import ClusterArgs
+from edgefleet.components.tokens import EKS_CLUSTER
 
-TYPE = "edgefleet:clusters:EksCluster"
+TYPE = EKS_CLUSTER
 
 MIN_ZONES, MAX_ZONES = 2, 3
 PRIVATE_PREFIX = 19  # a /19 per zone: 8,192 addresses for nodes and pods
@@ -420,12 +420,13 @@ def eks_kubeconfig(context: str, cluster_name: str, region: str, endpoint: str, 
 class EksCluster(CloudCluster):
     """An EKS cluster with its own VPC (contract v1). See the module docstring for what and why."""
 
-    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(TYPE, name, args, opts)
-        spec = args.cluster
-        self._args = args
-        self._tags = tags(args)
-        self._eks_name = eks_name(args)
+    def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        resolved = resolved_args(Vendor.AWS, name, args, "EksCluster")  # before any resource
+        super().__init__(TYPE, name, resolved, opts)
+        spec = resolved.cluster
+        self._args = resolved
+        self._tags = tags(resolved)
+        self._eks_name = eks_name(resolved)
         self.aws_provider = Provider(
             f"{name}-aws", ProviderArgs(region=spec.region), opts=pulumi.ResourceOptions(parent=self)
         )
@@ -450,7 +451,7 @@ class EksCluster(CloudCluster):
         )
         # The CNI goes in after the control plane and the add-ons that need no nodes, before any node.
         self.cni_releases = self.install_cni(
-            args,
+            resolved,
             kubeconfig,
             self.eks_cluster.endpoint.apply(api_host),
             depends_on=[self.eks_cluster, *early, *self.cilium_operator],

@@ -78,8 +78,6 @@ Facts the choices rest on (pulumi-azure-native 3.29.0 source and docstrings; Mic
   node pool and setting deletions edgefleet makes, so ``protect`` is the guard.
 """
 
-from __future__ import annotations
-
 import base64
 from collections.abc import Sequence
 from typing import Any
@@ -98,12 +96,20 @@ from pulumi_azure_native import provider as azure_native
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from edgefleet.components.clusters.common import CloudCluster, exec_kubeconfig, network_of, protected, tags
+from edgefleet.components.args import AksClusterArgs
+from edgefleet.components.clusters.common import (
+    CloudCluster,
+    exec_kubeconfig,
+    network_of,
+    protected,
+    resolved_args,
+    tags,
+)
 from edgefleet.components.cni import matrix
-from edgefleet.components.config.model import Cluster, NetworkPlan
-from edgefleet.components.contract import ClusterArgs
+from edgefleet.components.config.model import Cluster, NetworkPlan, Vendor
+from edgefleet.components.tokens import AKS_CLUSTER
 
-TYPE = "edgefleet:clusters:AksCluster"
+TYPE = AKS_CLUSTER
 
 # Built-in Azure roles (learn.microsoft.com/azure/role-based-access-control/built-in-roles).
 NETWORK_CONTRIBUTOR = "4d97b98b-1d4f-4787-a291-c67834d212e7"
@@ -212,15 +218,16 @@ def _role(subscription_id: pulumi.Output[str], role: str) -> pulumi.Output[str]:
 class AksCluster(CloudCluster):
     """An AKS cluster with its own resource group and VNet; contract v1."""
 
-    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(TYPE, name, args, opts)
-        spec = args.cluster
+    def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        resolved = resolved_args(Vendor.AZURE, name, args, "AksCluster")  # before any resource
+        super().__init__(TYPE, name, resolved, opts)
+        spec = resolved.cluster
         plan = network_of(spec)
         # parse_fleet guarantees a first pool, and that it has a node (AKS' System pool needs one).
         system, *user = spec.node_pools
         system_name, *user_names = agent_pool_names(spec)
-        labels = tags(args)
-        protect = protected(args)
+        labels = tags(resolved)
+        protect = protected(resolved)
         region = spec.region
         zones = list(spec.zones) or None
         endpoint_spec = spec.spec.endpoint
@@ -288,7 +295,7 @@ class AksCluster(CloudCluster):
                 node_resource_group=self.resource_group.name.apply(node_resource_group),
                 kubernetes_version=spec.kubernetes_version,
                 sku=containerservice.ManagedClusterSKUArgs(
-                    name="Base", tier="Standard" if args.environment == "prod" else "Free"
+                    name="Base", tier="Standard" if resolved.environment == "prod" else "Free"
                 ),
                 identity=containerservice.ManagedClusterIdentityArgs(
                     type=containerservice.ResourceIdentityType.USER_ASSIGNED,
@@ -361,7 +368,7 @@ class AksCluster(CloudCluster):
         kubeconfig = pulumi.Output.all(endpoint, credentials).apply(lambda values: _kubeconfig(spec.name, values))
         # The CNI goes in once the control plane exists and the deployer may manage its objects,
         # before any AgentPool; the inline System pool's nodes wait NotReady for it.
-        self.cni_releases = self.install_cni(args, kubeconfig, host, depends_on=[self.cluster, self.deployer_role])
+        self.cni_releases = self.install_cni(resolved, kubeconfig, host, depends_on=[self.cluster, self.deployer_role])
 
         # AgentPoolArgs holds the cluster name as `resource_name`, which collides with the Pulumi
         # resource name in AgentPool's Python constructor (pulumi-azure-native#921, #1589): the

@@ -4,8 +4,6 @@ Vendor modules import this and the contract, never each other. Nothing here regi
 except ``CloudCluster.finish`` (the Kubernetes provider every cluster builds from its kubeconfig).
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -13,8 +11,11 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from edgefleet.components.config.model import Cluster, CniInfo, NetworkPlan, ResolvedLocation
+from edgefleet.components.cni.install import installer_for
+from edgefleet.components.config.model import Cluster, CniInfo, NetworkPlan, ResolvedLocation, Vendor
 from edgefleet.components.contract import ClusterArgs, cluster_facts, cluster_options
+from edgefleet.components.resolve import cluster_from_args, cluster_labels
+from edgefleet.components.tokens import aliased
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
 
@@ -90,30 +91,43 @@ def exec_kubeconfig(
     return json.dumps(doc, indent=2, sort_keys=True)
 
 
+def resolved_args(vendor: Vendor, name: str, args: object, component: str) -> ClusterArgs:
+    """A cluster component's public args, validated and resolved (``components/resolve.py``),
+    with its CNI's installer when edgefleet installs it; ``ArgsError`` before any resource."""
+    cluster, fleet, kubeconfig = cluster_from_args(vendor, name, args, component)
+    return ClusterArgs(
+        cluster=cluster,
+        owner=fleet.owner,
+        environment=fleet.environment,
+        tags=fleet.tags,
+        kubeconfig=pulumi.Output.from_input(kubeconfig) if kubeconfig is not None else None,
+        cni_installer=installer_for(cluster, cluster_labels(fleet.owner, fleet.environment, cluster.name)),
+    )
+
+
 class CloudCluster(pulumi.ComponentResource):
     """Base of the vendor components: sets the plain contract members at once, and ``finish``
-    builds the Kubernetes provider and registers outputs last (contract v1)."""
+    builds the Kubernetes provider and registers outputs last (contract v1).
 
-    name: str
-    vendor: str
-    region: str
-    location: ResolvedLocation
-    labels: Mapping[str, str]
-    cni: CniInfo
+    Only the outputs are annotated on the class (the component analyzer reads class annotations
+    as the schema's outputs); the plain contract members are set in ``__init__``."""
+
     kubeconfig: pulumi.Output[str]
+    """The cluster's kubeconfig (secret). Its user runs the vendor's CLI for a token; nothing stored."""
     endpoint: pulumi.Output[str]
-    provider: k8s.Provider
+    """The API server's URL."""
 
     def __init__(self, type_: str, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None) -> None:
         spec = args.cluster
-        super().__init__(type_, name, cluster_facts(spec), cluster_options(opts))
+        super().__init__(type_, name, cluster_facts(spec), aliased(type_, cluster_options(opts)))
         self.resource_name = name
-        self.name = spec.name
-        self.vendor = spec.vendor.value
-        self.region = spec.region
-        self.location = spec.location
-        self.labels = dict(spec.labels)
-        self.cni = spec.cni
+        self.name: str = spec.name
+        self.vendor: str = spec.vendor.value
+        self.region: str = spec.region
+        self.location: ResolvedLocation = spec.location
+        self.labels: Mapping[str, str] = dict(spec.labels)
+        self.cni: CniInfo = spec.cni
+        self.provider: k8s.Provider
 
     def child(
         self,

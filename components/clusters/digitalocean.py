@@ -37,8 +37,6 @@ which it bridges; doctl; the DigitalOcean API and VPC docs):
   the provider docs recommend), so the 7-day token in ``kube_configs[0].raw_config`` is not used.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -46,10 +44,21 @@ from typing import Any
 import pulumi
 import pulumi_digitalocean as digitalocean
 
-from edgefleet.components.clusters.common import CloudCluster, exec_kubeconfig, network_of, protected, tag_list, tags
+from edgefleet.components.args import DoksClusterArgs
+from edgefleet.components.clusters.common import (
+    CloudCluster,
+    exec_kubeconfig,
+    network_of,
+    protected,
+    resolved_args,
+    tag_list,
+    tags,
+)
+from edgefleet.components.config.model import Vendor
 from edgefleet.components.contract import ClusterArgs
+from edgefleet.components.tokens import DOKS_CLUSTER
 
-TYPE = "edgefleet:clusters:DoksCluster"
+TYPE = DOKS_CLUSTER
 
 # Patch upgrades (auto_upgrade) happen in this weekly window, UTC.
 MAINTENANCE_DAY = "sunday"
@@ -87,15 +96,16 @@ def _kubeconfig(name: str, values: Sequence[Any]) -> str:
 class DoksCluster(CloudCluster):
     """A DOKS cluster with its own VPC; contract v1."""
 
-    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(TYPE, name, args, opts)
-        spec = args.cluster
+    def __init__(self, name: str, args: DoksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        resolved = resolved_args(Vendor.DIGITALOCEAN, name, args, "DoksCluster")  # before any resource
+        super().__init__(TYPE, name, resolved, opts)
+        spec = resolved.cluster
         network = network_of(spec)
         first, *rest = spec.node_pools  # parse_fleet gives every DOKS cluster at least one pool
-        tag_strings = do_tags(args)
+        tag_strings = do_tags(resolved)
         # Node labels too: KubernetesNodePool takes `labels`, and every taggable input carries the fleet tags.
-        node_labels = tags(args)
-        protect = protected(args)
+        node_labels = tags(resolved)
+        protect = protected(resolved)
 
         self.do_provider = digitalocean.Provider(
             f"{name}-do", digitalocean.ProviderArgs(), opts=pulumi.ResourceOptions(parent=self)
@@ -106,7 +116,7 @@ class DoksCluster(CloudCluster):
                 region=spec.region,
                 ip_range=network.network,
                 name=f"{spec.name}-vpc",
-                description=f"edgefleet {args.environment} cluster {spec.name} (owner {args.owner})",
+                description=f"edgefleet {resolved.environment} cluster {spec.name} (owner {resolved.owner})",
             ),
             opts=self.child(provider=self.do_provider, protect=protect),
         )
@@ -135,7 +145,7 @@ class DoksCluster(CloudCluster):
                 auto_upgrade=True,
                 surge_upgrade=True,
                 # An HA control plane cannot be turned off again once on (provider docs).
-                ha=args.environment == "prod",
+                ha=resolved.environment == "prod",
                 maintenance_policy=digitalocean.KubernetesClusterMaintenancePolicyArgs(
                     day=MAINTENANCE_DAY, start_time=MAINTENANCE_START
                 ),

@@ -5,24 +5,31 @@ when the cluster names none, the provider uses the ambient kubeconfig (``KUBECON
 ``~/.kube/config``, optionally a ``context``) at deploy time; edgefleet never reads that file.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from edgefleet.components.args import ExistingClusterArgs
+from edgefleet.components.clusters.common import resolved_args
 from edgefleet.components.clusters.kubeconfig import api_server
-from edgefleet.components.config.model import CniInfo, ResolvedLocation
-from edgefleet.components.contract import ClusterArgs, cluster_facts, cluster_options
+from edgefleet.components.config.model import CniInfo, ResolvedLocation, Vendor
+from edgefleet.components.contract import cluster_facts, cluster_options
+from edgefleet.components.tokens import EXISTING_CLUSTER, aliased
 
 
 class ExistingCluster(pulumi.ComponentResource):
     """A cluster edgefleet does not create; contract v1."""
 
-    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        spec = args.cluster
-        super().__init__("edgefleet:clusters:ExistingCluster", name, cluster_facts(spec), cluster_options(opts))
+    kubeconfig: pulumi.Output[str]
+    """The kubeconfig given (secret); empty when the ambient one is used at deploy time."""
+    endpoint: pulumi.Output[str]
+    """The API server's URL from the kubeconfig (empty for the ambient one)."""
+
+    def __init__(self, name: str, args: ExistingClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        resolved = resolved_args(Vendor.EXISTING, name, args, "ExistingCluster")  # before any resource
+        spec = resolved.cluster
+        super().__init__(EXISTING_CLUSTER, name, cluster_facts(spec), aliased(EXISTING_CLUSTER, cluster_options(opts)))
         self.name: str = spec.name
         self.vendor: str = spec.vendor.value
         self.region: str = spec.region
@@ -30,10 +37,10 @@ class ExistingCluster(pulumi.ComponentResource):
         self.labels: Mapping[str, str] = dict(spec.labels)
         self.cni: CniInfo = spec.cni
         context = spec.spec.context
-        if args.kubeconfig is not None:
+        if resolved.kubeconfig is not None:
             # Secret whatever its origin: a plain config value is wrapped too.
-            self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(args.kubeconfig)
-            self.endpoint: pulumi.Output[str] = pulumi.Output.unsecret(
+            self.kubeconfig = pulumi.Output.secret(resolved.kubeconfig)
+            self.endpoint = pulumi.Output.unsecret(
                 self.kubeconfig.apply(lambda text: api_server(text, context))
             )
         else:
@@ -43,14 +50,14 @@ class ExistingCluster(pulumi.ComponentResource):
         self.provider: k8s.Provider = k8s.Provider(
             f"{name}-k8s",
             k8s.ProviderArgs(
-                kubeconfig=self.kubeconfig if args.kubeconfig is not None else None,
+                kubeconfig=self.kubeconfig if resolved.kubeconfig is not None else None,
                 context=context,
                 enable_server_side_apply=True,
                 delete_unreachable=False,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        if args.cni_installer is not None and self.cni.installs:
+        if resolved.cni_installer is not None and self.cni.installs:
             # The nodes exist already: the CNI goes on through the contract provider.
-            args.cni_installer(self.provider, "", self, [])
+            resolved.cni_installer(self.provider, "", self, [])
         self.register_outputs({"endpoint": self.endpoint, "kubeconfig": self.kubeconfig})

@@ -54,8 +54,6 @@ Prerequisites in the project (not managed here, since several clusters may share
 ``container``, ``compute`` and ``cloudkms`` APIs enabled, so that the GKE service agent exists.
 """
 
-from __future__ import annotations
-
 import hashlib
 import math
 from collections.abc import Sequence
@@ -65,12 +63,13 @@ import pulumi
 from pulumi_gcp import compute, container, kms, organizations, projects, serviceaccount
 from pulumi_gcp.provider import Provider, ProviderArgs
 
-from edgefleet.components.clusters.common import CloudCluster, exec_kubeconfig, gcp_labels, network_of
+from edgefleet.components.args import GkeClusterArgs
+from edgefleet.components.clusters.common import CloudCluster, exec_kubeconfig, gcp_labels, network_of, resolved_args
 from edgefleet.components.cni import matrix
-from edgefleet.components.config.model import Cluster, NodePool
-from edgefleet.components.contract import ClusterArgs
+from edgefleet.components.config.model import Cluster, NodePool, Vendor
+from edgefleet.components.tokens import GKE_CLUSTER
 
-TYPE = "edgefleet:clusters:GkeCluster"
+TYPE = GKE_CLUSTER
 
 RELEASE_CHANNEL = "REGULAR"
 # Nodes in the first /20 of the cluster's /17 (4,096 addresses); the rest stays free for later subnets.
@@ -197,13 +196,14 @@ class GkeCluster(CloudCluster):
     node_pools: dict[str, container.NodePool]
     node_service_account: serviceaccount.Account
 
-    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        side = gke_side(args.cluster)  # before any resource: an impossible cell creates nothing
-        super().__init__(TYPE, name, args, opts)
-        spec = args.cluster
+    def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        resolved = resolved_args(Vendor.GCP, name, args, "GkeCluster")  # before any resource
+        side = gke_side(resolved.cluster)  # before any resource: an impossible cell creates nothing
+        super().__init__(TYPE, name, resolved, opts)
+        spec = resolved.cluster
         project = _project(spec)
         region = spec.region
-        labels = gcp_labels(args)
+        labels = gcp_labels(resolved)
         protect = spec.protect
         autopilot = spec.spec.autopilot
         plan = network_of(spec)

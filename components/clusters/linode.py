@@ -61,8 +61,6 @@ Choices, and why (sources are the provider's own schema and docs unless stated):
 - Deletion. ``protect`` on the cluster (prod by default); LKE has no deletion-protection flag.
 """
 
-from __future__ import annotations
-
 import base64
 import ipaddress
 from collections.abc import Sequence
@@ -70,11 +68,12 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_linode as linode
 
-from edgefleet.components.clusters.common import CloudCluster, tag_list
-from edgefleet.components.config.model import Cluster, NodePool
-from edgefleet.components.contract import ClusterArgs
+from edgefleet.components.args import LkeClusterArgs
+from edgefleet.components.clusters.common import CloudCluster, resolved_args, tag_list
+from edgefleet.components.config.model import Cluster, NodePool, Vendor
+from edgefleet.components.tokens import LKE_CLUSTER
 
-TYPE = "edgefleet:clusters:LkeCluster"
+TYPE = LKE_CLUSTER
 # The Linode API version the provider speaks: GA, not `v4beta` (see the module docstring).
 API_VERSION = "v4"
 
@@ -116,9 +115,10 @@ def decode_kubeconfig(encoded: str) -> str:
 class LkeCluster(CloudCluster):
     """An LKE cluster (standard tier) with its node pools; contract v1."""
 
-    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(TYPE, name, args, opts)
-        spec = args.cluster
+    def __init__(self, name: str, args: LkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        resolved = resolved_args(Vendor.LINODE, name, args, "LkeCluster")  # before any resource
+        super().__init__(TYPE, name, resolved, opts)
+        spec = resolved.cluster
         self.linode_provider = linode.Provider(
             f"{name}-linode",
             linode.ProviderArgs(api_version=API_VERSION),
@@ -132,9 +132,9 @@ class LkeCluster(CloudCluster):
                 label=spec.name,
                 region=spec.region,
                 k8s_version=kubernetes_version(spec),
-                tags=tag_list(args),
+                tags=tag_list(resolved),
                 control_plane=linode.LkeClusterControlPlaneArgs(
-                    high_availability=args.environment == "prod",
+                    high_availability=resolved.environment == "prod",
                     acl=linode.LkeClusterControlPlaneAclArgs(
                         enabled=True,
                         addresses=[acl_addresses(spec.spec.endpoint.allowed_cidrs)],

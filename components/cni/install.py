@@ -5,29 +5,64 @@ that cannot be constructed with a provider whose kubeconfig is unknown at previe
 in the same program), and under mocks it would be one opaque resource.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import Annotated
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pydantic import Field, StrictBool, StringConstraints, ValidationError
 
-from edgefleet.components.cni.matrix import Cell, Chart, ValuesContext
+from edgefleet.components.args import CniInstallArgs
+from edgefleet.components.cni import matrix
+from edgefleet.components.cni.matrix import Chart, ValuesContext
+from edgefleet.components.config.model import (
+    CNI_MODE,
+    Cluster,
+    CniPlugin,
+    LabelKey,
+    LabelValue,
+    Name,
+    PodCidr,
+    Vendor,
+    _Model,
+)
+from edgefleet.components.contract import CniInstaller
+from edgefleet.components.resolve import ArgsError
+from edgefleet.components.tokens import CNI_INSTALL, aliased
 
 # Releases are named after their chart (no random suffix), so a preview never shows a rename.
 RELEASE_TIMEOUT_SECONDS = 600
 
 
-@dataclass(frozen=True)
-class CniInstallArgs:
-    """What to install (``cell``), with which values context, through which provider."""
+class _Plain(_Model):
+    """CniInstall's plain args, validated with the fleet config's own types."""
 
-    cell: Cell
-    context: ValuesContext
-    provider: k8s.Provider
-    labels: Mapping[str, str]
-    depends_on: Sequence[pulumi.Resource] = ()
+    cluster: Name
+    vendor: Vendor
+    plugin: CniPlugin
+    pod_cidr: PodCidr
+    mode: Annotated[str, StringConstraints(pattern=CNI_MODE)] | None = None
+    hubble: StrictBool = False
+    autopilot: StrictBool = False
+    labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
+
+
+def _kubernetes_provider(opts: pulumi.ResourceOptions | None) -> k8s.Provider | None:
+    """The Kubernetes provider the options give a component: ``provider``, a ``providers``
+    entry, or the parent's."""
+    if opts is None:
+        return None
+    if isinstance(opts.provider, k8s.Provider):
+        return opts.provider
+    providers = opts.providers
+    found = (
+        providers.get("kubernetes")
+        if isinstance(providers, Mapping)
+        else next((p for p in providers or () if isinstance(p, k8s.Provider)), None)
+    )
+    if found is None and opts.parent is not None:
+        found = opts.parent.get_provider("kubernetes::")
+    return found if isinstance(found, k8s.Provider) else None
 
 
 def release_name(chart: Chart) -> str:
@@ -35,20 +70,55 @@ def release_name(chart: Chart) -> str:
     return "calico-crds" if chart.chart.startswith("crd.") else chart.chart
 
 
-class CniInstall(pulumi.ComponentResource):
-    """The CNI's namespaces and Helm releases. ``releases`` is what node pools wait for."""
+def _depends_on(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
+    """The resources the options say must exist first (the children wait for them too)."""
+    waits = opts.depends_on if opts is not None else None
+    if isinstance(waits, pulumi.Resource):
+        return [waits]
+    if isinstance(waits, list | tuple):
+        return [w for w in waits if isinstance(w, pulumi.Resource)]
+    return []
 
-    releases: list[k8s.helm.v3.Release]
+
+class CniInstall(pulumi.ComponentResource):
+    """A cluster's CNI: its namespaces and the Helm releases its vendor and plugin need, in order
+    (``docs/cni.md``). The Kubernetes provider comes from the options (``provider=`` the
+    cluster's); ``depends_on`` in the options is what must exist first (the control plane).
+    ``releases`` is what node pools wait for."""
 
     def __init__(self, name: str, args: CniInstallArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        cell = args.cell
-        super().__init__(
-            "edgefleet:cni:CniInstall",
-            name,
-            {"cluster": args.context.cluster, "plugin": cell.plugin.value, "mode": cell.mode},
-            opts,
+        # Everything is checked before the component registers: a bad argument creates nothing.
+        if not isinstance(args, Mapping):
+            raise ArgsError(f"CniInstall {name!r}: args must be a mapping (CniInstallArgs), got {type(args).__name__}")
+        plain = {k: v for k, v in args.items() if k != "api_host" and v is not None}
+        try:
+            valid = _Plain.model_validate(plain)
+        except ValidationError as exc:
+            problems = [f"CniInstall {name!r}: args.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+            raise ArgsError("\n".join(problems)) from None
+        try:
+            cell = matrix.resolve(valid.vendor, valid.plugin, valid.mode, autopilot=valid.autopilot)
+        except matrix.UnsupportedCni as exc:
+            raise ArgsError(f"CniInstall {name!r}: args.plugin: {exc}") from None
+        provider = _kubernetes_provider(opts)
+        if provider is None:
+            raise ArgsError(
+                f"CniInstall {name!r}: no Kubernetes provider; give the cluster's: "
+                "opts=ResourceOptions(provider=cluster.provider)"
+            )
+        depends_on = _depends_on(opts)
+        context = ValuesContext(
+            cluster=valid.cluster, pod_cidr=valid.pod_cidr, api_host=args.get("api_host"), hubble=valid.hubble
         )
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        labels = dict(valid.labels)
+        super().__init__(
+            CNI_INSTALL,
+            name,
+            {"cluster": valid.cluster, "plugin": cell.plugin.value, "mode": cell.mode},
+            aliased(CNI_INSTALL, opts),
+        )
+        self.releases: list[k8s.helm.v3.Release] = []
+        child = pulumi.ResourceOptions(parent=self, provider=provider)
         namespaces: dict[str, k8s.core.v1.Namespace] = {}
         for chart in cell.charts:
             if chart.namespace_pod_security is None or chart.namespace in namespaces:
@@ -59,20 +129,19 @@ class CniInstall(pulumi.ComponentResource):
                 metadata=k8s.meta.v1.ObjectMetaArgs(
                     name=chart.namespace,
                     labels={
-                        **args.labels,
+                        **labels,
                         # A CNI runs privileged host agents: its namespace cannot be `restricted`.
                         "pod-security.kubernetes.io/enforce": level,
                         "pod-security.kubernetes.io/audit": level,
                         "pod-security.kubernetes.io/warn": level,
                     },
                 ),
-                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(args.depends_on))),
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=list(depends_on))),
             )
-        self.releases = []
-        previous: list[pulumi.Resource] = list(args.depends_on)
+        previous: list[pulumi.Resource] = list(depends_on)
         for i, chart in enumerate(cell.charts):
             last = i == len(cell.charts) - 1
-            values = cell.values(args.context) if last and cell.values is not None else {}
+            values = cell.values(context) if last and cell.values is not None else {}
             waits_on = [*previous]
             if chart.namespace in namespaces:
                 waits_on.append(namespaces[chart.namespace])
@@ -97,3 +166,40 @@ class CniInstall(pulumi.ComponentResource):
             self.releases.append(release)
             previous = [release]
         self.register_outputs({})
+
+
+def installer_for(cluster: Cluster, labels: Mapping[str, str]) -> CniInstaller | None:
+    """How a cluster component installs ``cluster``'s CNI (through ``CniInstall``), or None when
+    edgefleet installs nothing there."""
+    if not cluster.cni.installs:
+        return None
+    pod_cidr = cluster.cni.pod_cidr
+    if pod_cidr is None:  # resolution sets it for every CNI edgefleet installs
+        raise ValueError(f"cluster {cluster.name!r}: no pod range for its CNI; resolve it with parse_fleet")
+
+    def install(
+        provider: k8s.Provider,
+        api_host: pulumi.Input[str],
+        parent: pulumi.Resource,
+        depends_on: Sequence[pulumi.Resource],
+    ) -> Sequence[pulumi.Resource]:
+        args: CniInstallArgs = {
+            "cluster": cluster.name,
+            "vendor": cluster.vendor.value,
+            "plugin": cluster.cni.plugin.value,
+            "pod_cidr": pod_cidr,
+            "hubble": cluster.cni.hubble,
+            "autopilot": cluster.spec.autopilot,
+            "api_host": api_host,
+            "labels": dict(labels),
+        }
+        if cluster.cni.mode is not None:
+            args["mode"] = cluster.cni.mode
+        made = CniInstall(
+            f"{cluster.name}-cni",
+            args,
+            pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(depends_on) or None),
+        )
+        return made.releases
+
+    return install

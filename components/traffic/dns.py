@@ -88,7 +88,7 @@ from edgefleet.components.config.geoproximity import coordinates
 from edgefleet.components.config.model import DnsProvider, TrafficSpec, Vendor
 from edgefleet.components.placement.latency import distance_matrix
 
-TYPE = "edgefleet:traffic:DnsSteering"
+TYPE = "edgefleet:index:DnsSteering"
 
 RecordType = Literal["A", "CNAME"]
 

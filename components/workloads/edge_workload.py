@@ -359,7 +359,7 @@ class EdgeWorkload(pulumi.ComponentResource):
             "minVendors": spec.placement.min_vendors,
             "probePath": spec.probe_path,
         }
-        super().__init__("edgefleet:workloads:EdgeWorkload", name, facts, opts)
+        super().__init__("edgefleet:index:EdgeWorkload", name, facts, opts)
         wl = spec.name
         select = selector_labels(wl)
         settings = args.settings or LocationSettings(

@@ -23,9 +23,13 @@ ResourceCheck = Callable[[ResourceValidationArgs], Iterable[str]]
 StackCheck = Callable[[StackValidationArgs], Iterable[tuple[str, str | None]]]
 
 _MINOR = re.compile(r"^v?(\d+)\.(\d+)")
-EDGE_WORKLOAD = "edgefleet:workloads:EdgeWorkload"
-FLEET = "edgefleet:fleet:Fleet"
-CLUSTER_PREFIX = "edgefleet:clusters:"
+EDGE_WORKLOAD = "edgefleet:index:EdgeWorkload"
+FLEET = "edgefleet:index:Fleet"
+# The cluster components' types (edgefleet.components.tokens.CLUSTER_TYPES; a test keeps them equal).
+CLUSTER_TYPES = frozenset(
+    f"edgefleet:index:{name}"
+    for name in ("EksCluster", "GkeCluster", "AksCluster", "LkeCluster", "DoksCluster", "ExistingCluster")
+)
 
 
 def dig(value: Any, *path: str | int) -> Any:
@@ -121,7 +125,7 @@ def clusters_by_name(resources: Iterable[PolicyResource]) -> dict[str, PolicyRes
     return {
         str(r.props.get("name")): r
         for r in resources
-        if r.resource_type.startswith(CLUSTER_PREFIX) and isinstance(r.props.get("name"), str)
+        if r.resource_type in CLUSTER_TYPES and isinstance(r.props.get("name"), str)
     }
 
 
@@ -131,7 +135,7 @@ def cluster_of(resource: PolicyResource, by_urn: Mapping[str, PolicyResource]) -
     if provider is None:
         return None
     owner = by_urn.get(provider.urn)
-    while owner is not None and not owner.resource_type.startswith(CLUSTER_PREFIX):
+    while owner is not None and owner.resource_type not in CLUSTER_TYPES:
         owner = owner.parent
     return owner
 

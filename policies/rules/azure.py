@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from pulumi_policy import PolicyResource, ResourceValidationArgs, Severity, StackValidationArgs
 
-from ._util import CLUSTER_PREFIX, cluster_of, dig, items, of_type, resource_rule, stack_rule
+from ._util import CLUSTER_TYPES, cluster_of, dig, items, of_type, resource_rule, stack_rule
 from .fleet import HELM_RELEASE
 from .network import WORLD, open_to_world
 
@@ -72,7 +72,7 @@ def _rbac(args: ResourceValidationArgs) -> Iterator[str]:
 def _component(resource: PolicyResource) -> PolicyResource | None:
     """The edgefleet cluster component ``resource`` belongs to (its nearest such ancestor)."""
     owner = resource.parent
-    while owner is not None and not owner.resource_type.startswith(CLUSTER_PREFIX):
+    while owner is not None and owner.resource_type not in CLUSTER_TYPES:
         owner = owner.parent
     return owner
 

@@ -10,7 +10,7 @@ from typing import Any
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import (
-    CLUSTER_PREFIX,
+    CLUSTER_TYPES,
     EDGE_WORKLOAD,
     clusters_by_name,
     declared_placements,
@@ -191,7 +191,7 @@ FLEET_KUBECONFIG_SECRET = resource_rule(
     severity=Severity.HIGH,
     remediation="Build the component with additional_secret_outputs=['kubeconfig'] (components.contract).",
     types=None,
-    check=lambda args: _kubeconfig_secret(args) if args.resource_type.startswith(CLUSTER_PREFIX) else iter(()),
+    check=lambda args: _kubeconfig_secret(args) if args.resource_type in CLUSTER_TYPES else iter(()),
 )
 
 RESOURCE_POLICIES = (FLEET_HELM_CHART_PINNED, FLEET_CLOUD_RESOURCES_TAGGED, FLEET_KUBECONFIG_SECRET)

@@ -22,7 +22,7 @@ try:  # imported as `edgefleet.policies.rules` (tests, `edgefleet check`)
 except ImportError:  # the pack's own runtime: its directory is on sys.path and `rules` is top-level
     from locations import ALLOW, PUBLIC_MULTI_LOCATION  # type: ignore[no-redef,import-not-found]
 
-DNS_STEERING = "edgefleet:traffic:DnsSteering"
+DNS_STEERING = "edgefleet:index:DnsSteering"
 ROUTE53_RECORD = "aws:route53/record:Record"
 GEOPROXIMITY_POLICY = "geoproximityRoutingPolicy"
 CLOUDFLARE_POOL = "cloudflare:index/loadBalancerPool:LoadBalancerPool"

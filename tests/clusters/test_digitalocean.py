@@ -18,7 +18,7 @@ from edgefleet.components.contract import ClusterArgs
 from edgefleet.mock_outputs.common import stable_uuid
 from tests.clusters.support import Built, build, fleet_config, refused
 
-COMPONENT = "edgefleet:clusters:DoksCluster"
+COMPONENT = "edgefleet:index:DoksCluster"
 DO_PROVIDER = "pulumi:providers:digitalocean"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 VPC = "digitalocean:index/vpc:Vpc"

@@ -39,9 +39,9 @@ KEY = "gcp:kms/cryptoKey:CryptoKey"
 KEY_MEMBER = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
 GCP_PROVIDER = "pulumi:providers:gcp"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
-COMPONENT = "edgefleet:clusters:GkeCluster"
+COMPONENT = "edgefleet:index:GkeCluster"
 RELEASE = "kubernetes:helm.sh/v3:Release"
-CNI_TYPES = (RELEASE, "kubernetes:core/v1:Namespace", "edgefleet:cni:CniInstall")
+CNI_TYPES = (RELEASE, "kubernetes:core/v1:Namespace", "edgefleet:index:CniInstall")
 LABELS = {"owner": "platform-team", "environment": "prod", "cost-center": "cc-42"}
 SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
@@ -76,7 +76,7 @@ def test_a_default_standard_cluster_is_exactly_this_inventory(standard: Built) -
     assert Counter(standard.types()) == Counter(
         {
             "pulumi:pulumi:Stack": 1,
-            "edgefleet:fleet:Fleet": 1,
+            "edgefleet:index:Fleet": 1,
             COMPONENT: 1,
             GCP_PROVIDER: 1,
             NETWORK: 1,

@@ -21,7 +21,7 @@ from tests.clusters.support import Built, build, fleet_config, refused
 LKE = "linode:index/lkeCluster:LkeCluster"
 PROVIDER = "pulumi:providers:linode"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
-COMPONENT = "edgefleet:clusters:LkeCluster"
+COMPONENT = "edgefleet:index:LkeCluster"
 ENTRY: dict[str, Any] = {
     "vendor": "linode",
     "region": "de-fra-2",
@@ -61,7 +61,7 @@ def _component(built: Built) -> LkeCluster:
 
 
 def test_a_default_cluster_is_one_lke_cluster_with_its_own_providers(prod: Built) -> None:
-    mine = [r for r in prod.run.registrations if r.type not in ("pulumi:pulumi:Stack", "edgefleet:fleet:Fleet")]
+    mine = [r for r in prod.run.registrations if r.type not in ("pulumi:pulumi:Stack", "edgefleet:index:Fleet")]
     assert Counter(r.type for r in mine) == {COMPONENT: 1, PROVIDER: 1, LKE: 1, K8S_PROVIDER: 1}
     # Standard tier: no VPC, subnet or Cloud Firewall resources (LKE Enterprise features).
     assert not [r for r in mine if r.type.startswith("linode:") and r.type != LKE]

@@ -196,7 +196,7 @@ def test_a_private_cluster_needs_no_authorized_ranges() -> None:
 
 # aks-network-policy reads the stack: the network profile, or a Helm CNI in the same cluster ----------
 
-COMPONENT = "edgefleet:clusters:AksCluster"
+COMPONENT = "edgefleet:index:AksCluster"
 RELEASE = "kubernetes:helm.sh/v3:Release"
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 NO_POLICY = changed(HAPPY[CLUSTER], "networkProfile.networkPolicy", "none")

@@ -206,7 +206,7 @@ def test_pdb_must_allow_a_disruption() -> None:
 
 def test_public_workload_needs_two_replicas_per_location() -> None:
     facts = {"workload": "api", "cluster": "shop-1", "replicas": 2, "expose": "public"}
-    edge = "edgefleet:workloads:EdgeWorkload"
+    edge = "edgefleet:index:EdgeWorkload"
     assert check(k.K8S_PUBLIC_WORKLOAD_REPLICAS, facts, edge) == []
     assert check(k.K8S_PUBLIC_WORKLOAD_REPLICAS, {**facts, "expose": "internal", "replicas": 1}, edge) == []
     assert check(k.K8S_PUBLIC_WORKLOAD_REPLICAS, {**facts, "replicas": 1}, edge) == [

@@ -19,10 +19,10 @@ from edgefleet.policies.rules.traffic import TRAFFIC_PUBLIC_HEALTH_CHECK, TRAFFI
 from tests.conftest import REPO, STACKS
 from tests.policies.harness import Stack, violations
 
-FLEET = "edgefleet:fleet:Fleet"
-CLUSTER = "edgefleet:clusters:ExistingCluster"
-EDGE = "edgefleet:workloads:EdgeWorkload"
-STEERING = "edgefleet:traffic:DnsSteering"
+FLEET = "edgefleet:index:Fleet"
+CLUSTER = "edgefleet:index:ExistingCluster"
+EDGE = "edgefleet:index:EdgeWorkload"
+STEERING = "edgefleet:index:DnsSteering"
 RECORD = "aws:route53/record:Record"
 
 

@@ -11,8 +11,8 @@ from pulumi_policy import Policy
 from edgefleet.policies.rules import fleet, kubernetes, network
 from tests.policies.harness import Stack, changed, options, resource_args, violations
 
-CLUSTER = "edgefleet:clusters:ExistingCluster"
-EDGE = "edgefleet:workloads:EdgeWorkload"
+CLUSTER = "edgefleet:index:ExistingCluster"
+EDGE = "edgefleet:index:EdgeWorkload"
 EU = ["AT", "DE", "FR"]
 
 

@@ -19,9 +19,9 @@ from edgefleet.policies.rules import traffic
 from tests.conftest import plan_text, stack_text
 from tests.policies.harness import UNKNOWN, Stack, changed, violations
 
-CLUSTER = "edgefleet:clusters:ExistingCluster"
-EDGE = "edgefleet:workloads:EdgeWorkload"
-STEERING = "edgefleet:traffic:DnsSteering"
+CLUSTER = "edgefleet:index:ExistingCluster"
+EDGE = "edgefleet:index:EdgeWorkload"
+STEERING = "edgefleet:index:DnsSteering"
 HEALTH_CHECK = "aws:route53/healthCheck:HealthCheck"
 RECORD = "aws:route53/record:Record"
 MONITOR = "cloudflare:index/loadBalancerMonitor:LoadBalancerMonitor"

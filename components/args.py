@@ -102,29 +102,45 @@ class ClusterArgs(TypedDict):
     """Pin the address block (default: derived from the name; pin one when two clusters' names collide)."""
 
 
-class EksClusterArgs(ClusterArgs):
-    """An EKS cluster: ``region`` is required."""
+# The analyzer documents a property from its own class's source only (not a base TypedDict's):
+# the vendors share ClusterArgs itself, and GKE's adds its keys to a copy (a test keeps them equal).
+EksClusterArgs = ClusterArgs
+AksClusterArgs = ClusterArgs
+LkeClusterArgs = ClusterArgs
+DoksClusterArgs = ClusterArgs
 
 
-class GkeClusterArgs(ClusterArgs):
-    """A GKE cluster: ``region`` and ``project`` are required."""
+class GkeClusterArgs(TypedDict):
+    """A GKE cluster: ``ClusterArgs`` with the GCP project and Autopilot."""
 
+    owner: str
+    """The owning team: a tag and label on everything created."""
+    environment: str
+    """``dev``, ``staging``, ``prod``, ...: decides secure defaults (``protect`` in prod)."""
+    tags: NotRequired[dict[str, str]]
+    """Extra cloud tags on everything created."""
+    name: NotRequired[str]
+    """The cluster's name (default: the resource name)."""
+    region: NotRequired[str]
+    """The vendor's region id (``eu-central-1``, ``europe-west3``, ...)."""
+    labels: NotRequired[dict[str, str]]
+    """Labels placement selects clusters by."""
+    cni: NotRequired[CniArgs]
+    """The CNI (default: the vendor's recommended one, ``docs/cni.md``)."""
+    kubernetes_version: NotRequired[str]
+    """``1.33`` (default: the vendor's release channel)."""
+    node_pools: NotRequired[list[NodePoolArgs]]
+    """The node pools (default: one ``medium`` pool of 1 to 3 nodes)."""
+    endpoint: NotRequired[EndpointArgs]
+    """The API server's exposure (default: private)."""
+    protect: NotRequired[bool]
+    """``protect`` the control plane and network (default: in prod)."""
+    network: NotRequired[NetworkArgs]
+    """Pin the address block (default: derived from the name; pin one when two clusters' names collide)."""
     project: NotRequired[str]
-    """The GCP project id (default: the stack's ``gcp:project``)."""
+    """The GCP project id (required: the stack's ``gcp:project`` is not read here)."""
     autopilot: NotRequired[bool]
     """An Autopilot cluster (no node pools; GKE Dataplane V2)."""
-
-
-class AksClusterArgs(ClusterArgs):
-    """An AKS cluster: ``region`` is required."""
-
-
-class LkeClusterArgs(ClusterArgs):
-    """A Linode LKE cluster: ``region`` is required."""
-
-
-class DoksClusterArgs(ClusterArgs):
-    """A DigitalOcean DOKS cluster: ``region`` is required."""
 
 
 class ExistingClusterArgs(TypedDict):

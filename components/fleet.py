@@ -13,6 +13,7 @@ from edgefleet.components.config.slices import SliceScope
 from edgefleet.components.contract import KubernetesCluster
 from edgefleet.components.netcheck import Netcheck, NetcheckArgs
 from edgefleet.components.resolve import cluster_args
+from edgefleet.components.tokens import FLEET, aliased
 from edgefleet.components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
 from edgefleet.components.workloads import EdgeWorkload, EdgeWorkloadArgs, Site
 
@@ -90,7 +91,7 @@ class Fleet(pulumi.ComponentResource):
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         spec = args.spec
         scope = args.scope
-        super().__init__("edgefleet:index:Fleet", name, slice_facts(spec, scope), opts)
+        super().__init__(FLEET, name, slice_facts(spec, scope), aliased(FLEET, opts))
 
         def here(cluster: str) -> bool:
             return scope is None or scope.deploys(cluster)

@@ -65,6 +65,9 @@ class Registration:
     wire: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
     additional_secret_outputs: tuple[str, ...] = ()
     ignore_changes: tuple[str, ...] = ()
+    # The aliases as sent: (urn) for a whole URN, else (name, type, parent URN or "" for the
+    # resource's own parent, no_parent) with "" meaning "the resource's own". Not in the plan.
+    aliases: tuple[tuple[str, ...], ...] = field(default=(), compare=False)
 
     @property
     def provider_urn(self) -> str | None:
@@ -156,6 +159,15 @@ def _is_plain(value: Any) -> bool:
     return kind in _SCALARS
 
 
+def _alias(alias: Any) -> tuple[str, ...]:
+    """One alias of a ``RegisterResource`` request (``resource_pb2.Alias``) as plain strings."""
+    if alias.HasField("urn"):
+        return (alias.urn,)
+    spec = alias.spec
+    parent = spec.parentUrn if spec.HasField("parentUrn") else ""
+    return (spec.name, spec.type, parent, "no-parent" if spec.HasField("noParent") and spec.noParent else "")
+
+
 class CapturingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, recording every registration request before answering it.
 
@@ -216,6 +228,7 @@ class CapturingMonitor(pulumi_mocks.MockMonitor):
             wire=wire,
             additional_secret_outputs=tuple(request.additionalSecretOutputs),
             ignore_changes=tuple(request.ignoreChanges),
+            aliases=tuple(_alias(a) for a in request.aliases),
         )
         with self._lock:
             self.captured.append(registration)

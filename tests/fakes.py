@@ -4,12 +4,16 @@ docker provider). It proves the contract test checks the contract, not one vendo
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from edgefleet.components.config.model import CniInfo, ResolvedLocation
-from edgefleet.components.contract import ClusterArgs, cluster_facts, cluster_options
+from edgefleet.components.clusters.common import resolved_args
+from edgefleet.components.config.model import CniInfo, ResolvedLocation, Vendor
+from edgefleet.components.contract import cluster_facts, cluster_options
+
+FAKE_TYPE = "edgefleet:clusters:FakeCluster"
 
 
 def fake_kubeconfig(name: str) -> str:
@@ -27,9 +31,9 @@ def fake_kubeconfig(name: str) -> str:
 class FakeCluster(pulumi.ComponentResource):
     """A cluster of the fake vendor."""
 
-    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        spec = args.cluster
-        super().__init__("edgefleet:clusters:FakeCluster", name, cluster_facts(spec), cluster_options(opts))
+    def __init__(self, name: str, args: Mapping[str, Any], opts: pulumi.ResourceOptions | None = None) -> None:
+        spec = resolved_args(Vendor.EXISTING, name, args, "FakeCluster").cluster
+        super().__init__(FAKE_TYPE, name, cluster_facts(spec), cluster_options(opts))
         self.name: str = spec.name
         self.vendor: str = "fake"
         self.region: str = spec.region

@@ -17,6 +17,7 @@ from edgefleet.cli import app
 from edgefleet.components.config.model import ClusterSpec, WorkloadSpec
 from edgefleet.components.config.slices import load_sliced
 from edgefleet.components.config.source import read_stack_file
+from edgefleet.components.tokens import CLUSTER_TYPES
 from edgefleet.engine import run_program
 from edgefleet.policies import rules as policy_rules
 from tests.conftest import REF, REPO
@@ -258,7 +259,8 @@ def test_key_rules_point_at_the_key_in_the_entry_or_in_defaults(derived: tuple[A
     text = DERIVED.read_text()
     by_cluster: dict[str, str] = {}
     for urn, cluster, workload in _owners(run, locator):
-        if cluster and workload is None and "$edgefleet:clusters:" in urn and not urn.endswith(f"::{cluster}"):
+        of_cluster = any(f"${t}" in urn for t in CLUSTER_TYPES)
+        if cluster and workload is None and of_cluster and not urn.endswith(f"::{cluster}"):
             by_cluster.setdefault(cluster, urn)  # a resource of the cluster's component
     defaults_version = _line_of(text, 'kubernetes_version: "1.25"')
     defaults_endpoint = _line_of(text, "endpoint: {public: false}")

@@ -12,11 +12,12 @@ from pulumi.runtime.sync_await import _sync_await
 
 from edgefleet.components.clusters import VENDORS, ExistingCluster, component_class
 from edgefleet.components.config import CniInfo, ResolvedLocation, Vendor, parse_fleet
-from edgefleet.components.contract import ClusterArgs, KubernetesCluster
+from edgefleet.components.contract import KubernetesCluster
+from edgefleet.components.resolve import cluster_args
 from edgefleet.components.tokens import CLUSTER_TYPES
 from edgefleet.engine import ProgramRun, run_under_mocks
 from tests.conftest import KUBECONFIG, REPO
-from tests.fakes import FakeCluster
+from tests.fakes import FAKE_TYPE, FakeCluster
 
 FLEET = {
     "environment": "test",
@@ -92,9 +93,7 @@ def _build(
         original(self, outputs)
 
     def program() -> None:
-        args = ClusterArgs(
-            cluster=spec.clusters[0], owner="platform-team", environment="test", tags={}, kubeconfig=kubeconfig()
-        )
+        args = cluster_args(spec.clusters[0], spec, kubeconfig())
         built["cluster"] = factory(spec.clusters[0].name, args, pulumi.ResourceOptions())
 
     with pytest.MonkeyPatch.context() as mp:
@@ -138,7 +137,7 @@ def test_cluster_meets_contract_v1(case: str) -> None:
 
     # The provider is built inside the component, as its child, from the (secret) kubeconfig.
     assert isinstance(cluster.provider, k8s.Provider)
-    component = next(r for r in run.registrations if r.type in CLUSTER_TYPES)
+    component = next(r for r in run.registrations if r.type in CLUSTER_TYPES | {FAKE_TYPE})
     provider = next(r for r in run.registrations if r.type == "pulumi:providers:kubernetes")
     assert provider.name == f"{expected.name}-k8s"
     assert provider.parent == component.urn

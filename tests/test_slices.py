@@ -89,7 +89,7 @@ def test_the_global_slice_steers_to_the_other_slices_endpoints(
     assert plan["clusters"] == []
     # Only the stacks holding a steered location are read.
     assert plan["slice"]["reads"] == ["retail-europe", "retail-north-america"]  # type: ignore[index]
-    assert not [r for r in run.registrations if r.type.startswith(("kubernetes:", "edgefleet:clusters:"))]
+    assert not [r for r in run.registrations if r.type.startswith("kubernetes:") or r.type in CLUSTER_TYPES]
     records = {r.name: r for r in run.registrations if r.type == "aws:route53/record:Record"}
     assert set(records) == {
         "storefront-dns-aws-eu-central-1-address",

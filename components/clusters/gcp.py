@@ -192,12 +192,12 @@ class GkeCluster(CloudCluster):
     config name (empty on Autopilot), ``node_service_account`` the nodes' identity.
     """
 
-    gke: container.Cluster
-    node_pools: dict[str, container.NodePool]
-    node_service_account: serviceaccount.Account
-
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = resolved_args(Vendor.GCP, name, args, "GkeCluster")  # before any resource
+        # Set as the cluster is built (not class annotations: those are the schema's outputs).
+        self.gke: container.Cluster
+        self.node_pools: dict[str, container.NodePool]
+        self.node_service_account: serviceaccount.Account
         side = gke_side(resolved.cluster)  # before any resource: an impossible cell creates nothing
         super().__init__(TYPE, name, resolved, opts)
         spec = resolved.cluster

@@ -83,12 +83,14 @@ from typing import Literal
 
 import pulumi
 
-# Where Route 53 places a location is the config checks' too (two locations at one place are refused there).
 from edgefleet.components.config.geoproximity import coordinates
 from edgefleet.components.config.model import DnsProvider, TrafficSpec, Vendor
 from edgefleet.components.placement.latency import distance_matrix
 
-TYPE = "edgefleet:index:DnsSteering"
+# Where Route 53 places a location is the config checks' too (two locations at one place are refused there).
+from edgefleet.components.tokens import DNS_STEERING, aliased
+
+TYPE = DNS_STEERING
 
 RecordType = Literal["A", "CNAME"]
 
@@ -350,7 +352,7 @@ class DnsSteering(pulumi.ComponentResource):
             },
             "locations": [_location_facts(loc, places.get(loc.cluster), cloudflare_regions) for loc in locations],
         }
-        super().__init__(TYPE, name, facts, opts)
+        super().__init__(TYPE, name, facts, aliased(TYPE, opts))
         self.hostname = args.hostname
         self.records = {}
         self.health_checks = {}

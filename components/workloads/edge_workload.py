@@ -63,6 +63,7 @@ from edgefleet.components.config.model import (
     Vendor,
     WorkloadSpec,
 )
+from edgefleet.components.tokens import EDGE_WORKLOAD, aliased
 from edgefleet.components.workloads.manifest_objects import POD_INPUT_KINDS, register
 
 # A UID/GID no base image maps to root; with runAsNonRoot the kubelet refuses root anyway.
@@ -359,7 +360,7 @@ class EdgeWorkload(pulumi.ComponentResource):
             "minVendors": spec.placement.min_vendors,
             "probePath": spec.probe_path,
         }
-        super().__init__("edgefleet:index:EdgeWorkload", name, facts, opts)
+        super().__init__(EDGE_WORKLOAD, name, facts, aliased(EDGE_WORKLOAD, opts))
         wl = spec.name
         select = selector_labels(wl)
         settings = args.settings or LocationSettings(

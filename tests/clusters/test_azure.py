@@ -12,7 +12,7 @@ import pulumi
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 
-import edgefleet.components.fleet as fleet_module
+import edgefleet.components.clusters.common as common_module
 from edgefleet.components.clusters.azure import (
     AKS_RBAC_CLUSTER_ADMIN,
     AKS_SERVER_ID,
@@ -602,7 +602,7 @@ def test_the_cni_installer_gets_the_api_server_host_without_scheme(
     monkeypatch: pytest.MonkeyPatch, public_api: bool
 ) -> None:
     seen: list[Any] = []
-    original = fleet_module.cni_installer
+    original = common_module.installer_for
 
     def recording(cluster: Any, labels: Any) -> Any:
         install = original(cluster, labels)
@@ -614,7 +614,7 @@ def test_the_cni_installer_gets_the_api_server_host_without_scheme(
 
         return wrapped
 
-    monkeypatch.setattr(fleet_module, "cni_installer", recording)
+    monkeypatch.setattr(common_module, "installer_for", recording)
     endpoint = {"endpoint": {"public": True, "allowed_cidrs": ["198.51.100.0/24"]}} if public_api else {}
     built = build([{**ENTRY, **endpoint, "cni": {"plugin": "cilium", "mode": "byocni"}}])
     [api_host] = seen

@@ -59,7 +59,7 @@ def _resolve(output: Any) -> tuple[Any, bool]:
 
 
 def test_default_inventory_is_provider_vpc_cluster_and_kubernetes_provider(prod: Built) -> None:
-    types = [t for t in prod.types() if not t.startswith(("pulumi:pulumi:", "edgefleet:fleet:"))]
+    types = [t for t in prod.types() if not t.startswith(("pulumi:pulumi:", "edgefleet:index:Fleet"))]
     assert types == sorted([COMPONENT, DO_PROVIDER, VPC, CLUSTER, K8S_PROVIDER])
     assert prod.of_type(NODE_POOL) == []  # the only pool is the cluster's inline default pool
 

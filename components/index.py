@@ -1,0 +1,63 @@
+"""edgefleet's public components, for Pulumi programs (``import edgefleet.components.index as ef``).
+
+Each takes ``(name, args, opts)`` with typed args (``components/args.py``), validates them with
+the fleet config's own rules before registering anything, and registers under the type token
+``edgefleet:index:<Name>`` (the module Pulumi's component analyzer puts every type in). The same
+classes are served to other languages as a component package (``PulumiPlugin.yaml``,
+``edgefleet/provider``) and documented in ``docs/components.md``.
+
+Importing this module loads every vendor's SDK (seconds for pulumi-aws); import a vendor's module
+(``edgefleet.components.clusters.aws``) to load one.
+"""
+
+from edgefleet.components.args import (
+    AksClusterArgs,
+    ClusterArgs,
+    CniArgs,
+    CniInstallArgs,
+    DoksClusterArgs,
+    EksClusterArgs,
+    EndpointArgs,
+    ExistingClusterArgs,
+    GkeClusterArgs,
+    LkeClusterArgs,
+    LocationArgs,
+    NetworkArgs,
+    NodePoolArgs,
+)
+from edgefleet.components.clusters.aws import EksCluster
+from edgefleet.components.clusters.azure import AksCluster
+from edgefleet.components.clusters.digitalocean import DoksCluster
+from edgefleet.components.clusters.existing import ExistingCluster
+from edgefleet.components.clusters.gcp import GkeCluster
+from edgefleet.components.clusters.linode import LkeCluster
+from edgefleet.components.cni.install import CniInstall
+from edgefleet.components.resolve import ArgsError
+
+# The components the package serves, in the order the docs list them.
+COMPONENTS = (EksCluster, GkeCluster, AksCluster, LkeCluster, DoksCluster, ExistingCluster, CniInstall)
+
+__all__ = [
+    "COMPONENTS",
+    "AksCluster",
+    "AksClusterArgs",
+    "ArgsError",
+    "ClusterArgs",
+    "CniArgs",
+    "CniInstall",
+    "CniInstallArgs",
+    "DoksCluster",
+    "DoksClusterArgs",
+    "EksCluster",
+    "EksClusterArgs",
+    "EndpointArgs",
+    "ExistingCluster",
+    "ExistingClusterArgs",
+    "GkeCluster",
+    "GkeClusterArgs",
+    "LkeCluster",
+    "LkeClusterArgs",
+    "LocationArgs",
+    "NetworkArgs",
+    "NodePoolArgs",
+]

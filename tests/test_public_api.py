@@ -1,0 +1,300 @@
+"""The public components: Pulumi's analyzer reads them, the committed schema is current, bad args
+fail before anything exists, the fleet path goes through the same args, and every URN of the
+example stacks as deployed before the tokens moved is still reached (same URN or an alias)."""
+
+from __future__ import annotations
+
+import json
+import re
+import runpy
+from typing import Any, get_type_hints
+
+import pulumi
+import pytest
+
+from edgefleet.components.args import ClusterArgs, GkeClusterArgs
+from edgefleet.components.config import load_stack
+from edgefleet.components.index import COMPONENTS, CniInstall, EksCluster, ExistingCluster
+from edgefleet.components.resolve import ArgsError, cluster_args, cluster_from_args
+from edgefleet.components.tokens import PREVIOUS
+from edgefleet.engine import ProgramRun, Registration, run_program, run_under_mocks
+from edgefleet.provider import SCHEMA_FILE, schema, schema_text
+from tests.conftest import KUBECONFIG, REPO, STACKS, source_of, stack_text
+
+EXAMPLE_STACKS = ("dev", "prod", "retail-europe", "retail-asia", "retail-north-america", "retail-global")
+URNS = REPO / "tests" / "data" / "urns"
+
+
+def test_the_analyzer_infers_a_schema_for_every_public_component() -> None:
+    made = schema()
+    assert set(made["resources"]) == {f"edgefleet:index:{c.__name__}" for c in COMPONENTS}
+    assert set(made["resources"]) <= set(PREVIOUS), "every public token keeps an alias from its old one"
+    eks = made["resources"]["edgefleet:index:EksCluster"]
+    assert set(eks["requiredInputs"]) == {"owner", "environment"}
+    assert eks["inputProperties"]["nodePools"]["items"]["$ref"] == "#/types/edgefleet:index:NodePoolArgs"
+    assert set(eks["properties"]) == {"kubeconfig", "endpoint"}
+    existing = made["resources"]["edgefleet:index:ExistingCluster"]
+    assert "plain" not in existing["inputProperties"]["kubeconfig"], "a kubeconfig may be an Output"
+    for token, resource in made["resources"].items():
+        for key, prop in resource["inputProperties"].items():
+            assert prop.get("description"), f"{token}.{key} has no description"
+
+
+def test_the_committed_schema_is_the_one_the_code_gives() -> None:
+    assert SCHEMA_FILE.read_text() == schema_text(), "run `make docs` to regenerate edgefleet/provider/schema.json"
+
+
+def test_the_plugin_manifest_names_the_entry_point() -> None:
+    text = (REPO / "PulumiPlugin.yaml").read_text()
+    assert "name: python" in text
+    main = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("main:"))
+    entry = REPO / main
+    assert entry.is_file()
+    assert "serve()" in entry.read_text()
+
+
+# -- the fleet path is built on the same args ------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_every_example_cluster_round_trips_through_its_public_args(stack: str) -> None:
+    fleet = load_stack(source_of((STACKS / f"Pulumi.{stack}.yaml").read_text(), stack))
+    for cluster in fleet.clusters:
+        kubeconfig = "kubeconfig text" if cluster.spec.kubeconfig else None
+        args = cluster_args(cluster, fleet, kubeconfig)
+        again, one, given = cluster_from_args(cluster.vendor, "resource-name", args, "Test")
+        ignore = {"spec", "config_index"}
+        assert again.model_dump(exclude=ignore) == cluster.model_dump(exclude=ignore), cluster.name
+        assert (one.owner, one.environment, one.tags) == (fleet.owner, fleet.environment, fleet.tags)
+        assert given == kubeconfig
+
+
+# -- bad args fail first, naming the argument ------------------------------------------------------
+
+
+def _registered(program: Any) -> tuple[list[Registration], BaseException | None]:
+    failure: list[BaseException] = []
+
+    def guarded() -> None:
+        try:
+            program()
+        except ArgsError as exc:
+            failure.append(exc)
+
+    run = run_under_mocks(guarded, stack="test", project_dir=REPO)
+    return [r for r in run.registrations if r.type != "pulumi:pulumi:Stack"], (failure[0] if failure else None)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            {
+                "owner": "team",
+                "environment": "dev",
+                "region": "eu-central-1",
+                "node_pools": [{"name": "p", "min": 5, "max": 2}],
+            },
+            "args.node_pools[0]",
+        ),
+        ({"owner": "team", "environment": "dev", "region": "mars-north-1"}, "args.region"),
+        ({"owner": "team", "environment": "dev"}, "needs a `region`"),
+        ({"environment": "dev", "region": "eu-central-1"}, "args.owner"),
+        (
+            {
+                "owner": "team",
+                "environment": "dev",
+                "region": "eu-central-1",
+                "endpoint": {"public": True, "allowed_cidrs": ["10.0.0.300/24"]},
+            },
+            "args.endpoint",
+        ),
+        ({"owner": "team", "environment": "dev", "region": "eu-central-1", "cni": {"plugin": "weave"}}, "args.cni"),
+        ({"owner": "team", "environment": "dev", "region": "eu-central-1", "regoin": "x"}, "args.regoin"),
+    ],
+    ids=["min-above-max", "unknown-region", "no-region", "no-owner", "bad-cidr", "unknown-cni", "typo"],
+)
+def test_a_bad_argument_fails_before_any_resource_with_its_name(args: dict[str, Any], expected: str) -> None:
+    registered, failure = _registered(lambda: EksCluster("edge-1", args))  # type: ignore[arg-type]
+    assert registered == []
+    assert isinstance(failure, ArgsError)
+    assert str(failure).startswith("EksCluster 'edge-1': ")
+    assert expected in str(failure), str(failure)
+    assert "Traceback" not in str(failure)
+
+
+def test_args_that_are_not_a_mapping_are_refused() -> None:
+    registered, failure = _registered(lambda: ExistingCluster("shop", "shop-1"))  # type: ignore[arg-type]
+    assert registered == []
+    assert "args must be a mapping" in str(failure)
+
+
+def test_cni_install_needs_a_provider_and_a_supported_cell() -> None:
+    base: dict[str, Any] = {"cluster": "shop", "vendor": "existing", "plugin": "cilium", "pod_cidr": "10.42.0.0/16"}
+    registered, failure = _registered(lambda: CniInstall("cni", base))  # type: ignore[arg-type]
+    assert registered == []
+    assert "no Kubernetes provider" in str(failure)
+
+    def on_autopilot() -> None:
+        shop = ExistingCluster(
+            "shop", {"owner": "team", "environment": "dev", "location": {"country": "DE", "city": "Berlin"}}
+        )
+        on_aws: Any = {**base, "vendor": "aws", "plugin": "flannel"}
+        CniInstall("cni", on_aws, pulumi.ResourceOptions(provider=shop.provider))
+
+    registered, failure = _registered(on_autopilot)
+    assert "CniInstall 'cni': args.plugin:" in str(failure)
+    assert not [r for r in registered if "CniInstall" in r.type]
+
+    registered, failure = _registered(lambda: CniInstall("cni", {**base, "pod_cidr": "10.42.0.0/33"}))  # type: ignore[arg-type]
+    assert "args.pod_cidr" in str(failure)
+
+
+# -- no replacement for stacks deployed under the old tokens ---------------------------------------
+
+
+def _candidates(registration: Registration, by_urn: dict[str, Registration], memo: dict[str, set[str]]) -> set[str]:
+    """Every URN the engine would match ``registration`` against: its own, its aliases, and its
+    URN under each alias of its parent (the engine's inherited child aliases)."""
+    if registration.urn in memo:
+        return memo[registration.urn]
+    project_stack = registration.urn.split("::")[:2]
+
+    def urn(parent: str | None, type_: str, name: str) -> str:
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                qualified = f"{parent_type}${type_}"
+        return "::".join([*project_stack, qualified, name])
+
+    parents = {registration.parent}
+    if registration.parent in by_urn:
+        parents |= _candidates(by_urn[registration.parent], by_urn, memo)
+    out = {urn(parent, registration.type, registration.name) for parent in parents}
+    for alias in registration.aliases:
+        if len(alias) == 1:
+            out.add(alias[0])
+            continue
+        name, type_, parent, no_parent = alias
+        for p in ({parent} if parent else (set() if no_parent else parents)) or {None}:
+            out.add(urn(p, type_ or registration.type, name or registration.name))
+    memo[registration.urn] = out
+    return out
+
+
+@pytest.mark.parametrize("stack", EXAMPLE_STACKS)
+def test_every_urn_deployed_under_the_old_tokens_is_reached(stack: str) -> None:
+    before = [line for line in (URNS / f"{stack}.txt").read_text().splitlines() if not line.startswith("#")]
+    assert any("edgefleet:fleet:Fleet" in u for u in before)
+    run: ProgramRun = run_program(REPO, source_of((STACKS / f"Pulumi.{stack}.yaml").read_text(), stack))
+    by_urn = {r.urn: r for r in run.registrations}
+    memo: dict[str, set[str]] = {}
+    reached: set[str] = set()
+    for registration in run.registrations:
+        reached |= _candidates(registration, by_urn, memo)
+    missing = [u for u in before if u not in reached]
+    assert missing == [], f"{len(missing)} URNs would be replaced, e.g. {missing[:3]}"
+    # and the URNs themselves did move: without the aliases, they would be replaced
+    assert not any(old in r.urn for r in run.registrations for old in PREVIOUS.values())
+
+
+def test_without_the_alias_the_old_urns_are_not_reached() -> None:
+    # The check above can fail: drop the aliases and the same URNs are missed.
+    run = run_program(REPO, source_of((STACKS / "Pulumi.dev.yaml").read_text(), "dev"))
+    stripped = {
+        r.urn: Registration(**{**r.__dict__, "aliases": ()})
+        for r in run.registrations  # type: ignore[arg-type]
+    }
+    reached: set[str] = set()
+    memo: dict[str, set[str]] = {}
+    for registration in stripped.values():
+        reached |= _candidates(registration, stripped, memo)
+    before = [line for line in (URNS / "dev.txt").read_text().splitlines() if not line.startswith("#")]
+    assert [u for u in before if u not in reached]
+
+
+def test_urn_fixtures_are_the_example_stacks() -> None:
+    assert sorted(p.stem for p in URNS.glob("*.txt")) == sorted(EXAMPLE_STACKS)
+
+
+def test_gke_args_are_cluster_args_plus_gcp_keys() -> None:
+    common, gke = get_type_hints(ClusterArgs), get_type_hints(GkeClusterArgs)
+    assert {k: gke[k] for k in common} == common
+    assert set(gke) - set(common) == {"project", "autopilot"}
+    assert GkeClusterArgs.__required_keys__ == ClusterArgs.__required_keys__
+
+
+# -- a user's own program equals the fleet path ----------------------------------------------------
+
+EXAMPLE = REPO / "examples" / "python"
+EXAMPLE_FLEET = """
+environment: dev
+owner: platform-team
+clusters:
+  - vendor: existing
+    name: store-berlin-01
+    location: {country: DE, city: Berlin}
+    labels: {tier: store}
+    kubeconfig: shopKubeconfig
+    cni: {plugin: calico, pod_cidr: 10.42.0.0/16}
+  - vendor: aws
+    region: eu-central-1
+    labels: {tier: core}
+    cni: {plugin: cilium}
+    node_pools: [{name: general, size: medium, min: 2, max: 4}]
+"""
+
+
+def _comparable(run: ProgramRun) -> dict[str, Any]:
+    """Every resource but the root stack and the Fleet component, with the Fleet's place in the
+    type chain removed from every URN, keyed by that URN."""
+    skip = {"pulumi:pulumi:Stack", "edgefleet:index:Fleet"}
+    out = {}
+    for r in run.registrations:
+        if r.type in skip:
+            continue
+        record = {
+            "type": r.type,
+            "name": r.name,
+            "custom": r.custom,
+            "parent": r.parent,
+            "provider": r.provider,
+            "dependencies": r.dependencies,
+            "protect": r.protect,
+            "inputs": r.inputs,
+            "aliases": r.aliases,
+            "secret_outputs": r.additional_secret_outputs,
+            "ignore_changes": r.ignore_changes,
+        }
+        text = json.dumps(record, sort_keys=True, default=list)
+        text = re.sub(r"urn:pulumi:[a-z-]+::edgefleet::edgefleet:index:Fleet::fleet\b", "ROOT", text)
+        text = re.sub(r"urn:pulumi:[a-z-]+::edgefleet::pulumi:pulumi:Stack::[a-z-]+", "ROOT", text)
+        text = text.replace("edgefleet:index:Fleet$", "")
+        loaded = json.loads(text)
+        out[r.urn.replace("edgefleet:index:Fleet$", "")] = loaded
+    return out
+
+
+def test_a_users_own_program_creates_what_the_fleet_path_creates() -> None:
+    kubeconfig = REPO / "tests" / "data" / "kubeconfig.yaml"
+    text = kubeconfig.read_text() if kubeconfig.is_file() else KUBECONFIG
+    program = EXAMPLE / "__main__.py"
+    own = run_under_mocks(
+        lambda: runpy.run_path(str(program), run_name="__main__"),
+        stack="dev",
+        project_dir=EXAMPLE,
+        config={"edgefleet:shopKubeconfig": text},
+        secret_keys=["edgefleet:shopKubeconfig"],
+    )
+    fleet = run_program(
+        REPO, source_of(stack_text(EXAMPLE_FLEET, f"  edgefleet:shopKubeconfig: {json.dumps(text)}\n"), "dev")
+    )
+    mine, theirs = _comparable(own), _comparable(fleet)
+    assert sorted(mine) == sorted(theirs)
+    for urn in mine:
+        assert mine[urn] == theirs[urn], urn
+    types = {r["type"] for r in mine.values()}
+    assert {"edgefleet:index:EksCluster", "edgefleet:index:ExistingCluster", "edgefleet:index:CniInstall"} <= types
+    assert len([r for r in mine.values() if r["type"] == "edgefleet:index:CniInstall"]) == 2
+    assert own.outputs["kubeconfigs"] is not None

@@ -192,9 +192,238 @@ class CniInstallArgs(TypedDict):
     """Labels on the namespaces it creates."""
 
 
-def without_none(value: dict[str, Any] | None) -> dict[str, Any]:
-    """``value`` without its ``None`` entries (what another language's SDK sends for an unset key)."""
-    return {k: v for k, v in (value or {}).items() if v is not None}
+class PortArgs(TypedDict):
+    """A named container port."""
+
+    name: str
+    """The port's name (an IANA service name)."""
+    port: int
+    """The port number."""
+    protocol: NotRequired[str]
+    """``TCP`` (default), ``UDP`` or ``SCTP``."""
+
+
+class EmptyDirArgs(TypedDict, total=False):
+    """A scratch directory."""
+
+    size_limit: str
+    """Its size limit (``64Mi``)."""
+    medium: str
+    """``Memory`` for a tmpfs."""
+
+
+class VolumeArgs(TypedDict):
+    """A volume: exactly one of ``empty_dir``, ``config_map`` (the workload's config files) or
+    ``secret`` (its secret env values as files)."""
+
+    name: str
+    """The volume's name."""
+    path: str
+    """Where it is mounted."""
+    empty_dir: NotRequired[EmptyDirArgs]
+    """A scratch directory."""
+    config_map: NotRequired[dict[str, str]]
+    """``{}``: the workload's own ConfigMap (its ``config_files``)."""
+    secret: NotRequired[dict[str, str]]
+    """``{}``: the workload's own Secret (its ``secret_env``)."""
+
+
+class ConfigFileArgs(TypedDict):
+    """A file mounted into the workload's containers: its text, or a file inside the project."""
+
+    path: str
+    """Where it is mounted (absolute)."""
+    content: NotRequired[str]
+    """The text."""
+    file: NotRequired[str]
+    """A project-relative file to read the text from."""
+
+
+class ResourcesArgs(TypedDict, total=False):
+    """Per-pod requests, which are also the limits."""
+
+    cpu: str
+    """CPU (``100m`` default)."""
+    memory: str
+    """Memory (``128Mi`` default)."""
+
+
+class HelmArgs(TypedDict):
+    """A Helm chart rendered with ``helm template``."""
+
+    chart: Any
+    """A chart directory in the project (a string), or ``{repo, name, version}`` (an exact version)."""
+    values: NotRequired[dict[str, Any]]
+    """Values, over the values files."""
+    values_files: NotRequired[list[str]]
+    """Project-relative values files, in order."""
+
+
+class OverrideArgs(TypedDict, total=False):
+    """Settings for some locations: ``clusters`` or ``selector``, then what changes there."""
+
+    clusters: list[str]
+    """The clusters it applies to."""
+    selector: dict[str, str]
+    """The cluster labels it applies to."""
+    image: str
+    """The image there."""
+    env: dict[str, str]
+    """Environment variables merged over the workload's."""
+    labels: dict[str, str]
+    """Labels merged over the workload's."""
+    values: dict[str, Any]
+    """A Helm workload's values there, over its own."""
+
+
+class PlacementArgs(TypedDict, total=False):
+    """Where the workload may run (``docs/placement.md``). A component on one cluster checks it
+    there (``residency``, ``requires``) and declares it to the policy pack (``min_vendors``)."""
+
+    strategy: str
+    """``everywhere`` (default), ``latency`` or ``spread``."""
+    clusters: list[str]
+    """The clusters it may run in."""
+    min_locations: int
+    """The fewest locations."""
+    max_locations: int
+    """The most locations."""
+    must_include: list[str]
+    """Clusters it always runs in."""
+    must_exclude: list[str]
+    """Clusters it never runs in."""
+    residency: list[str]
+    """Countries or regions (``EU``, ``DE``) its data may live in."""
+    min_vendors: int
+    """The fewest vendors across its locations."""
+    selector: dict[str, str]
+    """Cluster labels it may run on."""
+    requires: list[str]
+    """Capabilities its clusters need (``network-policy``, ...)."""
+    demand: Any
+    """Where its users are (``preset``, ``points``, ``traffic``, ``prometheus``)."""
+    schedule: Any
+    """Placement per time window."""
+
+
+class RolloutArgs(TypedDict, total=False):
+    """The order in which locations get a new version."""
+
+    canary: list[str]
+    """Clusters that go first."""
+    waves: list[list[str]]
+    """Clusters in waves, each after the one before is ready."""
+
+
+class WorkloadArgs(TypedDict):
+    """A workload, as a ``workloads[]`` entry of the fleet config (``docs/fleet-config.md``): one
+    source (``image`` with ``port``, ``manifests``, ``kustomize`` or ``helm``) and its settings."""
+
+    name: str
+    """The workload's name (its namespace)."""
+    image: NotRequired[str]
+    """A container image, pinned by digest or an exact tag."""
+    port: NotRequired[int]
+    """The port the image serves on."""
+    manifests: NotRequired[str]
+    """A project directory of Kubernetes YAML."""
+    kustomize: NotRequired[str]
+    """A project directory with a kustomization."""
+    helm: NotRequired[HelmArgs]
+    """A Helm chart."""
+    scale_target: NotRequired[str]
+    """``Kind/name`` of the object whose replicas edgefleet sets."""
+    replicas: NotRequired[int]
+    """Replicas across its locations (default 2)."""
+    min_replicas_per_location: NotRequired[int]
+    """The fewest replicas in one location (default 1)."""
+    resources: NotRequired[ResourcesArgs]
+    """Per-pod CPU and memory."""
+    expose: NotRequired[str]
+    """``internal`` (default) or ``public`` (a load balancer)."""
+    probe_path: NotRequired[str]
+    """The HTTP path of its readiness probe and health checks."""
+    egress_cidrs: NotRequired[list[str]]
+    """Address ranges it may connect to (default: none outside the cluster)."""
+    placement: NotRequired[PlacementArgs]
+    """Where it may run."""
+    rollout: NotRequired[RolloutArgs]
+    """The order of its locations in a rollout."""
+    dns_name: NotRequired[str]
+    """Its DNS label (default: the name)."""
+    env: NotRequired[dict[str, str]]
+    """Environment variables."""
+    config_files: NotRequired[list[ConfigFileArgs]]
+    """Files mounted into its containers."""
+    command: NotRequired[list[str]]
+    """The container's command."""
+    args: NotRequired[list[str]]
+    """The container's arguments."""
+    ports: NotRequired[list[PortArgs]]
+    """More named ports."""
+    volumes: NotRequired[list[VolumeArgs]]
+    """Volumes."""
+    overrides: NotRequired[list[OverrideArgs]]
+    """Settings for some locations."""
+
+
+class WorkloadClusterArgs(TypedDict):
+    """The cluster a workload goes to: its entry as given to the cluster component (without
+    owner, environment, tags and kubeconfig), plus its ``vendor``. Overrides, capabilities and the
+    ``EDGEFLEET_*`` variables read it. The Kubernetes provider comes from the options."""
+
+    name: str
+    """The cluster's name."""
+    vendor: str
+    """``aws``, ``gcp``, ``azure``, ``linode``, ``digitalocean`` or ``existing``."""
+    region: NotRequired[str]
+    """The vendor's region (cloud clusters)."""
+    location: NotRequired[LocationArgs]
+    """Where it is (existing clusters)."""
+    labels: NotRequired[dict[str, str]]
+    """Its labels (override selectors match them)."""
+    cni: NotRequired[CniArgs]
+    """Its CNI (decides the capabilities a workload may require)."""
+    project: NotRequired[str]
+    """GCP: the project."""
+    autopilot: NotRequired[bool]
+    """GCP: Autopilot."""
+    endpoint: NotRequired[EndpointArgs]
+    """As given to the cluster component (checked, not used here)."""
+    kubernetes_version: NotRequired[str]
+    """As given to the cluster component (checked, not used here)."""
+    node_pools: NotRequired[list[NodePoolArgs]]
+    """As given to the cluster component (checked, not used here)."""
+    network: NotRequired[NetworkArgs]
+    """As given to the cluster component (checked, not used here)."""
+    protect: NotRequired[bool]
+    """As given to the cluster component (checked, not used here)."""
+
+
+class EdgeWorkloadArgs(TypedDict):
+    """A workload's objects in one cluster: its namespace (Pod Security ``restricted``), the
+    workload, a PodDisruptionBudget and default-deny NetworkPolicies. The Kubernetes provider comes
+    from the options (``provider=`` the cluster's); ``depends_on`` there is what its Deployment
+    waits for (an earlier rollout wave)."""
+
+    owner: str
+    """The owning team: a label on every object."""
+    environment: str
+    """``dev``, ``staging``, ``prod``, ..."""
+    cluster: WorkloadClusterArgs
+    """The cluster it goes to."""
+    workload: WorkloadArgs
+    """The workload."""
+    replicas: NotRequired[int]
+    """Its replicas in this cluster (default: the workload's ``replicas``)."""
+    steered: NotRequired[bool]
+    """A public workload whose address a ``DnsSteering`` health-checks on its ``probe_path``
+    (what a fleet with ``traffic`` does); allows ``dns_name``."""
+    secret_env: NotRequired[dict[str, pulumi.Input[str]]]
+    """Secret environment variables: name to value (kept secret, in the workload's own Secret)."""
+    project_dir: NotRequired[str]
+    """Where the workload's project files are (``manifests``, ``helm``, ``config_files[].file``);
+    default: the program's directory."""
 
 
 __all__ = [
@@ -202,13 +431,25 @@ __all__ = [
     "ClusterArgs",
     "CniArgs",
     "CniInstallArgs",
+    "ConfigFileArgs",
     "DoksClusterArgs",
+    "EdgeWorkloadArgs",
     "EksClusterArgs",
+    "EmptyDirArgs",
     "EndpointArgs",
     "ExistingClusterArgs",
     "GkeClusterArgs",
+    "HelmArgs",
     "LkeClusterArgs",
     "LocationArgs",
     "NetworkArgs",
     "NodePoolArgs",
+    "OverrideArgs",
+    "PlacementArgs",
+    "PortArgs",
+    "ResourcesArgs",
+    "RolloutArgs",
+    "VolumeArgs",
+    "WorkloadArgs",
+    "WorkloadClusterArgs",
 ]

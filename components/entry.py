@@ -185,7 +185,7 @@ def _placement_time(config: pulumi.Config) -> datetime:
 def build(project_dir: Path) -> Fleet:
     """Read the config, build the fleet, export its outputs (kubeconfigs as secrets)."""
     spec, secrets, scope = read_fleet(project_dir)
-    fleet = Fleet("fleet", FleetArgs(spec=spec, secrets=secrets, scope=scope))
+    fleet = Fleet("fleet", FleetArgs(spec=spec, secrets=secrets, scope=scope, project_dir=project_dir))
     pulumi.export(
         "clusters",
         {name: {"vendor": c.vendor, "region": c.region, "endpoint": c.endpoint} for name, c in fleet.clusters.items()},

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
 
 import pulumi
 
+from edgefleet.components.args import EdgeWorkloadArgs
 from edgefleet.components.clusters import VENDORS, ClusterFactory
 from edgefleet.components.config.model import FleetSpec, Vendor, Workload
 from edgefleet.components.config.slices import SliceScope
 from edgefleet.components.contract import KubernetesCluster
 from edgefleet.components.netcheck import Netcheck, NetcheckArgs
-from edgefleet.components.resolve import cluster_args
+from edgefleet.components.resolve import cluster_args, workload_args
 from edgefleet.components.tokens import FLEET, aliased
 from edgefleet.components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
-from edgefleet.components.workloads import EdgeWorkload, EdgeWorkloadArgs, Site
+from edgefleet.components.workloads import EdgeWorkload
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,8 @@ class FleetArgs:
     secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
     vendors: Mapping[Vendor, ClusterFactory] = field(default_factory=lambda: dict(VENDORS))
     scope: SliceScope | None = None
+    # Where the fleet's project files are (manifests, charts, config files); None: the working directory.
+    project_dir: Path | None = None
 
 
 def cluster_labels(spec: FleetSpec, cluster: str) -> dict[str, str]:
@@ -91,6 +96,7 @@ class Fleet(pulumi.ComponentResource):
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         spec = args.spec
         scope = args.scope
+        self.project_dir = args.project_dir
         super().__init__(FLEET, name, slice_facts(spec, scope), aliased(FLEET, opts))
 
         def here(cluster: str) -> bool:
@@ -161,33 +167,16 @@ class Fleet(pulumi.ComponentResource):
     ) -> pulumi.Resource:
         """The workload's EdgeWorkload on one cluster; its Deployment (what a later wave waits for)."""
         cluster = spec.cluster(cluster_name)
+        # Through the public API: the workload on this cluster as EdgeWorkload's args.
         made = EdgeWorkload(
             f"{workload.spec.name}-{cluster_name}",
-            EdgeWorkloadArgs(
-                workload=workload.spec,
-                cluster=cluster_name,
-                replicas=replicas,
-                allowed_countries=workload.allowed_countries,
-                provider=self.clusters[cluster_name].provider,
-                labels=cluster_labels(spec, cluster_name),
-                vendor=cluster.vendor.value,
-                depends_on=earlier,
-                site=Site(
-                    cluster=cluster_name,
-                    vendor=cluster.vendor.value,
-                    region=cluster.region,
-                    country=cluster.location.country,
-                    city=cluster.location.city,
-                    environment=spec.environment,
-                ),
-                settings=workload.settings_for(cluster_name),
-                config_files=workload.config_files,
-                manifests=workload.objects_for(cluster_name),
-                scale_target=workload.scale_target,
-                public_service=workload.public_service,
-                secret_env={name: secrets[key] for name, key in sorted(workload.spec.secret_env.items())},
+            cast(
+                "EdgeWorkloadArgs",
+                workload_args(workload, cluster, spec, replicas, secrets=secrets, project_dir=self.project_dir),
             ),
-            pulumi.ResourceOptions(parent=self),
+            pulumi.ResourceOptions(
+                parent=self, provider=self.clusters[cluster_name].provider, depends_on=list(earlier) or None
+            ),
         )
         self.workloads[(workload.spec.name, cluster_name)] = made
         return made.deployment

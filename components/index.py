@@ -15,15 +15,27 @@ from edgefleet.components.args import (
     ClusterArgs,
     CniArgs,
     CniInstallArgs,
+    ConfigFileArgs,
     DoksClusterArgs,
+    EdgeWorkloadArgs,
     EksClusterArgs,
+    EmptyDirArgs,
     EndpointArgs,
     ExistingClusterArgs,
     GkeClusterArgs,
+    HelmArgs,
     LkeClusterArgs,
     LocationArgs,
     NetworkArgs,
     NodePoolArgs,
+    OverrideArgs,
+    PlacementArgs,
+    PortArgs,
+    ResourcesArgs,
+    RolloutArgs,
+    VolumeArgs,
+    WorkloadArgs,
+    WorkloadClusterArgs,
 )
 from edgefleet.components.clusters.aws import EksCluster
 from edgefleet.components.clusters.azure import AksCluster
@@ -33,9 +45,19 @@ from edgefleet.components.clusters.gcp import GkeCluster
 from edgefleet.components.clusters.linode import LkeCluster
 from edgefleet.components.cni.install import CniInstall
 from edgefleet.components.resolve import ArgsError
+from edgefleet.components.workloads import EdgeWorkload
 
 # The components the package serves, in the order the docs list them.
-COMPONENTS = (EksCluster, GkeCluster, AksCluster, LkeCluster, DoksCluster, ExistingCluster, CniInstall)
+COMPONENTS = (
+    EksCluster,
+    GkeCluster,
+    AksCluster,
+    LkeCluster,
+    DoksCluster,
+    ExistingCluster,
+    CniInstall,
+    EdgeWorkload,
+)
 
 __all__ = [
     "COMPONENTS",
@@ -46,18 +68,31 @@ __all__ = [
     "CniArgs",
     "CniInstall",
     "CniInstallArgs",
+    "ConfigFileArgs",
     "DoksCluster",
     "DoksClusterArgs",
+    "EdgeWorkload",
+    "EdgeWorkloadArgs",
     "EksCluster",
     "EksClusterArgs",
+    "EmptyDirArgs",
     "EndpointArgs",
     "ExistingCluster",
     "ExistingClusterArgs",
     "GkeCluster",
     "GkeClusterArgs",
+    "HelmArgs",
     "LkeCluster",
     "LkeClusterArgs",
     "LocationArgs",
     "NetworkArgs",
     "NodePoolArgs",
+    "OverrideArgs",
+    "PlacementArgs",
+    "PortArgs",
+    "ResourcesArgs",
+    "RolloutArgs",
+    "VolumeArgs",
+    "WorkloadArgs",
+    "WorkloadClusterArgs",
 ]

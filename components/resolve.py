@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi_kubernetes as k8s
+from pydantic import ValidationError
 
 from edgefleet.components.config.errors import ConfigError, ConfigIssue
-from edgefleet.components.config.model import Cluster, FleetSpec, Vendor
+from edgefleet.components.config.model import Cluster, FleetSpec, PlacementSpec, RolloutSpec, Vendor, Workload
 from edgefleet.components.config.parse import parse_fleet
 
 # An existing cluster's kubeconfig arrives as a value; the fleet config names it by config key.
@@ -104,3 +107,180 @@ def cluster_args(cluster: Cluster, fleet: FleetSpec, kubeconfig: pulumi.Input[st
 def cluster_labels(owner: str, environment: str, cluster: str) -> dict[str, str]:
     """Labels every Kubernetes object edgefleet creates in ``cluster`` carries."""
     return {"owner": owner, "environment": environment, "edgefleet-cluster": cluster}
+
+
+# -- resource options ------------------------------------------------------------------------------
+
+
+def kubernetes_provider(opts: pulumi.ResourceOptions | None) -> k8s.Provider | None:
+    """The Kubernetes provider the options give a component: ``provider``, a ``providers``
+    entry, or the parent's."""
+    if opts is None:
+        return None
+    if isinstance(opts.provider, k8s.Provider):
+        return opts.provider
+    providers = opts.providers
+    found = (
+        providers.get("kubernetes")
+        if isinstance(providers, Mapping)
+        else next((p for p in providers or () if isinstance(p, k8s.Provider)), None)
+    )
+    if found is None and opts.parent is not None:
+        found = opts.parent.get_provider("kubernetes::")
+    return found if isinstance(found, k8s.Provider) else None
+
+
+def depends_on_of(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
+    """The resources the options say must exist first."""
+    waits = opts.depends_on if opts is not None else None
+    if isinstance(waits, pulumi.Resource):
+        return [waits]
+    if isinstance(waits, list | tuple):
+        return [w for w in waits if isinstance(w, pulumi.Resource)]
+    return []
+
+
+# -- workloads -------------------------------------------------------------------------------------
+
+# The cluster entry keys a workload's resolution reads (the rest are the cluster component's).
+_WORKLOAD_CLUSTER_KEYS = (
+    "name", "vendor", "region", "location", "labels", "cni", "project", "autopilot",
+    "endpoint", "kubernetes_version", "node_pools", "network", "protect",
+)  # fmt: skip
+
+
+def workload_from_args(
+    resource_name: str, args: object, component: str = "EdgeWorkload"
+) -> tuple[Workload, Cluster, FleetSpec, dict[str, Any]]:
+    """Validate an EdgeWorkload's public args as a one-cluster fleet: the resolved workload, its
+    cluster, the fleet (owner, environment) and the secret values by variable, or ``ArgsError``.
+
+    Placement and rollout name the whole fleet's clusters: the workload is resolved as placed on
+    this cluster alone, and its own ``placement`` (validated) is kept for what the component
+    declares (``min_vendors``, ``requires``, residency). Overrides for other clusters are left out
+    (they change nothing here)."""
+    if not isinstance(args, Mapping):
+        raise ArgsError(
+            f"{component} {resource_name!r}: args must be a mapping (EdgeWorkloadArgs), got {type(args).__name__}"
+        )
+    secret_values = args.get("secret_env") or {}
+    plain = _plain({k: v for k, v in args.items() if k != "secret_env"})
+    unknown = sorted(set(plain) - {"owner", "environment", "cluster", "workload", "replicas", "steered", "project_dir"})
+    problems = [ConfigIssue(f"fleet.{key}", "not an EdgeWorkload argument; remove it") for key in unknown]
+    cluster = plain.get("cluster")
+    workload = plain.get("workload")
+    if not isinstance(cluster, Mapping):
+        problems.append(
+            ConfigIssue("fleet.cluster", "give the cluster it goes to: `{name, vendor, region or location}`")
+        )
+        cluster = {}
+    if not isinstance(workload, Mapping):
+        problems.append(ConfigIssue("fleet.workload", "give the workload (a fleet config `workloads[]` entry)"))
+        workload = {}
+    if not isinstance(secret_values, Mapping):
+        problems.append(ConfigIssue("fleet.secret_env", "give a mapping of variable name to secret value"))
+        secret_values = {}
+    if problems:
+        raise _fail(component, resource_name, problems)
+    name = cluster.get("name")
+    entry = {k: v for k, v in cluster.items() if k in _WORKLOAD_CLUSTER_KEYS}
+    extra = sorted(set(cluster) - set(_WORKLOAD_CLUSTER_KEYS))
+    if extra:
+        raise _fail(
+            component, resource_name, [ConfigIssue(f"fleet.cluster.{k}", "not read here; remove it") for k in extra]
+        )
+    if "secret_env" in workload:
+        raise _fail(
+            component,
+            resource_name,
+            [ConfigIssue("fleet.workload.secret_env", "give the secret values as `secret_env` beside `workload`")],
+        )
+    placement = workload.get("placement") or {}
+    own = {k: v for k, v in workload.items() if k not in ("placement", "rollout", "overrides")}
+    own["placement"] = {
+        "strategy": "pinned",
+        "clusters": [name],
+        **{k: placement[k] for k in ("residency", "requires") if isinstance(placement, Mapping) and k in placement},
+    }
+    if "replicas" in plain:
+        own["replicas"] = plain["replicas"]
+    overrides = workload.get("overrides")
+    if isinstance(overrides, list):
+        own["overrides"] = [
+            o for o in overrides if not isinstance(o, Mapping) or "clusters" not in o or name in (o["clusters"] or ())
+        ]
+    if secret_values:
+        own["secret_env"] = {variable: _secret_key(i) for i, variable in enumerate(sorted(secret_values))}
+    raw: dict[str, Any] = {
+        "owner": plain.get("owner"),
+        "environment": plain.get("environment"),
+        "clusters": [entry],
+        "workloads": [own],
+        "netcheck": {"enabled": False},
+    }
+    if plain.get("steered") is True:
+        raw["traffic"] = STEERED
+    project = plain.get("project_dir")
+    try:
+        fleet = parse_fleet(
+            raw, available_keys=None, project_dir=Path(project) if isinstance(project, str) else Path.cwd()
+        )
+        kept = PlacementSpec.model_validate(placement)
+    except ConfigError as exc:
+        raise _fail(component, resource_name, [_workload_path(i) for i in exc.issues]) from None
+    except ValidationError as exc:
+        issues = [
+            ConfigIssue("fleet.workload.placement." + ".".join(map(str, e["loc"])), e["msg"]) for e in exc.errors()
+        ]
+        raise _fail(component, resource_name, issues) from None
+    (resolved,) = fleet.workloads
+    spec = resolved.spec.model_copy(update={"placement": kept, "rollout": RolloutSpec()})
+    resolved = resolved.model_copy(update={"spec": spec})
+    return resolved, fleet.clusters[0], fleet, dict(secret_values)
+
+
+# What a one-cluster fleet says about DNS when the workload is steered: only that there is a
+# `traffic` block (its zone and provider are the DnsSteering's business, not the workload's).
+STEERED: dict[str, Any] = {"provider": "route53", "zone": "steered.invalid", "zone_id": "Z0000000000000000000"}
+
+
+def _secret_key(index: int) -> str:
+    """A config-key-shaped name for the parser (the values come with the args)."""
+    return f"secret{index}"
+
+
+def _workload_path(issue: ConfigIssue) -> ConfigIssue:
+    """A one-cluster fleet's issue at the EdgeWorkload argument it came from."""
+    path = re.sub(r"^fleet\.workloads\[0\]", "fleet.workload", issue.path)
+    path = re.sub(r"^fleet\.clusters\[0\]", "fleet.cluster", path)
+    return ConfigIssue(path, issue.message, issue.position)
+
+
+def workload_args(
+    workload: Workload,
+    cluster: Cluster,
+    fleet: FleetSpec,
+    replicas: int,
+    *,
+    secrets: Mapping[str, pulumi.Input[str]],
+    project_dir: Path | None,
+) -> dict[str, Any]:
+    """A fleet's workload on one of its clusters as EdgeWorkload's public args."""
+    entry = workload.spec.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    entry.pop("secret_env", None)
+    cluster_entry = {k: v for k, v in cluster_args(cluster, fleet, None).items() if k in _WORKLOAD_CLUSTER_KEYS}
+    cluster_entry["vendor"] = cluster.vendor.value
+    out: dict[str, Any] = {
+        "owner": fleet.owner,
+        "environment": fleet.environment,
+        "cluster": cluster_entry,
+        "workload": entry,
+        "replicas": replicas,
+    }
+    if workload.hostname is not None:
+        out["steered"] = True
+    if workload.spec.secret_env:
+        out["secret_env"] = {name: secrets[key] for name, key in sorted(workload.spec.secret_env.items())}
+    if project_dir is not None:
+        out["project_dir"] = str(project_dir)
+    return out

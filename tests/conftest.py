@@ -7,12 +7,15 @@ import os
 import shutil
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
 from edgefleet.components.config import FleetSpec, load_stack, parse_stack_text
+from edgefleet.components.config.model import WorkloadSpec
 from edgefleet.components.config.source import StackSource
+from edgefleet.components.placement import catalog
 from edgefleet.engine import ProgramRun, run_program
 
 # CI (.ci/run sets HYPOTHESIS_PROFILE=ci) replays the same examples every run, so a red build is
@@ -77,3 +80,25 @@ def plan_text(text: str, stack: str = "test") -> tuple[FleetSpec, ProgramRun]:
 def dev_plan() -> tuple[FleetSpec, ProgramRun]:
     """The example dev stack, planned once per session."""
     return plan_text((STACKS / "Pulumi.dev.yaml").read_text(), "dev")
+
+
+def workload_on(spec: WorkloadSpec, cluster: str, vendor: str, replicas: int) -> dict[str, Any]:
+    """EdgeWorkload's public args for ``spec`` on a cluster of ``vendor`` (its first catalog region,
+    or a shop in Hamburg)."""
+    entry: dict[str, Any] = {"name": cluster, "vendor": vendor}
+    if vendor == "existing":
+        entry["location"] = {"city": "Hamburg", "country": "DE"}
+        entry["cni"] = {"plugin": "calico", "installed": True}
+    else:
+        entry["region"] = catalog.regions(vendor)[0].id
+    if vendor == "gcp":
+        entry["project"] = "acme-edge"
+    if vendor in ("linode", "digitalocean"):  # their API servers are always public
+        entry["endpoint"] = {"public": True, "allowed_cidrs": ["198.51.100.0/24"]}
+    return {
+        "owner": "platform-team",
+        "environment": "test",
+        "cluster": entry,
+        "workload": spec.model_dump(mode="json", exclude_unset=True),
+        "replicas": replicas,
+    }

@@ -243,6 +243,15 @@ clusters:
     labels: {tier: core}
     cni: {plugin: cilium}
     node_pools: [{name: general, size: medium, min: 2, max: 4}]
+workloads:
+  - name: price-board
+    image: ghcr.io/acme/price-board:1.2.0
+    port: 8080
+    probe_path: /healthz
+    env: {CURRENCY: EUR}
+    replicas: 2
+    secret_env: {API_TOKEN: priceBoardToken}
+    placement: {strategy: pinned, clusters: [store-berlin-01]}
 """
 
 
@@ -284,17 +293,22 @@ def test_a_users_own_program_creates_what_the_fleet_path_creates() -> None:
         lambda: runpy.run_path(str(program), run_name="__main__"),
         stack="dev",
         project_dir=EXAMPLE,
-        config={"edgefleet:shopKubeconfig": text},
-        secret_keys=["edgefleet:shopKubeconfig"],
+        config={"edgefleet:shopKubeconfig": text, "edgefleet:priceBoardToken": "s3cret"},
+        secret_keys=["edgefleet:shopKubeconfig", "edgefleet:priceBoardToken"],
     )
-    fleet = run_program(
-        REPO, source_of(stack_text(EXAMPLE_FLEET, f"  edgefleet:shopKubeconfig: {json.dumps(text)}\n"), "dev")
-    )
+    keys = f"  edgefleet:shopKubeconfig: {json.dumps(text)}\n  edgefleet:priceBoardToken: s3cret\n"
+    fleet = run_program(REPO, source_of(stack_text(EXAMPLE_FLEET, keys), "dev"))
     mine, theirs = _comparable(own), _comparable(fleet)
     assert sorted(mine) == sorted(theirs)
     for urn in mine:
         assert mine[urn] == theirs[urn], urn
     types = {r["type"] for r in mine.values()}
-    assert {"edgefleet:index:EksCluster", "edgefleet:index:ExistingCluster", "edgefleet:index:CniInstall"} <= types
+    assert {
+        "edgefleet:index:EksCluster",
+        "edgefleet:index:ExistingCluster",
+        "edgefleet:index:CniInstall",
+        "edgefleet:index:EdgeWorkload",
+    } <= types
+    assert any(r["type"] == "kubernetes:apps/v1:Deployment" for r in mine.values())
     assert len([r for r in mine.values() if r["type"] == "edgefleet:index:CniInstall"]) == 2
     assert own.outputs["kubeconfigs"] is not None

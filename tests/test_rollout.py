@@ -17,10 +17,10 @@ import pulumi_kubernetes as k8s
 import pytest
 
 from edgefleet.components.config.model import Expose, WorkloadSpec
-from edgefleet.components.workloads import EdgeWorkload, EdgeWorkloadArgs
+from edgefleet.components.workloads import EdgeWorkload
 from edgefleet.engine import ProgramRun, Registration, run_under_mocks
 from tests.clusters.support import Built, build
-from tests.conftest import REPO
+from tests.conftest import REPO, workload_on
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CNI = {"plugin": "calico", "installed": True}
@@ -125,16 +125,8 @@ def _component_run(later: Sequence[str]) -> tuple[ProgramRun, dict[str, EdgeWork
         for cluster in ("one", *later):
             made[cluster] = EdgeWorkload(
                 f"api-{cluster}",
-                EdgeWorkloadArgs(
-                    workload=spec,
-                    cluster=cluster,
-                    replicas=1,
-                    allowed_countries=None,
-                    provider=provider,
-                    labels={},
-                    vendor="existing",
-                    depends_on=list(before),
-                ),
+                workload_on(spec, cluster, "existing", 1),  # type: ignore[arg-type]
+                pulumi.ResourceOptions(provider=provider, depends_on=list(before) or None),
             )
             before = [made[cluster].deployment]
 

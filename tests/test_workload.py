@@ -14,11 +14,11 @@ from pulumi_kubernetes.core.v1.outputs import LoadBalancerIngress, LoadBalancerS
 
 from edgefleet.components.config import FleetSpec
 from edgefleet.components.config.model import Expose, Vendor, WorkloadSpec
-from edgefleet.components.workloads import EdgeWorkload, EdgeWorkloadArgs, ingress_address, load_balancer_annotations
+from edgefleet.components.workloads import EdgeWorkload, ingress_address, load_balancer_annotations
 from edgefleet.engine import ProgramRun, run_under_mocks
 from edgefleet.mocks import _documentation_ip
 from tests.clusters.support import build
-from tests.conftest import REPO, plan_text, stack_text
+from tests.conftest import REPO, plan_text, stack_text, workload_on
 
 FLEET = """
 environment: test
@@ -197,15 +197,8 @@ def per_vendor() -> PerVendor:
         for key, vendor, spec in targets:
             made[key] = EdgeWorkload(
                 key,
-                EdgeWorkloadArgs(
-                    workload=spec,
-                    cluster=key,
-                    replicas=2,
-                    allowed_countries=None,
-                    provider=provider,
-                    labels={},
-                    vendor=vendor,
-                ),
+                workload_on(spec, key, vendor, 2),  # type: ignore[arg-type]
+                pulumi.ResourceOptions(provider=provider),
             )
 
     return PerVendor(run_under_mocks(program, stack="test", project_dir=REPO), made)

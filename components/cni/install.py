@@ -27,7 +27,7 @@ from edgefleet.components.config.model import (
     _Model,
 )
 from edgefleet.components.contract import CniInstaller
-from edgefleet.components.resolve import ArgsError
+from edgefleet.components.resolve import ArgsError, depends_on_of, kubernetes_provider
 from edgefleet.components.tokens import CNI_INSTALL, aliased
 
 # Releases are named after their chart (no random suffix), so a preview never shows a rename.
@@ -47,37 +47,9 @@ class _Plain(_Model):
     labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
 
 
-def _kubernetes_provider(opts: pulumi.ResourceOptions | None) -> k8s.Provider | None:
-    """The Kubernetes provider the options give a component: ``provider``, a ``providers``
-    entry, or the parent's."""
-    if opts is None:
-        return None
-    if isinstance(opts.provider, k8s.Provider):
-        return opts.provider
-    providers = opts.providers
-    found = (
-        providers.get("kubernetes")
-        if isinstance(providers, Mapping)
-        else next((p for p in providers or () if isinstance(p, k8s.Provider)), None)
-    )
-    if found is None and opts.parent is not None:
-        found = opts.parent.get_provider("kubernetes::")
-    return found if isinstance(found, k8s.Provider) else None
-
-
 def release_name(chart: Chart) -> str:
     """The Helm release name of a chart (the chart name; CRD charts get a short one)."""
     return "calico-crds" if chart.chart.startswith("crd.") else chart.chart
-
-
-def _depends_on(opts: pulumi.ResourceOptions | None) -> list[pulumi.Resource]:
-    """The resources the options say must exist first (the children wait for them too)."""
-    waits = opts.depends_on if opts is not None else None
-    if isinstance(waits, pulumi.Resource):
-        return [waits]
-    if isinstance(waits, list | tuple):
-        return [w for w in waits if isinstance(w, pulumi.Resource)]
-    return []
 
 
 class CniInstall(pulumi.ComponentResource):
@@ -100,13 +72,13 @@ class CniInstall(pulumi.ComponentResource):
             cell = matrix.resolve(valid.vendor, valid.plugin, valid.mode, autopilot=valid.autopilot)
         except matrix.UnsupportedCni as exc:
             raise ArgsError(f"CniInstall {name!r}: args.plugin: {exc}") from None
-        provider = _kubernetes_provider(opts)
+        provider = kubernetes_provider(opts)
         if provider is None:
             raise ArgsError(
                 f"CniInstall {name!r}: no Kubernetes provider; give the cluster's: "
                 "opts=ResourceOptions(provider=cluster.provider)"
             )
-        depends_on = _depends_on(opts)
+        depends_on = depends_on_of(opts)
         context = ValuesContext(
             cluster=valid.cluster, pod_cidr=valid.pod_cidr, api_host=args.get("api_host"), hubble=valid.hubble
         )

@@ -2,10 +2,10 @@
 
 from edgefleet.components.workloads.edge_workload import (
     EdgeWorkload,
-    EdgeWorkloadArgs,
+    ResolvedWorkloadArgs,
     Site,
     ingress_address,
     load_balancer_annotations,
 )
 
-__all__ = ["EdgeWorkload", "EdgeWorkloadArgs", "Site", "ingress_address", "load_balancer_annotations"]
+__all__ = ["EdgeWorkload", "ResolvedWorkloadArgs", "Site", "ingress_address", "load_balancer_annotations"]

@@ -21,8 +21,7 @@ dicts, which the SDK serializes without first turning each nested Args object ba
 (a Deployment's inputs serialize about a quarter faster; benchmarks/README.md, "Plan scale").
 """
 
-from __future__ import annotations
-
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import cast
@@ -53,6 +52,7 @@ from pulumi_kubernetes.networking.v1 import (
 )
 from pulumi_kubernetes.policy.v1 import PodDisruptionBudgetSpecArgsDict
 
+from edgefleet.components.args import EdgeWorkloadArgs
 from edgefleet.components.config import manifests as user_manifests
 from edgefleet.components.config.application import MAIN_PORT_NAME, SECRET_KEYS_ANNOTATION, files_checksum
 from edgefleet.components.config.model import (
@@ -62,6 +62,13 @@ from edgefleet.components.config.model import (
     ResolvedFile,
     Vendor,
     WorkloadSpec,
+)
+from edgefleet.components.resolve import (
+    ArgsError,
+    cluster_labels,
+    depends_on_of,
+    kubernetes_provider,
+    workload_from_args,
 )
 from edgefleet.components.tokens import EDGE_WORKLOAD, aliased
 from edgefleet.components.workloads.manifest_objects import POD_INPUT_KINDS, register
@@ -116,7 +123,7 @@ def files_name(workload: str) -> str:
 
 
 @dataclass(frozen=True)
-class EdgeWorkloadArgs:
+class ResolvedWorkloadArgs:
     """A workload, the cluster it goes to, its replica count there, that cluster's provider and
     vendor, and the Deployments of the previous rollout wave (none for the first wave). ``site``
     is where it runs (the ``EDGEFLEET_*`` variables; None: none are set), ``settings`` its image,
@@ -343,39 +350,90 @@ def _volumes(spec: WorkloadSpec, workload: str, files: bool) -> list[VolumeArgsD
     return out
 
 
+def resolved_workload_args(
+    name: str, args: object, opts: pulumi.ResourceOptions | None, component: str = "EdgeWorkload"
+) -> ResolvedWorkloadArgs:
+    """EdgeWorkload's public args, validated as a one-cluster fleet (``components/resolve.py``),
+    with the provider and what the Deployment waits for from the options; ``ArgsError`` first."""
+    workload, cluster, fleet, secrets = workload_from_args(name, args, component)
+    provider = kubernetes_provider(opts)
+    if provider is None:
+        raise ArgsError(
+            f"{component} {name!r}: no Kubernetes provider; give the cluster's: opts=ResourceOptions(provider=cluster.provider)"
+        )
+    here = cluster.name
+    return ResolvedWorkloadArgs(
+        workload=workload.spec,
+        cluster=here,
+        replicas=dict(workload.replicas)[here],
+        allowed_countries=workload.allowed_countries,
+        provider=provider,
+        labels=cluster_labels(fleet.owner, fleet.environment, here),
+        vendor=cluster.vendor.value,
+        depends_on=tuple(depends_on_of(opts)),
+        site=Site(
+            cluster=here,
+            vendor=cluster.vendor.value,
+            region=cluster.region,
+            country=cluster.location.country,
+            city=cluster.location.city,
+            environment=fleet.environment,
+        ),
+        settings=workload.settings_for(here),
+        config_files=workload.config_files,
+        manifests=workload.objects_for(here),
+        scale_target=workload.scale_target,
+        public_service=workload.public_service,
+        secret_env={variable: secrets[variable] for variable in sorted(workload.spec.secret_env)},
+    )
+
+
 class EdgeWorkload(pulumi.ComponentResource):
-    """A workload's Kubernetes objects in one cluster, all through that cluster's provider."""
+    """A workload's Kubernetes objects in one cluster: its namespace (Pod Security ``restricted``),
+    its Deployment and Service (or its own manifests, kustomization or chart), a
+    PodDisruptionBudget and default-deny NetworkPolicies, all through the cluster's provider
+    (``provider=`` in the options). ``depends_on`` in the options is what its Deployment waits for
+    (an earlier rollout wave); nothing else waits."""
+
+    endpoint: pulumi.Output[str]
+    """The address its users connect to: the load balancer's host name or IP (public workloads),
+    else empty."""
 
     def __init__(self, name: str, args: EdgeWorkloadArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        spec = args.workload
+        resolved = resolved_workload_args(name, args, opts)  # before any resource
+        # Only the Deployment waits for `depends_on` (below); the component itself does not.
+        own = copy.copy(opts) if opts is not None else None
+        if own is not None:
+            own.depends_on = None
+        spec = resolved.workload
         # Plain facts about the placement, as component inputs: what the policy pack checks
         # (residency, capabilities, exposure) without reading edgefleet's config.
         facts = {
             "workload": spec.name,
-            "cluster": args.cluster,
-            "replicas": args.replicas,
+            "cluster": resolved.cluster,
+            "replicas": resolved.replicas,
             "expose": spec.expose.value,
             "requires": [c.value for c in spec.placement.requires],
-            "allowedCountries": list(args.allowed_countries) if args.allowed_countries is not None else None,
+            "allowedCountries": list(resolved.allowed_countries) if resolved.allowed_countries is not None else None,
             "minVendors": spec.placement.min_vendors,
             "probePath": spec.probe_path,
         }
-        super().__init__(EDGE_WORKLOAD, name, facts, aliased(EDGE_WORKLOAD, opts))
+        super().__init__(EDGE_WORKLOAD, name, facts, aliased(EDGE_WORKLOAD, own))
         wl = spec.name
         select = selector_labels(wl)
-        settings = args.settings or LocationSettings(
-            cluster=args.cluster, image=spec.image, env=dict(spec.env), labels={}
+        settings = resolved.settings or LocationSettings(
+            cluster=resolved.cluster, image=spec.image, env=dict(spec.env), labels={}
         )
         labels = {
             **settings.labels,
-            **args.labels,
+            **resolved.labels,
             **select,
             "app.kubernetes.io/managed-by": "pulumi",
             "app.kubernetes.io/part-of": "edgefleet",
         }
-        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        self.cluster = args.cluster
-        self.replicas = args.replicas
+        child = pulumi.ResourceOptions(parent=self, provider=resolved.provider)
+        self.cluster = resolved.cluster
+        self.replicas = resolved.replicas
 
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
@@ -399,10 +457,10 @@ class EdgeWorkload(pulumi.ComponentResource):
         def match(match_labels: Mapping[str, str]) -> LabelSelectorArgsDict:
             return {"match_labels": match_labels}
 
-        if args.scale_target is not None:
+        if resolved.scale_target is not None:
             self._from_manifests(
                 name,
-                args=args,
+                args=resolved,
                 settings=settings,
                 labels={k: v for k, v in labels.items() if k not in select},
                 ns=ns,
@@ -424,18 +482,18 @@ class EdgeWorkload(pulumi.ComponentResource):
                     "annotations": {SECRET_KEYS_ANNOTATION: ",".join(sorted(spec.secret_env))},
                 },
                 type="Opaque",
-                string_data={key: pulumi.Output.secret(args.secret_env[key]) for key in sorted(spec.secret_env)},
+                string_data={key: pulumi.Output.secret(resolved.secret_env[key]) for key in sorted(spec.secret_env)},
                 opts=pulumi.ResourceOptions.merge(
                     child, pulumi.ResourceOptions(additional_secret_outputs=["data", "stringData"])
                 ),
             )
             needs.append(self.secret)
         self.config_map: k8s.core.v1.ConfigMap | None = None
-        if args.config_files:
+        if resolved.config_files:
             self.config_map = k8s.core.v1.ConfigMap(
                 f"{name}-config-files",
                 metadata=meta(files_name(wl)),
-                data={f.key: f.content for f in args.config_files},
+                data={f.key: f.content for f in resolved.config_files},
                 opts=child,
             )
             needs.append(self.config_map)
@@ -443,23 +501,23 @@ class EdgeWorkload(pulumi.ComponentResource):
             "name": wl,
             "image": settings.image,
             "ports": _container_ports(spec),
-            "env": _env(wl, args.site, settings.env, sorted(spec.secret_env)),
+            "env": _env(wl, resolved.site, settings.env, sorted(spec.secret_env)),
             "resources": {"requests": requests, "limits": requests},
             "security_context": drop_all,
             "readiness_probe": _probe(spec, period=5, failures=3),
             "liveness_probe": _probe(spec, period=10, failures=6),
             # A writable scratch dir, since the root filesystem is read-only.
-            "volume_mounts": _mounts(spec, args.config_files),
+            "volume_mounts": _mounts(spec, resolved.config_files),
         }
         if spec.command is not None:
             container["command"] = list(spec.command)
         if spec.args is not None:
             container["args"] = list(spec.args)
         template_meta: ObjectMetaArgsDict = {"labels": labels}
-        if args.config_files:
-            template_meta["annotations"] = {CHECKSUM_ANNOTATION: files_checksum(args.config_files)}
+        if resolved.config_files:
+            template_meta["annotations"] = {CHECKSUM_ANNOTATION: files_checksum(resolved.config_files)}
         deployment: DeploymentSpecArgsDict = {
-            "replicas": args.replicas,
+            "replicas": resolved.replicas,
             "revision_history_limit": 5,
             "selector": match(select),
             # Never below the desired count during a rollout: surge one, then retire one.
@@ -471,7 +529,7 @@ class EdgeWorkload(pulumi.ComponentResource):
                     "enable_service_links": False,
                     "security_context": _pod_security(spec),
                     "containers": [container],
-                    "volumes": _volumes(spec, wl, bool(args.config_files)),
+                    "volumes": _volumes(spec, wl, bool(resolved.config_files)),
                     "topology_spread_constraints": [
                         {
                             "max_skew": 1,
@@ -488,11 +546,11 @@ class EdgeWorkload(pulumi.ComponentResource):
             metadata=meta(wl),
             spec=deployment,
             # The previous wave's Deployments must be ready first (pulumi-kubernetes awaits them).
-            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*args.depends_on, *needs])),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[*resolved.depends_on, *needs])),
         )
         public = spec.expose is Expose.PUBLIC
         service_meta: ObjectMetaArgsDict = {"name": wl, "namespace": ns, "labels": labels}
-        annotations = load_balancer_annotations(args.vendor, spec)
+        annotations = load_balancer_annotations(resolved.vendor, spec)
         if annotations:
             service_meta["annotations"] = annotations
         service: ServiceSpecArgsDict = {
@@ -516,7 +574,7 @@ class EdgeWorkload(pulumi.ComponentResource):
         self,
         name: str,
         *,
-        args: EdgeWorkloadArgs,
+        args: ResolvedWorkloadArgs,
         settings: LocationSettings,
         labels: Mapping[str, str],
         ns: pulumi.Output[str],

@@ -426,12 +426,82 @@ class EdgeWorkloadArgs(TypedDict):
     default: the program's directory."""
 
 
+class HealthCheckArgs(TypedDict, total=False):
+    """How each location is health-checked."""
+
+    protocol: str
+    """``HTTP`` (default) or ``HTTPS``."""
+    interval: int
+    """Seconds between checks: 10 or 30 (default)."""
+    failure_threshold: int
+    """Failed checks before a location is out (default 3)."""
+
+
+class TrafficArgs(TypedDict):
+    """The DNS zone and provider that steer users to their nearest healthy location."""
+
+    provider: str
+    """``route53`` or ``cloudflare``."""
+    zone: str
+    """The DNS zone (``edge.example.com``)."""
+    zone_id: str
+    """The zone's id at the provider."""
+    account_id: NotRequired[str]
+    """Cloudflare: the account id."""
+    ttl: NotRequired[int]
+    """Record TTL in seconds (default 60)."""
+    health_check: NotRequired[HealthCheckArgs]
+    """How locations are checked."""
+
+
+class SteeredLocationArgs(TypedDict):
+    """One location of the workload behind the name."""
+
+    cluster: str
+    """The cluster's name."""
+    vendor: str
+    """The cluster's vendor (an AWS location is routed by its region)."""
+    lat: float
+    """Latitude (non-AWS locations are routed by coordinates)."""
+    lon: float
+    """Longitude."""
+    target: pulumi.Input[str]
+    """The location's public address: its load balancer's IP, or host name on AWS (an
+    ``EdgeWorkload``'s ``endpoint``)."""
+    port: int
+    """The port the load balancer listens on."""
+    region: NotRequired[str]
+    """The vendor's region id."""
+
+
+class DnsSteeringArgs(TypedDict):
+    """A public workload's DNS name, steered to its nearest healthy location (Route 53
+    geoproximity or a Cloudflare load balancer), each location health-checked. The DNS provider
+    comes from the options (``provider=``; default: the ambient one)."""
+
+    traffic: TrafficArgs
+    """The zone and provider."""
+    workload: str
+    """The workload's name."""
+    hostname: str
+    """The name users connect to, inside the zone."""
+    probe_path: str
+    """The HTTP path each location answers 2xx on when it can serve."""
+    locations: list[SteeredLocationArgs]
+    """The workload's locations."""
+    tags: NotRequired[dict[str, str]]
+    """Tags on the health checks (Route 53)."""
+    gate: NotRequired[bool]
+    """A health gate per location (a placement that moves over the day)."""
+
+
 __all__ = [
     "AksClusterArgs",
     "ClusterArgs",
     "CniArgs",
     "CniInstallArgs",
     "ConfigFileArgs",
+    "DnsSteeringArgs",
     "DoksClusterArgs",
     "EdgeWorkloadArgs",
     "EksClusterArgs",
@@ -439,6 +509,7 @@ __all__ = [
     "EndpointArgs",
     "ExistingClusterArgs",
     "GkeClusterArgs",
+    "HealthCheckArgs",
     "HelmArgs",
     "LkeClusterArgs",
     "LocationArgs",
@@ -449,6 +520,8 @@ __all__ = [
     "PortArgs",
     "ResourcesArgs",
     "RolloutArgs",
+    "SteeredLocationArgs",
+    "TrafficArgs",
     "VolumeArgs",
     "WorkloadArgs",
     "WorkloadClusterArgs",

@@ -17,7 +17,13 @@ from edgefleet.components.contract import KubernetesCluster
 from edgefleet.components.netcheck import Netcheck, NetcheckArgs
 from edgefleet.components.resolve import cluster_args, workload_args
 from edgefleet.components.tokens import FLEET, aliased
-from edgefleet.components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
+from edgefleet.components.traffic.dns import (
+    DnsSteering,
+    ResolvedSteeringArgs,
+    SteeredLocation,
+    dns_provider,
+    steering_args,
+)
 from edgefleet.components.workloads import EdgeWorkload
 
 
@@ -212,18 +218,21 @@ class Fleet(pulumi.ComponentResource):
                         region=cluster.region,
                     )
                 )
+            # Through the public API: the steering as DnsSteering's args, the DNS provider in the options.
             out[workload.spec.name] = DnsSteering(
                 f"{workload.spec.name}-dns",
-                DnsSteeringArgs(
-                    traffic=traffic,
-                    workload=workload.spec.name,
-                    hostname=str(workload.hostname),
-                    probe_path=str(workload.spec.probe_path),  # parse_fleet requires it with traffic
-                    locations=locations,
-                    provider=provider,
-                    tags={"owner": spec.owner, "environment": spec.environment, **spec.tags},
-                    gate=workload.spec.placement.over_time,
+                steering_args(
+                    ResolvedSteeringArgs(
+                        traffic=traffic,
+                        workload=workload.spec.name,
+                        hostname=str(workload.hostname),
+                        probe_path=str(workload.spec.probe_path),  # parse_fleet requires it with traffic
+                        locations=locations,
+                        provider=provider,
+                        tags={"owner": spec.owner, "environment": spec.environment, **spec.tags},
+                        gate=workload.spec.placement.over_time,
+                    )
                 ),
-                pulumi.ResourceOptions(parent=self),
+                pulumi.ResourceOptions(parent=self, provider=provider),
             )
         return out

@@ -16,6 +16,7 @@ from edgefleet.components.args import (
     CniArgs,
     CniInstallArgs,
     ConfigFileArgs,
+    DnsSteeringArgs,
     DoksClusterArgs,
     EdgeWorkloadArgs,
     EksClusterArgs,
@@ -23,6 +24,7 @@ from edgefleet.components.args import (
     EndpointArgs,
     ExistingClusterArgs,
     GkeClusterArgs,
+    HealthCheckArgs,
     HelmArgs,
     LkeClusterArgs,
     LocationArgs,
@@ -33,6 +35,8 @@ from edgefleet.components.args import (
     PortArgs,
     ResourcesArgs,
     RolloutArgs,
+    SteeredLocationArgs,
+    TrafficArgs,
     VolumeArgs,
     WorkloadArgs,
     WorkloadClusterArgs,
@@ -45,6 +49,7 @@ from edgefleet.components.clusters.gcp import GkeCluster
 from edgefleet.components.clusters.linode import LkeCluster
 from edgefleet.components.cni.install import CniInstall
 from edgefleet.components.resolve import ArgsError
+from edgefleet.components.traffic.dns import DnsSteering
 from edgefleet.components.workloads import EdgeWorkload
 
 # The components the package serves, in the order the docs list them.
@@ -57,6 +62,7 @@ COMPONENTS = (
     ExistingCluster,
     CniInstall,
     EdgeWorkload,
+    DnsSteering,
 )
 
 __all__ = [
@@ -69,6 +75,8 @@ __all__ = [
     "CniInstall",
     "CniInstallArgs",
     "ConfigFileArgs",
+    "DnsSteering",
+    "DnsSteeringArgs",
     "DoksCluster",
     "DoksClusterArgs",
     "EdgeWorkload",
@@ -81,6 +89,7 @@ __all__ = [
     "ExistingClusterArgs",
     "GkeCluster",
     "GkeClusterArgs",
+    "HealthCheckArgs",
     "HelmArgs",
     "LkeCluster",
     "LkeClusterArgs",
@@ -92,6 +101,8 @@ __all__ = [
     "PortArgs",
     "ResourcesArgs",
     "RolloutArgs",
+    "SteeredLocationArgs",
+    "TrafficArgs",
     "VolumeArgs",
     "WorkloadArgs",
     "WorkloadClusterArgs",

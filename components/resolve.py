@@ -34,17 +34,18 @@ KUBECONFIG_KEY = "kubeconfig"
 _FLEET_KEYS = ("owner", "environment", "tags")
 
 
-class ArgsError(pulumi.RunError):
-    """A public component's args are invalid; nothing was registered."""
+class ArgsError(pulumi.RunError, ValueError):
+    """A public component's args are invalid; nothing was registered. A ``RunError`` (the
+    program stops with this message, no traceback) and a ``ValueError`` for library callers."""
 
 
-def _plain(value: Any) -> Any:
+def plain_args(value: Any) -> Any:
     """``value`` with ``None`` entries dropped at every level (another language's SDK sends an
     unset optional key as null) and tuples as lists (what a YAML fleet would hold)."""
     if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items() if v is not None}
+        return {k: plain_args(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain_args(v) for v in value]
     return value
 
 
@@ -72,7 +73,7 @@ def cluster_from_args(
             f"({component}Args), got {type(args).__name__}"
         )
     kubeconfig = args.get("kubeconfig")
-    entry = _plain({k: v for k, v in args.items() if k != "kubeconfig"})
+    entry = plain_args({k: v for k, v in args.items() if k != "kubeconfig"})
     raw: dict[str, Any] = {k: entry.pop(k) for k in _FLEET_KEYS if k in entry}
     entry.setdefault("name", resource_name)
     if kubeconfig is not None:
@@ -89,7 +90,7 @@ def cluster_args(cluster: Cluster, fleet: FleetSpec, kubeconfig: pulumi.Input[st
     """A resolved cluster of ``fleet`` as its component's public args: the entry as written (with
     the fleet's defaults merged), plus what the fleet decided for it spelled out (its name,
     address block, GCP project, ``protect``), so resolving them again gives the same cluster."""
-    entry = cluster.spec.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    entry = cluster.spec.model_dump(mode="json", exclude_unset=True, exclude_none=True, serialize_as_any=True)
     entry.pop("vendor")
     entry.pop("kubeconfig", None)
     entry["name"] = cluster.name
@@ -164,7 +165,7 @@ def workload_from_args(
             f"{component} {resource_name!r}: args must be a mapping (EdgeWorkloadArgs), got {type(args).__name__}"
         )
     secret_values = args.get("secret_env") or {}
-    plain = _plain({k: v for k, v in args.items() if k != "secret_env"})
+    plain = plain_args({k: v for k, v in args.items() if k != "secret_env"})
     unknown = sorted(set(plain) - {"owner", "environment", "cluster", "workload", "replicas", "steered", "project_dir"})
     problems = [ConfigIssue(f"fleet.{key}", "not an EdgeWorkload argument; remove it") for key in unknown]
     cluster = plain.get("cluster")
@@ -266,7 +267,7 @@ def workload_args(
     project_dir: Path | None,
 ) -> dict[str, Any]:
     """A fleet's workload on one of its clusters as EdgeWorkload's public args."""
-    entry = workload.spec.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+    entry = workload.spec.model_dump(mode="json", exclude_unset=True, exclude_none=True, serialize_as_any=True)
     entry.pop("secret_env", None)
     cluster_entry = {k: v for k, v in cluster_args(cluster, fleet, None).items() if k in _WORKLOAD_CLUSTER_KEYS}
     cluster_entry["vendor"] = cluster.vendor.value

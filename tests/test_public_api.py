@@ -14,7 +14,7 @@ import pytest
 
 from edgefleet.components.args import ClusterArgs, GkeClusterArgs
 from edgefleet.components.config import load_stack
-from edgefleet.components.index import COMPONENTS, CniInstall, EksCluster, ExistingCluster
+from edgefleet.components.index import COMPONENTS, CniInstall, DnsSteering, EksCluster, ExistingCluster
 from edgefleet.components.resolve import ArgsError, cluster_args, cluster_from_args
 from edgefleet.components.tokens import PREVIOUS
 from edgefleet.engine import ProgramRun, Registration, run_program, run_under_mocks
@@ -312,3 +312,44 @@ def test_a_users_own_program_creates_what_the_fleet_path_creates() -> None:
     assert any(r["type"] == "kubernetes:apps/v1:Deployment" for r in mine.values())
     assert len([r for r in mine.values() if r["type"] == "edgefleet:index:CniInstall"]) == 2
     assert own.outputs["kubeconfigs"] is not None
+
+
+STEERING: dict[str, Any] = {
+    "traffic": {"provider": "route53", "zone": "edge.example.com", "zone_id": "Z0123456789ABCDEFGHIJ"},
+    "workload": "api",
+    "hostname": "api.edge.example.com",
+    "probe_path": "/healthz",
+    "locations": [
+        {"cluster": "shop", "vendor": "existing", "lat": 52.52, "lon": 13.40, "target": "203.0.113.7", "port": 443}
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"hostname": "api.other.example.org"}, "not inside the zone"),
+        ({"probe_path": "healthz"}, "args.probe_path"),
+        ({"traffic": {"provider": "bind", "zone": "edge.example.com", "zone_id": "x"}}, "args.traffic.provider"),
+        ({"locations": []}, "at least one location"),
+        ({"locations": [{**STEERING["locations"][0], "lat": 123.0}]}, "args.locations.0.lat"),
+        ({"locations": [{k: v for k, v in STEERING["locations"][0].items() if k != "target"}]}, "target"),
+        ({"locations": [{**STEERING["locations"][0], "vendor": "vultr"}]}, "unknown vendor"),
+    ],
+    ids=["outside-zone", "relative-probe", "unknown-provider", "no-location", "bad-latitude", "no-target", "vendor"],
+)
+def test_dns_steering_refuses_bad_args_before_any_resource(change: dict[str, Any], expected: str) -> None:
+    registered, failure = _registered(lambda: DnsSteering("api-dns", {**STEERING, **change}))
+    assert registered == []
+    assert expected in str(failure), str(failure)
+
+
+def test_dns_steering_from_its_public_args() -> None:
+    registered, failure = _registered(lambda: DnsSteering("api-dns", STEERING))  # type: ignore[arg-type]
+    assert failure is None
+    types = sorted({r.type for r in registered})
+    assert types == [
+        "aws:route53/healthCheck:HealthCheck",
+        "aws:route53/record:Record",
+        "edgefleet:index:DnsSteering",
+    ]

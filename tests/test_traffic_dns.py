@@ -25,8 +25,8 @@ from edgefleet.components.config.model import DnsProvider, HealthCheckSpec, Traf
 from edgefleet.components.traffic import (
     CLOUDFLARE_REGIONS,
     DnsSteering,
-    DnsSteeringArgs,
     GeoproximityLocation,
+    ResolvedSteeringArgs,
     SteeredLocation,
     SteeringError,
     cloudflare_region_pools,
@@ -35,7 +35,7 @@ from edgefleet.components.traffic import (
     geoproximity_locations,
     record_type,
 )
-from edgefleet.components.traffic.dns import central_order
+from edgefleet.components.traffic.dns import central_order, steering_args
 from edgefleet.engine import ProgramRun, Registration, run_under_mocks
 from edgefleet.mock_outputs import route53_cloudflare
 from edgefleet.mock_outputs.common import stable_hex, stable_uuid
@@ -140,15 +140,18 @@ def steer(spec: TrafficSpec, locations: Sequence[SteeredLocation] = LOCATIONS, h
             provider = pulumi_cloudflare.Provider("dns-cloudflare", pulumi_cloudflare.ProviderArgs())
         made["dns"] = DnsSteering(
             NAME,
-            DnsSteeringArgs(
-                traffic=spec,
-                workload="api",
-                hostname=hostname,
-                probe_path="/healthz",
-                locations=locations,
-                provider=provider,
-                tags=TAGS,
+            steering_args(
+                ResolvedSteeringArgs(
+                    traffic=spec,
+                    workload="api",
+                    hostname=hostname,
+                    probe_path="/healthz",
+                    locations=locations,
+                    provider=provider,
+                    tags=TAGS,
+                )
             ),
+            pulumi.ResourceOptions(provider=provider),
         )
 
     run = run_under_mocks(program, stack="prod", project_dir=REPO)

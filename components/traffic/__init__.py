@@ -5,8 +5,8 @@ from edgefleet.components.config.geoproximity import coordinate
 from edgefleet.components.traffic.dns import (
     CLOUDFLARE_REGIONS,
     DnsSteering,
-    DnsSteeringArgs,
     GeoproximityLocation,
+    ResolvedSteeringArgs,
     SteeredLocation,
     SteeringError,
     cloudflare_region_pools,
@@ -18,8 +18,8 @@ from edgefleet.components.traffic.dns import (
 __all__ = [
     "CLOUDFLARE_REGIONS",
     "DnsSteering",
-    "DnsSteeringArgs",
     "GeoproximityLocation",
+    "ResolvedSteeringArgs",
     "SteeredLocation",
     "SteeringError",
     "cloudflare_region_pools",

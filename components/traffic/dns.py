@@ -74,20 +74,31 @@ the fleet's DNS provider passed explicitly and this component as its parent, so 
 which record (or pool) serves which location.
 """
 
-from __future__ import annotations
-
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal, cast
 
 import pulumi
+from pydantic import Field, Strict, StrictBool, StringConstraints, ValidationError
 
+from edgefleet.components.args import DnsSteeringArgs, SteeredLocationArgs, TrafficArgs
 from edgefleet.components.config.geoproximity import coordinates
-from edgefleet.components.config.model import DnsProvider, TrafficSpec, Vendor
+from edgefleet.components.config.model import (
+    DNS_ZONE,
+    PROBE_PATH,
+    TAG_VALUE,
+    DnsProvider,
+    Name,
+    TagKey,
+    TrafficSpec,
+    Vendor,
+    _Model,
+)
 from edgefleet.components.placement.latency import distance_matrix
 
 # Where Route 53 places a location is the config checks' too (two locations at one place are refused there).
+from edgefleet.components.resolve import ArgsError, plain_args
 from edgefleet.components.tokens import DNS_STEERING, aliased
 
 TYPE = DNS_STEERING
@@ -167,7 +178,7 @@ class GeoproximityLocation:
 
 
 @dataclass(frozen=True)
-class DnsSteeringArgs:
+class ResolvedSteeringArgs:
     """A public workload's name and the locations behind it, and the DNS provider to steer with."""
 
     traffic: TrafficSpec  # provider, zone, zone_id, account_id, ttl, health_check
@@ -175,7 +186,7 @@ class DnsSteeringArgs:
     hostname: str  # e.g. api.edge.example.com
     probe_path: str  # HTTP path the health checks request
     locations: Sequence[SteeredLocation]
-    provider: pulumi.ProviderResource  # the fleet's DNS provider (aws us-east-1, or cloudflare)
+    provider: pulumi.ProviderResource | None  # the DNS provider (aws us-east-1, or cloudflare); None: ambient
     tags: Mapping[str, str]
     # A workload placed per window: each location gets a HealthGate (components/traffic/gate.py), so
     # an update that opens it ends, and deletes the closed locations, only once it passes.
@@ -264,7 +275,7 @@ def pool_name(cluster: str, hostname: str) -> str:
     return f"{hostname.replace('.', '-')}-{cluster}"
 
 
-def health_check_tags(args: DnsSteeringArgs, cluster: str) -> dict[str, str]:
+def health_check_tags(args: ResolvedSteeringArgs, cluster: str) -> dict[str, str]:
     """The fleet's tags, ``Name`` (what the Route 53 console lists), the workload and the cluster,
     sorted by key; edgefleet's keys win over a fleet tag of the same name."""
     out = dict(args.tags)
@@ -274,7 +285,7 @@ def health_check_tags(args: DnsSteeringArgs, cluster: str) -> dict[str, str]:
     return dict(sorted(out.items()))
 
 
-def _check(args: DnsSteeringArgs) -> tuple[SteeredLocation, ...]:
+def _check(args: ResolvedSteeringArgs) -> tuple[SteeredLocation, ...]:
     """The locations sorted by cluster, after the checks both providers need."""
     locations = tuple(sorted(args.locations, key=lambda loc: loc.cluster))
     if not locations:
@@ -317,6 +328,102 @@ def _location_facts(
 # --- the component ------------------------------------------------------------------------------
 
 
+class _Location(_Model):
+    """A steered location's plain args (``target`` apart), with the fleet config's types."""
+
+    cluster: Name
+    vendor: Annotated[str, StringConstraints(min_length=1, max_length=40)]  # `_check` names an unknown one
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+    port: Annotated[int, Strict(), Field(ge=1, le=65535)]
+    region: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+
+
+class _Steering(_Model):
+    """DnsSteering's plain args."""
+
+    traffic: TrafficSpec
+    workload: Name
+    hostname: Annotated[str, StringConstraints(pattern=DNS_ZONE, max_length=253)]
+    probe_path: Annotated[str, StringConstraints(pattern=PROBE_PATH)]
+    locations: tuple[_Location, ...]  # `_check` refuses none
+    tags: dict[TagKey, Annotated[str, StringConstraints(pattern=TAG_VALUE)]] = Field(default_factory=dict)
+    gate: StrictBool = False
+
+
+def steering_from_args(name: str, args: object, opts: pulumi.ResourceOptions | None) -> ResolvedSteeringArgs:
+    """DnsSteering's public args, validated with the fleet config's types; ``ArgsError`` first."""
+    if not isinstance(args, Mapping):
+        raise ArgsError(f"DnsSteering {name!r}: args must be a mapping (DnsSteeringArgs), got {type(args).__name__}")
+    given = args.get("locations")
+    raw_locations = list(given) if isinstance(given, list | tuple) else []
+    targets = [loc.get("target") if isinstance(loc, Mapping) else None for loc in raw_locations]
+    plain = plain_args({k: v for k, v in args.items() if k != "locations"})
+    if isinstance(given, list | tuple):
+        plain["locations"] = [
+            plain_args({k: v for k, v in loc.items() if k != "target"}) if isinstance(loc, Mapping) else loc
+            for loc in raw_locations
+        ]
+    elif given is not None:
+        plain["locations"] = given
+    try:
+        valid = _Steering.model_validate(plain)
+    except ValidationError as exc:
+        raise ArgsError(
+            "\n".join(f"DnsSteering {name!r}: args.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        ) from None
+    missing = [i for i, target in enumerate(targets) if target is None]
+    if missing:
+        raise ArgsError(f"DnsSteering {name!r}: args.locations[{missing[0]}].target: give the location's address")
+    provider = opts.provider if opts is not None and isinstance(opts.provider, pulumi.ProviderResource) else None
+    resolved = ResolvedSteeringArgs(
+        traffic=valid.traffic,
+        workload=valid.workload,
+        hostname=valid.hostname,
+        probe_path=valid.probe_path,
+        locations=[
+            SteeredLocation(
+                loc.cluster, loc.vendor, loc.lat, loc.lon, cast("str", target), loc.port, region=loc.region
+            )
+            for loc, target in zip(valid.locations, targets, strict=True)
+        ],
+        provider=provider,
+        tags=valid.tags,
+        gate=valid.gate,
+    )
+    try:
+        _check(resolved)
+    except SteeringError as exc:
+        raise ArgsError(f"DnsSteering {name!r}: args: {exc}") from None
+    return resolved
+
+
+def steering_args(resolved: ResolvedSteeringArgs) -> DnsSteeringArgs:
+    """The fleet's steering of one workload as DnsSteering's public args."""
+    locations: list[SteeredLocationArgs] = []
+    for loc in resolved.locations:
+        entry: SteeredLocationArgs = {
+            "cluster": loc.cluster,
+            "vendor": loc.vendor,
+            "lat": loc.lat,
+            "lon": loc.lon,
+            "target": loc.target,
+            "port": loc.port,
+        }
+        if loc.region is not None:
+            entry["region"] = loc.region
+        locations.append(entry)
+    return {
+        "traffic": cast("TrafficArgs", resolved.traffic.model_dump(mode="json", exclude_none=True)),
+        "workload": resolved.workload,
+        "hostname": resolved.hostname,
+        "probe_path": resolved.probe_path,
+        "locations": locations,
+        "tags": dict(resolved.tags),
+        "gate": resolved.gate,
+    }
+
+
 class DnsSteering(pulumi.ComponentResource):
     """One public workload's DNS name, steered to its nearest healthy location.
 
@@ -326,45 +433,43 @@ class DnsSteering(pulumi.ComponentResource):
     Cloudflare sets ``load_balancer``.
     """
 
-    records: dict[str, pulumi.Resource]
-    health_checks: dict[str, pulumi.Resource]
-    addresses: dict[str, pulumi.Resource]
-    load_balancer: pulumi.Resource | None
-    gates: dict[str, pulumi.Resource]
+    hostname: pulumi.Output[str]
+    """The steered name."""
 
     def __init__(self, name: str, args: DnsSteeringArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        locations = _check(args)
-        route53 = args.traffic.provider is DnsProvider.ROUTE53
+        resolved = steering_from_args(name, args, opts)  # before any resource
+        locations = _check(resolved)
+        route53 = resolved.traffic.provider is DnsProvider.ROUTE53
         places = geoproximity_locations(locations) if route53 else {}
         cloudflare_regions = (
-            cloudflare_region_pools(locations) if args.traffic.provider is DnsProvider.CLOUDFLARE else {}
+            cloudflare_region_pools(locations) if resolved.traffic.provider is DnsProvider.CLOUDFLARE else {}
         )
-        check = args.traffic.health_check
+        check = resolved.traffic.health_check
         facts: dict[str, object] = {
-            "workload": args.workload,
-            "hostname": args.hostname,
-            "provider": args.traffic.provider.value,
+            "workload": resolved.workload,
+            "hostname": resolved.hostname,
+            "provider": resolved.traffic.provider.value,
             "healthCheck": {
                 "protocol": check.protocol,
-                "path": args.probe_path,
+                "path": resolved.probe_path,
                 "interval": check.interval,
                 "failureThreshold": check.failure_threshold,
             },
             "locations": [_location_facts(loc, places.get(loc.cluster), cloudflare_regions) for loc in locations],
         }
         super().__init__(TYPE, name, facts, aliased(TYPE, opts))
-        self.hostname = args.hostname
-        self.records = {}
-        self.health_checks = {}
-        self.addresses = {}
-        self.load_balancer = None
-        self.gates = {}
+        self.hostname = pulumi.Output.from_input(resolved.hostname)
+        self.records: dict[str, pulumi.Resource] = {}
+        self.health_checks: dict[str, pulumi.Resource] = {}
+        self.addresses: dict[str, pulumi.Resource] = {}
+        self.load_balancer: pulumi.Resource | None = None
+        self.gates: dict[str, pulumi.Resource] = {}
         if route53:
-            self._route53(name, args, locations, places)
+            self._route53(name, resolved, locations, places)
         else:
-            self._cloudflare(name, args, locations, cloudflare_regions)
-        if args.gate:
-            self._gates(name, args, locations)
+            self._cloudflare(name, resolved, locations, cloudflare_regions)
+        if resolved.gate:
+            self._gates(name, resolved, locations)
         outputs: dict[str, object] = {
             "hostname": self.hostname,
             "records": {cluster: record.urn for cluster, record in self.records.items()},
@@ -374,7 +479,7 @@ class DnsSteering(pulumi.ComponentResource):
             outputs["gates"] = {cluster: gate.urn for cluster, gate in self.gates.items()}
         self.register_outputs(outputs)
 
-    def _gates(self, name: str, args: DnsSteeringArgs, locations: Sequence[SteeredLocation]) -> None:
+    def _gates(self, name: str, args: ResolvedSteeringArgs, locations: Sequence[SteeredLocation]) -> None:
         """One HealthGate per location, after its health check and records (and the load balancer)."""
         from edgefleet.components.traffic.gate import HealthGate  # noqa: PLC0415
 
@@ -394,13 +499,13 @@ class DnsSteering(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after),
             )
 
-    def _child(self, args: DnsSteeringArgs) -> pulumi.ResourceOptions:
+    def _child(self, args: ResolvedSteeringArgs) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=self, provider=args.provider)
 
     def _route53(
         self,
         name: str,
-        args: DnsSteeringArgs,
+        args: ResolvedSteeringArgs,
         locations: Sequence[SteeredLocation],
         places: Mapping[str, GeoproximityLocation],
     ) -> None:
@@ -470,7 +575,7 @@ class DnsSteering(pulumi.ComponentResource):
     def _cloudflare(
         self,
         name: str,
-        args: DnsSteeringArgs,
+        args: ResolvedSteeringArgs,
         locations: Sequence[SteeredLocation],
         region_pools: Mapping[str, tuple[str, ...]],
     ) -> None:

@@ -359,7 +359,8 @@ def resolved_workload_args(
     provider = kubernetes_provider(opts)
     if provider is None:
         raise ArgsError(
-            f"{component} {name!r}: no Kubernetes provider; give the cluster's: opts=ResourceOptions(provider=cluster.provider)"
+            f"{component} {name!r}: no Kubernetes provider; give the cluster's: "
+            "opts=ResourceOptions(provider=cluster.provider)"
         )
     here = cluster.name
     return ResolvedWorkloadArgs(

@@ -353,6 +353,9 @@ class WorkloadArgs(TypedDict):
     """Its DNS label (default: the name)."""
     env: NotRequired[dict[str, str]]
     """Environment variables."""
+    secret_env: NotRequired[dict[str, str]]
+    """In a ``Fleet``: secret environment variables, name to a key of its ``secrets``. (An
+    ``EdgeWorkload`` takes the values in its own ``secret_env``.)"""
     config_files: NotRequired[list[ConfigFileArgs]]
     """Files mounted into its containers."""
     command: NotRequired[list[str]]
@@ -495,6 +498,92 @@ class DnsSteeringArgs(TypedDict):
     """A health gate per location (a placement that moves over the day)."""
 
 
+class FleetClusterArgs(TypedDict):
+    """A ``clusters[]`` entry of the fleet config: the cluster component's args without owner,
+    environment and tags, plus its ``vendor`` (and, for an existing cluster, the key of its
+    kubeconfig in the fleet's ``secrets``)."""
+
+    vendor: str
+    """``aws``, ``gcp``, ``azure``, ``linode``, ``digitalocean`` or ``existing``."""
+    name: NotRequired[str]
+    """The cluster's name (default: derived from vendor and region)."""
+    region: NotRequired[str]
+    """The vendor's region (cloud clusters)."""
+    location: NotRequired[LocationArgs]
+    """Where it is (existing clusters)."""
+    labels: NotRequired[dict[str, str]]
+    """Labels placement selects clusters by."""
+    cni: NotRequired[CniArgs]
+    """The CNI."""
+    project: NotRequired[str]
+    """GCP: the project."""
+    autopilot: NotRequired[bool]
+    """GCP: Autopilot."""
+    endpoint: NotRequired[EndpointArgs]
+    """The API server's exposure."""
+    kubernetes_version: NotRequired[str]
+    """The Kubernetes minor version."""
+    node_pools: NotRequired[list[NodePoolArgs]]
+    """The node pools."""
+    network: NotRequired[NetworkArgs]
+    """Pin the address block."""
+    protect: NotRequired[bool]
+    """``protect`` the control plane and network."""
+    kubeconfig: NotRequired[str]
+    """Existing clusters: the key of its kubeconfig in the fleet's ``secrets``."""
+    context: NotRequired[str]
+    """Existing clusters: the kubeconfig context."""
+
+
+class FleetConfigArgs(TypedDict):
+    """The fleet config (``docs/fleet-config.md``): who owns it, its clusters and workloads, DNS
+    steering and network probes."""
+
+    environment: str
+    """``dev``, ``staging``, ``prod``, ..."""
+    owner: str
+    """The owning team."""
+    tags: NotRequired[dict[str, str]]
+    """Extra cloud tags."""
+    defaults: NotRequired[dict[str, Any]]
+    """Keys every cluster entry gets unless it sets them."""
+    clusters: list[FleetClusterArgs]
+    """The clusters."""
+    workloads: NotRequired[list[WorkloadArgs]]
+    """The workloads."""
+    traffic: NotRequired[TrafficArgs]
+    """DNS steering of public workloads."""
+    netcheck: NotRequired[dict[str, Any]]
+    """The network probes (``docs/doctor.md``; on by default in prod)."""
+
+
+class FleetArgs(TypedDict):
+    """A whole fleet from one fleet config: every cluster (its vendor's component), every workload
+    placed on them (``EdgeWorkload``), DNS steering (``DnsSteering``) and the network probes. The
+    fleet comes as ``fleet``, or as a shared ``fleet_file`` with this stack's ``slice`` of it
+    (``docs/slices.md``)."""
+
+    fleet: NotRequired[FleetConfigArgs]
+    """The fleet config."""
+    fleet_file: NotRequired[str]
+    """Or a project file holding it (shared by stacks that each deploy a ``slice``)."""
+    slice: NotRequired[Any]
+    """With ``fleet_file``: the part of the fleet this stack deploys."""
+    secrets: NotRequired[dict[str, pulumi.Input[str]]]
+    """Secret values by the keys the fleet names (kubeconfigs, ``secret_env``)."""
+    placements_file: NotRequired[str]
+    """A project file with the previous placements (stability)."""
+    placement_time: NotRequired[str]
+    """The time (ISO 8601) a scheduled placement is for (default: now)."""
+    policy_pack_config: NotRequired[Any]
+    """The policy pack config whose mandatory rules placement honours: a project file, or the
+    levels (default: ``policies/config/<stack>.json``)."""
+    gcp_project: NotRequired[str]
+    """The GCP project for clusters that name none."""
+    project_dir: NotRequired[str]
+    """Where the fleet's project files are (default: the program's directory)."""
+
+
 __all__ = [
     "AksClusterArgs",
     "ClusterArgs",
@@ -508,6 +597,9 @@ __all__ = [
     "EmptyDirArgs",
     "EndpointArgs",
     "ExistingClusterArgs",
+    "FleetArgs",
+    "FleetClusterArgs",
+    "FleetConfigArgs",
     "GkeClusterArgs",
     "HealthCheckArgs",
     "HelmArgs",

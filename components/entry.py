@@ -8,61 +8,31 @@ args. Errors become one ``pulumi.RunError`` with one line per problem (no traceb
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
-from edgefleet.components.config import FleetSpec, parse_fleet
+from edgefleet.components.args import FleetArgs
 from edgefleet.components.config.errors import ConfigError, ConfigIssue
-from edgefleet.components.config.parse import PROVIDER_KEYS, PlacementOptions
-from edgefleet.components.config.previous import PLACEMENT_TIME_ENV, placements_file_path, read_previous
-from edgefleet.components.config.slices import SliceRequest, SliceScope, resolve_scope, stack_config_dir
+from edgefleet.components.config.parse import PROVIDER_KEYS
+from edgefleet.components.config.previous import PLACEMENT_TIME_ENV
 from edgefleet.components.config.source import (
     FLEET_FILE_KEY,
     PROJECT,
     ConfigValue,
-    StackSource,
     normalize_key,
     read_fleet_file,
-    read_stack_file,
 )
-from edgefleet.components.fleet import Fleet, FleetArgs
+from edgefleet.components.fleet import Fleet
+from edgefleet.components.fleet_args import referenced_keys
 from edgefleet.components.placement.timeline import parse_time
-from edgefleet.components.policy import POLICY_PACK_CONFIG, location_requirements, program_pack_config
+from edgefleet.components.policy import POLICY_PACK_CONFIG, program_pack_config
 
 # What `edgefleet plan` sets a `secure:` key to, since it cannot decrypt it offline. The program
 # turns it into a secret of unknown content, as a preview without the passphrase would show.
 UNDECRYPTABLE = "edgefleet:offline:undecryptable-secret"
-
-
-def _stack_file(project_dir: Path) -> StackSource | None:
-    path = stack_config_dir(project_dir) / f"Pulumi.{pulumi.get_stack()}.yaml"
-    if not path.is_file():
-        return None
-    try:
-        return read_stack_file(path, project_dir)
-    except ConfigError:
-        return None  # positions are a courtesy; the config itself came from the engine
-
-
-def _referenced_keys(raw: Any) -> set[str]:
-    """The config keys the raw fleet names as secrets: kubeconfigs and workloads' ``secret_env``."""
-    if not isinstance(raw, Mapping):
-        return set()
-    clusters = raw.get("clusters")
-    keys: set[str] = set()
-    if isinstance(clusters, list):
-        keys |= {c["kubeconfig"] for c in clusters if isinstance(c, Mapping) and isinstance(c.get("kubeconfig"), str)}
-    workloads = raw.get("workloads")
-    if isinstance(workloads, list):
-        for workload in workloads:
-            env = workload.get("secret_env") if isinstance(workload, Mapping) else None
-            if isinstance(env, Mapping):
-                keys |= {key for key in env.values() if isinstance(key, str)}
-    return keys
 
 
 def read_secret(config: pulumi.Config, key: str) -> pulumi.Output[str]:
@@ -91,79 +61,57 @@ def _provider_config() -> dict[str, str]:
     return out
 
 
-def _fleet_source(project_dir: Path, config: pulumi.Config) -> tuple[Any, StackSource | None, str | None]:
-    """The raw fleet, the source to locate errors in, and the shared fleet file (if any)."""
+def _fleet_raw(project_dir: Path, config: pulumi.Config) -> tuple[Any, str | None]:
+    """The raw fleet (from ``edgefleet:fleet`` or the shared fleet file) and the fleet file's name:
+    the secrets it names are read here (``Fleet`` reads the file again, with positions)."""
     stack = pulumi.get_stack()
     fleet_file = config.get("fleetFile")
     raw = config.get_object("fleet")
-    located = _stack_file(project_dir)
     if fleet_file is None:
         if raw is None:
             raise pulumi.RunError(
                 f"config key {PROJECT}:fleet is not set; add it to stacks/Pulumi.{stack}.yaml, or name a shared "
                 f"fleet file with {FLEET_FILE_KEY} (see docs/fleet-config.md)"
             )
-        return raw, located, None
+        return raw, None
     if raw is not None:
         raise pulumi.RunError(
             f"stacks/Pulumi.{stack}.yaml sets both {PROJECT}:fleet and {FLEET_FILE_KEY}; a stack takes its fleet "
             "from one of them"
         )
-    if located is None or located.fleet_file != fleet_file:
-        located = read_fleet_file(project_dir, ConfigValue(FLEET_FILE_KEY, False, fleet_file), stack=stack)
-    return located.fleet, located, fleet_file
+    return read_fleet_file(project_dir, ConfigValue(FLEET_FILE_KEY, False, fleet_file), stack=stack).fleet, fleet_file
 
 
-def read_fleet(project_dir: Path) -> tuple[FleetSpec, dict[str, pulumi.Output[str]], SliceScope | None]:
-    """The validated fleet, the secrets of the clusters this stack deploys (kubeconfigs, and the
-    ``secret_env`` values of the workloads on them, by config key), and its slice of the fleet
-    (None: all of it), from ``edgefleet:fleet`` or ``edgefleet:fleetFile`` + ``edgefleet:slice``."""
+def fleet_args(project_dir: Path) -> FleetArgs:
+    """The public ``Fleet``'s args from the stack's config: the fleet (``edgefleet:fleet``, or
+    ``edgefleet:fleetFile`` with ``edgefleet:slice``), the secrets it names, the previous
+    placements file, the placement time, the policy pack config and ``gcp:project``."""
     config = pulumi.Config(PROJECT)
     try:
-        raw, source, fleet_file = _fleet_source(project_dir, config)
-        referenced = _referenced_keys(raw)
-        present = {normalize_key(k) for k in referenced if config.get(k) is not None}
-        previous_file = config.get("placementsFile")
-        previous = (
-            read_previous(placements_file_path(project_dir, previous_file), previous_file) if previous_file else {}
-        )
-        # What the stack's mandatory rules require of locations (edgefleet:policyPackConfig, else
-        # policies/config/<stack>.json): the same requirements the CLI's loader applies.
-        pack_config = program_pack_config(config.get(POLICY_PACK_CONFIG))
-        requirements = location_requirements(project_dir, pulumi.get_stack(), pack_config)
-        options = PlacementOptions(previous=previous, requirements=requirements, at=_placement_time(config))
-        spec = parse_fleet(
-            raw,
-            available_keys=present if fleet_file is None else None,
-            source=source,
-            options=options,
-            provider_config=_provider_config(),
-            project_dir=project_dir,
-        )
-        scope = None
-        if fleet_file is not None:
-            request = SliceRequest(
-                stack=pulumi.get_stack(),
-                fleet_file=fleet_file,
-                value=config.get_object("slice"),
-                available_keys=present,
-                placements_file=previous_file,
-                source=source,
-                pack_config=pack_config,
-            )
-            scope = resolve_scope(request, spec, project_dir)
+        raw, fleet_file = _fleet_raw(project_dir, config)
+        secrets: dict[str, pulumi.Input[str]] = {
+            key: read_secret(config, key) for key in sorted(referenced_keys(raw)) if config.get(key) is not None
+        }
+        args: FleetArgs = {
+            "secrets": secrets,
+            "placement_time": _placement_time(config).isoformat(),
+            "policy_pack_config": program_pack_config(config.get(POLICY_PACK_CONFIG)),
+            "project_dir": str(project_dir),
+        }
     except ConfigError as exc:
         raise pulumi.RunError("invalid fleet config:\n" + str(exc)) from None
-
-    def here(cluster: str) -> bool:
-        return scope is None or scope.deploys(cluster)
-
-    deployed = {c.spec.kubeconfig for c in spec.clusters if here(c.name)}
-    deployed |= {
-        key for w in spec.workloads if any(here(c) for c, _ in w.replicas) for key in w.spec.secret_env.values()
-    }
-    secrets = {key: read_secret(config, key) for key in sorted(referenced) if key in deployed}
-    return spec, secrets, scope
+    if fleet_file is None:
+        args["fleet"] = raw
+    else:
+        args["fleet_file"] = fleet_file
+        args["slice"] = config.get_object("slice")
+    placements_file = config.get("placementsFile")
+    if placements_file:
+        args["placements_file"] = placements_file
+    gcp_project = _provider_config().get("gcp:project")
+    if gcp_project:
+        args["gcp_project"] = gcp_project
+    return args
 
 
 def _placement_time(config: pulumi.Config) -> datetime:
@@ -184,33 +132,23 @@ def _placement_time(config: pulumi.Config) -> datetime:
 
 def build(project_dir: Path) -> Fleet:
     """Read the config, build the fleet, export its outputs (kubeconfigs as secrets)."""
-    spec, secrets, scope = read_fleet(project_dir)
-    fleet = Fleet("fleet", FleetArgs(spec=spec, secrets=secrets, scope=scope, project_dir=project_dir))
+    # Through the public API: the stack's config as the Fleet component's args.
+    fleet = Fleet("fleet", fleet_args(project_dir))
+    spec, scope = fleet.spec, fleet.scope
     pulumi.export(
         "clusters",
         {name: {"vendor": c.vendor, "region": c.region, "endpoint": c.endpoint} for name, c in fleet.clusters.items()},
     )
-    pulumi.export("kubeconfigs", pulumi.Output.secret({name: c.kubeconfig for name, c in fleet.clusters.items()}))
-    pulumi.export("placements", {w.spec.name: dict(w.replicas) for w in spec.workloads})
+    pulumi.export("kubeconfigs", fleet.kubeconfigs)
+    pulumi.export("placements", fleet.replicas)
     windows = {w.spec.name: w.latency.window for w in spec.workloads if w.latency and w.latency.window}
     if windows:
         # The window this update placed for (a recorded output: the next update's "window before").
         pulumi.export("placementWindows", {name: {"start": win.start, "end": win.end} for name, win in windows.items()})
     # Where users reach each public workload: its load balancer per location, and its DNS name.
-    pulumi.export(
-        "endpoints",
-        {
-            w.spec.name: {
-                cluster: fleet.workloads[(w.spec.name, cluster)].endpoint
-                for cluster, _ in w.replicas
-                if cluster in fleet.clusters
-            }
-            for w in spec.workloads
-            if w.spec.expose.value == "public" and any(cluster in fleet.clusters for cluster, _ in w.replicas)
-        },
-    )
+    pulumi.export("endpoints", fleet.endpoints)
     if scope is None or scope.is_global:
-        pulumi.export("hostnames", {w.spec.name: w.hostname for w in spec.workloads if w.hostname is not None})
+        pulumi.export("hostnames", fleet.hostnames)
     if scope is not None:
         pulumi.export(
             "slice",

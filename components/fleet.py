@@ -1,19 +1,17 @@
 """The fleet: every cluster (through its vendor component) and every workload on its clusters."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pulumi
 
-from edgefleet.components.args import EdgeWorkloadArgs
-from edgefleet.components.clusters import VENDORS, ClusterFactory
-from edgefleet.components.config.model import FleetSpec, Vendor, Workload
+from edgefleet.components.args import EdgeWorkloadArgs, FleetArgs
+from edgefleet.components.clusters import VENDORS
+from edgefleet.components.config.model import FleetSpec, Workload
 from edgefleet.components.config.slices import SliceScope
 from edgefleet.components.contract import KubernetesCluster
+from edgefleet.components.fleet_args import fleet_from_args
 from edgefleet.components.netcheck import Netcheck, NetcheckArgs
 from edgefleet.components.resolve import cluster_args, workload_args
 from edgefleet.components.tokens import FLEET, aliased
@@ -25,20 +23,6 @@ from edgefleet.components.traffic.dns import (
     steering_args,
 )
 from edgefleet.components.workloads import EdgeWorkload
-
-
-@dataclass(frozen=True)
-class FleetArgs:
-    """A validated fleet, the secret kubeconfigs it references (by config key), the vendor
-    components to build clusters with (tests swap in a fake vendor), and the slice of the fleet
-    this stack deploys (None: all of it)."""
-
-    spec: FleetSpec
-    secrets: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
-    vendors: Mapping[Vendor, ClusterFactory] = field(default_factory=lambda: dict(VENDORS))
-    scope: SliceScope | None = None
-    # Where the fleet's project files are (manifests, charts, config files); None: the working directory.
-    project_dir: Path | None = None
 
 
 def cluster_labels(spec: FleetSpec, cluster: str) -> dict[str, str]:
@@ -92,32 +76,47 @@ def slice_facts(spec: FleetSpec, scope: SliceScope | None) -> dict[str, object] 
 
 
 class Fleet(pulumi.ComponentResource):
-    """All clusters and workloads of one stack (or of its slice). Decisions were made on plain values already."""
+    """A whole fleet from one fleet config (``docs/fleet-config.md``): every cluster through its
+    vendor's component, every workload on the clusters placement chose (``EdgeWorkload``, rollout
+    waves in order), DNS steering of public workloads (``DnsSteering``) and the network probes.
+    The config is validated, and placement decided, before any resource is registered."""
 
-    clusters: dict[str, KubernetesCluster]
-    workloads: dict[tuple[str, str], EdgeWorkload]
-    dns: dict[str, DnsSteering]
-    slices: dict[str, pulumi.StackReference]
+    kubeconfigs: pulumi.Output[dict[str, str]]
+    """Each cluster's kubeconfig, by cluster name (secret)."""
+    endpoints: pulumi.Output[dict[str, dict[str, str]]]
+    """Each public workload's load balancer address per cluster."""
+    replicas: pulumi.Output[dict[str, dict[str, int]]]
+    """Each workload's replicas per cluster, as placement decided (the stack output ``placements``;
+    not that name here: the component's input ``placements`` is a slice's view of the fleet)."""
+    hostnames: pulumi.Output[dict[str, str]]
+    """Each steered workload's DNS name."""
 
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        spec = args.spec
-        scope = args.scope
-        self.project_dir = args.project_dir
+        resolved = fleet_from_args(name, args)  # before any resource
+        spec = resolved.spec
+        scope = resolved.scope
+        secrets = resolved.secrets
+        self.spec: FleetSpec = spec
+        self.scope: SliceScope | None = scope
+        self.project_dir: Path = resolved.project_dir
+        self.clusters: dict[str, KubernetesCluster] = {}
+        self.workloads: dict[tuple[str, str], EdgeWorkload] = {}
+        self.dns: dict[str, DnsSteering] = {}
+        self.slices: dict[str, pulumi.StackReference] = {}
         super().__init__(FLEET, name, slice_facts(spec, scope), aliased(FLEET, opts))
 
         def here(cluster: str) -> bool:
             return scope is None or scope.deploys(cluster)
 
-        self.clusters = {}
         for cluster in spec.clusters:
             if not here(cluster.name):
                 continue
             key = cluster.spec.kubeconfig
-            factory = args.vendors[cluster.vendor]
+            factory = VENDORS[cluster.vendor]
             # Through the public API: the cluster's entry as public args, resolved again there.
             self.clusters[cluster.name] = factory(
                 cluster.name,
-                cluster_args(cluster, spec, args.secrets[key] if key else None),
+                cluster_args(cluster, spec, secrets[key] if key else None),
                 pulumi.ResourceOptions(parent=self),
             )
         # The network doctor's probes (netcheck): on every cluster of this stack, when enabled.
@@ -131,14 +130,13 @@ class Fleet(pulumi.ComponentResource):
                     ),
                     pulumi.ResourceOptions(parent=self),
                 )
-        self.workloads = {}
         for workload in spec.workloads:
             replicas_in = dict(workload.replicas)
             # Wave by wave (canary first): a wave's Deployments wait for every earlier wave's.
             earlier: list[pulumi.Resource] = []
             for wave in workload.waves or (tuple(replicas_in),):
                 current = [
-                    self._deploy(spec, workload, c, replicas_in[c], earlier=tuple(earlier), secrets=args.secrets)
+                    self._deploy(spec, workload, c, replicas_in[c], earlier=tuple(earlier), secrets=secrets)
                     for c in wave
                     if here(c)
                 ]
@@ -149,9 +147,8 @@ class Fleet(pulumi.ComponentResource):
             if scope is not None and not scope.is_global and workload.hostname is not None:
                 for closed, count in workload.draining:
                     if here(closed):
-                        self._deploy(spec, workload, closed, count, earlier=tuple(earlier), secrets=args.secrets)
+                        self._deploy(spec, workload, closed, count, earlier=tuple(earlier), secrets=secrets)
         # The global slice reads each other slice's endpoints through a StackReference.
-        self.slices = {}
         if scope is not None and scope.is_global:
             for stack in scope.peer_stacks():
                 self.slices[stack] = pulumi.StackReference(
@@ -159,7 +156,31 @@ class Fleet(pulumi.ComponentResource):
                 )
         steers = spec.traffic is not None and (scope is None or scope.is_global)
         self.dns = self._steer(spec, scope) if steers else {}
-        self.register_outputs({})
+        by_cluster: dict[str, Any] = {name_: c.kubeconfig for name_, c in self.clusters.items()}
+        self.kubeconfigs = cast("pulumi.Output[dict[str, str]]", pulumi.Output.secret(by_cluster))
+        self.replicas = pulumi.Output.from_input({w.spec.name: dict(w.replicas) for w in spec.workloads})
+        endpoints: dict[str, Any] = {
+            w.spec.name: {
+                cluster: self.workloads[(w.spec.name, cluster)].endpoint
+                for cluster, _ in w.replicas
+                if cluster in self.clusters
+            }
+            for w in spec.workloads
+            if w.spec.expose.value == "public" and any(cluster in self.clusters for cluster, _ in w.replicas)
+        }
+        self.endpoints = cast("pulumi.Output[dict[str, dict[str, str]]]", pulumi.Output.from_input(endpoints))
+        steered = scope is None or scope.is_global
+        self.hostnames = pulumi.Output.from_input(
+            {w.spec.name: w.hostname for w in spec.workloads if w.hostname is not None} if steered else {}
+        )
+        self.register_outputs(
+            {
+                "kubeconfigs": self.kubeconfigs,
+                "replicas": self.replicas,
+                "endpoints": self.endpoints,
+                "hostnames": self.hostnames,
+            }
+        )
 
     def _deploy(
         self,

@@ -23,6 +23,9 @@ from edgefleet.components.args import (
     EmptyDirArgs,
     EndpointArgs,
     ExistingClusterArgs,
+    FleetArgs,
+    FleetClusterArgs,
+    FleetConfigArgs,
     GkeClusterArgs,
     HealthCheckArgs,
     HelmArgs,
@@ -48,6 +51,7 @@ from edgefleet.components.clusters.existing import ExistingCluster
 from edgefleet.components.clusters.gcp import GkeCluster
 from edgefleet.components.clusters.linode import LkeCluster
 from edgefleet.components.cni.install import CniInstall
+from edgefleet.components.fleet import Fleet
 from edgefleet.components.resolve import ArgsError
 from edgefleet.components.traffic.dns import DnsSteering
 from edgefleet.components.workloads import EdgeWorkload
@@ -63,6 +67,7 @@ COMPONENTS = (
     CniInstall,
     EdgeWorkload,
     DnsSteering,
+    Fleet,
 )
 
 __all__ = [
@@ -87,6 +92,10 @@ __all__ = [
     "EndpointArgs",
     "ExistingCluster",
     "ExistingClusterArgs",
+    "Fleet",
+    "FleetArgs",
+    "FleetClusterArgs",
+    "FleetConfigArgs",
     "GkeCluster",
     "GkeClusterArgs",
     "HealthCheckArgs",

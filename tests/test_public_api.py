@@ -12,9 +12,9 @@ from typing import Any, get_type_hints
 import pulumi
 import pytest
 
-from edgefleet.components.args import ClusterArgs, GkeClusterArgs
+from edgefleet.components.args import ClusterArgs, FleetClusterArgs, GkeClusterArgs, WorkloadClusterArgs
 from edgefleet.components.config import load_stack
-from edgefleet.components.index import COMPONENTS, CniInstall, DnsSteering, EksCluster, ExistingCluster
+from edgefleet.components.index import COMPONENTS, CniInstall, DnsSteering, EksCluster, ExistingCluster, Fleet
 from edgefleet.components.resolve import ArgsError, cluster_args, cluster_from_args
 from edgefleet.components.tokens import PREVIOUS
 from edgefleet.engine import ProgramRun, Registration, run_program, run_under_mocks
@@ -353,3 +353,57 @@ def test_dns_steering_from_its_public_args() -> None:
         "aws:route53/record:Record",
         "edgefleet:index:DnsSteering",
     ]
+
+
+def test_fleet_args_clusters_are_the_cluster_entry() -> None:
+    fleet, workload = get_type_hints(FleetClusterArgs), get_type_hints(WorkloadClusterArgs)
+    assert {k: fleet[k] for k in workload} == workload
+    assert set(fleet) - set(workload) == {"kubeconfig", "context"}
+
+
+def test_a_users_fleet_equals_the_stack_path() -> None:
+    source = source_of((STACKS / "Pulumi.dev.yaml").read_text(), "dev")
+    stack = run_program(REPO, source)
+    secrets = {key.split(":", 1)[1]: value.value for key, value in source.values.items() if key != "edgefleet:fleet"}
+
+    def program() -> None:
+        Fleet(
+            "fleet",
+            {
+                "fleet": source.fleet,
+                "secrets": secrets,
+                "project_dir": str(REPO),
+                "placement_time": "2026-12-06T12:00:00Z",
+            },
+        )
+
+    own = run_under_mocks(program, stack="dev", project_dir=REPO)
+    assert _comparable(own) == _comparable(stack)
+    assert len(own.registrations) == len(stack.registrations) > 10
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"fleet": {"environment": "dev"}, "regoin": 1}, "args.regoin: not a Fleet argument"),
+        ({}, "no fleet"),
+        ({"fleet": {"environment": "dev", "owner": "team", "clusters": []}}, "invalid fleet config"),
+        ({"fleet": {"environment": "dev", "owner": "team", "clusters": [{"vendor": "aws"}]}}, "needs a `region`"),
+        ({"fleet": {"environment": "dev"}, "fleet_file": "fleets/retail.yaml"}, "both `fleet` and `fleet_file`"),
+        ({"fleet": {"environment": "dev"}, "secrets": ["x"]}, "args.secrets"),
+    ],
+    ids=["unknown-arg", "no-fleet", "no-clusters", "no-region", "both", "secrets-list"],
+)
+def test_a_bad_fleet_fails_before_any_resource(args: dict[str, Any], expected: str) -> None:
+    failure: list[BaseException] = []
+
+    def program() -> None:
+        try:
+            Fleet("fleet", args)  # type: ignore[arg-type]
+        except pulumi.RunError as exc:
+            failure.append(exc)
+
+    run = run_under_mocks(program, stack="dev", project_dir=REPO)
+    assert [r for r in run.registrations if r.type != "pulumi:pulumi:Stack"] == []
+    assert failure, "refused"
+    assert expected in str(failure[0]), str(failure[0])

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from edgefleet.check import evaluate
+from edgefleet.components.args import FleetArgs, FleetConfigArgs
 from edgefleet.components.config import ConfigError, FleetSpec, parse_fleet
-from edgefleet.components.fleet import Fleet, FleetArgs
+from edgefleet.components.fleet import Fleet
 from edgefleet.engine import ProgramRun, Registration, run_under_mocks
 from edgefleet.policies.rules import ALL_POLICIES
 from tests.conftest import REPO
@@ -101,14 +102,14 @@ def build(
 ) -> Built:
     """Parse a fleet of ``clusters`` and run the Fleet component under mocks (stack = environment)."""
     raw = fleet_config(clusters, environment=environment, tags=tags, workloads=workloads, netcheck=netcheck)
-    spec = parse_fleet(raw, provider_config={"gcp:project": GCP_PROJECT})
     made: dict[str, Fleet] = {}
 
     def program() -> None:
-        made["fleet"] = Fleet("fleet", FleetArgs(spec=spec))
+        args: FleetArgs = {"fleet": cast("FleetConfigArgs", raw), "gcp_project": GCP_PROJECT, "project_dir": str(REPO)}
+        made["fleet"] = Fleet("fleet", args)
 
     run = run_under_mocks(program, stack=environment, project_dir=REPO)
-    return Built(spec=spec, run=run, fleet=made["fleet"])
+    return Built(spec=made["fleet"].spec, run=run, fleet=made["fleet"])
 
 
 CALICO_REPO = "https://docs.tigera.io/calico/charts"

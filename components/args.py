@@ -91,9 +91,9 @@ class ClusterArgs(TypedDict):
     cni: NotRequired[CniArgs]
     """The CNI (default: the vendor's recommended one, ``docs/cni.md``)."""
     kubernetes_version: NotRequired[str]
-    """``1.33`` (default: the vendor's release channel)."""
+    """``1.35`` (default: a version each vendor supports; GKE: its release channel)."""
     node_pools: NotRequired[list[NodePoolArgs]]
-    """The node pools (default: one ``medium`` pool of 1 to 3 nodes)."""
+    """The node pools (default: one ``small`` pool, ``general``, of 2 to 4 nodes)."""
     endpoint: NotRequired[EndpointArgs]
     """The API server's exposure (default: private)."""
     protect: NotRequired[bool]
@@ -128,9 +128,9 @@ class GkeClusterArgs(TypedDict):
     cni: NotRequired[CniArgs]
     """The CNI (default: the vendor's recommended one, ``docs/cni.md``)."""
     kubernetes_version: NotRequired[str]
-    """``1.33`` (default: the vendor's release channel)."""
+    """``1.35`` (default: a version each vendor supports; GKE: its release channel)."""
     node_pools: NotRequired[list[NodePoolArgs]]
-    """The node pools (default: one ``medium`` pool of 1 to 3 nodes)."""
+    """The node pools (default: one ``small`` pool, ``general``, of 2 to 4 nodes)."""
     endpoint: NotRequired[EndpointArgs]
     """The API server's exposure (default: private)."""
     protect: NotRequired[bool]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from edgefleet.check import rules_table
 from edgefleet.components.cni import matrix
@@ -115,7 +116,83 @@ def render_cni(doc: str) -> str:
     return replace_between(doc, CNI_START, CNI_END, cni_tables(), "docs/cni.md")
 
 
-GENERATED: dict[str, Callable[[str], str]] = {"README.md": render, "docs/cni.md": render_cni}
+SCHEMA_START, SCHEMA_END = "<!-- schema:start -->\n", "<!-- schema:end -->"
+
+
+def _type_of(prop: dict[str, Any]) -> str:
+    """A schema property's type as the docs show it."""
+    ref = prop.get("$ref")
+    if isinstance(ref, str):
+        name = ref.rsplit(":", 1)[-1]
+        return "any" if ref.endswith("/Any") else f"[{name}](#{name.lower()})"
+    kind = prop.get("type", "any")
+    if kind == "array":
+        return f"list of {_type_of(prop.get('items', {}))}"
+    if kind == "object" and "additionalProperties" in prop:
+        return f"map of {_type_of(prop['additionalProperties'])}"
+    return str(kind)
+
+
+def _cell(text: str | None) -> str:
+    return " ".join((text or "").replace("|", "\\|").replace("``", "`").split())
+
+
+def _properties(props: dict[str, Any], required: set[str], *, inputs: bool) -> list[str]:
+    if not props:
+        return ["(none)", ""]
+    head = "| name | type | required | description |" if inputs else "| name | type | description |"
+    lines = [head, "|---|---|---|---|" if inputs else "|---|---|---|"]
+    for key in sorted(props):
+        prop = props[key]
+        kind = _type_of(prop) + ("" if inputs and prop.get("plain") else " (Input)" if inputs else "")
+        if inputs:
+            needed = "yes" if key in required else ""
+            lines.append(f"| `{key}` | {kind} | {needed} | {_cell(prop.get('description'))} |")
+        else:
+            lines.append(f"| `{key}` | {kind} | {_cell(prop.get('description'))} |")
+    return [*lines, ""]
+
+
+def components_reference(schema: dict[str, Any]) -> str:
+    """Every component's inputs and outputs, and every type, from the package schema."""
+    lines: list[str] = []
+    for token in sorted(schema["resources"]):
+        resource = schema["resources"][token]
+        name = token.rsplit(":", 1)[-1]
+        lines += [f"### {name}", "", f"`{token}`. {_cell(resource.get('description'))}", "", "Inputs:", ""]
+        lines += _properties(resource.get("inputProperties", {}), set(resource.get("requiredInputs", [])), inputs=True)
+        lines += ["Outputs:", ""]
+        lines += _properties(resource.get("properties", {}), set(), inputs=False)
+    lines += ["### Types", ""]
+    for token in sorted(schema["types"]):
+        kind = schema["types"][token]
+        name = token.rsplit(":", 1)[-1]
+        lines += [f"#### {name}", "", _cell(kind.get("description")), ""]
+        lines += _properties(kind.get("properties", {}), set(kind.get("required", [])), inputs=True)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def render_components(doc: str) -> str:
+    """``doc`` with the reference between the schema markers generated from the package schema."""
+    from edgefleet.provider import schema  # noqa: PLC0415 - loads every vendor's SDK
+
+    return replace_between(doc, SCHEMA_START, SCHEMA_END, components_reference(schema()), "docs/components.md")
+
+
+def render_schema(text: str) -> str:
+    """The committed package schema (``edgefleet/provider/schema.json``), as the code gives it."""
+    from edgefleet.provider import schema_text  # noqa: PLC0415
+
+    del text
+    return schema_text()
+
+
+GENERATED: dict[str, Callable[[str], str]] = {
+    "README.md": render,
+    "docs/cni.md": render_cni,
+    "edgefleet/provider/schema.json": render_schema,
+    "docs/components.md": render_components,
+}
 
 
 def main() -> None:

@@ -420,6 +420,11 @@ def eks_kubeconfig(context: str, cluster_name: str, region: str, endpoint: str, 
 class EksCluster(CloudCluster):
     """An EKS cluster with its own VPC (contract v1). See the module docstring for what and why."""
 
+    kubeconfig: pulumi.Output[str]
+    """The cluster's kubeconfig (secret). Its user runs the vendor's CLI for a token; nothing stored."""
+    endpoint: pulumi.Output[str]
+    """The API server's URL."""
+
     def __init__(self, name: str, args: EksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = resolved_args(Vendor.AWS, name, args, "EksCluster")  # before any resource
         super().__init__(TYPE, name, resolved, opts)

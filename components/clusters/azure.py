@@ -218,6 +218,11 @@ def _role(subscription_id: pulumi.Output[str], role: str) -> pulumi.Output[str]:
 class AksCluster(CloudCluster):
     """An AKS cluster with its own resource group and VNet; contract v1."""
 
+    kubeconfig: pulumi.Output[str]
+    """The cluster's kubeconfig (secret). Its user runs the vendor's CLI for a token; nothing stored."""
+    endpoint: pulumi.Output[str]
+    """The API server's URL."""
+
     def __init__(self, name: str, args: AksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = resolved_args(Vendor.AZURE, name, args, "AksCluster")  # before any resource
         super().__init__(TYPE, name, resolved, opts)

@@ -96,6 +96,11 @@ def _kubeconfig(name: str, values: Sequence[Any]) -> str:
 class DoksCluster(CloudCluster):
     """A DOKS cluster with its own VPC; contract v1."""
 
+    kubeconfig: pulumi.Output[str]
+    """The cluster's kubeconfig (secret). Its user runs the vendor's CLI for a token; nothing stored."""
+    endpoint: pulumi.Output[str]
+    """The API server's URL."""
+
     def __init__(self, name: str, args: DoksClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = resolved_args(Vendor.DIGITALOCEAN, name, args, "DoksCluster")  # before any resource
         super().__init__(TYPE, name, resolved, opts)

@@ -192,6 +192,11 @@ class GkeCluster(CloudCluster):
     config name (empty on Autopilot), ``node_service_account`` the nodes' identity.
     """
 
+    kubeconfig: pulumi.Output[str]
+    """The cluster's kubeconfig (secret). Its user runs the vendor's CLI for a token; nothing stored."""
+    endpoint: pulumi.Output[str]
+    """The API server's URL."""
+
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = resolved_args(Vendor.GCP, name, args, "GkeCluster")  # before any resource
         # Set as the cluster is built (not class annotations: those are the schema's outputs).

@@ -115,6 +115,11 @@ def decode_kubeconfig(encoded: str) -> str:
 class LkeCluster(CloudCluster):
     """An LKE cluster (standard tier) with its node pools; contract v1."""
 
+    kubeconfig: pulumi.Output[str]
+    """The cluster's kubeconfig (secret). Its user runs the vendor's CLI for a token; nothing stored."""
+    endpoint: pulumi.Output[str]
+    """The API server's URL."""
+
     def __init__(self, name: str, args: LkeClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = resolved_args(Vendor.LINODE, name, args, "LkeCluster")  # before any resource
         super().__init__(TYPE, name, resolved, opts)

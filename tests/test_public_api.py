@@ -11,12 +11,14 @@ from typing import Any, get_type_hints
 
 import pulumi
 import pytest
+import yaml
 
 from edgefleet.components.args import ClusterArgs, FleetClusterArgs, GkeClusterArgs, WorkloadClusterArgs
 from edgefleet.components.config import load_stack
 from edgefleet.components.index import COMPONENTS, CniInstall, DnsSteering, EksCluster, ExistingCluster, Fleet
 from edgefleet.components.resolve import ArgsError, cluster_args, cluster_from_args
 from edgefleet.components.tokens import PREVIOUS
+from edgefleet.docs import render_components
 from edgefleet.engine import ProgramRun, Registration, run_program, run_under_mocks
 from edgefleet.provider import SCHEMA_FILE, schema, schema_text
 from tests.conftest import KUBECONFIG, REPO, STACKS, source_of, stack_text
@@ -407,3 +409,70 @@ def test_a_bad_fleet_fails_before_any_resource(args: dict[str, Any], expected: s
     assert [r for r in run.registrations if r.type != "pulumi:pulumi:Stack"] == []
     assert failure, "refused"
     assert expected in str(failure[0]), str(failure[0])
+
+
+# -- the docs and the other languages' examples follow the schema ----------------------------------
+
+
+def test_the_components_reference_is_generated_from_the_schema() -> None:
+    text = (REPO / "docs" / "components.md").read_text()
+    assert render_components(text) == text, "run `make docs` to regenerate docs/components.md"
+    for component in COMPONENTS:
+        assert f"### {component.__name__}\n" in text
+
+
+def _schema_type(made: dict[str, Any], prop: dict[str, Any]) -> dict[str, Any] | None:
+    ref = prop.get("$ref") or prop.get("items", {}).get("$ref")
+    if not isinstance(ref, str) or ":" not in ref:
+        return None
+    found: dict[str, Any] = made["types"][ref.removeprefix("#/types/")]
+    return found
+
+
+def _unknown_keys(made: dict[str, Any], value: Any, props: dict[str, Any], where: str) -> list[str]:
+    """Keys of ``value`` (an object literal of an example) the schema does not have, recursively."""
+    out: list[str] = []
+    for key, item in value.items():
+        prop = props.get(key)
+        if prop is None:
+            out.append(f"{where}.{key}")
+            continue
+        nested = _schema_type(made, prop)
+        if nested is not None and isinstance(item, dict):
+            out += _unknown_keys(made, item, nested.get("properties", {}), f"{where}.{key}")
+        elif nested is not None and isinstance(item, list):
+            for i, element in enumerate(item):
+                if isinstance(element, dict):
+                    out += _unknown_keys(made, element, nested.get("properties", {}), f"{where}.{key}[{i}]")
+    return out
+
+
+def test_the_yaml_example_uses_only_what_the_schema_has() -> None:
+    made = schema()
+    program = yaml.safe_load((REPO / "examples" / "yaml" / "Pulumi.yaml").read_text())
+    ours = {k: r for k, r in program["resources"].items() if r["type"].startswith("edgefleet:")}
+    assert {r["type"] for r in ours.values()} == {
+        "edgefleet:index:ExistingCluster",
+        "edgefleet:index:EdgeWorkload",
+        "edgefleet:index:EksCluster",
+    }
+    for name, resource in ours.items():
+        spec = made["resources"][resource["type"]]
+        assert _unknown_keys(made, resource["properties"], spec["inputProperties"], name) == []
+        assert set(spec.get("requiredInputs", [])) <= set(resource["properties"]), name
+    assert _unknown_keys(made, {"typo": 1}, {}, "x") == ["x.typo"], "the check can fail"
+
+
+def test_the_typescript_example_uses_only_what_the_schema_has() -> None:
+    made = schema()
+    text = (REPO / "examples" / "typescript" / "index.ts").read_text()
+    names = set(re.findall(r"new edgefleet\.(\w+)\(", text))
+    assert names == {"ExistingCluster", "EdgeWorkload", "EksCluster"}
+    known = {"provider"}  # resource options
+    for resource in made["resources"].values():
+        known |= set(resource["inputProperties"])
+    for kind in made["types"].values():
+        known |= set(kind.get("properties", {}))
+    keys = set(re.findall(r"(\w+): ", re.sub(r"//.*", "", text.split("new edgefleet.", 1)[1])))
+    keys -= {"kubeconfig", "API_TOKEN"} - known  # an env var name and k8s.Provider's own arg
+    assert keys <= known, sorted(keys - known)

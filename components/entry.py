@@ -8,6 +8,7 @@ args. Errors become one ``pulumi.RunError`` with one line per problem (no traceb
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,11 @@ from typing import Any
 import pulumi
 
 from edgefleet.components.args import FleetArgs
+from edgefleet.components.config import FleetSpec
 from edgefleet.components.config.errors import ConfigError, ConfigIssue
 from edgefleet.components.config.parse import PROVIDER_KEYS
 from edgefleet.components.config.previous import PLACEMENT_TIME_ENV
+from edgefleet.components.config.slices import SliceScope
 from edgefleet.components.config.source import (
     FLEET_FILE_KEY,
     PROJECT,
@@ -26,7 +29,7 @@ from edgefleet.components.config.source import (
     read_fleet_file,
 )
 from edgefleet.components.fleet import Fleet
-from edgefleet.components.fleet_args import referenced_keys
+from edgefleet.components.fleet_args import fleet_from_args, referenced_keys
 from edgefleet.components.placement.timeline import parse_time
 from edgefleet.components.policy import POLICY_PACK_CONFIG, program_pack_config
 
@@ -112,6 +115,13 @@ def fleet_args(project_dir: Path) -> FleetArgs:
     if gcp_project:
         args["gcp_project"] = gcp_project
     return args
+
+
+def read_fleet(project_dir: Path) -> tuple[FleetSpec, Mapping[str, pulumi.Output[str]], SliceScope | None]:
+    """The fleet ``build`` would deploy (validated, placed), its secrets and its slice, without
+    building it: the stack's config through the ``Fleet`` component's args."""
+    resolved = fleet_from_args("fleet", fleet_args(project_dir))
+    return resolved.spec, resolved.secrets, resolved.scope
 
 
 def _placement_time(config: pulumi.Config) -> datetime:

@@ -12,6 +12,8 @@ from typing import Any, get_type_hints
 import pulumi
 import pytest
 import yaml
+from pulumi.provider.experimental.component import ComponentProvider
+from pulumi.provider.server import ComponentInitError
 
 from edgefleet.components.args import ClusterArgs, FleetClusterArgs, GkeClusterArgs, WorkloadClusterArgs
 from edgefleet.components.config import load_stack
@@ -476,3 +478,50 @@ def test_the_typescript_example_uses_only_what_the_schema_has() -> None:
     keys = set(re.findall(r"(\w+): ", re.sub(r"//.*", "", text.split("new edgefleet.", 1)[1])))
     keys -= {"kubeconfig", "API_TOKEN"} - known  # an env var name and k8s.Provider's own arg
     assert keys <= known, sorted(keys - known)
+
+
+# -- what another language's SDK sends ---------------------------------------------------------------
+
+
+def test_the_component_package_constructs_from_the_schemas_names() -> None:
+    # The provider `pulumi package add` runs, called as the engine calls it for a TypeScript or
+    # YAML program: camelCase properties, nested types, mapped back to the Python args.
+    provider = ComponentProvider(list(COMPONENTS), "edgefleet", version="0.1.0")
+    made: dict[str, Any] = {}
+
+    def program() -> None:
+        inputs = {
+            "owner": "platform-team",
+            "environment": "dev",
+            "region": "eu-central-1",
+            "nodePools": [{"name": "general", "size": "medium", "min": 2, "max": 4}],
+            "cni": {"plugin": "cilium"},
+        }
+        made["result"] = provider.construct("edge", "edgefleet:index:EksCluster", inputs, pulumi.ResourceOptions())
+
+    run = run_under_mocks(program, stack="dev", project_dir=REPO)
+    (pool,) = [r for r in run.registrations if r.type == "aws:eks/nodeGroup:NodeGroup"]
+    assert pool.inputs["scalingConfig"] == {"minSize": 2, "maxSize": 4, "desiredSize": 2}
+    assert any(r.type == "edgefleet:index:CniInstall" for r in run.registrations)
+    assert set(made["result"].state) == {"kubeconfig", "endpoint"}
+
+
+def test_the_component_package_refuses_bad_input_before_any_resource() -> None:
+    provider = ComponentProvider(list(COMPONENTS), "edgefleet", version="0.1.0")
+    failure: list[BaseException] = []
+
+    def program() -> None:
+        try:
+            provider.construct(
+                "edge",
+                "edgefleet:index:EksCluster",
+                {"owner": "platform-team", "environment": "dev", "region": "eu-central-1",
+                 "nodePools": [{"name": "general", "min": 5, "max": 2}]},
+                pulumi.ResourceOptions(),
+            )  # fmt: skip
+        except ComponentInitError as exc:
+            failure.append(exc)
+
+    run = run_under_mocks(program, stack="dev", project_dir=REPO)
+    assert [r for r in run.registrations if r.type != "pulumi:pulumi:Stack"] == []
+    assert "args.node_pools[0]" in str(failure[0])

@@ -92,6 +92,8 @@ def _fleet_source(project_dir: Path, raw: Any, fleet_file: str | None) -> tuple[
     stack = pulumi.get_stack()
     located = stack_source(project_dir)
     if fleet_file is None:
+        if located is not None and located.fleet != raw:
+            located = None  # the fleet came from elsewhere: positions in the stack file would mislead
         if raw is None:
             raise pulumi.RunError(
                 f"no fleet: give `fleet` (config key edgefleet:fleet in stacks/Pulumi.{stack}.yaml), or name a "

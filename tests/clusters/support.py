@@ -18,6 +18,7 @@ from edgefleet.components.args import FleetArgs, FleetConfigArgs
 from edgefleet.components.config import ConfigError, FleetSpec, parse_fleet
 from edgefleet.components.fleet import Fleet
 from edgefleet.engine import ProgramRun, Registration, run_under_mocks
+from edgefleet.policies.locations import LOCATION_RULES
 from edgefleet.policies.rules import ALL_POLICIES
 from tests.conftest import REPO
 
@@ -105,7 +106,13 @@ def build(
     made: dict[str, Fleet] = {}
 
     def program() -> None:
-        args: FleetArgs = {"fleet": cast("FleetConfigArgs", raw), "gcp_project": GCP_PROJECT, "project_dir": str(REPO)}
+        args: FleetArgs = {
+            "fleet": cast("FleetConfigArgs", raw),
+            "gcp_project": GCP_PROJECT,
+            "project_dir": str(REPO),
+            # These tests count each vendor's own inventory: no pack rule steers placement.
+            "policy_pack_config": {rule.rule: "advisory" for rule in LOCATION_RULES},
+        }
         made["fleet"] = Fleet("fleet", args)
 
     run = run_under_mocks(program, stack=environment, project_dir=REPO)

@@ -412,7 +412,7 @@ def test_a_bad_fleet_fails_before_any_resource(args: dict[str, Any], expected: s
     assert failure, "refused"
     assert expected in str(failure[0]), str(failure[0])
     # The fleet came from the args, not from stacks/Pulumi.dev.yaml: no position points there.
-    assert "Pulumi.dev.yaml" not in str(failure[0])
+    assert "Pulumi.dev.yaml:" not in str(failure[0])
 
 
 # -- the docs and the other languages' examples follow the schema ----------------------------------

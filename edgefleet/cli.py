@@ -23,7 +23,7 @@ from rich.tree import Tree
 
 from components.config import ConfigError, FleetSpec, Workload, read_stack_file
 from components.config.errors import one_line
-from components.config.model import DayPlan
+from components.config.model import DayPlan, MeasuredPairInfo, RttMatrixInfo
 from components.config.previous import placement_options
 from components.config.slices import Slice, SliceScope, load_sliced
 from components.config.source import ConfigValue, StackSource, path_exists
@@ -554,6 +554,8 @@ def _print_placement(spec: FleetSpec, workload: Workload) -> None:
             f"(no placement can average below {lat.lower_bound_rtt_ms:.1f} ms)",
             highlight=False,
         )
+        if lat.rtt_matrix is not None:
+            _print_rtt_matrix(lat.rtt_matrix, chosen)
         if lat.held_back is not None:
             held = lat.held_back
             out.print(
@@ -578,6 +580,50 @@ def _print_placement(spec: FleetSpec, workload: Workload) -> None:
             out.print(
                 f"  from the window before ({', '.join(win.previous)}): {moves}{dwell}", markup=False, highlight=False
             )
+
+
+RTT_PAIRS_SHOWN = 12
+
+
+def _print_rtt_matrix(info: RttMatrixInfo, chosen: set[str]) -> None:
+    """The measured RTT matrix a workload was placed with: per eligible location its fitted numbers
+    beside the model's, and the pairs (measured, the model's estimate, the fitted one), the chosen
+    locations' first, then the largest measured-vs-model differences."""
+    measured = [loc for loc in info.locations if loc.pairs]
+    out.print(
+        f"  measured RTT ({info.file}): {len(measured)} of {len(info.locations)} eligible location(s) measured; "
+        f"user RTT = last mile + site delay + inflation x 1 ms per 100 km (model: 0 ms, {info.default_inflation:g})",
+        markup=False,
+        highlight=False,
+    )
+    for loc in info.locations:
+        mark = "*" if loc.cluster in chosen else " "
+        numbers = (
+            f"inflation {loc.inflation:.3f}, site delay {loc.delay_ms:.2f} ms, from {loc.pairs} pair(s)"
+            if loc.pairs
+            else "not measured: the model's numbers"
+        )
+        out.print(f"   {mark} {loc.cluster}: {numbers}", markup=False, highlight=False)
+
+    def order(p: MeasuredPairInfo) -> tuple[bool, float, str, str]:
+        gap = abs(p.measured_ms - p.model_ms) if p.measured_ms is not None else -1.0
+        return (not ({p.a, p.b} & chosen), -gap, p.a, p.b)
+
+    pairs = sorted(info.pairs, key=order)
+    for p in pairs[:RTT_PAIRS_SHOWN]:
+        measured_text = f"{p.measured_ms:.2f} ms" if p.measured_ms is not None else "no replies"
+        out.print(
+            f"    {p.a} <-> {p.b} ({p.km:,.0f} km): measured {measured_text}, model {p.model_ms:.2f} ms, "
+            f"fitted {p.fitted_ms:.2f} ms",
+            markup=False,
+            highlight=False,
+        )
+    if len(pairs) > RTT_PAIRS_SHOWN:
+        out.print(
+            f"    ... {len(pairs) - RTT_PAIRS_SHOWN} more pair(s) in --json (placements[].rtt_matrix.pairs)",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command()

@@ -228,8 +228,9 @@ def fit(
                 )
     coords = np.array([locations[n] for n in names], dtype=np.float64)
     index = {n: i for i, n in enumerate(names)}
-    ia = np.array([index[p.a] for p in pairs], dtype=np.int64)
-    ib = np.array([index[p.b] for p in pairs], dtype=np.int64)
+    # Each pair with its names in order (a pair and its reverse are the same numbers).
+    ia = np.array([index[min(p.a, p.b)] for p in pairs], dtype=np.int64)
+    ib = np.array([index[max(p.a, p.b)] for p in pairs], dtype=np.int64)
     km = _pair_km(coords, ia, ib)
     for p, d in zip(pairs, km.tolist(), strict=True):
         if p.measured_ms is None:
@@ -242,14 +243,18 @@ def fit(
                 f"{LOCATION_SLACK_KM:g} km at each end): physically impossible; check that the pair names the "
                 "clusters measured and that their locations are right"
             )
-    measured = [i for i, p in enumerate(pairs) if p.measured_ms is not None]
+    # In a canonical order (by the pair's names), so the order of the file's entries never changes a
+    # floating-point sum of the fit.
+    measured = sorted(
+        (i for i, p in enumerate(pairs) if p.measured_ms is not None), key=lambda i: sorted((pairs[i].a, pairs[i].b))
+    )
     used = sorted({n for i in measured for n in (pairs[i].a, pairs[i].b)})
     if len(used) > MAX_LOCATIONS:
         raise RttMatrixError(f"{shown}: measures {len(used):,} locations, more than the {MAX_LOCATIONS:,} it may")
     slot = {n: j for j, n in enumerate(used)}
     delay, inflation = _solve(
-        [slot[pairs[i].a] for i in measured],
-        [slot[pairs[i].b] for i in measured],
+        [slot[min(pairs[i].a, pairs[i].b)] for i in measured],
+        [slot[max(pairs[i].a, pairs[i].b)] for i in measured],
         km[measured],
         np.array([pairs[i].measured_ms for i in measured], dtype=np.float64),
         n=len(used),

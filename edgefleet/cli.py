@@ -541,7 +541,8 @@ def _print_placement(spec: FleetSpec, workload: Workload) -> None:
     excluded = {name for name, _ in workload.excluded}
     passed_over = [c.name for c in spec.clusters if c.name not in chosen | excluded]
     if lat is not None and passed_over:
-        out.print(f"  eligible, not chosen (farther from demand): {', '.join(sorted(passed_over))}", highlight=False)
+        why = "slower for the demand" if lat.rtt_matrix is not None else "farther from demand"
+        out.print(f"  eligible, not chosen ({why}): {', '.join(sorted(passed_over))}", highlight=False)
     if lat is not None:
         out.print(
             f"  estimated RTT: mean {lat.mean_rtt_ms:.1f} ms, p95 {lat.p95_rtt_ms:.1f} ms; physical bound "
@@ -556,6 +557,14 @@ def _print_placement(spec: FleetSpec, workload: Workload) -> None:
         )
         if lat.rtt_matrix is not None:
             _print_rtt_matrix(lat.rtt_matrix, chosen)
+            if workload.hostname is not None and lat.by_distance_share and lat.by_distance_mean_rtt_ms is not None:
+                out.print(
+                    f"  note: for {lat.by_distance_share:.1%} of demand the nearest chosen location is not the "
+                    f"fastest; DNS steering (`traffic`) sends users to the nearest, which averages "
+                    f"{lat.by_distance_mean_rtt_ms:.1f} ms (docs/placement.md#a-measured-rtt-matrix)",
+                    markup=False,
+                    highlight=False,
+                )
         if lat.held_back is not None:
             held = lat.held_back
             out.print(

@@ -115,6 +115,10 @@ def placement_entry(w: Workload) -> dict[str, Any]:
             entry["window"] = window_entry(lat.window)
         if lat.rtt_matrix is not None:
             entry["rtt_matrix"] = rtt_matrix_entry(lat.rtt_matrix)
+            entry["rtt_matrix"]["by_distance"] = {
+                "mean_rtt_ms": lat.by_distance_mean_rtt_ms,
+                "share": lat.by_distance_share,
+            }
     if w.excluded:
         entry["excluded"] = [{"cluster": name, "constraint": why} for name, why in w.excluded]
     return entry

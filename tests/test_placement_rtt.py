@@ -336,6 +336,8 @@ def test_a_matrix_equal_to_the_model_leaves_placement_unchanged(project: Path) -
     assert {loc["cluster"]: (loc["inflation"], loc["delay_ms"]) for loc in info["locations"]} == dict.fromkeys(
         CITIES, (2.1, 0.0)
     )
+    # Every user's fastest location is its nearest, as with the model.
+    assert info["by_distance"] == {"mean_rtt_ms": plain["metrics"]["mean_rtt_ms"], "share": 0.0}
     assert info["file"] == "measurements/rtt.json"
     assert info["model_inflation"] == 2.1
     assert len(info["pairs"]) == 28
@@ -365,6 +367,10 @@ def test_a_location_measured_much_slower_loses_its_demand_to_its_neighbours(proj
     ams_pairs = [p for p in entry["rtt_matrix"]["pairs"] if "ams" in (p["a"], p["b"])]
     assert all(p["measured_p50_ms"] > p["model_ms"] + 39 for p in ams_pairs)
     assert all(abs(p["fitted_ms"] - p["measured_p50_ms"]) < 2.0 for p in ams_pairs)
+    # DNS steering by distance sends some users to a slower location: never faster on average.
+    by_distance = entry["rtt_matrix"]["by_distance"]
+    assert 0.0 < by_distance["share"] < 1.0
+    assert by_distance["mean_rtt_ms"] > entry["metrics"]["mean_rtt_ms"]
     # The estimate is now worse than the model promised: every user's RTT went up or stayed.
     assert entry["metrics"]["mean_rtt_ms"] > _placed(project, "plain", ("--exact",))["metrics"]["mean_rtt_ms"]
 
@@ -485,6 +491,8 @@ BAD = [
     ("a string", _one("8 ms"), "measured_p50_ms '8 ms' is not a number of milliseconds"),
     ("a boolean", _one(True), "measured_p50_ms True is not a number"),
     ("faster than light", _one(0.5, a="lis", b="waw"), "faster than light in fiber over the"),
+    ("a long name", _one(5.0, b="x" * 10_000), "`a` and `b` must name two clusters of the fleet"),
+    ("a number for a name", _one(5.0, b=7), "`a` and `b` must name two clusters of the fleet"),
     ("self pair", _one(1.0, a="ams", b="ams"), "a cluster paired with itself"),
     (
         "duplicate pair",

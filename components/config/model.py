@@ -938,6 +938,10 @@ class LatencyResult(_Model):
     held_back: HeldBackInfo | None = None
     window: WindowInfo | None = None  # a scheduled placement: the window it is for
     rtt_matrix: RttMatrixInfo | None = None  # placed with a measured RTT matrix
+    # With a measured RTT matrix: the mean RTT when every user goes to the nearest chosen location
+    # (as DNS steering does), and the share of demand whose nearest is not its fastest.
+    by_distance_mean_rtt_ms: float | None = None
+    by_distance_share: float | None = None
 
 
 class WindowPlacement(_Model):

@@ -1733,6 +1733,8 @@ def _latency_result(
         ),
         window=window,
         rtt_matrix=rtt_info,
+        by_distance_mean_rtt_ms=decided.by_distance.mean_rtt_ms if decided.by_distance else None,
+        by_distance_share=decided.by_distance.share if decided.by_distance else None,
     )
 
 

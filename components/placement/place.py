@@ -41,6 +41,17 @@ class HeldBack:
 
 
 @dataclass(frozen=True)
+class ByDistance:
+    """With a measured RTT matrix a user's fastest location need not be its nearest, but DNS steering
+    (Route 53 geoproximity, Cloudflare geo steering) sends each user to the nearest healthy one.
+    ``mean_rtt_ms``: the chosen locations' mean estimated RTT when every user goes to the nearest of
+    them; ``share``: the share of demand whose nearest chosen location is not its fastest."""
+
+    mean_rtt_ms: float
+    share: float
+
+
+@dataclass(frozen=True)
 class Placement:
     """The decision for one workload."""
 
@@ -55,6 +66,7 @@ class Placement:
     method: str
     proven_optimal: bool
     held_back: HeldBack | None = None
+    by_distance: ByDistance | None = None  # placed with a measured RTT matrix
 
 
 def cost_km(km: NDArray[np.float64], sites: Sequence[Site], model: LatencyModel) -> NDArray[np.float64]:
@@ -149,8 +161,9 @@ def _place(
     points = normalise(demand)
     index = {s.name: j for j, s in enumerate(sites)}
     km = distance_matrix([(p.lat, p.lon) for p in points], [(s.lat, s.lon) for s in sites])
+    cost = cost_km(km, sites, model)
     problem = Problem(
-        distance=cost_km(km, sites, model),
+        distance=cost,
         weights=np.array([p.weight for p in points]),
         site_names=tuple(s.name for s in sites),
         site_vendors=tuple(s.vendor for s in sites),
@@ -185,4 +198,15 @@ def _place(
         method=chosen.method,
         proven_optimal=chosen.proven_optimal,
         held_back=held,
+        by_distance=_by_distance(chosen, problem, km, model) if cost is not km else None,
     )
+
+
+def _by_distance(chosen: Solution, problem: Problem, km: NDArray[np.float64], model: LatencyModel) -> ByDistance:
+    sites = np.array(chosen.sites, dtype=np.int64)
+    rows = np.arange(problem.n_points)
+    nearest = sites[np.argmin(km[:, sites], axis=1)]
+    w = problem.weights / problem.weights.sum()
+    rtt = model.rtt_ms(problem.distance[rows, nearest])
+    moved = nearest != np.array(chosen.assignment, dtype=np.int64)
+    return ByDistance(round(float(w @ rtt), 3), round(float(w[moved].sum()), 4))

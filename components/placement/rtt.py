@@ -35,7 +35,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -51,6 +51,7 @@ PRIOR_DELAY_MS = 5.0
 PRIOR_INFLATION = 0.5
 PAIR_NOISE_MS = 1.0
 _PAIR_KEYS = frozenset({"a", "b", "measured_p50_ms", "measured_p99_ms", "model_ms", "probes"})
+_MAX_NAME = 64  # cluster names are at most 40 characters; longer is not one (and is not echoed back)
 _TOP_KEYS = frozenset({"format", "source", "pairs"})
 _FIX = "write it with `edgefleet doctor STACK --rtt-matrix FILE`"
 
@@ -120,6 +121,10 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
+def _is_name(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and 0 < len(value) <= _MAX_NAME
+
+
 def parse_matrix(text: str, shown: str) -> tuple[MeasuredPair, ...]:
     """The pairs of an ``edgefleet.rtt/v1`` document; ``RttMatrixError`` naming ``shown`` (the path
     as the config writes it), the entry and the fix for anything else."""
@@ -161,8 +166,8 @@ def parse_matrix(text: str, shown: str) -> tuple[MeasuredPair, ...]:
         if extra:
             raise RttMatrixError(f"{where}: unknown key {extra[0]!r}; keys: {', '.join(sorted(_PAIR_KEYS))}")
         a, b = entry.get("a"), entry.get("b")
-        if not isinstance(a, str) or not a or not isinstance(b, str) or not b:
-            raise RttMatrixError(f"{where}: `a` and `b` must name two clusters of the fleet")
+        if not (_is_name(a) and _is_name(b)):
+            raise RttMatrixError(f"{where}: `a` and `b` must name two clusters of the fleet (cluster names)")
         where = f"{where} ({a} <-> {b})"
         if a == b:
             raise RttMatrixError(f"{where}: a cluster paired with itself; a pair names two clusters")

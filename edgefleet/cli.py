@@ -561,7 +561,8 @@ def _print_placement(spec: FleetSpec, workload: Workload) -> None:
                 out.print(
                     f"  note: for {lat.by_distance_share:.1%} of demand the nearest chosen location is not the "
                     f"fastest; DNS steering (`traffic`) sends users to the nearest, which averages "
-                    f"{lat.by_distance_mean_rtt_ms:.1f} ms (docs/placement.md#a-measured-rtt-matrix)",
+                    f"{lat.by_distance_mean_rtt_ms:.1f} ms "
+                    "(docs/placement.md#a-measured-rtt-matrix-placementrtt_matrix)",
                     markup=False,
                     highlight=False,
                 )
@@ -595,9 +596,9 @@ RTT_PAIRS_SHOWN = 12
 
 
 def _print_rtt_matrix(info: RttMatrixInfo, chosen: set[str]) -> None:
-    """The measured RTT matrix a workload was placed with: per eligible location its fitted numbers
-    beside the model's, and the pairs (measured, the model's estimate, the fitted one), the chosen
-    locations' first, then the largest measured-vs-model differences."""
+    """The measured RTT matrix a workload was placed with: per eligible location (``*``: chosen) its
+    fitted numbers beside the model's, and the pairs (measured, the model's estimate, the fitted
+    one), those the model gets most wrong first."""
     measured = [loc for loc in info.locations if loc.pairs]
     out.print(
         f"  measured RTT ({info.file}): {len(measured)} of {len(info.locations)} eligible location(s) measured; "
@@ -614,9 +615,9 @@ def _print_rtt_matrix(info: RttMatrixInfo, chosen: set[str]) -> None:
         )
         out.print(f"   {mark} {loc.cluster}: {numbers}", markup=False, highlight=False)
 
-    def order(p: MeasuredPairInfo) -> tuple[bool, float, str, str]:
+    def order(p: MeasuredPairInfo) -> tuple[float, str, str]:
         gap = abs(p.measured_ms - p.model_ms) if p.measured_ms is not None else -1.0
-        return (not ({p.a, p.b} & chosen), -gap, p.a, p.b)
+        return (-gap, p.a, p.b)
 
     pairs = sorted(info.pairs, key=order)
     for p in pairs[:RTT_PAIRS_SHOWN]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import random
 from collections.abc import Iterator
 from contextlib import chdir
@@ -569,3 +570,10 @@ def test_a_matrix_is_for_latency_placement_only(project: Path) -> None:
     _write(project, matrix())
     (project / "stacks" / "Pulumi.t.yaml").write_text(stack(strategy="everywhere"))
     assert "strategy `everywhere` does not use it" in _invalid(project, ["place", "t"])
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+def test_a_fifo_matrix_is_refused_without_blocking(project: Path) -> None:
+    os.mkfifo(project / "measurements" / "rtt.json")
+    first = _invalid(project, ["place", "t"])
+    assert "measurements/rtt.json is a named pipe (FIFO), not a regular file" in first

@@ -105,9 +105,17 @@ def project(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
 
 
+def _clear_caches() -> None:
+    """The matrix is memoised on its path, size and modification time; a test rewriting it at
+    once may leave the time unchanged on a coarse file system."""
+    parse._rtt_pairs.cache_clear()
+    parse._rtt_fit.cache_clear()
+
+
 def _write(project: Path, doc: Any) -> None:
     text = doc if isinstance(doc, str) else json.dumps(doc, indent=1)
     (project / "measurements" / "rtt.json").write_text(text)
+    _clear_caches()
 
 
 def _ok(args: list[str]) -> str:
@@ -385,7 +393,7 @@ def test_plans_are_byte_identical_and_the_file_order_does_not_matter(project: Pa
     first = _placed(project, "t")
     reordered = dict(doc, pairs=[{**p, "a": p["b"], "b": p["a"]} for p in reversed(doc["pairs"])])
     _write(project, reordered)
-    parse._rtt_pairs.cache_clear()
+    _clear_caches()
     second = _placed(project, "t")
     assert second["rtt_matrix"]["locations"] == first["rtt_matrix"]["locations"]
     first.pop("rtt_matrix")
@@ -554,15 +562,16 @@ def test_a_matrix_outside_the_project_is_refused(project: Path, tmp_path_factory
 
 def test_a_huge_or_non_text_matrix_is_refused(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parse, "MAX_RTT_BYTES", 1000)
-    parse._rtt_pairs.cache_clear()
+    _clear_caches()
     _write(project, matrix())
     first = _invalid(project, ["place", "t"])
     assert "measurements/rtt.json is larger than" in first
     monkeypatch.setattr(parse, "MAX_RTT_BYTES", rtt.MAX_RTT_BYTES)
     monkeypatch.setattr(rtt, "MAX_PAIRS", 3)
-    parse._rtt_pairs.cache_clear()
+    _clear_caches()
     assert "28 pairs, more than the 3 edgefleet reads" in _invalid(project, ["place", "t"])
     (project / "measurements" / "rtt.json").write_bytes(b'{"format": "\xff"}')
+    _clear_caches()
     assert "is not UTF-8 text" in _invalid(project, ["place", "t"])
 
 

@@ -1298,8 +1298,7 @@ def read_rtt_fit(
     read it once."""
     path = project_dir / written
     stat = path.stat()
-    pairs = _rtt_pairs(str(path), written, stat.st_mtime_ns, stat.st_size)
-    return _rtt_fit(pairs, tuple(sorted(locations.items())), model, written)
+    return _rtt_fit(str(path), written, stat.st_mtime_ns, stat.st_size, tuple(sorted(locations.items())), model)
 
 
 @lru_cache(maxsize=16)
@@ -1313,13 +1312,15 @@ def _rtt_pairs(path: str, shown: str, mtime_ns: int, size: int) -> tuple[Measure
 
 
 @lru_cache(maxsize=16)
-def _rtt_fit(
-    pairs: tuple[MeasuredPair, ...],
+def _rtt_fit(  # noqa: PLR0917  the cache key
+    path: str,
+    shown: str,
+    mtime_ns: int,
+    size: int,
     locations: tuple[tuple[str, tuple[float, float]], ...],
     model: LatencyModel,
-    shown: str,
 ) -> RttFit:
-    return fit(pairs, dict(locations), model, shown)
+    return fit(_rtt_pairs(path, shown, mtime_ns, size), dict(locations), model, shown)
 
 
 def _rtt_problem(exc: Exception, written: str) -> str:

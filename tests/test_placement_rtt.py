@@ -318,6 +318,43 @@ def test_placement_under_measured_costs_is_the_brute_force_optimum(seed: int, n_
     assert _brute_force(plain, demand, k)[1] != names or seed == 4
 
 
+@given(st.data())
+def test_any_measured_costs_keep_the_solvers_promises(data: st.DataObject) -> None:
+    """For any sites with any fitted numbers and any demand: --exact is the enumerated optimum of the
+    costs written out; the default is never better than it (it is a real placement) and its proven
+    lower bound is never above it (the bound holds for per-site costs), and both report the same
+    physical bound as placement by distance."""
+    n = data.draw(st.integers(2, 7), label="sites")
+    k = data.draw(st.integers(1, n), label="k")
+    coord = st.tuples(st.floats(-60, 70), st.floats(-180, 180))
+    sites = []
+    for j in range(n):
+        lat, lon = data.draw(coord, label=f"site {j}")
+        measured = data.draw(st.booleans(), label=f"measured {j}")
+        inflation = data.draw(st.floats(1.0, 6.0), label=f"inflation {j}") if measured else None
+        delay = data.draw(st.floats(0.0, 80.0), label=f"delay {j}") if measured else 0.0
+        sites.append(Site(f"s{j}", "v", lat, lon, inflation=inflation, delay_ms=delay))
+    points = data.draw(st.lists(st.tuples(coord, st.floats(0.01, 100.0)), min_size=1, max_size=25), label="demand")
+    demand = [DemandPoint(lat, lon, w, f"p{i}") for i, ((lat, lon), w) in enumerate(points)]
+    best, _ = _brute_force(sites, demand, k)
+    kwargs: dict[str, Any] = {
+        "locations": k,
+        "min_locations": 1,
+        "min_vendors": 1,
+        "must_include": (),
+        "total_replicas": k,
+        "min_replicas": 1,
+    }
+    exact = place(sites, demand, exact=True, **kwargs)
+    default = place(sites, demand, **kwargs)
+    tol = 1e-6 * max(1.0, best) + 0.001  # results are rounded to 0.001 ms
+    assert exact.mean_rtt_ms == pytest.approx(best, abs=tol)
+    assert default.mean_rtt_ms >= best - tol
+    assert default.lower_bound_rtt_ms <= best + tol
+    plain = place([Site(s.name, s.vendor, s.lat, s.lon) for s in sites], demand, **kwargs)
+    assert default.bound_mean_rtt_ms == plain.bound_mean_rtt_ms
+
+
 def test_the_physical_bound_stays_light_in_fiber_over_the_real_distance() -> None:
     sites, demand = _random_instance(7, 8)
     plain = [Site(s.name, s.vendor, s.lat, s.lon) for s in sites]

@@ -299,9 +299,8 @@ def _solve(
     """Bounded ridge least squares for ``(e_j, f_j)``: minimise
     ``sum_p ((rtt_p - e_a - e_b - (f_a + f_b) k_p) / PAIR_NOISE_MS)^2 + sum_j (e_j / PRIOR_DELAY_MS)^2
     + ((f_j - f0) / PRIOR_INFLATION)^2`` with ``k_p = d_p / 200`` (ms per unit of inflation at each
-    end), ``e_j >= 0``, ``f_j >= 1``. The normal matrix (``2n x 2n``, positive definite thanks to the
-    prior) is factored and the bounded problem solved exactly by BVLS on the factor."""
-    from scipy.optimize import lsq_linear  # type: ignore[import-untyped]  # noqa: PLC0415
+    end), ``e_j >= 0``, ``f_j >= 1``: a quadratic programme over the normal matrix (``2n x 2n``,
+    positive definite thanks to the prior), solved exactly by ``_nonnegative_qp``."""
 
     k = km * FIBER_MS_PER_KM / 2.0
     ia_a, ib_a = np.asarray(ia, dtype=np.int64), np.asarray(ib, dtype=np.int64)
@@ -319,14 +318,46 @@ def _solve(
         np.add.at(rhs, cols[:, r], vals[:, r] * target)
     prior = np.concatenate([np.full(n, 1.0 / PRIOR_DELAY_MS**2), np.full(n, 1.0 / PRIOR_INFLATION**2)])
     normal[np.diag_indices(2 * n)] += prior
-    chol = np.linalg.cholesky(normal)  # normal = L L^T; the objective is |L^T x - L^{-1} rhs|^2 + const
-    rhs_l = np.linalg.solve(chol, rhs)
+    # x >= lower: with y = x - lower, minimise y^T N y / 2 - (rhs - N lower)^T y over y >= 0.
     lower = np.concatenate([np.zeros(n), np.full(n, 1.0 - f0)])
-    result = lsq_linear(chol.T, rhs_l, bounds=(lower, np.full(2 * n, np.inf)), method="bvls")
-    x = np.asarray(result.x, dtype=np.float64)
+    x = lower + _nonnegative_qp(normal, rhs - normal @ lower)
     delay = [max(0.0, round(float(v), 2)) + 0.0 for v in x[:n]]
     inflation = [max(1.0, round(f0 + float(v), 3)) for v in x[n:]]
     return delay, inflation
+
+
+def _nonnegative_qp(q: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The minimiser of ``y^T q y / 2 - c^T y`` over ``y >= 0``, ``q`` positive definite: block
+    principal pivoting (Judice and Pires 1994, as Kim and Park 2011 use it for non-negative least
+    squares). Each step solves the free variables' system exactly and exchanges every variable that
+    breaks the optimality conditions (a free one below 0, a fixed one whose gradient says it should
+    grow) at once; after three exchanges that do not reduce their number, one at a time (the last),
+    which always terminates. A few steps where the active-set method (BVLS) took one per variable:
+    1,000 locations in a chain took 5 minutes with BVLS."""
+    n = len(c)
+    free = np.ones(n, dtype=bool)  # start from the unbounded minimiser: most variables stay free
+    fewest, chances = n + 1, 3
+    y_tol = 1e-9
+    w_tol = 1e-9 * max(1.0, float(np.abs(c).max(initial=0.0)))
+    for _ in range(10 * n + 100):
+        y = np.zeros(n)
+        if free.any():
+            y[free] = np.linalg.solve(q[np.ix_(free, free)], c[free])
+        w = q @ y - c  # the gradient: 0 on the free variables
+        wrong = (free & (y < -y_tol)) | (~free & (w < -w_tol))
+        count = int(wrong.sum())
+        if count == 0:
+            return np.maximum(y, 0.0)
+        if count < fewest:
+            fewest, chances = count, 3
+            free ^= wrong
+        elif chances > 0:
+            chances -= 1
+            free ^= wrong
+        else:
+            last = int(np.flatnonzero(wrong)[-1])
+            free[last] = not free[last]
+    raise RuntimeError("block principal pivoting did not converge")  # pragma: no cover (it terminates)
 
 
 def read_fit(text: str, shown: str, locations: Mapping[str, tuple[float, float]], model: LatencyModel) -> RttFit:

@@ -1,5 +1,5 @@
 """A measured RTT matrix (``edgefleet.rtt/v1``, written by ``edgefleet doctor --rtt-matrix``) turned
-into per-location corrections of the latency model. Pure Python (numpy, scipy); no ``pulumi``.
+into per-location corrections of the latency model. Pure Python (numpy); no ``pulumi``.
 
 The doctor measures round trips **between locations** (clusters); placement needs them **from users
 to a location**. The bridge is the latency model itself (``latency.py``), with two numbers per
@@ -25,8 +25,10 @@ centred on the model (a ridge): ``e_j`` with a standard deviation of ``PRIOR_DEL
 - ``f_j >= 1`` and ``e_j >= 0`` (bounded least squares): no location is faster than light in fiber;
 - a location no pair measures keeps the model's numbers.
 
-The fitted numbers are rounded (inflation to 0.001, delay to 0.01 ms) so that the result, and every
-placement made from it, is the same on every machine whatever its linear algebra library.
+The fitted numbers are rounded (inflation to 0.001, delay to 0.01 ms) and the pairs are summed in a
+fixed order, so that the result, and every placement made from it, does not depend on the order of
+the file's entries and is the same on machines whose linear algebra differs in the last bits (but
+for a number within about 1e-12 of a rounding boundary).
 """
 
 from __future__ import annotations

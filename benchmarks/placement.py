@@ -8,7 +8,10 @@ list), spread round-robin over the five vendors, to reach 300. Demand: ``preset(
 Methods: naive (the nearest free site to each of the 10 biggest metros), greedy only, edgefleet's
 default (``solve``) and the exact MILP (``solve(exact=True)``). For each: mean and p95 estimated RTT
 (default latency model), mean km, the gap to the best proven lower bound, wall time. Then scaling
-to 1,000 sites x 10,000 demand points with the default method.
+to 1,000 sites x 10,000 demand points with the default method. And the same 300 x 2,000 instance
+under measured per-site costs (each site its own path inflation and delay, as ``placement.rtt_matrix``
+gives them; ``--only-measured``, ``--measured-seed N``): the default and the greedy against the
+MILP's optimum, and the placement by distance paying those costs.
 
 Numbers are printed, never asserted. Run from the repository root::
 

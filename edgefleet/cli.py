@@ -602,7 +602,8 @@ def _print_rtt_matrix(info: RttMatrixInfo, chosen: set[str]) -> None:
     measured = [loc for loc in info.locations if loc.pairs]
     out.print(
         f"  measured RTT ({info.file}): {len(measured)} of {len(info.locations)} eligible location(s) measured; "
-        f"user RTT = last mile + site delay + inflation x 1 ms per 100 km (model: 0 ms, {info.default_inflation:g})",
+        f"user RTT = last mile + site delay + (model's + site's inflation) / 2 x 1 ms per 100 km "
+        f"(model: 0 ms, {info.default_inflation:g})",
         markup=False,
         highlight=False,
     )

@@ -165,7 +165,7 @@ def test_a_slow_location_gets_its_own_numbers_and_the_others_keep_the_model() ->
     assert 25.0 < par.delay_ms <= 30.0
     assert par.inflation == pytest.approx(2.1, abs=0.3)
     # What a user 1,000 km away sees from Paris: within 2 ms of the truth (30 ms + the model).
-    assert par.delay_ms + par.inflation * 10 == pytest.approx(30.0 + 21.0, abs=2.0)
+    assert par.delay_ms + (2.1 + par.inflation) / 2 * 10 == pytest.approx(30.0 + 21.0, abs=2.0)
     for f in fitted.locations:
         if f.name != "par":
             assert f.delay_ms < 1.0, f
@@ -293,12 +293,12 @@ def test_a_thousand_locations_fit_in_seconds() -> None:
 
 def _brute_force(sites: list[Site], demand: list[DemandPoint], k: int) -> tuple[float, tuple[str, ...]]:
     """The best k sites by enumeration, with each site's cost written out from its own numbers:
-    access + delay + inflation x km / 100 (independent of ``place.cost_km``)."""
+    access + delay + (model's inflation + the site's) / 2 x km / 100 (independent of ``place.cost_km``)."""
     points = normalise(demand)
     km = distance_matrix([(p.lat, p.lon) for p in points], [(s.lat, s.lon) for s in sites])
     f = np.array([s.inflation if s.inflation is not None else MODEL.inflation for s in sites])
     e = np.array([s.delay_ms for s in sites])
-    cost = MODEL.access_ms + e[None, :] + f[None, :] * km / 100
+    cost = MODEL.access_ms + e[None, :] + (MODEL.inflation + f[None, :]) / 2 * km / 100
     w = np.array([p.weight for p in points])
     w = w / w.sum()
     best = min(

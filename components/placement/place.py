@@ -21,7 +21,9 @@ DEFAULT_THRESHOLD = 0.05  # keep the previous placement unless the new one is 5%
 @dataclass(frozen=True)
 class Site:
     """A candidate location: an eligible cluster. ``inflation`` and ``delay_ms``: its own path
-    inflation and site delay, fitted from a measured RTT matrix (``rtt.py``); None and 0: the model's."""
+    inflation and site delay, fitted from a measured RTT matrix (``rtt.py``); None and 0: the model's.
+    A path's inflation is the mean of its two ends', and a user's end is the model's: a user ``d`` km
+    away takes ``access + delay_ms + (model inflation + inflation) / 2 x d / 100``."""
 
     name: str
     vendor: str
@@ -71,14 +73,16 @@ class Placement:
 
 def cost_km(km: NDArray[np.float64], sites: Sequence[Site], model: LatencyModel) -> NDArray[np.float64]:
     """What the solver minimises: per point and site, the km at the model's inflation that cost what
-    the site costs with its own numbers, ``(e_j + f_j x d / 100) x 100 / inflation``, so the model's
-    ``rtt_ms`` of it is ``access + e_j + f_j x d / 100``. Affine in the estimated RTT with the same
-    constants for every site: minimising it minimises the mean estimated RTT, and the solver's bound
-    and gap hold as they are. Without fitted sites it is ``km`` itself (the same bytes)."""
+    the site costs with its own numbers (``Site``), ``(e_j + (f + f_j) / 2 x d / 100) x 100 / f`` with
+    ``f`` the model's inflation, so the model's ``rtt_ms`` of it is ``access + e_j + (f + f_j) / 2 x
+    d / 100``. Affine in the estimated RTT with the same constants for every site: minimising it
+    minimises the mean estimated RTT, and the solver's bound and gap hold as they are. Without
+    fitted sites it is ``km`` itself (the same bytes)."""
     if all(s.inflation is None and s.delay_ms == 0.0 for s in sites):
         return km
-    scale = np.array([1.0 if s.inflation is None else s.inflation / model.inflation for s in sites])
-    offset = np.array([s.delay_ms / (model.inflation * FIBER_MS_PER_KM) for s in sites])
+    f = model.inflation
+    scale = np.array([1.0 if s.inflation is None else (f + s.inflation) / (2.0 * f) for s in sites])
+    offset = np.array([s.delay_ms / (f * FIBER_MS_PER_KM) for s in sites])
     out: NDArray[np.float64] = km * scale[None, :] + offset[None, :]
     return out
 

@@ -11,9 +11,10 @@ location ``j`` instead of fleet-wide constants:
   hop to the data centre, a congested load balancer) that every round trip through ``j`` pays.
 
 A round trip between locations ``a`` and ``b``, ``d`` km apart, is then
-``e_a + e_b + (f_a + f_b) / 2 x d / 100`` (the path is half ``a``'s and half ``b``'s; no last mile).
-A user ``d`` km from ``j`` sees ``access + e_j + f_j x d / 100``: the model's estimate with ``j``'s
-own numbers. ``fit`` chooses every measured location's ``(e_j, f_j)`` by least squares in
+``e_a + e_b + (f_a + f_b) / 2 x d / 100`` (a path's inflation is the mean of its two ends'; no last
+mile). A user ``d`` km from ``j`` sees ``access + e_j + (f + f_j) / 2 x d / 100``: the same rule
+with the user's end at the model's inflation ``f`` (nothing measured it) and the user's fixed cost
+in ``access``. ``fit`` chooses every measured location's ``(e_j, f_j)`` by least squares in
 milliseconds over the measured pairs (the median RTT, ``measured_p50_ms``), with a Gaussian prior
 centred on the model (a ridge): ``e_j`` with a standard deviation of ``PRIOR_DELAY_MS``, ``f_j`` of
 ``PRIOR_INFLATION``, the pairs' residuals of ``PAIR_NOISE_MS``. So:

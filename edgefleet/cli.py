@@ -23,7 +23,7 @@ from rich.tree import Tree
 
 from components.config import ConfigError, FleetSpec, Workload, read_stack_file
 from components.config.errors import one_line
-from components.config.model import DayPlan, MeasuredPairInfo, RttMatrixInfo
+from components.config.model import DayPlan, MeasuredLocation, MeasuredPairInfo, RttMatrixInfo
 from components.config.previous import placement_options
 from components.config.slices import Slice, SliceScope, load_sliced
 from components.config.source import ConfigValue, StackSource, path_exists
@@ -593,6 +593,7 @@ def _print_placement(spec: FleetSpec, workload: Workload) -> None:
 
 
 RTT_PAIRS_SHOWN = 12
+RTT_LOCATIONS_SHOWN = 20
 
 
 def _print_rtt_matrix(info: RttMatrixInfo, chosen: set[str]) -> None:
@@ -603,11 +604,18 @@ def _print_rtt_matrix(info: RttMatrixInfo, chosen: set[str]) -> None:
     out.print(
         f"  measured RTT ({info.file}): {len(measured)} of {len(info.locations)} eligible location(s) measured; "
         f"user RTT = last mile + site delay + (model's + site's inflation) / 2 x 1 ms per 100 km "
-        f"(model: 0 ms, {info.default_inflation:g})",
+        f"(the model: delay 0 ms, inflation {info.default_inflation:g})",
         markup=False,
         highlight=False,
     )
-    for loc in info.locations:
+
+    # The chosen locations, then those the measurement moved most from the model, in name order.
+    def moved(loc: MeasuredLocation) -> float:
+        return loc.delay_ms + abs(loc.inflation - info.default_inflation) * 10  # ms at 1,000 km
+
+    shown = sorted(info.locations, key=lambda loc: (loc.cluster not in chosen, -moved(loc), loc.cluster))
+    shown = sorted(shown[: max(RTT_LOCATIONS_SHOWN, len(chosen))], key=lambda loc: loc.cluster)
+    for loc in shown:
         mark = "*" if loc.cluster in chosen else " "
         numbers = (
             f"inflation {loc.inflation:.3f}, site delay {loc.delay_ms:.2f} ms, from {loc.pairs} pair(s)"
@@ -615,6 +623,13 @@ def _print_rtt_matrix(info: RttMatrixInfo, chosen: set[str]) -> None:
             else "not measured: the model's numbers"
         )
         out.print(f"   {mark} {loc.cluster}: {numbers}", markup=False, highlight=False)
+    if len(info.locations) > len(shown):
+        out.print(
+            f"     ... {len(info.locations) - len(shown)} more location(s) in --json "
+            "(placements[].rtt_matrix.locations)",
+            markup=False,
+            highlight=False,
+        )
 
     def order(p: MeasuredPairInfo) -> tuple[float, str, str]:
         gap = abs(p.measured_ms - p.model_ms) if p.measured_ms is not None else -1.0

@@ -490,6 +490,23 @@ def test_place_shows_the_measurement_beside_the_model_and_the_fit(project: Path)
     assert "more pair(s) in --json" in out
 
 
+def test_place_lists_the_chosen_and_the_most_changed_locations_first(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from edgefleet import cli  # noqa: PLC0415
+
+    monkeypatch.setattr(cli, "RTT_LOCATIONS_SHOWN", 4)
+    _write(project, matrix(lambda a, b: model_ms(a, b) + (25.0 if "sto" in (a, b) else 0)))
+    out = _ok(["place", "t"])
+    listed = [line.split(":")[0].strip(" *") for line in out.splitlines() if ": inflation " in line]
+    chosen = {loc["cluster"] for loc in _placed(project, "t")["locations"]}
+    assert len(listed) == 4
+    assert listed == sorted(listed)
+    assert chosen <= set(listed)
+    assert "sto" in listed  # the most changed of the others
+    assert "... 4 more location(s) in --json" in out
+
+
 def test_a_scheduled_workload_places_every_window_with_the_matrix(project: Path) -> None:
     text = stack().replace("demand: {preset: europe}", "demand: {preset: europe, diurnal: true}")
     (project / "stacks" / "Pulumi.d.yaml").write_text(text)

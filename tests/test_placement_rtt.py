@@ -679,3 +679,15 @@ def test_a_fifo_matrix_is_refused_without_blocking(project: Path) -> None:
     os.mkfifo(project / "measurements" / "rtt.json")
     first = _invalid(project, ["place", "t"])
     assert "measurements/rtt.json is a named pipe (FIFO), not a regular file" in first
+
+
+def test_light_in_fiber_allows_fifty_km_at_each_end() -> None:
+    """A region is placed at its city: a pair is impossible only below light in fiber over the
+    great circle less 100 km (1.0 ms per 100 km of one-way distance)."""
+    km = haversine_km(*LOCATIONS["lis"], *LOCATIONS["mad"])
+    floor = (km - 2 * rtt.LOCATION_SLACK_KM) / 100
+    ok = {"format": rtt.RTT_FORMAT, "pairs": [{"a": "lis", "b": "mad", "measured_p50_ms": round(floor + 0.01, 3)}]}
+    assert fit(_pairs(ok), LOCATIONS, MODEL, "m.json").of("lis") is not None
+    bad = {"format": rtt.RTT_FORMAT, "pairs": [{"a": "lis", "b": "mad", "measured_p50_ms": round(floor - 0.01, 3)}]}
+    with pytest.raises(rtt.RttMatrixError, match="faster than light in fiber over the 503 km"):
+        fit(_pairs(bad), LOCATIONS, MODEL, "m.json")

@@ -691,3 +691,23 @@ def test_light_in_fiber_allows_fifty_km_at_each_end() -> None:
     bad = {"format": rtt.RTT_FORMAT, "pairs": [{"a": "lis", "b": "mad", "measured_p50_ms": round(floor - 0.01, 3)}]}
     with pytest.raises(rtt.RttMatrixError, match="faster than light in fiber over the 503 km"):
         fit(_pairs(bad), LOCATIONS, MODEL, "m.json")
+
+
+def test_stability_weighs_a_move_in_measured_milliseconds(project: Path) -> None:
+    """The previous placement (the model's) is kept unless the measured costs make the move better
+    by more than 5% of mean RTT: a 40 ms slower Amsterdam moves it, a 2 ms slower one does not."""
+    _ok(["place", "plain", "--json", str(project / "previous.json")])
+    previous = sorted(
+        loc["cluster"] for loc in json.loads((project / "previous.json").read_text())["placements"][0]["locations"]
+    )
+    assert "ams" in previous
+    _write(project, matrix(lambda a, b: model_ms(a, b) + (40.0 if "ams" in (a, b) else 0.0)))
+    moved = _placed(project, "t", ("--previous", "previous.json"))
+    assert "held_back" not in moved
+    assert "ams" not in _shares(moved)
+    _write(project, matrix(lambda a, b: model_ms(a, b) + (2.0 if "ams" in (a, b) else 0.0)))
+    kept = _placed(project, "t", ("--previous", "previous.json"))
+    assert sorted(_shares(kept)) == previous
+    # Amsterdam and Paris are near-equals under the model: 2 ms tips the optimum, not the threshold.
+    assert "ams" not in kept["held_back"]["candidate"]
+    assert 0 < kept["held_back"]["gain"] <= 0.05

@@ -711,3 +711,29 @@ def test_stability_weighs_a_move_in_measured_milliseconds(project: Path) -> None
     # Amsterdam and Paris are near-equals under the model: 2 ms tips the optimum, not the threshold.
     assert "ams" not in kept["held_back"]["candidate"]
     assert 0 < kept["held_back"]["gain"] <= 0.05
+
+
+def test_a_steered_workload_is_told_what_dns_by_distance_gives(project: Path) -> None:
+    """DNS steering sends users to the nearest location; with a measured matrix the fastest may be
+    another: `place` says for how much demand, and what the mean RTT is then."""
+    text = (
+        stack()
+        .replace(
+            "    workloads:\n",
+            "    traffic: {provider: route53, zone: edge.example.com, zone_id: Z0123456789ABCDEFGHIJ}\n"
+            "    workloads:\n",
+        )
+        .replace("        replicas: 6\n", "        replicas: 6\n        expose: public\n        probe_path: /healthz\n")
+        .replace("    clusters:\n", "    defaults: {cni: {plugin: cilium, installed: true}}\n    clusters:\n")
+    )
+    (project / "stacks" / "Pulumi.s.yaml").write_text(text)
+    _write(project, matrix(lambda a, b: model_ms(a, b) + (40.0 if "ams" in (a, b) else 0.0)))
+    out = _ok(["place", "s"])
+    entry = _placed(project, "s")
+    by_distance = entry["rtt_matrix"]["by_distance"]
+    assert by_distance["share"] > 0
+    assert (
+        f"note: for {by_distance['share']:.1%} of demand the nearest chosen location is not the fastest; "
+        f"DNS steering (`traffic`) sends users to the nearest, which averages {by_distance['mean_rtt_ms']:.1f} ms"
+    ) in " ".join(out.split())
+    assert "note: for" not in _ok(["place", "t"])  # not steered: no DNS to say anything about

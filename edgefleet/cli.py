@@ -604,7 +604,8 @@ def _print_rtt_matrix(info: RttMatrixInfo, chosen: set[str]) -> None:
     out.print(
         f"  measured RTT ({info.file}): {len(measured)} of {len(info.locations)} eligible location(s) measured; "
         f"user RTT = last mile + site delay + (model's + site's inflation) / 2 x 1 ms per 100 km "
-        f"(the model: delay 0 ms, inflation {info.default_inflation:g})",
+        f"(the model: delay 0 ms, inflation {info.default_inflation:g}); the pairs are "
+        f"{info.rms_model_ms:.2f} ms from the model and {info.rms_fitted_ms:.2f} ms from the fit (RMS)",
         markup=False,
         highlight=False,
     )

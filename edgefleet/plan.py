@@ -131,6 +131,8 @@ def rtt_matrix_entry(info: RttMatrixInfo) -> dict[str, Any]:
     return {
         "file": info.file,
         "model_inflation": info.default_inflation,
+        "rms_model_ms": info.rms_model_ms,
+        "rms_fitted_ms": info.rms_fitted_ms,
         "locations": [
             {"cluster": loc.cluster, "inflation": loc.inflation, "delay_ms": loc.delay_ms, "pairs": loc.pairs}
             for loc in info.locations

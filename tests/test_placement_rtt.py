@@ -423,6 +423,8 @@ def test_a_matrix_equal_to_the_model_leaves_placement_unchanged(project: Path) -
     )
     # Every user's fastest location is its nearest, as with the model.
     assert info["by_distance"] == {"mean_rtt_ms": plain["metrics"]["mean_rtt_ms"], "share": 0.0}
+    assert info["rms_model_ms"] < 0.002
+    assert info["rms_fitted_ms"] < 0.002
     assert info["file"] == "measurements/rtt.json"
     assert info["model_inflation"] == 2.1
     assert len(info["pairs"]) == 28
@@ -452,6 +454,9 @@ def test_a_location_measured_much_slower_loses_its_demand_to_its_neighbours(proj
     ams_pairs = [p for p in entry["rtt_matrix"]["pairs"] if "ams" in (p["a"], p["b"])]
     assert all(p["measured_p50_ms"] > p["model_ms"] + 39 for p in ams_pairs)
     assert all(abs(p["fitted_ms"] - p["measured_p50_ms"]) < 2.0 for p in ams_pairs)
+    # The model was 40 ms off on a quarter of the pairs; the fit reproduces them.
+    assert entry["rtt_matrix"]["rms_model_ms"] > 15.0
+    assert entry["rtt_matrix"]["rms_fitted_ms"] < 1.0
     # DNS steering by distance sends some users to a slower location: never faster on average.
     by_distance = entry["rtt_matrix"]["by_distance"]
     assert 0.0 < by_distance["share"] < 1.0

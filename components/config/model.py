@@ -921,6 +921,9 @@ class RttMatrixInfo(_Model):
     default_inflation: float
     locations: tuple[MeasuredLocation, ...]
     pairs: tuple[MeasuredPairInfo, ...]
+    # Over every measured pair of the file: RMS of measured - model and of measured - fitted (ms).
+    rms_model_ms: float
+    rms_fitted_ms: float
 
 
 class LatencyResult(_Model):

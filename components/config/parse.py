@@ -1363,9 +1363,12 @@ def _measured_sites(
         own = fitted.of(site.name)
         out.append(site if own is None else replace(site, inflation=own.inflation, delay_ms=own.delay_ms))
     eligible = {s.name for s in sites}
+    rms_model, rms_fitted = fitted.rms_ms()
     info = m.RttMatrixInfo(
         file=place.rtt_matrix,
         default_inflation=fitted.default_inflation,
+        rms_model_ms=rms_model,
+        rms_fitted_ms=rms_fitted,
         locations=tuple(
             m.MeasuredLocation(
                 cluster=s.name,

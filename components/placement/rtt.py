@@ -113,6 +113,14 @@ class RttFit:
                 return found
         return None
 
+    def rms_ms(self) -> tuple[float, float]:
+        """Root mean square of (measured - model) and of (measured - fitted) over the measured pairs:
+        how far the model was, and how much of that the fit explains."""
+        measured = [p for p in self.pairs if p.measured_ms is not None]
+        model = math.sqrt(sum(((p.measured_ms or 0.0) - p.model_ms) ** 2 for p in measured) / len(measured))
+        fitted = math.sqrt(sum(((p.measured_ms or 0.0) - p.fitted_ms) ** 2 for p in measured) / len(measured))
+        return round(model, 3), round(fitted, 3)
+
 
 # --- reading ---------------------------------------------------------------------------------------
 

@@ -165,7 +165,8 @@ def parse_matrix(text: str, shown: str) -> tuple[MeasuredPair, ...]:
         raise RttMatrixError(f"{shown}: `pairs` is empty: nothing was measured; {_FIX} once the WAN probes run")
     if len(raw) > MAX_PAIRS:
         raise RttMatrixError(
-            f"{shown}: {len(raw):,} pairs, more than the {MAX_PAIRS:,} edgefleet reads (every pair of 632 locations)"
+            f"{shown}: {len(raw):,} pairs, more than the {MAX_PAIRS:,} edgefleet reads (every pair of 632 "
+            "locations); keep the pairs of the fleet's latency locations"
         )
     out: list[MeasuredPair] = []
     seen: dict[tuple[str, str], int] = {}
@@ -191,10 +192,16 @@ def parse_matrix(text: str, shown: str) -> tuple[MeasuredPair, ...]:
         value = entry["measured_p50_ms"]
         measured = None if value is None else _number(value)
         if value is not None and measured is None:
-            raise RttMatrixError(f"{where}: measured_p50_ms {value!r} is not a number of milliseconds")
+            raise RttMatrixError(
+                f"{where}: measured_p50_ms {value!r} is not a number of milliseconds; write the median round trip "
+                "in ms, or null for a pair without replies"
+            )
         if measured is not None:
             if not math.isfinite(measured):
-                raise RttMatrixError(f"{where}: measured_p50_ms {value!r} is not a finite number")
+                raise RttMatrixError(
+                    f"{where}: measured_p50_ms {value!r} is not a finite number; write the median round trip in "
+                    "ms, or null for a pair without replies"
+                )
             if not measured > 0:
                 raise RttMatrixError(
                     f"{where}: measured_p50_ms {measured:g} is not a round trip (it must be more than 0 ms)"
@@ -266,7 +273,10 @@ def fit(
     )
     used = sorted({n for i in measured for n in (pairs[i].a, pairs[i].b)})
     if len(used) > MAX_LOCATIONS:
-        raise RttMatrixError(f"{shown}: measures {len(used):,} locations, more than the {MAX_LOCATIONS:,} it may")
+        raise RttMatrixError(
+            f"{shown}: measures {len(used):,} locations, more than the {MAX_LOCATIONS:,} edgefleet fits; keep the "
+            "pairs of the fleet's latency locations"
+        )
     slot = {n: j for j, n in enumerate(used)}
     delay, inflation = _solve(
         [slot[min(pairs[i].a, pairs[i].b)] for i in measured],

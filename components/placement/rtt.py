@@ -50,6 +50,9 @@ MAX_PAIRS = 200_000  # every pair of 632 locations
 MAX_LOCATIONS = 1_000  # measured locations (the fit solves a dense system of twice as many unknowns)
 MAX_RTT_MS = 10_000.0  # 10 s: a probe timeout or a unit error, not a round trip placement can use
 LOCATION_SLACK_KM = 50.0  # a region is placed at its city; its data centres may be this far away
+# The prior's widths (assumptions, not measurements: how far a location may move on little
+# evidence) and a pair's residual. One pair 1,000 km long (5 ms per unit of inflation at each end)
+# weighs 25 against the inflation prior's 4.
 PRIOR_DELAY_MS = 5.0
 PRIOR_INFLATION = 0.5
 PAIR_NOISE_MS = 1.0

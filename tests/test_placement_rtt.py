@@ -597,6 +597,12 @@ BAD = [
     ("huge", _one(1e9), "is more than 10000 ms: a probe timeout or a unit error"),
     ("a string", _one("8 ms"), "measured_p50_ms '8 ms' is not a number of milliseconds"),
     ("a boolean", _one(True), "measured_p50_ms True is not a number"),
+    (
+        "an integer past a float",
+        '{"format": "edgefleet.rtt/v1", "pairs": [{"a": "ams", "b": "fra", "measured_p50_ms": 1' + "0" * 400 + "}]}",
+        "measured_p50_ms 1000000000000000000000000000000000000... is not a finite number",
+    ),
+    ("a long string", _one("9" * 10_000), "measured_p50_ms '999999999999999999999999999999999999... is not a"),
     ("faster than light", _one(0.5, a="lis", b="waw"), "faster than light in fiber over the"),
     ("a long name", _one(5.0, b="x" * 10_000), "`a` and `b` must name two clusters of the fleet"),
     ("a number for a name", _one(5.0, b=7), "`a` and `b` must name two clusters of the fleet"),

@@ -129,10 +129,20 @@ class RttFit:
 
 
 def _number(value: Any) -> float | None:
-    """A JSON number as a float (booleans are not numbers), else None."""
+    """A JSON number as a float (booleans are not numbers; an integer past a float's range is
+    infinite), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _brief(value: Any) -> str:
+    """``repr(value)``, cut to 40 characters: the file's own text is not echoed back at length."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _is_name(value: Any) -> TypeGuard[str]:
@@ -156,11 +166,13 @@ def parse_matrix(text: str, shown: str) -> tuple[MeasuredPair, ...]:
         raise RttMatrixError(f"{shown}: expected an object with `format` and `pairs`; {_FIX}")
     tag = doc.get("format")
     if tag != RTT_FORMAT:
-        said = "has no `format`" if tag is None else f"format is {tag!r}"
+        said = "has no `format`" if tag is None else f"format is {_brief(tag)}"
         raise RttMatrixError(f"{shown}: {said}, not {RTT_FORMAT!r}; {_FIX}")
     unknown = sorted(str(k) for k in doc if k not in _TOP_KEYS)
     if unknown:
-        raise RttMatrixError(f"{shown}: unknown key {unknown[0]!r}; an {RTT_FORMAT} file has format, source, pairs")
+        raise RttMatrixError(
+            f"{shown}: unknown key {_brief(unknown[0])}; an {RTT_FORMAT} file has format, source, pairs"
+        )
     raw = doc.get("pairs")
     if not isinstance(raw, list):
         raise RttMatrixError(f"{shown}: `pairs` must be a list of {{a, b, measured_p50_ms}}; {_FIX}")
@@ -179,7 +191,7 @@ def parse_matrix(text: str, shown: str) -> tuple[MeasuredPair, ...]:
             raise RttMatrixError(f"{where}: expected an object {{a, b, measured_p50_ms}}")
         extra = sorted(str(k) for k in entry if k not in _PAIR_KEYS)
         if extra:
-            raise RttMatrixError(f"{where}: unknown key {extra[0]!r}; keys: {', '.join(sorted(_PAIR_KEYS))}")
+            raise RttMatrixError(f"{where}: unknown key {_brief(extra[0])}; keys: {', '.join(sorted(_PAIR_KEYS))}")
         a, b = entry.get("a"), entry.get("b")
         if not (_is_name(a) and _is_name(b)):
             raise RttMatrixError(f"{where}: `a` and `b` must name two clusters of the fleet (cluster names)")
@@ -196,13 +208,13 @@ def parse_matrix(text: str, shown: str) -> tuple[MeasuredPair, ...]:
         measured = None if value is None else _number(value)
         if value is not None and measured is None:
             raise RttMatrixError(
-                f"{where}: measured_p50_ms {value!r} is not a number of milliseconds; write the median round trip "
-                "in ms, or null for a pair without replies"
+                f"{where}: measured_p50_ms {_brief(value)} is not a number of milliseconds; write the median "
+                "round trip in ms, or null for a pair without replies"
             )
         if measured is not None:
             if not math.isfinite(measured):
                 raise RttMatrixError(
-                    f"{where}: measured_p50_ms {value!r} is not a finite number; write the median round trip in "
+                    f"{where}: measured_p50_ms {_brief(value)} is not a finite number; write the median round trip in "
                     "ms, or null for a pair without replies"
                 )
             if not measured > 0:
@@ -218,7 +230,7 @@ def parse_matrix(text: str, shown: str) -> tuple[MeasuredPair, ...]:
             given = entry.get(other)
             number = _number(given)
             if given is not None and (number is None or not math.isfinite(number) or number < 0):
-                raise RttMatrixError(f"{where}: {other} {given!r} is not a finite number of at least 0")
+                raise RttMatrixError(f"{where}: {other} {_brief(given)} is not a finite number of at least 0")
         out.append(MeasuredPair(i, a, b, measured))
     if all(p.measured_ms is None for p in out):
         raise RttMatrixError(f"{shown}: no pair has a measured_p50_ms (no replies anywhere); nothing to fit")

@@ -1,6 +1,6 @@
 """Placement benchmark on real data: how good and how fast is edgefleet's default placement?
 
-Candidate sites: every region of the region catalog (``components.placement.catalog``) plus the
+Candidate sites: every region of the region catalog (``edgefleet.components.placement.catalog``) plus the
 largest world cities as hypothetical edge sites (skipping any within 50 km of a site already on the
 list), spread round-robin over the five vendors, to reach 300. Demand: ``preset("world", 2000)``
 (population-weighted world cities). K = 10 sites, at least 3 vendors.
@@ -34,11 +34,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from components.placement.cities import slug
-from components.placement.demand import DemandPoint, preset
-from components.placement.latency import LatencyModel, distance_matrix
-from components.placement.place import Site, cost_km
-from components.placement.solver import Problem, Solution, greedy, metrics, replicas, solve
+from edgefleet.components.placement.cities import slug
+from edgefleet.components.placement.demand import DemandPoint, preset
+from edgefleet.components.placement.latency import LatencyModel, distance_matrix
+from edgefleet.components.placement.place import Site, cost_km
+from edgefleet.components.placement.solver import Problem, Solution, greedy, metrics, replicas, solve
 
 VENDORS = ("aws", "gcp", "azure", "linode", "digitalocean")
 MODEL = LatencyModel()
@@ -47,7 +47,7 @@ MODEL = LatencyModel()
 def catalog_sites() -> tuple[list[Site], str]:
     """Every region of the catalog, or none if the catalog is not there."""
     try:
-        from components.placement.catalog import regions, vendors  # noqa: PLC0415
+        from edgefleet.components.placement.catalog import regions, vendors  # noqa: PLC0415
     except ImportError as exc:
         return [], f"no region catalog ({exc}): cities only"
     sites = [Site(f"{r.vendor}:{r.id}", r.vendor, r.lat, r.lon) for v in vendors() for r in regions(v)]

@@ -21,12 +21,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from components.config import ConfigError, FleetSpec, Workload, read_stack_file
-from components.config.errors import one_line
-from components.config.model import DayPlan, MeasuredLocation, MeasuredPairInfo, RttMatrixInfo
-from components.config.previous import placement_options
-from components.config.slices import Slice, SliceScope, load_sliced
-from components.config.source import ConfigValue, StackSource, path_exists
+from edgefleet.components.config import ConfigError, FleetSpec, Workload, read_stack_file
+from edgefleet.components.config.errors import one_line
+from edgefleet.components.config.model import DayPlan, MeasuredLocation, MeasuredPairInfo, RttMatrixInfo
+from edgefleet.components.config.previous import placement_options
+from edgefleet.components.config.slices import Slice, SliceScope, load_sliced
+from edgefleet.components.config.source import ConfigValue, StackSource, path_exists
 from edgefleet import __version__
 from edgefleet.files import replace_file
 from edgefleet.operator import GitAuth, OperatorOptions, SecretsProvider, SliceSecrets
@@ -158,7 +158,7 @@ class Window:
 
 def _at_option(at: str | None) -> datetime | None:
     """``--at TIME`` parsed; exit 2 with one line when it is not an ISO 8601 time."""
-    from components.placement.timeline import parse_time
+    from edgefleet.components.placement.timeline import parse_time
 
     if at is None:
         return None
@@ -169,7 +169,7 @@ def _at_option(at: str | None) -> datetime | None:
 
 
 def _window(source: StackSource, at: datetime | None) -> Window:
-    from components.config.previous import placement_time
+    from edgefleet.components.config.previous import placement_time
 
     if at is not None:
         return Window(at, "--at")
@@ -182,8 +182,8 @@ def _window(source: StackSource, at: datetime | None) -> Window:
 def _with_window(source: StackSource, spec: FleetSpec, window: Window) -> StackSource:
     """The stack as the program sees it: a scheduled fleet gets the window as its recorded input
     (``edgefleet:placementTime``), so the program places the same window as this run."""
-    from components.config.previous import PLACEMENT_TIME_KEY
-    from components.placement.timeline import format_time
+    from edgefleet.components.config.previous import PLACEMENT_TIME_KEY
+    from edgefleet.components.placement.timeline import format_time
 
     if not any(w.spec.placement.over_time for w in spec.workloads):
         return source
@@ -193,8 +193,8 @@ def _with_window(source: StackSource, spec: FleetSpec, window: Window) -> StackS
 
 def _window_note(spec: FleetSpec, window: Window) -> str | None:
     """One line naming the window a scheduled fleet is placed for, and where that time came from."""
-    from components.config.parse import schedule_minutes
-    from components.placement.timeline import format_time, window_start
+    from edgefleet.components.config.parse import schedule_minutes
+    from edgefleet.components.placement.timeline import format_time, window_start
 
     minutes = sorted({n for w in spec.workloads if (n := schedule_minutes(w.spec)) is not None})
     if not minutes:
@@ -235,7 +235,7 @@ def _load_window(
     at: datetime | None = None,
     timeline: bool = False,
 ) -> tuple[Path, StackSource, FleetSpec, SliceScope | None, Window]:
-    from components.policy import POLICY_PACK_CONFIG_KEY, with_requirements
+    from edgefleet.components.policy import POLICY_PACK_CONFIG_KEY, with_requirements
 
     project = find_project()
     source = read_stack_file(stack_file(project, stack), project)
@@ -414,7 +414,7 @@ def _index_at(day: DayPlan, start: str) -> int:
 def timeline_document(spec: FleetSpec, stack: str, window: Window) -> dict[str, Any]:
     """``edgefleet.timeline/v1``: every window of the day, each ``placements`` as in ``place --json``;
     ``static``: the best single static placement, measured in the same windows."""
-    from components.placement.timeline import format_time, window_starts
+    from edgefleet.components.placement.timeline import format_time, window_starts
 
     # No workload placed per window: the day's hours, each with the one placement.
     starts = _day_starts(spec) or [format_time(t) for t in window_starts(window.at, 60)]
@@ -457,7 +457,7 @@ def _print_timeline(spec: FleetSpec, window: Window) -> None:
             highlight=False,
         )
         return
-    from components.placement.timeline import format_time
+    from edgefleet.components.placement.timeline import format_time
 
     why = (
         "--at"
@@ -715,10 +715,10 @@ def check(
     """Plan offline, then run the policy pack's rules over it. Exit 0 none mandatory, 1 mandatory, 2 invalid."""
     import pulumi
 
-    from components.policy import POLICY_PACK_CONFIG_KEY, configured_pack_config, default_pack_config
+    from edgefleet.components.policy import POLICY_PACK_CONFIG_KEY, configured_pack_config, default_pack_config
     from edgefleet.check import PackConfigError, check_levels, load_pack_config, report_json, report_sarif
     from edgefleet.check import check as run_check
-    from policies.rules import ALL_POLICIES  # the rule modules only: never the pack object (policies/__main__.py)
+    from edgefleet.policies.rules import ALL_POLICIES  # the rule modules only: never the pack object (policies/__main__.py)
 
     _check_outputs(("--sarif", sarif, False), ("--json", json_file, False))
     when = _at_option(at)
@@ -958,7 +958,7 @@ def stacks_export(  # noqa: PLR0917  one option per OperatorOptions field
 
 
 def _shown(path: Path) -> str:
-    from components.config.source import display_path
+    from edgefleet.components.config.source import display_path
 
     return display_path(path)
 
@@ -995,8 +995,8 @@ def _checked_slices(fleet: Path) -> tuple[Path, str, list[Slice]]:
 def _orchestrate(
     fleet: Path, operation: Operation, parallel: int, logs: Path | None, at: datetime | None = None
 ) -> None:
-    from components.config.previous import PLACEMENT_TIME_ENV
-    from components.placement.timeline import format_time, window_start
+    from edgefleet.components.config.previous import PLACEMENT_TIME_ENV
+    from edgefleet.components.placement.timeline import format_time, window_start
     from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State
 
     _check_outputs(("--logs", logs, True))

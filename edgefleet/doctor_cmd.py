@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from components.config.errors import one_line
+from edgefleet.components.config.errors import one_line
 from edgefleet.doctor import collect, lab, report
 from edgefleet.doctor.attribution import diagnose
 from edgefleet.doctor.evidence import Evidence
@@ -129,7 +129,7 @@ def _collect(
 
 
 def _stack_locations(stack: str) -> dict[str, tuple[float, float]]:
-    from components.config import ConfigError
+    from edgefleet.components.config import ConfigError
     from edgefleet.cli import _load
 
     try:

@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from ruamel.yaml import YAML
 
-from components.config.application import SECRET_KEYS_ANNOTATION
-from components.config.model import Cluster, FleetSpec, RttMatrixInfo, WindowInfo, Workload
-from components.config.slices import SliceScope
+from edgefleet.components.config.application import SECRET_KEYS_ANNOTATION
+from edgefleet.components.config.model import Cluster, FleetSpec, RttMatrixInfo, WindowInfo, Workload
+from edgefleet.components.config.slices import SliceScope
 from edgefleet.files import replaced_dir_problem
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ PLAN_FORMAT = "edgefleet.plan/v1"
 MANIFEST_MARKER = ".edgefleet-manifests"
 CLUSTER_TYPE_PREFIX = "edgefleet:clusters:"
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
-DNS_STEERING = "edgefleet:traffic:DnsSteering"
+DNS_STEERING = "edgefleet:index:DnsSteering"
 
 
 class ManifestDirError(Exception):

@@ -21,12 +21,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from components.config import parse
-from components.placement import rtt
-from components.placement.demand import DemandPoint, normalise
-from components.placement.latency import LatencyModel, distance_matrix, haversine_km
-from components.placement.place import Site, place
-from components.placement.rtt import MeasuredPair, fit, parse_matrix
+from edgefleet.components.config import parse
+from edgefleet.components.placement import rtt
+from edgefleet.components.placement.demand import DemandPoint, normalise
+from edgefleet.components.placement.latency import LatencyModel, distance_matrix, haversine_km
+from edgefleet.components.placement.place import Site, place
+from edgefleet.components.placement.rtt import MeasuredPair, fit, parse_matrix
 from edgefleet.cli import app
 from edgefleet.doctor import report
 from edgefleet.doctor.evidence import Endpoint, Evidence, Stream

@@ -11,9 +11,9 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from components.placement.demand import DemandPoint, normalise
-from components.placement.latency import FIBER_MS_PER_KM, LatencyModel, distance_matrix
-from components.placement.solver import Problem, Solution, metrics, replicas, solve
+from edgefleet.components.placement.demand import DemandPoint, normalise
+from edgefleet.components.placement.latency import FIBER_MS_PER_KM, LatencyModel, distance_matrix
+from edgefleet.components.placement.solver import Problem, Solution, metrics, replicas, solve
 
 DEFAULT_THRESHOLD = 0.05  # keep the previous placement unless the new one is 5% better (mean RTT)
 

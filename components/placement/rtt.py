@@ -42,7 +42,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from components.placement.latency import FIBER_MS_PER_KM, LatencyModel, paired_distances
+from edgefleet.components.placement.latency import FIBER_MS_PER_KM, LatencyModel, paired_distances
 
 RTT_FORMAT = "edgefleet.rtt/v1"
 MAX_RTT_BYTES = 16 * 1024 * 1024
@@ -159,7 +159,7 @@ def parse_matrix(text: str, shown: str) -> tuple[MeasuredPair, ...]:
     except json.JSONDecodeError as exc:
         raise RttMatrixError(f"{shown}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg}); {_FIX}") from None
     except (ValueError, RecursionError) as exc:
-        from components.config.source import json_problem  # noqa: PLC0415
+        from edgefleet.components.config.source import json_problem  # noqa: PLC0415
 
         raise RttMatrixError(f"{shown}: not a matrix edgefleet reads: {json_problem(exc)}") from None
     if not isinstance(doc, dict):

@@ -41,7 +41,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from components.placement.latency import LatencyModel
+from edgefleet.components.placement.latency import LatencyModel
 
 Method = Literal["greedy", "greedy+interchange", "milp", "exhaustive"]
 

@@ -8,7 +8,10 @@ list), spread round-robin over the five vendors, to reach 300. Demand: ``preset(
 Methods: naive (the nearest free site to each of the 10 biggest metros), greedy only, edgefleet's
 default (``solve``) and the exact MILP (``solve(exact=True)``). For each: mean and p95 estimated RTT
 (default latency model), mean km, the gap to the best proven lower bound, wall time. Then scaling
-to 1,000 sites x 10,000 demand points with the default method.
+to 1,000 sites x 10,000 demand points with the default method. And the same 300 x 2,000 instance
+under measured per-site costs (each site its own path inflation and delay, as ``placement.rtt_matrix``
+gives them; ``--only-measured``, ``--measured-seed N``): the default and the greedy against the
+MILP's optimum, and the placement by distance paying those costs.
 
 Numbers are printed, never asserted. Run from the repository root::
 
@@ -34,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from edgefleet.components.placement.cities import slug
 from edgefleet.components.placement.demand import DemandPoint, preset
 from edgefleet.components.placement.latency import LatencyModel, distance_matrix
-from edgefleet.components.placement.place import Site
+from edgefleet.components.placement.place import Site, cost_km
 from edgefleet.components.placement.solver import Problem, Solution, greedy, metrics, replicas, solve
 
 VENDORS = ("aws", "gcp", "azure", "linode", "digitalocean")
@@ -140,12 +143,75 @@ def table(problem: Problem, rows: list[tuple[str, Solution, float | None]]) -> N
     print()
 
 
+def measured_sites(sites: list[Site], seed: int = 0) -> list[Site]:
+    """Every site with its own path inflation and site delay, as a measured RTT matrix gives them
+    (``components/placement/rtt.py``): inflation 2.1 x exp(N(0, 0.25)) (at least 1: about 1.3 to
+    3.4 for 95% of sites), delay exponential with a 5 ms mean; ``numpy.random.default_rng(seed)``."""
+    rng = np.random.default_rng(seed)
+    inflation = np.maximum(1.0, MODEL.inflation * np.exp(rng.normal(0.0, 0.25, len(sites))))
+    delay = rng.exponential(5.0, len(sites))
+    return [
+        Site(s.name, s.vendor, s.lat, s.lon, inflation=round(float(f), 3), delay_ms=round(float(e), 2))
+        for s, f, e in zip(sites, inflation, delay, strict=True)
+    ]
+
+
+def measured_section(
+    sites: list[Site], demand: tuple[DemandPoint, ...], k: int, min_vendors: int, args: argparse.Namespace
+) -> None:
+    """The same instance with per-site costs (``place.cost_km``): the nearest site is no longer the
+    cheapest, so does the default still reach the optimum, and what does ignoring the measurement
+    cost (placing by distance, then paying the measured costs)?"""
+    measured = measured_sites(sites, args.measured_seed)
+    plain = build(sites, demand, k, min_vendors)
+    km = plain.distance
+    cost = cost_km(km, measured, MODEL)
+    problem = Problem(
+        distance=cost,
+        weights=plain.weights,
+        site_names=plain.site_names,
+        site_vendors=plain.site_vendors,
+        min_sites=1,
+        max_sites=k,
+        min_vendors=min_vendors,
+    )
+    nearest = np.argmin(km, axis=1)
+    cheapest = np.argmin(cost, axis=1)
+    w = plain.weights / plain.weights.sum()
+    print(
+        f"## measured per-site costs: the same {len(sites)} sites x {len(demand)} points, K = {k}, "
+        f"min_vendors {min_vendors}"
+    )
+    print()
+    print(
+        f"each site's inflation 2.1 x exp(N(0, 0.25)) >= 1 and delay ~ exponential(5 ms), seed {args.measured_seed}; "
+        f"for {100 * float(w[nearest != cheapest].sum()):.1f}% of demand the nearest site is not the cheapest "
+        f"(all {len(sites)} open); mean km, bound and gaps in km at inflation 2.1 (cost_km)"
+    )
+    print()
+    by_distance, _ = timed(lambda: solve(plain))
+    table_rows: list[tuple[str, Solution, float | None]] = [
+        ("placed by the distance model, paying the measured costs", evaluate(problem, by_distance.sites), None)
+    ]
+    sol, secs = timed(lambda: greedy(problem), repeat=3)
+    table_rows.append(("greedy (vendor-aware)", sol, secs))
+    sol, secs = timed(lambda: solve(problem), repeat=3)
+    table_rows.append(("edgefleet default (solve)", sol, secs))
+    if not args.no_exact:
+        sol, secs = timed(lambda: solve(problem, exact=True, time_limit=args.milp_time_limit))
+        table_rows.append((f"exact MILP (solve(exact=True), {sol.method})", sol, secs))
+    table(problem, table_rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-exact", action="store_true", help="skip the MILP")
     parser.add_argument("--no-scaling", action="store_true", help="skip the 1,000 x 10,000 run")
     parser.add_argument("--scaling-exact", action="store_true", help="also run the MILP at 1,000 x 10,000")
     parser.add_argument("--milp-time-limit", type=float, default=None, help="seconds (default: none)")
+    parser.add_argument("--no-measured", action="store_true", help="skip the run under measured per-site costs")
+    parser.add_argument("--only-measured", action="store_true", help="only the run under measured per-site costs")
+    parser.add_argument("--measured-seed", type=int, default=0, help="seed of the per-site numbers (default 0)")
     args = parser.parse_args()
     k, min_vendors = 10, 3
     print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, {platform.machine()}")
@@ -154,6 +220,9 @@ def main() -> None:
 
     sites, note = candidate_sites(300)
     demand = preset("world", 2000)
+    if args.only_measured:
+        measured_section(sites, demand, k, min_vendors, args)
+        return
     problem = build(sites, demand, k, min_vendors)
     print(f"## {len(sites)} candidate sites ({note}) x {len(demand)} demand points, K = {k}, min_vendors {min_vendors}")
     print()
@@ -188,6 +257,9 @@ def main() -> None:
     for site, share, count in zip(default.sites, shares, counts, strict=True):
         print(f"| {problem.site_names[site]} | {problem.site_vendors[site]} | {100 * share:.1f}% | {count} |")
     print()
+
+    if not args.no_measured:
+        measured_section(sites, demand, k, min_vendors, args)
 
     if args.no_scaling:
         return

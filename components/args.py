@@ -304,6 +304,9 @@ class PlacementArgs(TypedDict, total=False):
     """Where its users are (``preset``, ``points``, ``traffic``, ``prometheus``)."""
     schedule: Any
     """Placement per time window."""
+    rtt_matrix: str
+    """A project file of measured RTT between locations (``edgefleet doctor --rtt-matrix``) that
+    latency placement fits its model to."""
 
 
 class RolloutArgs(TypedDict, total=False):

@@ -24,7 +24,7 @@ from rich.tree import Tree
 from edgefleet import __version__
 from edgefleet.components.config import ConfigError, FleetSpec, Workload, read_stack_file
 from edgefleet.components.config.errors import one_line
-from edgefleet.components.config.model import DayPlan
+from edgefleet.components.config.model import DayPlan, MeasuredLocation, MeasuredPairInfo, RttMatrixInfo
 from edgefleet.components.config.previous import placement_options
 from edgefleet.components.config.slices import Slice, SliceScope, load_sliced
 from edgefleet.components.config.source import ConfigValue, StackSource, path_exists
@@ -541,7 +541,8 @@ def _print_placement(spec: FleetSpec, workload: Workload) -> None:
     excluded = {name for name, _ in workload.excluded}
     passed_over = [c.name for c in spec.clusters if c.name not in chosen | excluded]
     if lat is not None and passed_over:
-        out.print(f"  eligible, not chosen (farther from demand): {', '.join(sorted(passed_over))}", highlight=False)
+        why = "slower for the demand" if lat.rtt_matrix is not None else "farther from demand"
+        out.print(f"  eligible, not chosen ({why}): {', '.join(sorted(passed_over))}", highlight=False)
     if lat is not None:
         out.print(
             f"  estimated RTT: mean {lat.mean_rtt_ms:.1f} ms, p95 {lat.p95_rtt_ms:.1f} ms; physical bound "
@@ -554,6 +555,17 @@ def _print_placement(spec: FleetSpec, workload: Workload) -> None:
             f"(no placement can average below {lat.lower_bound_rtt_ms:.1f} ms)",
             highlight=False,
         )
+        if lat.rtt_matrix is not None:
+            _print_rtt_matrix(lat.rtt_matrix, chosen)
+            if workload.hostname is not None and lat.by_distance_share and lat.by_distance_mean_rtt_ms is not None:
+                out.print(
+                    f"  note: for {lat.by_distance_share:.1%} of demand the nearest chosen location is not the "
+                    f"fastest; DNS steering (`traffic`) sends users to the nearest, which averages "
+                    f"{lat.by_distance_mean_rtt_ms:.1f} ms "
+                    "(docs/placement.md#a-measured-rtt-matrix-placementrtt_matrix)",
+                    markup=False,
+                    highlight=False,
+                )
         if lat.held_back is not None:
             held = lat.held_back
             out.print(
@@ -578,6 +590,67 @@ def _print_placement(spec: FleetSpec, workload: Workload) -> None:
             out.print(
                 f"  from the window before ({', '.join(win.previous)}): {moves}{dwell}", markup=False, highlight=False
             )
+
+
+RTT_PAIRS_SHOWN = 12
+RTT_LOCATIONS_SHOWN = 20
+
+
+def _print_rtt_matrix(info: RttMatrixInfo, chosen: set[str]) -> None:
+    """The measured RTT matrix a workload was placed with: per eligible location (``*``: chosen) its
+    fitted numbers beside the model's, and the pairs (measured, the model's estimate, the fitted
+    one), those the model gets most wrong first."""
+    measured = [loc for loc in info.locations if loc.pairs]
+    out.print(
+        f"  measured RTT ({info.file}): {len(measured)} of {len(info.locations)} eligible location(s) measured; "
+        f"user RTT = last mile + site delay + (model's + site's inflation) / 2 x 1 ms per 100 km "
+        f"(the model: delay 0 ms, inflation {info.default_inflation:g}); the pairs are "
+        f"{info.rms_model_ms:.2f} ms from the model and {info.rms_fitted_ms:.2f} ms from the fit (RMS)",
+        markup=False,
+        highlight=False,
+    )
+
+    # The chosen locations, then those the measurement moved most from the model, in name order.
+    def moved(loc: MeasuredLocation) -> float:
+        return loc.delay_ms + abs(loc.inflation - info.default_inflation) * 10  # ms at 1,000 km
+
+    shown = sorted(info.locations, key=lambda loc: (loc.cluster not in chosen, -moved(loc), loc.cluster))
+    shown = sorted(shown[: max(RTT_LOCATIONS_SHOWN, len(chosen))], key=lambda loc: loc.cluster)
+    for loc in shown:
+        mark = "*" if loc.cluster in chosen else " "
+        numbers = (
+            f"inflation {loc.inflation:.3f}, site delay {loc.delay_ms:.2f} ms, from {loc.pairs} pair(s)"
+            if loc.pairs
+            else "not measured: the model's numbers"
+        )
+        out.print(f"   {mark} {loc.cluster}: {numbers}", markup=False, highlight=False)
+    if len(info.locations) > len(shown):
+        out.print(
+            f"     ... {len(info.locations) - len(shown)} more location(s) in --json "
+            "(placements[].rtt_matrix.locations)",
+            markup=False,
+            highlight=False,
+        )
+
+    def order(p: MeasuredPairInfo) -> tuple[float, str, str]:
+        gap = abs(p.measured_ms - p.model_ms) if p.measured_ms is not None else -1.0
+        return (-gap, p.a, p.b)
+
+    pairs = sorted(info.pairs, key=order)
+    for p in pairs[:RTT_PAIRS_SHOWN]:
+        measured_text = f"{p.measured_ms:.2f} ms" if p.measured_ms is not None else "no replies"
+        out.print(
+            f"    {p.a} <-> {p.b} ({p.km:,.0f} km): measured {measured_text}, model {p.model_ms:.2f} ms, "
+            f"fitted {p.fitted_ms:.2f} ms",
+            markup=False,
+            highlight=False,
+        )
+    if len(pairs) > RTT_PAIRS_SHOWN:
+        out.print(
+            f"    ... {len(pairs) - RTT_PAIRS_SHOWN} more pair(s) in --json (placements[].rtt_matrix.pairs)",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command()

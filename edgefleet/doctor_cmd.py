@@ -91,7 +91,10 @@ def doctor(  # noqa: PLR0917  one option each
         from edgefleet.cli import _write_output
 
         _write_output("--rtt-matrix", rtt_matrix, json.dumps(report.rtt_document(doc), indent=2, sort_keys=True) + "\n")
-        _say(f"rtt matrix ({len(doc['rtt_matrix'])} pair(s), measured beside the model) written to {rtt_matrix}")
+        _say(
+            f"rtt matrix ({len(doc['rtt_matrix'])} pair(s), measured beside the model) written to {rtt_matrix}; "
+            "latency placement uses it when a workload names it in `placement.rtt_matrix` (docs/placement.md)"
+        )
     if as_json:
         sys.stdout.write(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     else:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml import YAML
 
 from edgefleet.components.config.application import SECRET_KEYS_ANNOTATION
-from edgefleet.components.config.model import Cluster, FleetSpec, WindowInfo, Workload
+from edgefleet.components.config.model import Cluster, FleetSpec, RttMatrixInfo, WindowInfo, Workload
 from edgefleet.components.config.slices import SliceScope
 from edgefleet.components.tokens import CLUSTER_TYPES, DNS_STEERING
 from edgefleet.files import replaced_dir_problem
@@ -112,9 +112,42 @@ def placement_entry(w: Workload) -> dict[str, Any]:
             }
         if lat.window is not None:
             entry["window"] = window_entry(lat.window)
+        if lat.rtt_matrix is not None:
+            entry["rtt_matrix"] = rtt_matrix_entry(lat.rtt_matrix)
+            entry["rtt_matrix"]["by_distance"] = {
+                "mean_rtt_ms": lat.by_distance_mean_rtt_ms,
+                "share": lat.by_distance_share,
+            }
     if w.excluded:
         entry["excluded"] = [{"cluster": name, "constraint": why} for name, why in w.excluded]
     return entry
+
+
+def rtt_matrix_entry(info: RttMatrixInfo) -> dict[str, Any]:
+    """What a workload placed with ``placement.rtt_matrix`` read from it: per eligible location its
+    fitted path inflation and site delay (``pairs`` 0: not measured, the model's), and per pair the
+    measurement beside the model's estimate and the fitted one (``docs/placement.md``)."""
+    return {
+        "file": info.file,
+        "model_inflation": info.default_inflation,
+        "rms_model_ms": info.rms_model_ms,
+        "rms_fitted_ms": info.rms_fitted_ms,
+        "locations": [
+            {"cluster": loc.cluster, "inflation": loc.inflation, "delay_ms": loc.delay_ms, "pairs": loc.pairs}
+            for loc in info.locations
+        ],
+        "pairs": [
+            {
+                "a": p.a,
+                "b": p.b,
+                "km": p.km,
+                "measured_p50_ms": p.measured_ms,
+                "model_ms": p.model_ms,
+                "fitted_ms": p.fitted_ms,
+            }
+            for p in info.pairs
+        ],
+    }
 
 
 def window_entry(win: WindowInfo) -> dict[str, Any]:

@@ -498,6 +498,8 @@ class PlacementSpec(_Model):
     requires: tuple[Capability, ...] = ()
     demand: DemandSpec | None = None
     schedule: ScheduleSpec | None = None
+    # latency: a measured RTT matrix (edgefleet.rtt/v1, `edgefleet doctor --rtt-matrix`), a project file.
+    rtt_matrix: Annotated[str, StringConstraints(min_length=1, max_length=4096)] | None = None
 
     @property
     def over_time(self) -> bool:
@@ -889,6 +891,41 @@ class WindowInfo(_Model):
     source: str
 
 
+class MeasuredLocation(_Model):
+    """A location's numbers fitted from the measured RTT matrix (``components/placement/rtt.py``)."""
+
+    cluster: str
+    inflation: float
+    delay_ms: float
+    pairs: int
+
+
+class MeasuredPairInfo(_Model):
+    """A pair of the measured RTT matrix: great-circle km, measured median, the model's estimate
+    (no last mile) and the fitted estimate, in ms."""
+
+    a: str
+    b: str
+    km: float
+    measured_ms: float | None
+    model_ms: float
+    fitted_ms: float
+
+
+class RttMatrixInfo(_Model):
+    """What latency placement read from ``placement.rtt_matrix``: the file, the model's inflation
+    (which unmeasured locations keep), every eligible location's numbers (``pairs`` 0: not
+    measured, the model's) and every pair with an eligible end."""
+
+    file: str
+    default_inflation: float
+    locations: tuple[MeasuredLocation, ...]
+    pairs: tuple[MeasuredPairInfo, ...]
+    # Over every measured pair of the file: RMS of measured - model and of measured - fitted (ms).
+    rms_model_ms: float
+    rms_fitted_ms: float
+
+
 class LatencyResult(_Model):
     """What latency placement decided and how good it is (estimated ms; ``gap`` of distance)."""
 
@@ -903,6 +940,11 @@ class LatencyResult(_Model):
     demand_points: int
     held_back: HeldBackInfo | None = None
     window: WindowInfo | None = None  # a scheduled placement: the window it is for
+    rtt_matrix: RttMatrixInfo | None = None  # placed with a measured RTT matrix
+    # With a measured RTT matrix: the mean RTT when every user goes to the nearest chosen location
+    # (as DNS steering does), and the share of demand whose nearest is not its fastest.
+    by_distance_mean_rtt_ms: float | None = None
+    by_distance_share: float | None = None
 
 
 class WindowPlacement(_Model):

@@ -9,8 +9,9 @@ import re
 import types
 import typing
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,15 @@ from edgefleet.components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS,
 from edgefleet.components.placement.latency import LatencyModel
 from edgefleet.components.placement.place import DEFAULT_THRESHOLD, Placement, Site
 from edgefleet.components.placement.place import place as place_workload
+from edgefleet.components.placement.rtt import (
+    MAX_RTT_BYTES,
+    RTT_FORMAT,
+    MeasuredPair,
+    RttFit,
+    RttMatrixError,
+    fit,
+    parse_matrix,
+)
 from edgefleet.components.placement.solver import Infeasible
 from edgefleet.components.placement.timeline import (
     DAY_MINUTES,
@@ -900,6 +910,8 @@ def _workload_checks(
             ok = public is not None and ok
         if place.demand is not None and not _demand_checks(place.demand, (*ploc, "demand"), rep, project_dir):
             ok = False
+        if place.rtt_matrix is not None and not _rtt_matrix_checks(place, ploc, rep, project_dir):
+            ok = False
         if not _schedule_checks(spec, ploc, rep):
             ok = False
         both = sorted(set(place.must_include) & set(place.must_exclude))
@@ -1260,6 +1272,131 @@ def _demand_checks(
     return ok
 
 
+def _rtt_matrix_checks(
+    place: m.PlacementSpec, ploc: tuple[PathPart, ...], rep: _Reporter, project_dir: Path | None
+) -> bool:
+    """``rtt_matrix``: latency placement only, and a file inside the project (its content is read
+    when the workload is placed, against the fleet's clusters)."""
+    loc = (*ploc, "rtt_matrix")
+    if place.strategy is not m.Strategy.LATENCY:
+        rep.add(
+            loc,
+            f"a measured RTT matrix steers latency placement; strategy `{place.strategy.value}` does not use it: "
+            "remove `rtt_matrix` or use strategy `latency`",
+        )
+        return False
+    assert place.rtt_matrix is not None
+    if project_dir is None:
+        rep.add(loc, "an RTT matrix is read from the project directory; this loader has none")
+        return False
+    path, problem = project_file_problem(project_dir, place.rtt_matrix, "measurements/rtt.json", "RTT matrix")
+    if path is None:
+        rep.add(loc, problem)
+        return False
+    return True
+
+
+def read_rtt_fit(
+    project_dir: Path, written: str, locations: Mapping[str, tuple[float, float]], model: LatencyModel
+) -> RttFit:
+    """The fit of the RTT matrix ``written`` (project-relative, checked by ``_rtt_matrix_checks``)
+    against the fleet's cluster ``locations``. Raises ``RttMatrixError``, ``OSError``
+    (``NotAFileError``: a FIFO, a directory, a file over ``MAX_RTT_BYTES``), ``UnicodeDecodeError``.
+    Memoised on the file's path, size and modification time: validation and the program it plans
+    read it once."""
+    path = project_dir / written
+    stat = path.stat()
+    return _rtt_fit(str(path), written, stat.st_mtime_ns, stat.st_size, tuple(sorted(locations.items())), model)
+
+
+@lru_cache(maxsize=16)
+def _rtt_pairs(path: str, shown: str, mtime_ns: int, size: int) -> tuple[MeasuredPair, ...]:
+    from edgefleet.components.config.source import read_regular_file  # noqa: PLC0415
+
+    text = read_regular_file(
+        Path(path), max_bytes=MAX_RTT_BYTES, too_large="no fleet has that many pairs: write it again with doctor"
+    )
+    return parse_matrix(text, shown)
+
+
+@lru_cache(maxsize=16)
+def _rtt_fit(  # noqa: PLR0917  the cache key
+    path: str,
+    shown: str,
+    mtime_ns: int,
+    size: int,
+    locations: tuple[tuple[str, tuple[float, float]], ...],
+    model: LatencyModel,
+) -> RttFit:
+    return fit(_rtt_pairs(path, shown, mtime_ns, size), dict(locations), model, shown)
+
+
+def _rtt_problem(exc: Exception, written: str) -> str:
+    """One line for a problem reading the RTT matrix."""
+    if isinstance(exc, RttMatrixError):
+        return str(exc)
+    if isinstance(exc, NotAFileError):
+        return f"{written} {exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{written} is not UTF-8 text ({exc.reason}); an RTT matrix is JSON ({RTT_FORMAT})"
+    if isinstance(exc, OSError):
+        return f"{written} cannot be read: {exc.strerror or exc}"
+    return f"{written}: {exc}"
+
+
+def _measured_sites(
+    place: m.PlacementSpec,
+    sites: list[Site],
+    clusters: Sequence[m.Cluster],
+    *,
+    ploc: tuple[PathPart, ...],
+    rep: _Reporter,
+    options: PlacementOptions,
+    project_dir: Path | None,
+) -> tuple[list[Site], m.RttMatrixInfo | None] | None:
+    """``sites`` with their fitted numbers when the workload names an RTT matrix (None: a problem,
+    reported at ``placement.rtt_matrix``)."""
+    if place.rtt_matrix is None:
+        return sites, None
+    if project_dir is None:  # _rtt_matrix_checks reported it
+        return None
+    locations = {c.name: (c.location.lat, c.location.lon) for c in clusters}
+    try:
+        fitted = read_rtt_fit(project_dir, place.rtt_matrix, locations, options.model)
+    except (RttMatrixError, OSError, UnicodeDecodeError) as exc:
+        rep.add((*ploc, "rtt_matrix"), _rtt_problem(exc, place.rtt_matrix))
+        return None
+    out = []
+    for site in sites:
+        own = fitted.of(site.name)
+        out.append(site if own is None else replace(site, inflation=own.inflation, delay_ms=own.delay_ms))
+    eligible = {s.name for s in sites}
+    rms_model, rms_fitted = fitted.rms_ms()
+    info = m.RttMatrixInfo(
+        file=place.rtt_matrix,
+        default_inflation=fitted.default_inflation,
+        rms_model_ms=rms_model,
+        rms_fitted_ms=rms_fitted,
+        locations=tuple(
+            m.MeasuredLocation(
+                cluster=s.name,
+                inflation=s.inflation if s.inflation is not None else fitted.default_inflation,
+                delay_ms=s.delay_ms,
+                pairs=own.pairs if (own := fitted.of(s.name)) is not None else 0,
+            )
+            for s in out
+        ),
+        pairs=tuple(
+            m.MeasuredPairInfo(
+                a=p.a, b=p.b, km=p.km, measured_ms=p.measured_ms, model_ms=p.model_ms, fitted_ms=p.fitted_ms
+            )
+            for p in fitted.pairs
+            if p.a in eligible or p.b in eligible
+        ),
+    )
+    return out, info
+
+
 MIN_WINDOW_MINUTES = 5
 MAX_DWELL_MINUTES = 7 * DAY_MINUTES
 
@@ -1489,6 +1626,7 @@ def _choose(
         least=least,
         per=per,
         project_dir=project_dir,
+        all_clusters=clusters,
     )
 
 
@@ -1534,9 +1672,21 @@ def _latency_choice(
     least: int,
     per: int,
     project_dir: Path | None = None,
+    all_clusters: Sequence[m.Cluster] = (),
 ) -> _Choice | None:
     place = spec.placement
-    sites = [Site(c.name, c.vendor.value, c.location.lat, c.location.lon) for c in pool]
+    measured = _measured_sites(
+        place,
+        [Site(c.name, c.vendor.value, c.location.lat, c.location.lon) for c in pool],
+        all_clusters or pool,
+        ploc=ploc,
+        rep=rep,
+        options=options,
+        project_dir=project_dir,
+    )
+    if measured is None:
+        return None
+    sites, rtt_info = measured
     if place.over_time:
         return _scheduled_choice(
             spec,
@@ -1549,6 +1699,7 @@ def _latency_choice(
             least=least,
             per=per,
             project_dir=project_dir,
+            rtt_info=rtt_info,
         )
     points = demand_points(place.demand)
     try:
@@ -1569,11 +1720,13 @@ def _latency_choice(
     except Infeasible as exc:
         rep.add(ploc, str(exc))
         return None
-    result = _latency_result(decided, len(points))
+    result = _latency_result(decided, len(points), rtt_info=rtt_info)
     return _Choice(tuple(zip(decided.clusters, decided.replicas, strict=True)), excluded, result)
 
 
-def _latency_result(decided: Placement, points: int, window: m.WindowInfo | None = None) -> m.LatencyResult:
+def _latency_result(
+    decided: Placement, points: int, window: m.WindowInfo | None = None, *, rtt_info: m.RttMatrixInfo | None = None
+) -> m.LatencyResult:
     held = decided.held_back
     return m.LatencyResult(
         demand_share=tuple(zip(decided.clusters, decided.demand_share, strict=True)),
@@ -1591,6 +1744,9 @@ def _latency_result(decided: Placement, points: int, window: m.WindowInfo | None
             else None
         ),
         window=window,
+        rtt_matrix=rtt_info,
+        by_distance_mean_rtt_ms=decided.by_distance.mean_rtt_ms if decided.by_distance else None,
+        by_distance_share=decided.by_distance.share if decided.by_distance else None,
     )
 
 
@@ -1666,6 +1822,7 @@ def _scheduled_choice(
     least: int,
     per: int,
     project_dir: Path | None,
+    rtt_info: m.RttMatrixInfo | None = None,
 ) -> _Choice | None:
     """A workload placed per window of the day: the window of ``options.at`` (default: now)."""
     from edgefleet.components.config.prometheus import PrometheusError  # noqa: PLC0415
@@ -1730,7 +1887,7 @@ def _scheduled_choice(
         return m.WindowPlacement(
             start=format_time(midnight + timedelta(minutes=w.start_minute)),
             replicas=tuple(zip(w.placement.clusters, w.placement.replicas, strict=True)),
-            latency=_latency_result(w.placement, points, info(i)),
+            latency=_latency_result(w.placement, points, info(i), rtt_info=rtt_info),
         )
 
     now = entry(index)
@@ -1745,7 +1902,7 @@ def _scheduled_choice(
                 m.WindowPlacement(
                     start=format_time(midnight + timedelta(minutes=i * window)),
                     replicas=tuple(zip(p.clusters, p.replicas, strict=True)),
-                    latency=_latency_result(p, len(series.windows[i]) or len(series.day_total())),
+                    latency=_latency_result(p, len(series.windows[i]) or len(series.day_total()), rtt_info=rtt_info),
                 )
                 for i, p in enumerate(static.per_window)
             ),

@@ -53,6 +53,19 @@ def distance_matrix(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:
     return out
 
 
+def paired_distances(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:
+    """Great-circle distances (km) between row ``k`` of ``a`` and row ``k`` of ``b`` (shape (n, 2)
+    each, ``(lat, lon)`` in degrees): the diagonal of ``distance_matrix(a, b)``, without the rest."""
+    pa = np.asarray(a, dtype=np.float64).reshape(-1, 2)
+    pb = np.asarray(b, dtype=np.float64).reshape(-1, 2)
+    lat1, lon1 = np.radians(pa[:, 0]), np.radians(pa[:, 1])
+    lat2, lon2 = np.radians(pb[:, 0]), np.radians(pb[:, 1])
+    h = np.sin((lat2 - lat1) / 2.0) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2.0) ** 2
+    np.clip(h, 0.0, 1.0, out=h)
+    out: NDArray[np.float64] = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(h))
+    return out
+
+
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance (km) between two points given in degrees."""
     return float(distance_matrix([(lat1, lon1)], [(lat2, lon2)])[0, 0])

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from numpy.typing import NDArray
 
 from edgefleet.components.placement.demand import DemandPoint, normalise
-from edgefleet.components.placement.latency import LatencyModel, distance_matrix
+from edgefleet.components.placement.latency import FIBER_MS_PER_KM, LatencyModel, distance_matrix
 from edgefleet.components.placement.solver import Problem, Solution, metrics, replicas, solve
 
 DEFAULT_THRESHOLD = 0.05  # keep the previous placement unless the new one is 5% better (mean RTT)
@@ -19,12 +20,17 @@ DEFAULT_THRESHOLD = 0.05  # keep the previous placement unless the new one is 5%
 
 @dataclass(frozen=True)
 class Site:
-    """A candidate location: an eligible cluster."""
+    """A candidate location: an eligible cluster. ``inflation`` and ``delay_ms``: its own path
+    inflation and site delay, fitted from a measured RTT matrix (``rtt.py``); None and 0: the model's.
+    A path's inflation is the mean of its two ends', and a user's end is the model's: a user ``d`` km
+    away takes ``access + delay_ms + (model inflation + inflation) / 2 x d / 100``."""
 
     name: str
     vendor: str
     lat: float
     lon: float
+    inflation: float | None = None
+    delay_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,17 @@ class HeldBack:
     candidate: tuple[str, ...]
     candidate_mean_rtt_ms: float
     gain: float  # fraction of the kept placement's mean RTT the move would have saved
+
+
+@dataclass(frozen=True)
+class ByDistance:
+    """With a measured RTT matrix a user's fastest location need not be its nearest, but DNS steering
+    (Route 53 geoproximity, Cloudflare geo steering) sends each user to the nearest healthy one.
+    ``mean_rtt_ms``: the chosen locations' mean estimated RTT when every user goes to the nearest of
+    them; ``share``: the share of demand whose nearest chosen location is not its fastest."""
+
+    mean_rtt_ms: float
+    share: float
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,23 @@ class Placement:
     method: str
     proven_optimal: bool
     held_back: HeldBack | None = None
+    by_distance: ByDistance | None = None  # placed with a measured RTT matrix
+
+
+def cost_km(km: NDArray[np.float64], sites: Sequence[Site], model: LatencyModel) -> NDArray[np.float64]:
+    """What the solver minimises: per point and site, the km at the model's inflation that cost what
+    the site costs with its own numbers (``Site``), ``(e_j + (f + f_j) / 2 x d / 100) x 100 / f`` with
+    ``f`` the model's inflation, so the model's ``rtt_ms`` of it is ``access + e_j + (f + f_j) / 2 x
+    d / 100``. Affine in the estimated RTT with the same constants for every site: minimising it
+    minimises the mean estimated RTT, and the solver's bound and gap hold as they are. Without
+    fitted sites it is ``km`` itself (the same bytes)."""
+    if all(s.inflation is None and s.delay_ms == 0.0 for s in sites):
+        return km
+    f = model.inflation
+    scale = np.array([1.0 if s.inflation is None else (f + s.inflation) / (2.0 * f) for s in sites])
+    offset = np.array([s.delay_ms / (f * FIBER_MS_PER_KM) for s in sites])
+    out: NDArray[np.float64] = km * scale[None, :] + offset[None, :]
+    return out
 
 
 def _feasible_previous(previous: Sequence[str], sites: Sequence[Site], problem: Problem) -> tuple[int, ...] | None:
@@ -130,8 +164,10 @@ def _place(
 ) -> Placement:
     points = normalise(demand)
     index = {s.name: j for j, s in enumerate(sites)}
+    km = distance_matrix([(p.lat, p.lon) for p in points], [(s.lat, s.lon) for s in sites])
+    cost = cost_km(km, sites, model)
     problem = Problem(
-        distance=distance_matrix([(p.lat, p.lon) for p in points], [(s.lat, s.lon) for s in sites]),
+        distance=cost,
         weights=np.array([p.weight for p in points]),
         site_names=tuple(s.name for s in sites),
         site_vendors=tuple(s.vendor for s in sites),
@@ -145,13 +181,13 @@ def _place(
     kept = _feasible_previous(previous or (), sites, problem)
     if kept is not None and kept != best.sites:
         old = _as_solution(problem, kept, best)
-        old_rtt = metrics(old, problem, model).mean_rtt_ms
-        new_rtt = metrics(best, problem, model).mean_rtt_ms
+        old_rtt = metrics(old, problem, model, physical=km).mean_rtt_ms
+        new_rtt = metrics(best, problem, model, physical=km).mean_rtt_ms
         gain = (old_rtt - new_rtt) / old_rtt if old_rtt > 0 else 0.0
         if gain <= threshold:
             chosen = old
             held = HeldBack(best.names(problem), round(new_rtt, 3), round(gain, 4))
-    measured = metrics(chosen, problem, model)
+    measured = metrics(chosen, problem, model, physical=km)
     counts = replicas(chosen, problem, total_replicas, min_replicas)
     lower = float(model.rtt_ms(chosen.lower_bound)) if chosen.lower_bound > 0 else model.access_ms
     return Placement(
@@ -166,4 +202,15 @@ def _place(
         method=chosen.method,
         proven_optimal=chosen.proven_optimal,
         held_back=held,
+        by_distance=_by_distance(chosen, problem, km, model) if cost is not km else None,
     )
+
+
+def _by_distance(chosen: Solution, problem: Problem, km: NDArray[np.float64], model: LatencyModel) -> ByDistance:
+    sites = np.array(chosen.sites, dtype=np.int64)
+    rows = np.arange(problem.n_points)
+    nearest = sites[np.argmin(km[:, sites], axis=1)]
+    w = problem.weights / problem.weights.sum()
+    rtt = model.rtt_ms(problem.distance[rows, nearest])
+    moved = nearest != np.array(chosen.assignment, dtype=np.int64)
+    return ByDistance(round(float(w @ rtt), 3), round(float(w[moved].sum()), 4))

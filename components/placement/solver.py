@@ -5,7 +5,11 @@ weights, choose a set ``S`` of sites with ``min_sites <= |S| <= max_sites``, cov
 ``min_vendors`` vendors and containing every site of ``must_include``, that minimises the weighted
 mean distance from each point to its nearest site in ``S``. Because the latency model is affine in
 distance with the same constants everywhere (``latency.py``), this also minimises the mean
-estimated RTT: choose by distance, report in milliseconds.
+estimated RTT: choose by distance, report in milliseconds. With a measured RTT matrix, sites have
+their own inflation and delay, so the nearest site is no longer the cheapest: the caller then
+passes a per-site cost in "km at the model's inflation" (``place.cost_km``), which is again affine
+in the estimated RTT with the same constants. Nothing here assumes the matrix is a distance
+(only that it is finite and non-negative), so every method, bound and proof below holds for it.
 
 Methods:
 
@@ -64,7 +68,8 @@ class Infeasible(ValueError):
 class Problem:
     """One placement problem over eligible sites (filters such as residency are applied before).
 
-    ``distance``: (n_points, n_sites) great-circle km. ``weights``: (n_points,) non-negative, any
+    ``distance``: (n_points, n_sites) great-circle km, or any finite non-negative cost in km (a
+    measured RTT matrix's per-site cost, ``place.cost_km``). ``weights``: (n_points,) non-negative, any
     positive total (they are normalised). ``site_names``/``site_vendors``: one per column; pass the
     sites sorted by name, since ties are broken by index. ``must_include``: site indices.
     """
@@ -826,14 +831,20 @@ def weighted_quantile(values: ArrayLike, weights: ArrayLike, q: float) -> float:
     return float(v[order][min(index, len(v) - 1)])
 
 
-def metrics(solution: Solution, problem: Problem, model: LatencyModel) -> Metrics:
-    """Mean and p95 estimated RTT of a solution, the physical bound and each site's share of demand."""
+def metrics(
+    solution: Solution, problem: Problem, model: LatencyModel, *, physical: NDArray[np.float64] | None = None
+) -> Metrics:
+    """Mean and p95 estimated RTT of a solution, the physical bound and each site's share of demand.
+
+    ``physical``: the great-circle km when ``problem.distance`` is not (a measured RTT matrix makes
+    it a per-site cost, ``place.cost_km``); the physical bound is light in fiber over those."""
     w = problem.weights / problem.weights.sum()
     served = problem.distance[np.arange(problem.n_points), np.array(solution.assignment, dtype=np.int64)]
     rtt = model.rtt_ms(served)
+    km = problem.distance if physical is None else physical
     return Metrics(
         mean_rtt_ms=float(w @ rtt),
         p95_rtt_ms=weighted_quantile(rtt, w, 0.95),
-        bound_mean_rtt_ms=float(w @ model.bound_ms(problem.distance.min(axis=1))),
+        bound_mean_rtt_ms=float(w @ model.bound_ms(km.min(axis=1))),
         demand_share=demand_share(solution, problem),
     )

@@ -14,7 +14,7 @@ from components.cni.install import CniInstall, CniInstallArgs
 from components.config.model import Cluster, FleetSpec, Vendor, Workload
 from components.config.slices import SliceScope
 from components.contract import ClusterArgs, CniInstaller, KubernetesCluster
-from components.netcheck import Netcheck, NetcheckArgs
+from components.netcheck import Netcheck, NetcheckArgs, NetcheckKey, NetcheckWan, NetcheckWanArgs, wan_layout
 from components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
 from components.workloads import EdgeWorkload, EdgeWorkloadArgs, Site
 
@@ -145,14 +145,38 @@ class Fleet(pulumi.ComponentResource):
             )
         # The network doctor's probes (netcheck): on every cluster of this stack, when enabled.
         self.netchecks: dict[str, Netcheck] = {}
+        self.netcheck_wans: dict[str, NetcheckWan] = {}
         if spec.netcheck is not None:
+            netcheck = spec.netcheck
+            # Location to location: the clusters of this stack that have designated WAN probes,
+            # one key for all of them (docs/doctor.md#location-to-location-wan-probes).
+            layout = wan_layout([(n, c.vendor) for n, c in self.clusters.items()], netcheck.wan)
+            key = NetcheckKey("netcheck-wan-key", pulumi.ResourceOptions(parent=self)) if layout.members else None
             for name_, built in self.clusters.items():
                 self.netchecks[name_] = Netcheck(
                     f"{name_}-netcheck",
                     NetcheckArgs(
-                        cluster=name_, spec=spec.netcheck, provider=built.provider, labels=cluster_labels(spec, name_)
+                        cluster=name_,
+                        spec=netcheck,
+                        provider=built.provider,
+                        labels=cluster_labels(spec, name_),
+                        vendor=built.vendor,
+                        wan_key=key.key if key is not None and name_ in layout.members else None,
                     ),
                     pulumi.ResourceOptions(parent=self),
+                )
+            # Every WAN Service exists now: each cluster's designated probes read the others'.
+            for name_ in layout.members:
+                self.netcheck_wans[name_] = NetcheckWan(
+                    f"{name_}-netcheck-wan",
+                    NetcheckWanArgs(
+                        cluster=name_,
+                        spec=netcheck,
+                        provider=self.clusters[name_].provider,
+                        labels=cluster_labels(spec, name_),
+                        peers={o: self.netchecks[o].wan_address for o in layout.members if o != name_},
+                    ),
+                    pulumi.ResourceOptions(parent=self.netchecks[name_]),
                 )
         self.workloads = {}
         for workload in spec.workloads:

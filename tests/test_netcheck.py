@@ -160,7 +160,7 @@ def test_the_agent_reads_the_environment_the_daemonset_gives_it(host: bool, monk
     fields = {"spec.nodeName": "ip-10-0-1-5", "metadata.name": "netprobe-x7k2p", "status.podIP": "10.1.4.9",
               "status.hostIP": "10.0.1.5"}  # fmt: skip
     env = {}
-    for item in agent_env("aws-eu-central-1", NetcheckSpec(large_packet=1380), host=host):
+    for item in agent_env("aws-eu-central-1", NetcheckSpec(large_packet=1380), host=host, vendor="aws"):
         value_from = item.get("value_from")
         env[item["name"]] = fields[value_from["field_ref"]["field_path"]] if value_from else item["value"]  # type: ignore[index]
     config = config_from_env(env)

@@ -151,7 +151,7 @@ class Fleet(pulumi.ComponentResource):
             # Location to location: the clusters of this stack that have designated WAN probes,
             # one key for all of them (docs/doctor.md#location-to-location-wan-probes).
             layout = wan_layout([(n, c.vendor) for n, c in self.clusters.items()], netcheck.wan)
-            key = NetcheckKey("netcheck-wan-key", pulumi.ResourceOptions(parent=self)) if layout.members else None
+            wan_key = NetcheckKey("netcheck-wan-key", pulumi.ResourceOptions(parent=self)) if layout.members else None
             for name_, built in self.clusters.items():
                 self.netchecks[name_] = Netcheck(
                     f"{name_}-netcheck",
@@ -161,7 +161,7 @@ class Fleet(pulumi.ComponentResource):
                         provider=built.provider,
                         labels=cluster_labels(spec, name_),
                         vendor=built.vendor,
-                        wan_key=key.key if key is not None and name_ in layout.members else None,
+                        wan_key=wan_key.key if wan_key is not None and name_ in layout.members else None,
                     ),
                     pulumi.ResourceOptions(parent=self),
                 )

@@ -113,8 +113,8 @@ def _collect(
         context = report.Context(lab=True, locations={c: (v[1], v[2]) for c, v in topo.locations.items()})
         _progress(window)
         return collect.from_agents([a.metrics_url for a in topo.agents], window), context, "lab"
-    locations = _stack_locations(stack) if stack is not None else None
-    context = report.Context(lab=False, locations=locations)
+    locations, skipped = _stack_facts(stack) if stack is not None else (None, {})
+    context = report.Context(lab=False, locations=locations, wan_skipped=skipped)
     if prometheus is not None:
         match = ""
         if locations:
@@ -125,15 +125,20 @@ def _collect(
     return _from_kubeconfigs(stack, window), context, "kubeconfigs"
 
 
-def _stack_locations(stack: str) -> dict[str, tuple[float, float]]:
+def _stack_facts(stack: str) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """Where the stack's clusters are, and which of them have no WAN probes by design (why)."""
     from components.config import ConfigError
+    from components.netcheck import wan_layout
     from edgefleet.cli import _load
 
     try:
         _, _, spec = _load(stack)
     except ConfigError as exc:
         raise ValueError(f"{stack}: {exc.issues[0] if exc.issues else exc}") from None
-    return {c.name: (c.location.lat, c.location.lon) for c in spec.clusters}
+    skipped: dict[str, str] = {}
+    if spec.netcheck is not None:
+        skipped = dict(wan_layout([(c.name, c.vendor.value) for c in spec.clusters], spec.netcheck.wan).skipped)
+    return {c.name: (c.location.lat, c.location.lon) for c in spec.clusters}, skipped
 
 
 def _from_kubeconfigs(stack: str, window: float) -> Evidence:
@@ -243,7 +248,8 @@ def lab_up(
     except KeyboardInterrupt:
         raise _exit(130, "lab up: interrupted; everything it made was removed") from None
     _say(
-        f"lab up: {len(topo.clusters)} cluster(s) x {topo.nodes} node(s), {len(topo.agents)} agents; "
+        f"lab up: {len(topo.clusters)} cluster(s) x {topo.nodes} node(s), {len(topo.agents)} agents "
+        f"({sum(1 for a in topo.agents if a.role == 'wan')} of them designated WAN probes, authenticated); "
         f"namespaces ef-<cluster>-<node>[-<pod>]; next: `edgefleet doctor --lab`"
     )
 

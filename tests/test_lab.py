@@ -114,7 +114,7 @@ def test_an_interrupted_lab_up_leaves_nothing_behind() -> None:
 def running_lab() -> Iterator[lab.Topology]:
     code, _, stderr = _cli("lab", "up", "--clusters", "2", "--nodes", "3")
     assert code == 0, stderr
-    assert "18 agents" in stderr
+    assert "22 agents (4 of them designated WAN probes, authenticated)" in stderr
     time.sleep(5)  # the first probes (some lost to ARP) resolve, 2 s timeout, before any window
     yield lab.load_state()
     code, _, stderr = _cli("lab", "down")

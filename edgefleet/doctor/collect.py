@@ -10,12 +10,13 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from edgefleet.doctor.evidence import COUNTERS, INFO, RTT, Evidence, build, deltas
+from edgefleet.doctor.evidence import COUNTERS, INFO, RTT, DropCount, Evidence, build, deltas
 from edgefleet.doctor.promtext import ExpositionError, Sample, parse
 
 TIMEOUT = 5.0
+HUBBLE_DROPS = "hubble_drop_total"  # Cilium's Hubble `drop` metric: labels reason, protocol
 
 
 class Unreachable(Exception):
@@ -136,4 +137,18 @@ def from_prometheus(
     current += [Sample(INFO, s.labels, s.value) for s in _query(base, f"{INFO}{selector}", fetch)]
     if not current and not increases:
         raise NoProbes(f"Prometheus at {base} has no netprobe metrics: is netcheck installed and scraped?")
-    return build(increases, current, window_seconds=float(seconds))
+    evidence = build(increases, current, window_seconds=float(seconds))
+    return replace(evidence, drops=hubble_drops(base, seconds, fetch))
+
+
+def hubble_drops(base: str, seconds: int, fetch: Callable[[str], str]) -> tuple[DropCount, ...]:
+    """Hubble's drops per node and reason over the window, where Cilium's Hubble exports its
+    ``drop`` metrics to this Prometheus (none elsewhere: an empty answer). The node is the
+    ``node`` label Cilium's ServiceMonitor sets from the agent pod's node (or one set the same way)."""
+    query = f"sum by (cluster, node, reason) (increase({HUBBLE_DROPS}[{seconds}s]))"
+    found = []
+    for sample in _query(base, query, fetch):
+        count = round(sample.value) if sample.value == sample.value else 0
+        if count > 0 and sample.label("node"):
+            found.append(DropCount(sample.label("cluster"), sample.label("node"), sample.label("reason") or "?", count))
+    return tuple(sorted(found, key=lambda d: (d.cluster, d.node, -d.count, d.reason)))

@@ -309,6 +309,9 @@ class Netcheck(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         labels = {**args.labels, "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "edgefleet"}
         self.daemonsets: list[k8s.apps.v1.DaemonSet] = []
+        # The WAN load balancer's address once the vendor assigned one ("" without WAN probes).
+        self.wan_address: pulumi.Output[str] = pulumi.Output.from_input("")
+        self.wan_service: k8s.core.v1.Service | None = None
         layouts = [(NAMESPACE, POD_AGENT, False)]
         if args.spec.host_network:
             layouts.append((HOST_NAMESPACE, HOST_AGENT, True))
@@ -374,8 +377,6 @@ class Netcheck(pulumi.ComponentResource):
             )
         self.register_outputs({"wanAddress": self.wan_address})
 
-    wan_address: pulumi.Output[str] = pulumi.Output.from_input("")
-    wan_service: k8s.core.v1.Service | None = None
 
     def _node_reader(self, name: str, meta: Any, labels: Mapping[str, str], child: pulumi.ResourceOptions) -> None:
         """The host agent's ServiceAccount and the only permission it has: get nodes."""

@@ -71,6 +71,7 @@ IP_PMTUDISC_PROBE = getattr(socket, "IP_PMTUDISC_PROBE", 3)
 QUANTILES = (0.5, 0.9, 0.99)
 # A UDP probe's IP and UDP headers: ``size`` in the config is the IP packet's length.
 IP_UDP_OVERHEAD = 28
+MAX_DATAGRAM = MAX_SIZE - IP_UDP_OVERHEAD  # the largest probe's UDP payload (a hello's is smaller)
 
 
 class ConfigError(ValueError):
@@ -563,8 +564,8 @@ def read_datagram(key: bytes, data: bytes) -> tuple[int, int, int, float, Identi
     """(kind, stream, seq, sent, identity) of a datagram this agent may take, else None: the
     right magic and, with a key, the right tag."""
     offset = HEADER.size + (TAG_SIZE if key else 0)
-    if len(data) < offset + LENGTH.size or data[:4] != (AUTH_MAGIC if key else MAGIC):
-        return None
+    if not offset + LENGTH.size <= len(data) <= MAX_DATAGRAM or data[:4] != (AUTH_MAGIC if key else MAGIC):
+        return None  # nothing larger than a probe or a hello is read, let alone signed
     if key and not verified(key, data):
         return None
     _, kind, stream, seq, sent = HEADER.unpack_from(data)

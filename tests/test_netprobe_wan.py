@@ -23,6 +23,7 @@ from netprobe.agent import (
     HELLO_REPLY,
     HELLO_SIZE,
     MAGIC,
+    MAX_DATAGRAM,
     REPLY,
     REQUEST,
     TAG_SIZE,
@@ -112,12 +113,15 @@ def test_an_authenticated_responder_answers_only_fresh_signed_first_time_request
 def test_the_in_cluster_responder_never_replies_with_more_bytes_than_it_got(tmp_path: Path) -> None:
     agent = _agent("c1", "n1", "a-pod-with-a-rather-long-generated-name-x7k2p", key=b"", tmp=tmp_path)
     try:
-        for size in (27, 36, 60, 200, 1372, 65507 - 28):
+        for size in (27, 36, 60, 200, 1372, MAX_DATAGRAM):
             request = make_datagram(b"", REQUEST, stream=1, seq=1, sent=1.0, identity=b"", size=size)
             reply = agent.answer(request, 0.0)
             assert reply is not None
             assert len(reply) == size
             assert reply[:4] == MAGIC
+        # Nothing larger than the largest probe is read (nor, with a key, run through the HMAC).
+        huge = make_datagram(b"", REQUEST, stream=1, seq=1, sent=1.0, identity=b"", size=MAX_DATAGRAM + 1)
+        assert agent.answer(huge, 0.0) is None
         assert (
             agent.answer(make_datagram(KEY, REQUEST, stream=1, seq=1, sent=time.time(), identity=b"", size=64), 0.0)
             is None

@@ -30,6 +30,7 @@ err = Console(stderr=True, soft_wrap=True)
 DEFAULT_WINDOW = 20.0
 NETCHECK_NAMESPACES = ("edgefleet-netcheck", "edgefleet-netcheck-host")
 METRICS_PORT = 9799
+PREFIX_NS = "ef-"
 
 
 def _say(line: str) -> None:
@@ -260,13 +261,20 @@ def lab_fault(
     target: Annotated[str, typer.Argument(help="A node (c1-n2), a pod (c1-n2-p1), a cluster (c1) or c1:c2.")],
     loss: Annotated[float, typer.Option("--loss", help="Percent of packets dropped at random.")] = 100.0,
 ) -> None:
-    """Drop packets with an nftables rule: uplink, zone, overlay, mtu, veth, service or wan."""
+    """Drop packets with an nftables rule (uplink, zone, overlay, mtu, veth, service, wan), or take a
+    node's NIC away part of every second (nic: the kernel counts the drops)."""
     try:
         topo = lab.load_state()
         fault = lab.fault_rules(topo, kind, target, loss)
         lab.inject(fault)
     except lab.LabError as exc:
         raise _lab_fail(exc) from None
+    if fault.flap is not None:
+        namespace, link = fault.flap
+        how = "down" if loss >= 100 else f"down {loss:g}% of every second"
+        counted = f"eth0's tx_dropped in {PREFIX_NS}{target} grows"
+        _say(f"lab fault: {kind} {target}: link {link} in {namespace} {how} ({counted})")
+        return
     where = ", ".join(ns for ns, _ in fault.rules)
     _say(f"lab fault: {kind} {target}: {loss:g}% dropped (table inet ef-fault in {where})")
 

@@ -95,6 +95,8 @@ def test_fault_rules() -> None:
     assert f"ip daddr {lab.service_ip(1)} udp dport 9798" in service.rules[0][1]
     assert lab.fault_rules(topo, "veth", "c1-n3-p2", 10).rules[0][0] == "ef-c1-n3-p2"
     assert lab.fault_rules(topo, "zone", "c2", 10).rules[0][0] == "ef-c2-fabric"
+    nic = lab.fault_rules(topo, "nic", "c2-n3", 20)  # no rule: the fabric's end of n3's link goes down
+    assert (nic.rules, nic.flap) == ((), ("ef-c2-fabric", "n3"))
 
 
 @pytest.mark.parametrize(
@@ -106,6 +108,8 @@ def test_fault_rules() -> None:
         ("veth", "c1-n1", 1, "veth takes a pod"),
         ("wan", "c1:c1", 1, "wan takes two clusters"),
         ("zone", "c3", 1, "zone takes a cluster"),
+        ("nic", "c1", 1, "nic takes a node"),
+        ("nic", "c1-n1-p1", 1, "nic takes a node"),
         ("service", "c1", 0, "--loss must be more than 0"),
         ("service", "c1", 101, "--loss must be more than 0 and at most 100"),
     ],

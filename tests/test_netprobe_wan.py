@@ -229,6 +229,12 @@ BASE_ENV = {
 }
 
 
+def test_a_peer_without_an_address_yet_is_left_out_not_fatal(capsys: pytest.CaptureFixture[str]) -> None:
+    env = {**BASE_ENV, "NETPROBE_KEY": KEY.hex(), "NETPROBE_WAN_PEERS": "c2=:9798,c3=203.0.113.9:9798"}
+    assert [p.cluster for p in config_from_env(env).wan] == ["c3"]
+    assert "c2 has no load balancer address yet; not probed" in capsys.readouterr().err
+
+
 def test_the_wan_agent_reads_its_peers_and_key_from_the_environment() -> None:
     peers = "gcp-europe-west3=203.0.113.7:9798,azure-westeurope=a1b2.elb.example.com:9798"
     env = {**BASE_ENV, "NETPROBE_KEY": KEY.hex(), "NETPROBE_WAN_PEERS": peers}
@@ -247,7 +253,6 @@ def test_the_wan_agent_reads_its_peers_and_key_from_the_environment() -> None:
         ({"NETPROBE_KEY": "abcd"}, "NETPROBE_KEY: the key must be at least 16 bytes"),
         ({"NETPROBE_KEY": "zz" * 32}, "NETPROBE_KEY: the key must be hexadecimal"),
         ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_WAN_PEERS": "c2"}, "NETPROBE_WAN_PEERS: expected cluster=host:port"),
-        ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_WAN_PEERS": "c2=:9798"}, "NETPROBE_WAN_PEERS (c2): no address"),
         ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_WAN_PEERS": "c2=h:99999"}, "NETPROBE_WAN_PEERS (c2): port"),
         ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_SIZES": "60"}, "NETPROBE_SIZES"),
         ({"NETPROBE_ZONE_FROM": "dns"}, "NETPROBE_ZONE_FROM: expected metadata or node-label"),

@@ -54,7 +54,8 @@ LOCATIONS = (
     ("Frankfurt", 50.11, 8.68), ("Paris", 48.86, 2.35), ("Amsterdam", 52.37, 4.90), ("Warsaw", 52.23, 21.01),
     ("Madrid", 40.42, -3.70), ("Milan", 45.46, 9.19), ("Stockholm", 59.33, 18.07), ("Vienna", 48.21, 16.37),
 )  # fmt: skip
-FAULT_KINDS = ("uplink", "zone", "overlay", "mtu", "veth", "service", "wan")
+FAULT_KINDS = ("uplink", "zone", "overlay", "mtu", "veth", "service", "wan", "nic")
+NIC_PERIOD = 1.0  # seconds: a `nic` fault takes the node's link away for loss% of each period
 
 
 class LabError(Exception):
@@ -484,6 +485,7 @@ class Fault:
     target: str
     loss: float
     rules: tuple[tuple[str, str], ...]  # (namespace, nft script)
+    flap: tuple[str, str] | None = None  # (namespace, link): a `nic` fault takes this link down
 
 
 def _drop(loss: float) -> str:
@@ -514,6 +516,14 @@ def fault_rules(topo: Topology, kind: str, target: str, loss: float) -> Fault:
 
     drop = _drop(loss)
     rules: tuple[tuple[str, str], ...]
+    if kind == "nic":
+        # The far end of the node's NIC goes away (the fabric's side of its veth is set down) for
+        # loss% of every second: what the node sends meanwhile the kernel drops and counts in
+        # eth0's tx_dropped, as a VM's virtual NIC counts what it drops.
+        if target not in nodes:
+            raise LabError(f"nic takes a node ({', '.join(sorted(nodes)[:4])}, ...), got {target!r}")
+        cluster, _, node = target.partition("-")
+        return Fault(kind, target, loss, (), flap=(f"{PREFIX}{cluster}-fabric", node))
     if kind in ("uplink", "overlay"):
         if target not in nodes:
             raise LabError(f"{kind} takes a node ({', '.join(sorted(nodes)[:4])}, ...), got {target!r}")
@@ -552,16 +562,54 @@ def fault_rules(topo: Topology, kind: str, target: str, loss: float) -> Fault:
     return Fault(kind, target, loss, rules)
 
 
+def _flaps() -> Path:
+    return STATE_DIR / "nic-faults.json"
+
+
+def _stop_flaps() -> int:
+    """Stop every `nic` fault: its flapping process, then its link back up; how many there were."""
+    try:
+        flaps = json.loads(_flaps().read_text())
+    except (OSError, ValueError):
+        return 0
+    for item in flaps:
+        namespace, link, pid = str(item["namespace"]), str(item["link"]), int(item["pid"])
+        if pid and str(pid) in _run(["ip", "netns", "pids", namespace], check=False).split():
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.3)  # an `ip link set down` it had started finishes before the link comes back
+        _ip_batch([f"link set {link} up"], namespace)
+    _flaps().unlink(missing_ok=True)
+    return len(flaps)
+
+
 def inject(fault: Fault) -> None:
     """Add a fault's rules (a second fault in the same namespace replaces the first there)."""
+    if fault.flap is not None:
+        namespace, link = fault.flap
+        _stop_flaps()
+        pid = 0
+        if fault.loss >= 100:
+            _ip_batch([f"link set {link} down"], namespace)
+        else:
+            down = round(NIC_PERIOD * fault.loss / 100, 3)
+            up = round(NIC_PERIOD - down, 3)
+            loop = f"while :; do ip link set {link} down; sleep {down}; ip link set {link} up; sleep {up}; done"
+            started = subprocess.run(
+                ["sh", "-c", 'setsid "$@" >/dev/null 2>&1 </dev/null & echo $!', "sh",
+                 "ip", "netns", "exec", namespace, "sh", "-c", loop],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            pid = int(started.stdout.strip())
+        _flaps().write_text(json.dumps([{"namespace": namespace, "link": link, "pid": pid}]))
     for namespace, script in fault.rules:
         _ns(namespace, "nft", "delete", "table", "inet", "ef-fault", check=False)
         _nft(namespace, script)
 
 
 def clear(topo: Topology) -> int:
-    """Remove every fault rule; how many namespaces had one."""
-    cleared = 0
+    """Remove every fault rule (and stop a `nic` fault); how many namespaces had one."""
+    cleared = _stop_flaps()
     for ns in topo.namespaces():
         out = _ns(ns, "nft", "list", "tables", check=False)
         if "ef-fault" in out:

@@ -106,6 +106,12 @@ def next_step(component: Component, layer: Layer, context: Context) -> str:
             Kind.MTU: f"ef-{c}-n1",
             Kind.SERVICE: f"ef-{c}-n1",
         }
+        if kind is Kind.UPLINK and layer is Layer.VIRTUAL:
+            return (
+                f"its NIC's drop counters grew: `ip netns exec ef-{c}-{n} ip -s link show eth0` (TX dropped), "
+                f"and its link in the fabric: `ip -n ef-{c}-fabric link show {n}`; `edgefleet lab clear` removes "
+                "injected faults"
+            )
         return (
             f"look at the rules there: `ip netns exec {namespaces[kind]} nft list ruleset`; "
             "`edgefleet lab clear` removes injected faults"

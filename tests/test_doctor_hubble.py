@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from edgefleet.cli import app
 from edgefleet.doctor.attribution import Component, Finding, Kind, Layer, diagnose
-from edgefleet.doctor.evidence import DropCount, Evidence, Stream
+from edgefleet.doctor.evidence import DropCount, Endpoint, Evidence, Stream
 from edgefleet.doctor.report import Context, document, hubble_evidence, text
 from netprobe.agent import labels_text
 from tests.conftest import REPO
@@ -240,3 +240,38 @@ def test_a_wan_peer_that_never_answered_is_named_not_blamed() -> None:
     assert evidence.streams == ()
     assert any("never answered by the designated probes there (c1 -> c2)" in p for p in evidence.problems)
     assert diagnose(evidence).findings == ()
+
+
+def _real_wan(loss_at: Callable[[Stream], float]) -> Evidence:
+    """The lab's in-cluster streams, with the WAN as real clusters measure it: two designated
+    probe pods per cluster (on n1 and n2), each probing the other location's load balancer, which
+    hands each prober's flow to one of the pods behind it (labels as the agents export them)."""
+    import random  # noqa: PLC0415
+
+    rng = random.Random(9)
+    base = [s for s in window(lambda s: 0.0).streams if s.path != "wan"]
+    wan = []
+    for src_cluster, dst_cluster in (("c1", "c2"), ("c2", "c1")):
+        for i, node in enumerate(("n1", "n2")):
+            src = Endpoint(src_cluster, node, "a" if node == "n1" else "b", f"netprobe-wan-{src_cluster}{i}")
+            j = (i + 1) % 2  # the load balancer's pick for this flow
+            dst = Endpoint(dst_cluster, f"n{j + 1}", "a" if j == 0 else "b", f"netprobe-wan-{dst_cluster}{j}")
+            for size in (64, 1400):
+                stream = Stream(src, dst, "wan", size, 500, 0)
+                lost = sum(rng.random() < loss_at(stream) for _ in range(500))
+                wan.append(Stream(src, dst, "wan", size, 500, lost, 12.0, 14.0))
+    return Evidence((*base, *wan), window_seconds=20.0)
+
+
+def test_real_clusters_wan_streams_are_attributed_by_their_labels() -> None:
+    lossy_wan = diagnose(_real_wan(lambda s: 0.05))
+    (finding,) = lossy_wan.findings
+    assert (finding.layer, finding.component.kind) == (Layer.PHYSICAL, Kind.WAN)
+    assert (finding.component.cluster, finding.component.other) == ("c1", "c2")
+    doc, _ = document(lossy_wan, Context(locations={"c1": (50.1, 8.7), "c2": (48.9, 2.4)}), "prometheus")
+    assert doc["findings"][0]["where"] == {"locations": ["c1", "c2"]}
+    assert [(r["a"], r["b"], r["measured_p50_ms"]) for r in doc["rtt_matrix"]] == [("c1", "c2", 12.0)]
+    # One designated probe's own veth: that pod, not the WAN.
+    pod = "netprobe-wan-c10"
+    one = diagnose(_real_wan(lambda s: 0.10 if pod in (s.source.pod, s.destination.pod) else 0.0))
+    assert [(f.component.kind, f.component.pod) for f in one.findings] == [(Kind.VETH, pod)]

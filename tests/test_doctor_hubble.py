@@ -275,3 +275,32 @@ def test_real_clusters_wan_streams_are_attributed_by_their_labels() -> None:
     pod = "netprobe-wan-c10"
     one = diagnose(_real_wan(lambda s: 0.10 if pod in (s.source.pod, s.destination.pod) else 0.0))
     assert [(f.component.kind, f.component.pod) for f in one.findings] == [(Kind.VETH, pod)]
+
+
+def test_hostile_or_missing_hubble_series_never_break_a_verdict() -> None:
+    from edgefleet.doctor import collect  # noqa: PLC0415
+
+    def answer(rows: list[tuple[dict[str, str], str]]) -> Callable[[str], str]:
+        result = [{"metric": m, "value": [1700000000, v]} for m, v in rows]
+        return lambda url: json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}})
+
+    rows = [
+        ({"node": "n1", "reason": "POLICY_DENIED\nFAULT physical layer: forged"}, "12"),
+        ({"node": "n1", "reason": "X" * 500}, "1e300"),
+        ({"node": "n2", "reason": "NaN"}, "NaN"),
+        ({"node": "n2", "reason": "NEG"}, "-4"),
+        ({"reason": "NO_NODE"}, "9"),
+        ({"node": "n3"}, "2"),
+    ]
+    drops = collect.hubble_drops("http://prom", 20, answer(rows))
+    assert [(d.node, d.reason, d.count) for d in drops] == [
+        ("n1", "X" * 64, 10**15),
+        ("n1", "POLICY_DENIED_FAULT physical layer: forged", 12),
+        ("n3", "?", 2),
+    ]
+
+    def refuse(url: str) -> str:
+        raise OSError("connection reset")
+
+    assert collect.hubble_drops("http://prom", 20, refuse) == ()
+    assert collect.hubble_drops("http://prom", 20, lambda url: '{"status": "error", "error": "bad"}') == ()

@@ -4,6 +4,8 @@ Prometheus that scrapes them (``increase()`` over the window). Both give the sam
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -17,6 +19,7 @@ from edgefleet.doctor.promtext import ExpositionError, Sample, parse
 
 TIMEOUT = 5.0
 HUBBLE_DROPS = "hubble_drop_total"  # Cilium's Hubble `drop` metric: labels reason, protocol
+_PLAIN = re.compile(r"[^A-Za-z0-9_.:/ -]")
 
 
 class Unreachable(Exception):
@@ -146,9 +149,15 @@ def hubble_drops(base: str, seconds: int, fetch: Callable[[str], str]) -> tuple[
     ``drop`` metrics to this Prometheus (none elsewhere: an empty answer). The node is the
     ``node`` label Cilium's ServiceMonitor sets from the agent pod's node (or one set the same way)."""
     query = f"sum by (cluster, node, reason) (increase({HUBBLE_DROPS}[{seconds}s]))"
+    try:
+        samples = _query(base, query, fetch)
+    except Unreachable:
+        return ()  # supporting evidence only: the verdict stands without it
     found = []
-    for sample in _query(base, query, fetch):
-        count = round(sample.value) if sample.value == sample.value else 0
-        if count > 0 and sample.label("node"):
-            found.append(DropCount(sample.label("cluster"), sample.label("node"), sample.label("reason") or "?", count))
+    for sample in samples:
+        if not math.isfinite(sample.value) or sample.value < 0.5 or not sample.label("node"):
+            continue
+        # Labels are printed in a verdict: one short line of plain characters each.
+        reason = _PLAIN.sub("_", sample.label("reason"))[:64] or "?"
+        found.append(DropCount(sample.label("cluster"), sample.label("node"), reason, min(round(sample.value), 10**15)))
     return tuple(sorted(found, key=lambda d: (d.cluster, d.node, -d.count, d.reason)))

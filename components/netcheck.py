@@ -31,7 +31,6 @@ to a ClusterRole that may only ``get`` ``nodes``; the token is mounted in that D
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import os
 from collections.abc import Mapping, Sequence
@@ -550,7 +549,8 @@ class NetcheckKeyProvider(ResourceProvider):
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         key = os.urandom(int(props["bytes"])).hex()
-        return CreateResult(id_=hashlib.sha256(key.encode()).hexdigest()[:16], outs={**props, "key": key})
+        # The id is in the state in plain text: random too, nothing derived from the key.
+        return CreateResult(id_=os.urandom(8).hex(), outs={**props, "key": key})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [k for k in ("purpose", "bytes") if olds.get(k) != news.get(k)]

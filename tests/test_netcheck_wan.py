@@ -380,3 +380,22 @@ def test_the_plan_with_wan_probes_is_byte_identical(tmp_path: Path) -> None:
         outputs.append((tmp_path / f"plan{i}.json").read_bytes())
     assert outputs[0] == outputs[1]
     assert b"netprobe-wan" in outputs[0]
+
+
+def test_the_key_provider_makes_32_random_bytes_once_and_keeps_them() -> None:
+    from components.netcheck import KEY_BYTES, KEY_PURPOSE, NetcheckKeyProvider  # noqa: PLC0415
+
+    provider = NetcheckKeyProvider()
+    props = {"purpose": KEY_PURPOSE, "bytes": KEY_BYTES, "key": None}
+    first, second = provider.create(dict(props)), provider.create(dict(props))
+    for made in (first, second):
+        assert made.outs is not None
+        assert len(bytes.fromhex(made.outs["key"])) == KEY_BYTES
+        assert made.id not in made.outs["key"]  # the id (plain text in the state) is not part of the key
+    assert first.outs is not None
+    assert second.outs is not None
+    assert first.outs["key"] != second.outs["key"]
+    same = provider.diff("id", {**props, "key": first.outs["key"]}, props)
+    assert (same.changes, same.replaces) == (False, [])  # every update keeps the key
+    longer = provider.diff("id", {**props, "key": first.outs["key"]}, {**props, "bytes": 64})
+    assert (longer.changes, longer.replaces) == (True, ["bytes"])

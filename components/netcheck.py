@@ -283,14 +283,16 @@ def _dns_egress() -> NetworkPolicyEgressRuleArgsDict:
     }
 
 
-def allow_policy(namespace: str) -> NetworkPolicySpecArgsDict:
-    """Probes between the agents, metrics scraped from inside the cluster, DNS; nothing else."""
+def allow_policy(namespace: str, role: str) -> NetworkPolicySpecArgsDict:
+    """Probes between the agents of one role (``pod``, ``host``), metrics scraped from inside the
+    cluster, DNS; nothing else (the designated WAN probes have their own policy)."""
+    select = {**SELECTOR, "app.kubernetes.io/component": role}
     agents: NetworkPolicyPeerArgsDict = {
         "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": namespace}},
-        "pod_selector": {"match_labels": SELECTOR},
+        "pod_selector": {"match_labels": select},
     }
     return {
-        "pod_selector": {"match_labels": SELECTOR},
+        "pod_selector": {"match_labels": select},
         "policy_types": ["Ingress", "Egress"],
         "ingress": [
             {"from_": [agents], "ports": [{"port": PROBE_PORT, "protocol": "UDP"}]},
@@ -344,7 +346,10 @@ class Netcheck(pulumi.ComponentResource):
                 opts=child,
             )
             k8s.networking.v1.NetworkPolicy(
-                f"{name}-{role}-allow", metadata=meta("allow-netprobe"), spec=allow_policy(namespace_name), opts=child
+                f"{name}-{role}-allow",
+                metadata=meta("allow-netprobe"),
+                spec=allow_policy(namespace_name, role),
+                opts=child,
             )
             select = {**SELECTOR, "app.kubernetes.io/component": role}
             headless: ServiceSpecArgsDict = {
@@ -536,7 +541,8 @@ class NetcheckWan(pulumi.ComponentResource):
             # The other locations' probes arrive from their public addresses, unknown here (with
             # externalTrafficPolicy Local the source is kept); only signed ones are answered.
             "ingress": [
-                {"from_": [{"ip_block": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": PROBE_PORT, "protocol": "UDP"}]}
+                {"from_": [{"ip_block": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": PROBE_PORT, "protocol": "UDP"}]},
+                {"from_": [{"namespace_selector": {}}], "ports": [{"port": METRICS_PORT, "protocol": "TCP"}]},
             ],
             "egress": addresses.apply(lambda found: [*wan_egress(found), _dns_egress()]),
         }

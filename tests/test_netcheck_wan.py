@@ -399,3 +399,31 @@ def test_the_key_provider_makes_32_random_bytes_once_and_keeps_them() -> None:
     assert (same.changes, same.replaces) == (False, [])  # every update keeps the key
     longer = provider.diff("id", {**props, "key": first.outs["key"]}, {**props, "bytes": 64})
     assert (longer.changes, longer.replaces) == (True, ["bytes"])
+
+
+def test_each_network_policy_allows_exactly_what_its_agents_need(every_vendor: tuple[FleetSpec, ProgramRun]) -> None:
+    spec, run = every_vendor
+    cluster = next(c.name for c in spec.clusters if c.vendor.value == "gcp")
+    policies = {
+        (r.inputs["metadata"]["namespace"], r.inputs["metadata"]["name"]): r.inputs["spec"]
+        for r in run.registrations
+        if r.type == POLICY and r.inputs["metadata"]["labels"]["edgefleet-cluster"] == cluster
+    }
+    pods = policies[("edgefleet-netcheck", "allow-netprobe")]
+    assert pods["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "pod"  # not the WAN probes
+    wan = policies[("edgefleet-netcheck", "allow-netprobe-wan")]
+    assert wan["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "netprobe",
+        "app.kubernetes.io/component": "wan",
+    }
+    assert wan["ingress"] == [
+        {"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 9798, "protocol": "UDP"}]},
+        {"from": [{"namespaceSelector": {}}], "ports": [{"port": 9799, "protocol": "TCP"}]},
+    ]
+    probes, dns = wan["egress"]
+    assert probes["ports"] == [{"port": 9798, "protocol": "UDP"}]
+    peers = {s.inputs["metadata"]["labels"]["edgefleet-cluster"]: s for s in run.registrations
+             if s.type == SERVICE and s.inputs["metadata"]["name"] == "netprobe-wan"}  # fmt: skip
+    assert len(probes["to"]) == len(peers) - 1  # one /32 per other location's load balancer
+    assert all(p["ipBlock"]["cidr"].endswith("/32") for p in probes["to"])
+    assert dns["ports"] == [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]

@@ -168,6 +168,7 @@ def _from_kubeconfigs(stack: str, window: float) -> Evidence:
     urls: list[str] = []
     files: dict[str, str] = {}
     problems: list[str] = []
+    cilium: dict[str, tuple[str, str]] = {}  # a Cilium agent's metrics -> its cluster and node
     with tempfile.TemporaryDirectory() as tmp:
         for cluster, text in sorted(kubeconfigs.items()):
             path = Path(tmp) / f"{cluster}.yaml"
@@ -177,6 +178,8 @@ def _from_kubeconfigs(stack: str, window: float) -> Evidence:
             urls += found
             if problem:
                 problems.append(problem)
+            elif found:
+                cilium.update(_cilium_paths(cluster, str(path)))
         if not urls:
             raise collect.Unreachable("; ".join(problems) or f"stack {name} has no clusters in its kubeconfigs output")
 
@@ -190,8 +193,34 @@ def _from_kubeconfigs(stack: str, window: float) -> Evidence:
                 raise OSError((done.stderr.strip().splitlines() or ["kubectl failed"])[-1])
             return done.stdout
 
-        evidence = collect.from_agents(urls, window, fetch=fetch)
+        evidence = collect.from_agents(urls, window, fetch=fetch, hubble=cilium)
     return replace(evidence, problems=(*problems, *evidence.problems))
+
+
+HUBBLE_METRICS_PORT = 9965  # the Cilium agent's Hubble metrics (hubble.metrics.port)
+
+
+def _cilium_paths(cluster: str, kubeconfig: str) -> dict[str, tuple[str, str]]:
+    """The Cilium agents' Hubble metrics through the API server's pod proxy, with their node; none
+    where Cilium is not there or cannot be listed (Hubble's drops are supporting evidence)."""
+    try:
+        done = subprocess.run(
+            ["kubectl", "--kubeconfig", kubeconfig, "-n", "kube-system", "get", "pods", "-o", "json",
+             "-l", "k8s-app=cilium"],
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        items: list[dict[str, Any]] = json.loads(done.stdout).get("items", []) if done.returncode == 0 else []
+    except (OSError, subprocess.TimeoutExpired, ValueError, AttributeError):
+        return {}
+    found = {}
+    for pod in items:
+        try:
+            name, node = str(pod["metadata"]["name"]), str(pod["spec"]["nodeName"])
+        except (KeyError, TypeError):
+            continue
+        path = f"kube://{cluster}/api/v1/namespaces/kube-system/pods/{name}:{HUBBLE_METRICS_PORT}/proxy/metrics"
+        found[path] = (cluster, node)
+    return found
 
 
 def _agent_paths(cluster: str, kubeconfig: str) -> tuple[list[str], str | None]:

@@ -11,11 +11,13 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -304,3 +306,71 @@ def test_hostile_or_missing_hubble_series_never_break_a_verdict() -> None:
 
     assert collect.hubble_drops("http://prom", 20, refuse) == ()
     assert collect.hubble_drops("http://prom", 20, lambda url: '{"status": "error", "error": "bad"}') == ()
+
+
+FAKE_KUBECTL = """#!{python}
+import json, os, pathlib, sys
+args = sys.argv[1:]
+cluster = pathlib.Path(args[args.index("--kubeconfig") + 1]).stem
+data = pathlib.Path(os.environ["FAKE_DIR"])
+if "pods" in args:
+    namespace = args[args.index("-n") + 1]
+    if namespace == "edgefleet-netcheck":
+        items = [{{"metadata": {{"name": "netprobe-" + cluster}}}}]
+    elif namespace == "kube-system" and "k8s-app=cilium" in args:
+        items = [{{"metadata": {{"name": f"cilium-{{cluster}}-{{n}}"}}, "spec": {{"nodeName": n}}}}
+                 for n in ("n1", "n2", "n3")]
+    else:
+        items = []
+    print(json.dumps({{"items": items}}))
+elif "--raw" in args:
+    pod = args[-1].split("/pods/")[1].split(":")[0]
+    calls = data / f"{{pod}}.calls"
+    n = int(calls.read_text()) if calls.exists() else 0
+    calls.write_text(str(n + 1))
+    print((data / f"{{pod}}-{{min(n, 1)}}.txt").read_text(), end="")
+"""
+FAKE_PULUMI = """#!{python}
+import json, sys
+print(json.dumps({{"c1": "apiVersion: v1", "c2": "apiVersion: v1"}}))
+"""
+
+
+def test_hubbles_drops_are_read_through_the_kubeconfigs_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_doctor_cli import _exposition  # noqa: PLC0415
+
+    bin_dir, data = tmp_path / "bin", tmp_path / "data"
+    bin_dir.mkdir()
+    data.mkdir()
+    for name, script in (("kubectl", FAKE_KUBECTL), ("pulumi", FAKE_PULUMI)):
+        (bin_dir / name).write_text(script.format(python=sys.executable))
+        (bin_dir / name).chmod(0o755)
+    evidence = window(veth("c1", "n2", "p1", 0.10), seed=3)
+    for cluster in ("c1", "c2"):
+        full = _exposition(Evidence(tuple(s for s in evidence.streams if s.source.cluster == cluster)), info=cluster)
+        zero = "\n".join(line.rsplit(" ", 1)[0] + " 0" if "probes" in line else line for line in full.splitlines())
+        (data / f"netprobe-{cluster}-0.txt").write_text(zero + "\n")
+        (data / f"netprobe-{cluster}-1.txt").write_text(full)
+        for node in ("n1", "n2", "n3"):
+            counts = {"POLICY_DENIED": 37, "CT_MAP_INSERTION_FAILED": 3} if (cluster, node) == ("c1", "n2") else {}
+            before, after = [], []
+            for reason, count in sorted({"STALE_OR_UNROUTABLE_IP": 0, **counts}.items()):
+                line = f'hubble_drop_total{{protocol="UDP",reason="{reason}"}}'
+                before.append(f"{line} 100")
+                after.append(f"{line} {100 + count}")
+            other = "# TYPE hubble_flows_processed_total counter\nhubble_flows_processed_total 5\n"
+            (data / f"cilium-{cluster}-{node}-0.txt").write_text(other + "\n".join(before) + "\n")
+            (data / f"cilium-{cluster}-{node}-1.txt").write_text(other + "\n".join(after) + "\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_DIR", str(data))
+    result = CliRunner().invoke(app, ["doctor", "dev", "--window", "1", "--json"])
+    assert result.exit_code == 1, result.stderr
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    (finding,) = doc["findings"]
+    assert finding["where"] == {"cluster": "c1", "node": "n2", "pod": "p1"}
+    assert finding["figures"]["hubble_drops"] == [
+        {"node": "n2", "reason": "POLICY_DENIED", "count": 37},
+        {"node": "n2", "reason": "CT_MAP_INSERTION_FAILED", "count": 3},
+    ]
+    assert "`hubble observe --verdict DROPPED --node-name n2`" in finding["next_step"]

@@ -126,8 +126,9 @@ def next_step(component: Component, layer: Layer, context: Context) -> str:
         f"(`ethtool -S`, the provider's host status); `kubectl cordon {n}` and drain it if the loss persists",
         Kind.ZONE: f"the fabric between zones {component.other.replace('|', ' and ')} of {c}: open a case with "
         "the provider or network team with these figures; keep traffic zone-local meanwhile",
-        Kind.WAN: f"the path between {c} and {component.other} (ISP, interconnect or VPN): traceroute/mtr "
-        "between the designated probes; steer users away from the lossy pair meanwhile",
+        Kind.WAN: f"the path between {c} and {component.other} (ISP, interconnect, VPN or a load balancer): "
+        "each location's probe address is `kubectl -n edgefleet-netcheck get service netprobe-wan` (EXTERNAL-IP); "
+        "`mtr --udp --port 9798` from a node of one to the other's; steer users away from the lossy pair meanwhile",
         Kind.OVERLAY: f"the CNI on node {n}: its agent's logs (`kubectl -n kube-system logs` the CNI pod on {n}), "
         "the tunnel device (`ip -d link show` cilium_vxlan / flannel.1 / vxlan.calico); restart the CNI agent there",
         Kind.MTU: "an MTU black hole: near-MTU packets with DF set vanish on the overlay. Set the CNI's MTU to the "

@@ -171,6 +171,16 @@ def _field(path: str) -> EnvVarArgsDict:
     return {"name": "", "value_from": {"field_ref": {"field_path": path}}}
 
 
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+def zone_env() -> EnvVarArgsDict:
+    """The node's zone through the Downward API, where the PodTopologyLabels admission plugin
+    (KEP-4742: alpha in Kubernetes 1.33, beta in 1.35) copied it onto the pod; "" elsewhere, and the
+    host agent then asks the metadata service or the API (``ZONE_FROM``)."""
+    return {**_field(f"metadata.labels['{ZONE_LABEL}']"), "name": "NETPROBE_ZONE"}
+
+
 def agent_env(
     cluster: str, spec: NetcheckSpec, *, host: bool, vendor: str = Vendor.EXISTING.value
 ) -> list[EnvVarArgsDict]:
@@ -184,6 +194,7 @@ def agent_env(
     env: list[EnvVarArgsDict] = [
         {"name": "NETPROBE_CLUSTER", "value": cluster},
         {**_field("spec.nodeName"), "name": "NETPROBE_NODE"},
+        zone_env(),
         {**_field("status.hostIP" if host else "status.podIP"), "name": "NETPROBE_OWN_IP"},
         {"name": "NETPROBE_PEERS", "value": peers},
         {"name": "NETPROBE_SIZES", "value": f"{SMALL_PACKET},{spec.large_packet}"},
@@ -440,6 +451,7 @@ def wan_env(cluster: str, spec: NetcheckSpec, peers: Mapping[str, pulumi.Input[s
         {"name": "NETPROBE_CLUSTER", "value": cluster},
         {**_field("spec.nodeName"), "name": "NETPROBE_NODE"},
         {**_field("metadata.name"), "name": "NETPROBE_POD"},
+        zone_env(),
         {**_field("status.podIP"), "name": "NETPROBE_OWN_IP"},
         {"name": "NETPROBE_WAN_PEERS", "value": listing},
         {"name": "NETPROBE_SIZES", "value": f"{SMALL_PACKET},{spec.large_packet}"},

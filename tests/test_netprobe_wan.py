@@ -315,3 +315,22 @@ def test_the_tag_covers_the_header_and_sits_after_it() -> None:
     changed = bytearray(datagram)
     changed[5] ^= 1  # the stream id
     assert read_datagram(KEY, bytes(changed)) is None
+
+
+def test_a_zone_from_the_downward_api_needs_no_api_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kubernetes 1.35+ (KEP-4742) copies the node's zone onto the pod: NETPROBE_ZONE is then set and
+    neither the metadata service nor the API is asked."""
+    import netprobe.agent as agent_module  # noqa: PLC0415
+
+    def never(*_: object) -> str:
+        raise AssertionError("asked for a zone it already had")
+
+    monkeypatch.setattr(agent_module, "zone_from_node_label", never)
+    monkeypatch.setattr(agent_module, "zone_from_metadata", never)
+    for source in ("node-label", "metadata"):
+        env = {**BASE_ENV, "NETPROBE_ZONE": "shop-12", "NETPROBE_ZONE_FROM": source}
+        assert config_from_env(env).identity.zone == "shop-12"
+    monkeypatch.setattr(agent_module, "zone_from_node_label", lambda env: "rack-b")
+    assert (
+        config_from_env({**BASE_ENV, "NETPROBE_ZONE": "", "NETPROBE_ZONE_FROM": "node-label"}).identity.zone == "rack-b"
+    )

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.clusters import VENDORS, ClusterFactory
-from components.cni import matrix
-from components.cni.install import CniInstall, CniInstallArgs
-from components.config.model import Cluster, FleetSpec, Vendor, Workload
-from components.config.slices import SliceScope
-from components.contract import ClusterArgs, CniInstaller, KubernetesCluster
-from components.netcheck import Netcheck, NetcheckArgs, NetcheckKey, NetcheckWan, NetcheckWanArgs, wan_layout
-from components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
-from components.workloads import EdgeWorkload, EdgeWorkloadArgs, Site
+from edgefleet.components.clusters import VENDORS, ClusterFactory
+from edgefleet.components.cni import matrix
+from edgefleet.components.cni.install import CniInstall, CniInstallArgs
+from edgefleet.components.config.model import Cluster, FleetSpec, Vendor, Workload
+from edgefleet.components.config.slices import SliceScope
+from edgefleet.components.contract import ClusterArgs, CniInstaller, KubernetesCluster
+from edgefleet.components.netcheck import Netcheck, NetcheckArgs, NetcheckKey, NetcheckWan, NetcheckWanArgs, wan_layout
+from edgefleet.components.traffic.dns import DnsSteering, DnsSteeringArgs, SteeredLocation, dns_provider
+from edgefleet.components.workloads import EdgeWorkload, EdgeWorkloadArgs, Site
 
 
 @dataclass(frozen=True)
@@ -120,7 +120,7 @@ class Fleet(pulumi.ComponentResource):
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         spec = args.spec
         scope = args.scope
-        super().__init__("edgefleet:fleet:Fleet", name, slice_facts(spec, scope), opts)
+        super().__init__("edgefleet:index:Fleet", name, slice_facts(spec, scope), opts)
 
         def here(cluster: str) -> bool:
             return scope is None or scope.deploys(cluster)

@@ -22,7 +22,7 @@ Deployments after all of them, so there is no cycle (``NetcheckWan``, registered
 every cluster's ``Netcheck`` exists). Probes and replies are authenticated with a key the stack
 generates once (``NetcheckKey``, a secret output), kept in a Kubernetes Secret ``netprobe-wan-key``:
 the agent answers only signed, fresh, first-time probes, with replies never larger than the request
-(``netprobe.agent``).
+(``edgefleet.netprobe.agent``).
 
 Zones on clusters without a metadata service (``existing``): the host agent reads its node's
 ``topology.kubernetes.io/zone`` label through the API, with a ServiceAccount ``netprobe-host`` bound
@@ -55,9 +55,9 @@ from pulumi_kubernetes.networking.v1 import (
     NetworkPolicySpecArgsDict,
 )
 
-from components.config.application import SECRET_KEYS_ANNOTATION
-from components.config.model import LinodeWan, NetcheckSpec, NetcheckWanSpec, Vendor
-from components.workloads.edge_workload import ingress_address, restricted_container
+from edgefleet.components.config.application import SECRET_KEYS_ANNOTATION
+from edgefleet.components.config.model import LinodeWan, NetcheckSpec, NetcheckWanSpec, Vendor
+from edgefleet.components.workloads.edge_workload import ingress_address, restricted_container
 
 COMPONENT = "edgefleet:netcheck:Netcheck"
 WAN_COMPONENT = "edgefleet:netcheck:NetcheckWan"
@@ -184,7 +184,7 @@ def zone_env() -> EnvVarArgsDict:
 def agent_env(
     cluster: str, spec: NetcheckSpec, *, host: bool, vendor: str = Vendor.EXISTING.value
 ) -> list[EnvVarArgsDict]:
-    """The agent's ``NETPROBE_*`` settings (``netprobe.agent.config_from_env``): who it is from the
+    """The agent's ``NETPROBE_*`` settings (``edgefleet.netprobe.agent.config_from_env``): who it is from the
     Downward API, its peers by headless Service, the packet sizes and the rate."""
     domain = "svc.cluster.local"
     if host:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from components.config.errors import one_line
+from edgefleet.components.config.errors import one_line
 from edgefleet.doctor import collect, lab, report
 from edgefleet.doctor.attribution import diagnose
 from edgefleet.doctor.evidence import Evidence
@@ -128,8 +128,8 @@ def _collect(
 
 def _stack_facts(stack: str) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
     """Where the stack's clusters are, and which of them have no WAN probes by design (why)."""
-    from components.config import ConfigError
-    from components.netcheck import wan_layout
+    from edgefleet.components.config import ConfigError
+    from edgefleet.components.netcheck import wan_layout
     from edgefleet.cli import _load
 
     try:

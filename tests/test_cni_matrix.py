@@ -16,9 +16,9 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from components.cni import matrix
-from components.cni.matrix import CALICO, CALICO_CRDS, CELLS, CILIUM, FLANNEL, Cell, ValuesContext
-from components.config import CniPlugin, ConfigError, Vendor, parse_fleet
+from edgefleet.components.cni import matrix
+from edgefleet.components.cni.matrix import CALICO, CALICO_CRDS, CELLS, CILIUM, FLANNEL, Cell, ValuesContext
+from edgefleet.components.config import CniPlugin, ConfigError, Vendor, parse_fleet
 from edgefleet.docs import render_cni
 from tests.conftest import REF as REF_ROOT
 from tests.conftest import REPO

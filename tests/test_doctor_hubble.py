@@ -28,7 +28,7 @@ from edgefleet.cli import app
 from edgefleet.doctor.attribution import Component, Finding, Kind, Layer, diagnose
 from edgefleet.doctor.evidence import DropCount, Endpoint, Evidence, Stream
 from edgefleet.doctor.report import Context, document, hubble_evidence, text
-from netprobe.agent import labels_text
+from edgefleet.netprobe.agent import labels_text
 from tests.conftest import REPO
 from tests.test_doctor_attribution import veth, window
 

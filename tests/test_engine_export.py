@@ -19,8 +19,8 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from components.config import ConfigError, load_stack
-from components.config.application import SECRET_KEYS_ANNOTATION
+from edgefleet.components.config import ConfigError, load_stack
+from edgefleet.components.config.application import SECRET_KEYS_ANNOTATION
 from edgefleet.cli import app
 from edgefleet.export import (
     EXPORT_MARKER,

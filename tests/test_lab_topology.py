@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from edgefleet.cli import app
 from edgefleet.doctor import lab
-from netprobe.agent import parse_config
+from edgefleet.netprobe.agent import parse_config
 
 
 @pytest.mark.parametrize(("clusters", "nodes"), [(2, 3), (3, 4), (lab.MAX_CLUSTERS, lab.MAX_NODES)])

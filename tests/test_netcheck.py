@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 from pulumi_policy import ResourceValidationArgs
 
-from components.config import ConfigError, FleetSpec, parse_fleet
-from components.config.model import NETPROBE_IMAGE
-from components.netcheck import HOST_NAMESPACE, NAMESPACE, NetcheckSpec, agent_env
+from edgefleet.components.config import ConfigError, FleetSpec, parse_fleet
+from edgefleet.components.config.model import NETPROBE_IMAGE
+from edgefleet.components.netcheck import HOST_NAMESPACE, NAMESPACE, NetcheckSpec, agent_env
 from edgefleet.engine import ProgramRun, Registration
-from netprobe import agent as agent_module
-from netprobe.agent import Identity, config_from_env
-from policies.rules import RESOURCE_POLICIES
-from policies.rules import kubernetes as k
+from edgefleet.netprobe import agent as agent_module
+from edgefleet.netprobe.agent import Identity, config_from_env
+from edgefleet.policies.rules import RESOURCE_POLICIES
+from edgefleet.policies.rules import kubernetes as k
 from tests.clusters.support import build, fleet_config
 from tests.policies.harness import changed, options, proxied, violations
 
@@ -83,7 +83,7 @@ def test_every_rule_passes_the_probes_and_the_exception_is_that_narrow(dev_plan:
         for rule in rules:
             assert violations(rule, _args(registration)) == [], (rule.name, registration.name)
     # The same DaemonSet, not made by the netcheck component: hostNetwork is refused.
-    foreign = host.urn.replace("edgefleet:netcheck:Netcheck$", "edgefleet:workloads:EdgeWorkload$")
+    foreign = host.urn.replace("edgefleet:netcheck:Netcheck$", "edgefleet:index:EdgeWorkload$")
     assert violations(k.K8S_NO_HOST_NAMESPACES, _args(host, urn=foreign)) == ["the pod sets hostNetwork: true"]
     # Made by it, but asking for more than the host network: refused, each.
     for key in ("hostPID", "hostIPC"):

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 from pulumi_policy import PolicyResource, ResourceValidationArgs, StackValidationArgs
 
-from components.config import ConfigError, FleetSpec, parse_fleet
-from components.config.model import NetcheckWanSpec
-from components.fleet import Fleet, FleetArgs
-from components.netcheck import WanLayout, wan_egress, wan_layout
+from edgefleet.components.config import ConfigError, FleetSpec, parse_fleet
+from edgefleet.components.config.model import NetcheckWanSpec
+from edgefleet.components.fleet import Fleet, FleetArgs
+from edgefleet.components.netcheck import WanLayout, wan_egress, wan_layout
 from edgefleet.check import evaluate
 from edgefleet.engine import ProgramRun, Registration, run_under_mocks
 from edgefleet.mocks import NETCHECK_KEY
-from policies.rules import ALL_POLICIES
-from policies.rules import kubernetes as k
-from policies.rules import network as n
+from edgefleet.policies.rules import ALL_POLICIES
+from edgefleet.policies.rules import kubernetes as k
+from edgefleet.policies.rules import network as n
 from tests.clusters.support import GCP_PROJECT, fleet_config
 from tests.conftest import REPO
 from tests.policies.harness import changed, options, proxied, violations
@@ -209,9 +209,9 @@ def test_the_policy_pack_passes_every_vendors_probes(every_vendor: tuple[FleetSp
 # ---------------------------------------------------------------------------------------------
 # The exceptions, each as narrow as stated
 
-CHAIN = "edgefleet:fleet:Fleet$edgefleet:netcheck:Netcheck$"
+CHAIN = "edgefleet:index:Fleet$edgefleet:netcheck:Netcheck$"
 WAN_CHAIN = CHAIN + "edgefleet:netcheck:NetcheckWan$"
-FOREIGN = "edgefleet:fleet:Fleet$edgefleet:workloads:EdgeWorkload$"
+FOREIGN = "edgefleet:index:Fleet$edgefleet:index:EdgeWorkload$"
 
 
 def _resource(kind: str, name: str, props: dict[str, Any], chain: str = CHAIN) -> PolicyResource:
@@ -383,7 +383,7 @@ def test_the_plan_with_wan_probes_is_byte_identical(tmp_path: Path) -> None:
 
 
 def test_the_key_provider_makes_32_random_bytes_once_and_keeps_them() -> None:
-    from components.netcheck import KEY_BYTES, KEY_PURPOSE, NetcheckKeyProvider  # noqa: PLC0415
+    from edgefleet.components.netcheck import KEY_BYTES, KEY_PURPOSE, NetcheckKeyProvider  # noqa: PLC0415
 
     provider = NetcheckKeyProvider()
     props = {"purpose": KEY_PURPOSE, "bytes": KEY_BYTES, "key": None}

@@ -15,7 +15,7 @@ import pytest
 
 from edgefleet.doctor.evidence import build, deltas
 from edgefleet.doctor.promtext import parse
-from netprobe.agent import (
+from edgefleet.netprobe.agent import (
     AUTH_MAGIC,
     FRESH_SECONDS,
     HEADER,
@@ -320,7 +320,7 @@ def test_the_tag_covers_the_header_and_sits_after_it() -> None:
 def test_a_zone_from_the_downward_api_needs_no_api_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """Kubernetes 1.35+ (KEP-4742) copies the node's zone onto the pod: NETPROBE_ZONE is then set and
     neither the metadata service nor the API is asked."""
-    import netprobe.agent as agent_module  # noqa: PLC0415
+    import edgefleet.netprobe.agent as agent_module  # noqa: PLC0415
 
     def never(*_: object) -> str:
         raise AssertionError("asked for a zone it already had")

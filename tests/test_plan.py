@@ -10,7 +10,7 @@ import pytest
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from components.config import FleetSpec
+from edgefleet.components.config import FleetSpec
 from edgefleet.cli import app
 from edgefleet.engine import ProgramRun, Registration
 from edgefleet.plan import PLAN_FORMAT, build_plan, dumps
@@ -137,14 +137,14 @@ def test_every_resource_has_the_right_parent_and_provider(dev_plan: tuple[FleetS
     spec, run = dev_plan
     by_urn = _by_urn(run)
     stack = next(r for r in run.registrations if r.type == "pulumi:pulumi:Stack")
-    fleet = next(r for r in run.registrations if r.type == "edgefleet:fleet:Fleet")
+    fleet = next(r for r in run.registrations if r.type == "edgefleet:index:Fleet")
     assert fleet.parent == stack.urn
-    clusters = {r.name: r for r in run.registrations if r.type == "edgefleet:clusters:ExistingCluster"}
+    clusters = {r.name: r for r in run.registrations if r.type == "edgefleet:index:ExistingCluster"}
     assert set(clusters) == {c.name for c in spec.clusters}
     assert all(c.parent == fleet.urn for c in clusters.values())
     providers = {r.urn: r for r in run.registrations if r.type == "pulumi:providers:kubernetes"}
     assert {by_urn[p.parent or ""].name for p in providers.values()} == set(clusters)
-    workloads = [r for r in run.registrations if r.type == "edgefleet:workloads:EdgeWorkload"]
+    workloads = [r for r in run.registrations if r.type == "edgefleet:index:EdgeWorkload"]
     assert sorted(w.name for w in workloads) == ["api-store-berlin-01", "api-store-munich-01"]
     assert all(w.parent == fleet.urn for w in workloads)
 
@@ -178,7 +178,7 @@ def test_every_resource_has_the_right_parent_and_provider(dev_plan: tuple[FleetS
     for obj in objects:
         cluster_label = obj.inputs["metadata"]["labels"]["edgefleet-cluster"]
         parent = by_urn[obj.parent or ""]
-        assert parent.type == "edgefleet:workloads:EdgeWorkload"
+        assert parent.type == "edgefleet:index:EdgeWorkload"
         assert parent.name == f"api-{cluster_label}"
         provider = providers[obj.provider_urn or ""]
         assert by_urn[provider.parent or ""].name == cluster_label, obj.urn
@@ -193,12 +193,12 @@ def test_urns_carry_the_stack_in_the_type_chain(dev_plan: tuple[FleetSpec, Progr
     _, run = dev_plan
     deployment = next(r for r in run.registrations if r.type == "kubernetes:apps/v1:Deployment")
     assert deployment.urn.startswith("urn:pulumi:dev::edgefleet::")
-    assert "edgefleet:fleet:Fleet$edgefleet:workloads:EdgeWorkload$kubernetes:apps/v1:Deployment" in deployment.urn
+    assert "edgefleet:index:Fleet$edgefleet:index:EdgeWorkload$kubernetes:apps/v1:Deployment" in deployment.urn
 
 
 def test_plan_of_another_stack_text_is_independent_of_earlier_runs() -> None:
     spec, run = plan_text(stack_text(SHOP, "  edgefleet:shopKubeconfig:\n    secure: v1:abc\n"), "shop")
-    assert {r.name for r in run.registrations if r.type == "edgefleet:clusters:ExistingCluster"} == {"shop-1"}
+    assert {r.name for r in run.registrations if r.type == "edgefleet:index:ExistingCluster"} == {"shop-1"}
     assert spec.workloads[0].replicas == (("shop-1", 3),)
     assert not any("store-berlin" in r.urn for r in run.registrations)
 

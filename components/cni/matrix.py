@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from components.config.model import CniPlugin, Vendor
+from edgefleet.components.config.model import CniPlugin, Vendor
 
 # The "vendor" key of the matrix: a Vendor, with GKE Autopilot as its own row.
 GKE_AUTOPILOT = "gcp-autopilot"

@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from components.config.addressing import nth_address, nth_subnet
-from policies import netranges
+from edgefleet.components.config.addressing import nth_address, nth_subnet
+from edgefleet.policies import netranges
 
 NAME = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"
 ENVIRONMENT = r"^[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?$"
@@ -966,7 +966,7 @@ class LocationSettings(_Model):
 class ManifestObject(_Model):
     """One object of a manifests workload, as written (``apiVersion`` and ``kind`` apart, ``status``
     dropped), with where it is: the project-relative file, the line and column it starts at, and the
-    (line, col) of every key and list item inside it (``components.config.manifests.path_key``)."""
+    (line, col) of every key and list item inside it (``edgefleet.components.config.manifests.path_key``)."""
 
     file: str
     line: int

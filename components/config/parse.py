@@ -16,25 +16,25 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from components.cni import matrix
-from components.config import geoproximity
-from components.config import model as m
-from components.config.addressing import AddressSpaceFull, allocate, block_count
-from components.config.application import check_application, location_settings
-from components.config.errors import ConfigError, ConfigIssue
-from components.config.manifests import load_manifests
-from components.config.requirements import LocationRequirement, policy_filters, strictest
-from components.config.source import NotAFileError, PathPart, StackSource, normalize_key, project_file_problem
-from components.config.vendors import DEFAULT_KUBERNETES_VERSION, DEFAULT_POOL, machine_type
-from components.placement import catalog
-from components.placement.cities import CityNotFound, known_countries, resolve_city, slug
-from components.placement.demand import DemandPoint, preset
-from components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS, residency_countries
-from components.placement.latency import LatencyModel
-from components.placement.place import DEFAULT_THRESHOLD, Placement, Site
-from components.placement.place import place as place_workload
-from components.placement.solver import Infeasible
-from components.placement.timeline import (
+from edgefleet.components.cni import matrix
+from edgefleet.components.config import geoproximity
+from edgefleet.components.config import model as m
+from edgefleet.components.config.addressing import AddressSpaceFull, allocate, block_count
+from edgefleet.components.config.application import check_application, location_settings
+from edgefleet.components.config.errors import ConfigError, ConfigIssue
+from edgefleet.components.config.manifests import load_manifests
+from edgefleet.components.config.requirements import LocationRequirement, policy_filters, strictest
+from edgefleet.components.config.source import NotAFileError, PathPart, StackSource, normalize_key, project_file_problem
+from edgefleet.components.config.vendors import DEFAULT_KUBERNETES_VERSION, DEFAULT_POOL, machine_type
+from edgefleet.components.placement import catalog
+from edgefleet.components.placement.cities import CityNotFound, known_countries, resolve_city, slug
+from edgefleet.components.placement.demand import DemandPoint, preset
+from edgefleet.components.placement.geo import DEMAND_PRESETS, RESIDENCY_GROUPS, residency_countries
+from edgefleet.components.placement.latency import LatencyModel
+from edgefleet.components.placement.place import DEFAULT_THRESHOLD, Placement, Site
+from edgefleet.components.placement.place import place as place_workload
+from edgefleet.components.placement.solver import Infeasible
+from edgefleet.components.placement.timeline import (
     DAY_MINUTES,
     DemandSeries,
     ScheduleRules,
@@ -46,7 +46,7 @@ from components.placement.timeline import (
     window_index,
     window_start,
 )
-from components.placement.timeline import Workload as TimedWorkload
+from edgefleet.components.placement.timeline import Workload as TimedWorkload
 
 DEFAULT_MAX_LOCATIONS = 5  # latency, when max_locations is not set (Section's default too)
 DEMAND_POINTS = 2000
@@ -1616,8 +1616,8 @@ def demand_series(
     ``at``'s), or the model (a preset or points, ``diurnal`` or the same all day; ``rate`` requests
     per second on average, 1 when not given). Raises ``TrafficError``, ``PrometheusError``,
     ``OSError``, ``UnicodeDecodeError``."""
-    from components.config.prometheus import prometheus_series  # noqa: PLC0415  (only Prometheus demand)
-    from components.config.traffic import read_traffic  # noqa: PLC0415
+    from edgefleet.components.config.prometheus import prometheus_series  # noqa: PLC0415  (only Prometheus demand)
+    from edgefleet.components.config.traffic import read_traffic  # noqa: PLC0415
 
     if demand is not None and demand.traffic is not None:
         if project_dir is None:
@@ -1652,8 +1652,8 @@ def _prometheus_day(
 
 def _demand_problem(exc: Exception, demand: m.DemandSpec | None) -> tuple[str, str]:
     """(the demand key, one line) for a problem reading the demand."""
-    from components.config.prometheus import PrometheusError  # noqa: PLC0415
-    from components.config.traffic import TrafficError  # noqa: PLC0415
+    from edgefleet.components.config.prometheus import PrometheusError  # noqa: PLC0415
+    from edgefleet.components.config.traffic import TrafficError  # noqa: PLC0415
 
     if isinstance(exc, PrometheusError):
         return "prometheus", str(exc)
@@ -1683,8 +1683,8 @@ def _scheduled_choice(
     project_dir: Path | None,
 ) -> _Choice | None:
     """A workload placed per window of the day: the window of ``options.at`` (default: now)."""
-    from components.config.prometheus import PrometheusError  # noqa: PLC0415
-    from components.config.traffic import TrafficError  # noqa: PLC0415
+    from edgefleet.components.config.prometheus import PrometheusError  # noqa: PLC0415
+    from edgefleet.components.config.traffic import TrafficError  # noqa: PLC0415
 
     place = spec.placement
     sched = place.schedule or m.ScheduleSpec()
@@ -1751,7 +1751,7 @@ def _scheduled_choice(
     now = entry(index)
     plan = None
     if options.timeline:
-        from components.placement.timeline import best_static  # noqa: PLC0415
+        from edgefleet.components.placement.timeline import best_static  # noqa: PLC0415
 
         static = best_static(timed, series)
         plan = m.DayPlan(

@@ -434,7 +434,7 @@ def _start_agents(topo: Topology) -> dict[str, int]:
         started = subprocess.run(
             ["sh", "-c", 'log="$1"; shift; setsid "$@" >"$log" 2>&1 </dev/null & echo $!', "sh",
              str(STATE_DIR / f"{agent.process}.log"), "ip", "netns", "exec", agent.namespace, sys.executable,
-             "-m", "netprobe", "--config", str(config), "--ready-file", str(ready[agent.process])],
+             "-m", "edgefleet.netprobe", "--config", str(config), "--ready-file", str(ready[agent.process])],
             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": source},
         )
         pids[agent.process] = int(started.stdout.strip())

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
-from components.placement.latency import LatencyModel, haversine_km
+from edgefleet.components.placement.latency import LatencyModel, haversine_km
 from edgefleet.doctor.attribution import Component, Diagnosis, Finding, Kind, Layer
 from edgefleet.doctor.evidence import DropCount, Evidence
 

@@ -10,7 +10,7 @@ from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import EDGE_WORKLOAD, dig, items, of_type, resource_rule, stack_rule
 
-try:  # imported as `policies.rules` (tests, `edgefleet check`)
+try:  # imported as `edgefleet.policies.rules` (tests, `edgefleet check`)
     from ..locations import PUBLIC_REPLICAS
 except ImportError:  # the pack's own runtime: its directory is on sys.path and `rules` is top-level
     from locations import PUBLIC_REPLICAS  # type: ignore[no-redef,import-not-found]

@@ -9,12 +9,12 @@ from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 from ._util import EDGE_WORKLOAD, cluster_of, clusters_by_name, dig, items, of_type, resource_rule, stack_rule
 from .kubernetes import NAMESPACE, NETCHECK_NAMESPACE, NETCHECK_PROBE_PORT, SYSTEM_NAMESPACES, netcheck_made
 
-try:  # imported as `policies.rules` (tests, `edgefleet check`)
+try:  # imported as `edgefleet.policies.rules` (tests, `edgefleet check`)
     from ..netranges import Network, read_cidr, subtract, world_exposure
 except ImportError:  # the pack's own runtime: its directory is on sys.path and `rules` is top-level
     from netranges import Network, read_cidr, subtract, world_exposure  # type: ignore[import-not-found,no-redef]
 
-try:  # imported as `policies.rules` (tests, `edgefleet check`)
+try:  # imported as `edgefleet.policies.rules` (tests, `edgefleet check`)
     from ..locations import NETWORK_ISOLATION
 except ImportError:  # the pack's own runtime: its directory is on sys.path and `rules` is top-level
     from locations import NETWORK_ISOLATION  # type: ignore[no-redef,import-not-found]

@@ -17,8 +17,8 @@ from pulumi.runtime import MockResourceArgs
 from pulumi.runtime.sync_await import _sync_await
 from pulumi.type_token import get_type_token
 
-from components.clusters import aws as eks_module
-from components.clusters.aws import (
+from edgefleet.components.clusters import aws as eks_module
+from edgefleet.components.clusters.aws import (
     EksCluster,
     ami_type,
     cilium_cluster_name,
@@ -30,7 +30,7 @@ from components.clusters.aws import (
     trust_policy,
     zones_of,
 )
-from components.config.model import NetworkPlan
+from edgefleet.components.config.model import NetworkPlan
 from edgefleet.engine import Registration
 from edgefleet.mock_outputs.aws import RESOURCES
 from edgefleet.mock_outputs.common import stable_hex
@@ -40,7 +40,7 @@ REGION = "eu-central-1"
 ZONES = ("eu-central-1a", "eu-central-1b", "eu-central-1c")
 ENTRY: dict[str, Any] = {"vendor": "aws", "region": REGION, "labels": {"tier": "core"}}
 NAME = "aws-eu-central-1"
-COMPONENT = "edgefleet:clusters:EksCluster"
+COMPONENT = "edgefleet:index:EksCluster"
 
 VPC = "aws:ec2/vpc:Vpc"
 DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
@@ -188,7 +188,7 @@ def test_kubeconfig_execs_aws_eks_get_token() -> None:
 
 def test_default_prod_cluster_inventory(prod: Built) -> None:
     assert Counter(r.type for r in prod.run.registrations if r.type != "pulumi:pulumi:Stack") == {
-        "edgefleet:fleet:Fleet": 1,
+        "edgefleet:index:Fleet": 1,
         COMPONENT: 1,
         AWS_PROVIDER: 1,
         VPC: 1,

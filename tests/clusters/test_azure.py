@@ -12,15 +12,15 @@ import pulumi
 import pytest
 from pulumi.runtime.sync_await import _sync_await
 
-import components.fleet as fleet_module
-from components.clusters.azure import (
+import edgefleet.components.fleet as fleet_module
+from edgefleet.components.clusters.azure import (
     AKS_RBAC_CLUSTER_ADMIN,
     AKS_SERVER_ID,
     NETWORK_CONTRIBUTOR,
     AksCluster,
     agent_pool_names,
 )
-from components.config import parse_fleet
+from edgefleet.components.config import parse_fleet
 from edgefleet.engine import Registration
 from edgefleet.mock_outputs.azure import CLIENT_OBJECT_ID, SUBSCRIPTION
 from edgefleet.mock_outputs.common import fake_ca
@@ -103,8 +103,8 @@ def _state(built: Built, type_: str) -> dict[str, Any]:
 def test_default_cluster_inventory() -> None:
     assert Counter(r.type for r in prod().run.registrations) == {
         "pulumi:pulumi:Stack": 1,
-        "edgefleet:fleet:Fleet": 1,
-        "edgefleet:clusters:AksCluster": 1,
+        "edgefleet:index:Fleet": 1,
+        "edgefleet:index:AksCluster": 1,
         PROVIDER: 1,
         GROUP: 1,
         VNET: 1,
@@ -123,7 +123,7 @@ def test_explicit_provider_in_the_clusters_region_for_every_azure_resource() -> 
     provider = built.one(PROVIDER)
     assert provider.name == f"{NAME}-azure"
     assert provider.inputs["location"] == "westeurope"
-    component = built.one("edgefleet:clusters:AksCluster")
+    component = built.one("edgefleet:index:AksCluster")
     assert provider.parent == component.urn
     azure = [r for r in built.run.registrations if r.type.startswith("azure-native:")]
     assert len(azure) == 9
@@ -138,7 +138,7 @@ def test_kubernetes_provider_is_the_components_child_built_from_the_secret_kubec
     built = two_pools()
     k8s = built.one("pulumi:providers:kubernetes")
     assert k8s.name == f"{NAME}-k8s"
-    assert k8s.parent == built.one("edgefleet:clusters:AksCluster").urn
+    assert k8s.parent == built.one("edgefleet:index:AksCluster").urn
     assert k8s.inputs["kubeconfig"] == "[secret]"
     # Nothing reaches the cluster before its user pools and the deployer's Kubernetes role exist.
     assert built.one(AGENT_POOL).urn in k8s.dependencies
@@ -497,7 +497,7 @@ def _check_managed(built: Built, plugin: str, mode: str) -> None:
 def _check_installed(built: Built, releases: list[Registration]) -> None:
     """Releases on the ``-k8s-cni`` provider (the component's child), after the ManagedCluster and
     the deployer's role, before every AgentPool and the contract provider; no violations."""
-    component = built.one("edgefleet:clusters:AksCluster")
+    component = built.one("edgefleet:index:AksCluster")
     cluster = built.one(CLUSTER)
     deployer = _role(built, "deployer-role")
     provider = _provider(built, f"{NAME}-k8s-cni")

@@ -41,6 +41,7 @@ KINDS = {
     "veth": Kind.VETH,
     "service": Kind.SERVICE,
     "wan": Kind.WAN,
+    "nic": Kind.UPLINK,  # the node's link taken away part of every second: its NIC, virtual
 }
 
 
@@ -71,6 +72,9 @@ def _key(layer: Layer, component: Component) -> tuple[str, str, str]:
 def expected_of(kind: str, target: str) -> tuple[str, str, str]:
     """The verdict a fault should get: its layer, component and where."""
     k = KINDS[kind]
+    if kind == "nic":
+        cluster, node = target.split("-")
+        return _key(Layer.VIRTUAL, Component(k, cluster, node))
     if kind in ("uplink", "overlay"):
         cluster, node = target.split("-")
         component = Component(k, cluster, node)
@@ -90,7 +94,7 @@ def expected_of(kind: str, target: str) -> tuple[str, str, str]:
 def pick_target(kind: str, topo: lab.Topology, rng: random.Random) -> str:
     cluster = rng.choice(topo.clusters)
     node = f"n{rng.randint(1, topo.nodes)}"
-    if kind in ("uplink", "overlay"):
+    if kind in ("uplink", "overlay", "nic"):
         return f"{cluster}-{node}"
     if kind == "veth":
         return f"{cluster}-{node}-p{rng.randint(1, lab.PODS_PER_NODE)}"

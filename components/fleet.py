@@ -12,7 +12,7 @@ from edgefleet.components.config.model import FleetSpec, Workload
 from edgefleet.components.config.slices import SliceScope
 from edgefleet.components.contract import KubernetesCluster
 from edgefleet.components.fleet_args import fleet_from_args
-from edgefleet.components.netcheck import Netcheck, NetcheckArgs
+from edgefleet.components.netcheck import Netcheck, NetcheckArgs, NetcheckKey, NetcheckWan, NetcheckWanArgs, wan_layout
 from edgefleet.components.resolve import cluster_args, workload_args
 from edgefleet.components.tokens import FLEET, aliased
 from edgefleet.components.traffic.dns import (
@@ -121,14 +121,38 @@ class Fleet(pulumi.ComponentResource):
             )
         # The network doctor's probes (netcheck): on every cluster of this stack, when enabled.
         self.netchecks: dict[str, Netcheck] = {}
+        self.netcheck_wans: dict[str, NetcheckWan] = {}
         if spec.netcheck is not None:
+            netcheck = spec.netcheck
+            # Location to location: the clusters of this stack that have designated WAN probes,
+            # one key for all of them (docs/doctor.md#location-to-location-wan-probes).
+            layout = wan_layout([(n, c.vendor) for n, c in self.clusters.items()], netcheck.wan)
+            wan_key = NetcheckKey("netcheck-wan-key", pulumi.ResourceOptions(parent=self)) if layout.members else None
             for name_, built in self.clusters.items():
                 self.netchecks[name_] = Netcheck(
                     f"{name_}-netcheck",
                     NetcheckArgs(
-                        cluster=name_, spec=spec.netcheck, provider=built.provider, labels=cluster_labels(spec, name_)
+                        cluster=name_,
+                        spec=netcheck,
+                        provider=built.provider,
+                        labels=cluster_labels(spec, name_),
+                        vendor=built.vendor,
+                        wan_key=wan_key.key if wan_key is not None and name_ in layout.members else None,
                     ),
                     pulumi.ResourceOptions(parent=self),
+                )
+            # Every WAN Service exists now: each cluster's designated probes read the others'.
+            for name_ in layout.members:
+                self.netcheck_wans[name_] = NetcheckWan(
+                    f"{name_}-netcheck-wan",
+                    NetcheckWanArgs(
+                        cluster=name_,
+                        spec=netcheck,
+                        provider=self.clusters[name_].provider,
+                        labels=cluster_labels(spec, name_),
+                        peers={o: self.netchecks[o].wan_address for o in layout.members if o != name_},
+                    ),
+                    pulumi.ResourceOptions(parent=self.netchecks[name_]),
                 )
         for workload in spec.workloads:
             replicas_in = dict(workload.replicas)

@@ -11,16 +11,36 @@ Two DaemonSets of the ``netprobe`` agent (``netprobe/``), one per node each:
   policy pack accepts exactly this DaemonSet there (``policies/rules/kubernetes.py``).
 
 Both export Prometheus metrics on port 9799 (``prometheus.io/scrape`` annotations).
+
+Location to location (WAN), when the stack has two clusters or more that can carry it
+(``wan_layout``): per cluster a Deployment ``edgefleet-netcheck/netprobe-wan`` (``wan.replicas``
+designated agents, restricted) behind a public UDP load balancer (Service ``netprobe-wan``,
+``type: LoadBalancer``, ``externalTrafficPolicy: Local``, the vendor's annotations from
+``wan_service_annotations``). Each cluster's designated agents probe every other cluster's load
+balancer, whose address comes from that Service's status (an Output): the Services come first, the
+Deployments after all of them, so there is no cycle (``NetcheckWan``, registered by the fleet once
+every cluster's ``Netcheck`` exists). Probes and replies are authenticated with a key the stack
+generates once (``NetcheckKey``, a secret output), kept in a Kubernetes Secret ``netprobe-wan-key``:
+the agent answers only signed, fresh, first-time probes, with replies never larger than the request
+(``edgefleet.netprobe.agent``).
+
+Zones on clusters without a metadata service (``existing``): the host agent reads its node's
+``topology.kubernetes.io/zone`` label through the API, with a ServiceAccount ``netprobe-host`` bound
+to a ClusterRole that may only ``get`` ``nodes``; the token is mounted in that DaemonSet alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+import ipaddress
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_kubernetes.apps.v1 import DaemonSetSpecArgsDict
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
+from pulumi_kubernetes.apps.v1 import DaemonSetSpecArgsDict, DeploymentSpecArgsDict
 from pulumi_kubernetes.core.v1 import (
     ContainerArgsDict,
     EnvVarArgsDict,
@@ -35,14 +55,21 @@ from pulumi_kubernetes.networking.v1 import (
     NetworkPolicySpecArgsDict,
 )
 
-from edgefleet.components.config.model import NetcheckSpec
-from edgefleet.components.workloads.edge_workload import restricted_container
+from edgefleet.components.config.application import SECRET_KEYS_ANNOTATION
+from edgefleet.components.config.model import LinodeWan, NetcheckSpec, NetcheckWanSpec, Vendor
+from edgefleet.components.workloads.edge_workload import ingress_address, restricted_container
 
 COMPONENT = "edgefleet:netcheck:Netcheck"
+WAN_COMPONENT = "edgefleet:netcheck:NetcheckWan"
 NAMESPACE = "edgefleet-netcheck"
 HOST_NAMESPACE = "edgefleet-netcheck-host"
 POD_AGENT = "netprobe"
 HOST_AGENT = "netprobe-host"
+WAN_AGENT = "netprobe-wan"
+WAN_KEY_SECRET = "netprobe-wan-key"
+NODE_READER = "edgefleet-netcheck-node-reader"  # the ClusterRole: get nodes, nothing else
+KEY_BYTES = 32
+KEY_PURPOSE = "edgefleet-netcheck-wan-key"
 PROBE_PORT = 9798
 METRICS_PORT = 9799
 SMALL_PACKET = 64
@@ -50,21 +77,113 @@ RUN_AS = 65532
 SELECTOR = {"app.kubernetes.io/name": "netprobe"}
 
 
+# Where the node's zone comes from: the cloud's instance metadata, or the node's label.
+ZONE_FROM = {
+    Vendor.AWS: "metadata", Vendor.GCP: "metadata", Vendor.AZURE: "metadata", Vendor.EXISTING: "node-label",
+}  # fmt: skip
+_AWS = "service.beta.kubernetes.io/aws-load-balancer-"
+_LINODE = "service.beta.kubernetes.io/linode-loadbalancer-"
+
+
 @dataclass(frozen=True)
 class NetcheckArgs:
-    """One cluster's probes: its name, the settings, its provider and the fleet's labels."""
+    """One cluster's probes: its name, vendor, the settings, its provider and the fleet's labels;
+    ``wan_key`` (the stack's shared key, secret) when this cluster has designated WAN probes."""
 
     cluster: str
     spec: NetcheckSpec
     provider: k8s.Provider
     labels: Mapping[str, str]
+    vendor: str = Vendor.EXISTING.value
+    wan_key: pulumi.Output[str] | None = None
+
+
+@dataclass(frozen=True)
+class WanLayout:
+    """Which clusters of the stack have designated WAN probes, and why the others do not."""
+
+    members: tuple[str, ...]
+    skipped: Mapping[str, str] = field(default_factory=dict)  # cluster -> reason
+
+
+def wan_layout(clusters: Sequence[tuple[str, str]], spec: NetcheckWanSpec) -> WanLayout:
+    """The WAN probes of a stack whose clusters are ``(name, vendor)``: every cluster but those
+    ``wan.skip`` names, Linode's unless ``wan.linode: premium``; none when fewer than two remain
+    (nothing to probe) or ``wan.enabled`` is false. Pure: the doctor reads the same layout."""
+    skipped: dict[str, str] = {}
+    members = []
+    for name, vendor in clusters:
+        if not spec.enabled:
+            skipped[name] = "netcheck.wan.enabled is false"
+        elif name in spec.skip:
+            skipped[name] = "listed in netcheck.wan.skip"
+        elif vendor == Vendor.LINODE.value and spec.linode is LinodeWan.SKIP:
+            skipped[name] = (
+                "Linode NodeBalancers carry UDP only as premium NodeBalancers (beta); "
+                "set netcheck.wan.linode: premium to use one"
+            )
+        else:
+            members.append(name)
+    if len(members) < 2:
+        for name in members:
+            skipped[name] = "no other cluster of this stack has WAN probes"
+        members = []
+    return WanLayout(tuple(members), dict(sorted(skipped.items())))
+
+
+def wan_service_annotations(vendor: str, spec: NetcheckWanSpec) -> dict[str, str]:
+    """The WAN Service's annotations: a public UDP load balancer on every vendor.
+
+    - ``aws``: the cloud controller manager's Network Load Balancer (the Classic ELB has no UDP:
+      ``checkProtocol`` in cloud-provider-aws pkg/providers/v1/aws.go); with
+      ``externalTrafficPolicy: Local`` its health check is HTTP on the Service's
+      ``healthCheckNodePort`` (``buildNLBHealthCheckConfiguration``), so no check annotation
+      (the default, TCP on the traffic port, would never pass for a UDP port).
+    - ``gcp``: none: the external passthrough Network Load Balancer carries UDP, and with ``Local``
+      checks the health check node port itself.
+    - ``azure``: none: the Standard Load Balancer carries UDP; with ``Local`` the probe is HTTP on
+      the health check node port (cloud-provider-azure).
+    - ``digitalocean``: none: the CCM makes UDP forwarding rules and, without
+      ``do-loadbalancer-override-health-check``, checks the health check node port over HTTP
+      (``buildHealthCheck`` in digitalocean-cloud-controller-manager).
+    - ``linode`` (only with ``wan.linode: premium``): ``linode-loadbalancer-nodebalancer-type:
+      premium``: NodeBalancers carry UDP only as premium ones (Akamai's changelog, 2 July 2025,
+      beta); the CCM sets no health check for a UDP port by default.
+    - ``existing``: none: k3s' ServiceLB carries UDP and, with ``Local``, advertises only nodes
+      that run a designated probe; MetalLB and others carry UDP too.
+    """
+    kind = Vendor(vendor)
+    if kind is Vendor.AWS:
+        return {f"{_AWS}type": "nlb", f"{_AWS}scheme": "internet-facing"}
+    if kind is Vendor.LINODE and spec.linode is LinodeWan.PREMIUM:
+        return {f"{_LINODE}nodebalancer-type": "premium"}
+    return {}
+
+
+def wan_traffic_policy(vendor: str) -> str:
+    """``Local`` (the probe lands on a node that runs a designated agent, its source kept) where
+    the load balancer checks the health check node port; ``Cluster`` on Linode, whose UDP
+    NodeBalancer checks nothing and would send probes to nodes without an agent."""
+    return "Cluster" if Vendor(vendor) is Vendor.LINODE else "Local"
 
 
 def _field(path: str) -> EnvVarArgsDict:
     return {"name": "", "value_from": {"field_ref": {"field_path": path}}}
 
 
-def agent_env(cluster: str, spec: NetcheckSpec, *, host: bool) -> list[EnvVarArgsDict]:
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+def zone_env() -> EnvVarArgsDict:
+    """The node's zone through the Downward API, where the PodTopologyLabels admission plugin
+    (KEP-4742: alpha in Kubernetes 1.33, beta in 1.35) copied it onto the pod; "" elsewhere, and the
+    host agent then asks the metadata service or the API (``ZONE_FROM``)."""
+    return {**_field(f"metadata.labels['{ZONE_LABEL}']"), "name": "NETPROBE_ZONE"}
+
+
+def agent_env(
+    cluster: str, spec: NetcheckSpec, *, host: bool, vendor: str = Vendor.EXISTING.value
+) -> list[EnvVarArgsDict]:
     """The agent's ``NETPROBE_*`` settings (``edgefleet.netprobe.agent.config_from_env``): who it is from the
     Downward API, its peers by headless Service, the packet sizes and the rate."""
     domain = "svc.cluster.local"
@@ -75,6 +194,7 @@ def agent_env(cluster: str, spec: NetcheckSpec, *, host: bool) -> list[EnvVarArg
     env: list[EnvVarArgsDict] = [
         {"name": "NETPROBE_CLUSTER", "value": cluster},
         {**_field("spec.nodeName"), "name": "NETPROBE_NODE"},
+        zone_env(),
         {**_field("status.hostIP" if host else "status.podIP"), "name": "NETPROBE_OWN_IP"},
         {"name": "NETPROBE_PEERS", "value": peers},
         {"name": "NETPROBE_SIZES", "value": f"{SMALL_PACKET},{spec.large_packet}"},
@@ -82,15 +202,20 @@ def agent_env(cluster: str, spec: NetcheckSpec, *, host: bool) -> list[EnvVarArg
     ]
     if host:
         env.append({"name": "NETPROBE_NIC", "value": ",".join(spec.nic_devices)})
-        # The zone from the cloud's instance metadata (reachable on the host network); the doctor
-        # gives a node's pod agents the zone its host agent reports.
-        env.append({"name": "NETPROBE_ZONE_FROM", "value": "metadata"})
+        # The zone from the cloud's instance metadata (reachable on the host network), or the
+        # node's label where there is none; the doctor gives a node's pod agents the zone its
+        # host agent reports. Linode and DigitalOcean regions have no zones.
+        zone_from = ZONE_FROM.get(Vendor(vendor))
+        if zone_from is not None:
+            env.append({"name": "NETPROBE_ZONE_FROM", "value": zone_from})
     else:
         env.append({**_field("metadata.name"), "name": "NETPROBE_POD"})
     return env
 
 
-def agent_container(cluster: str, spec: NetcheckSpec, *, host: bool) -> ContainerArgsDict:
+def agent_container(
+    cluster: str, spec: NetcheckSpec, *, host: bool, vendor: str = Vendor.EXISTING.value
+) -> ContainerArgsDict:
     """The agent container: ``restricted`` in every respect (non-root, no capabilities, read-only
     root, RuntimeDefault seccomp); UDP sockets with DF set need no capability."""
     probe: ProbeArgsDict = {
@@ -102,7 +227,7 @@ def agent_container(cluster: str, spec: NetcheckSpec, *, host: bool) -> Containe
         "name": "netprobe",
         "image": spec.image,
         "args": [],
-        "env": agent_env(cluster, spec, host=host),
+        "env": agent_env(cluster, spec, host=host, vendor=vendor),
         "ports": [
             {"name": "probe", "container_port": PROBE_PORT, "protocol": "UDP"},
             {"name": "metrics", "container_port": METRICS_PORT, "protocol": "TCP"},
@@ -114,7 +239,14 @@ def agent_container(cluster: str, spec: NetcheckSpec, *, host: bool) -> Containe
     }
 
 
-def daemonset_spec(cluster: str, spec: NetcheckSpec, labels: Mapping[str, str], *, host: bool) -> DaemonSetSpecArgsDict:
+def reads_node_zone(vendor: str) -> bool:
+    """Does the host agent read its node's zone label through the API (a token, RBAC)?"""
+    return ZONE_FROM.get(Vendor(vendor)) == "node-label"
+
+
+def daemonset_spec(
+    cluster: str, spec: NetcheckSpec, labels: Mapping[str, str], *, host: bool, vendor: str = Vendor.EXISTING.value
+) -> DaemonSetSpecArgsDict:
     """One agent per node; every node, tainted ones too (a node without a probe is a blind spot)."""
     role = {"app.kubernetes.io/component": "host" if host else "pod"}
     select = {**SELECTOR, **role}
@@ -124,11 +256,15 @@ def daemonset_spec(cluster: str, spec: NetcheckSpec, labels: Mapping[str, str], 
         "security_context": {"run_as_non_root": True, "seccomp_profile": {"type": "RuntimeDefault"}},
         "tolerations": [{"operator": "Exists"}],
         "priority_class_name": "system-node-critical",
-        "containers": [agent_container(cluster, spec, host=host)],
+        "containers": [agent_container(cluster, spec, host=host, vendor=vendor)],
     }
     if host:
         pod_spec["host_network"] = True
         pod_spec["dns_policy"] = "ClusterFirstWithHostNet"
+        if reads_node_zone(vendor):
+            # The one token of netcheck: its ServiceAccount may only get nodes (its zone label).
+            pod_spec["service_account_name"] = HOST_AGENT
+            pod_spec["automount_service_account_token"] = True
     return {
         "selector": {"match_labels": select},
         "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": "25%"}},
@@ -158,14 +294,16 @@ def _dns_egress() -> NetworkPolicyEgressRuleArgsDict:
     }
 
 
-def allow_policy(namespace: str) -> NetworkPolicySpecArgsDict:
-    """Probes between the agents, metrics scraped from inside the cluster, DNS; nothing else."""
+def allow_policy(namespace: str, role: str) -> NetworkPolicySpecArgsDict:
+    """Probes between the agents of one role (``pod``, ``host``), metrics scraped from inside the
+    cluster, DNS; nothing else (the designated WAN probes have their own policy)."""
+    select = {**SELECTOR, "app.kubernetes.io/component": role}
     agents: NetworkPolicyPeerArgsDict = {
         "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": namespace}},
-        "pod_selector": {"match_labels": SELECTOR},
+        "pod_selector": {"match_labels": select},
     }
     return {
-        "pod_selector": {"match_labels": SELECTOR},
+        "pod_selector": {"match_labels": select},
         "policy_types": ["Ingress", "Egress"],
         "ingress": [
             {"from_": [agents], "ports": [{"port": PROBE_PORT, "protocol": "UDP"}]},
@@ -183,6 +321,9 @@ class Netcheck(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         labels = {**args.labels, "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "edgefleet"}
         self.daemonsets: list[k8s.apps.v1.DaemonSet] = []
+        # The WAN load balancer's address once the vendor assigned one ("" without WAN probes).
+        self.wan_address: pulumi.Output[str] = pulumi.Output.from_input("")
+        self.wan_service: k8s.core.v1.Service | None = None
         layouts = [(NAMESPACE, POD_AGENT, False)]
         if args.spec.host_network:
             layouts.append((HOST_NAMESPACE, HOST_AGENT, True))
@@ -216,7 +357,10 @@ class Netcheck(pulumi.ComponentResource):
                 opts=child,
             )
             k8s.networking.v1.NetworkPolicy(
-                f"{name}-{role}-allow", metadata=meta("allow-netprobe"), spec=allow_policy(namespace_name), opts=child
+                f"{name}-{role}-allow",
+                metadata=meta("allow-netprobe"),
+                spec=allow_policy(namespace_name, role),
+                opts=child,
             )
             select = {**SELECTOR, "app.kubernetes.io/component": role}
             headless: ServiceSpecArgsDict = {
@@ -234,12 +378,210 @@ class Netcheck(pulumi.ComponentResource):
                     "ports": [{"name": "probe", "port": PROBE_PORT, "target_port": "probe", "protocol": "UDP"}],
                 }
                 k8s.core.v1.Service(f"{name}-service", metadata=meta(POD_AGENT), spec=service, opts=child)
+            if host and reads_node_zone(args.vendor):
+                self._node_reader(name, meta, labels, child)
+            if not host and args.wan_key is not None:
+                self._wan_entry(name, args, meta, labels, child)
             self.daemonsets.append(
                 k8s.apps.v1.DaemonSet(
                     f"{name}-{role}-agent",
                     metadata=meta(agent),
-                    spec=daemonset_spec(args.cluster, args.spec, labels, host=host),
+                    spec=daemonset_spec(args.cluster, args.spec, labels, host=host, vendor=args.vendor),
                     opts=child,
                 )
             )
+        self.register_outputs({"wanAddress": self.wan_address})
+
+
+    def _node_reader(self, name: str, meta: Any, labels: Mapping[str, str], child: pulumi.ResourceOptions) -> None:
+        """The host agent's ServiceAccount and the only permission it has: get nodes."""
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-host-account", metadata=meta(HOST_AGENT), automount_service_account_token=False, opts=child
+        )
+        role = k8s.rbac.v1.ClusterRole(
+            f"{name}-node-reader",
+            metadata={"name": NODE_READER, "labels": labels},
+            rules=[{"api_groups": [""], "resources": ["nodes"], "verbs": ["get"]}],
+            opts=child,
+        )
+        k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-node-reader-binding",
+            metadata={"name": NODE_READER, "labels": labels},
+            role_ref={"api_group": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role.metadata.name},
+            subjects=[{"kind": "ServiceAccount", "name": account.metadata.name, "namespace": HOST_NAMESPACE}],
+            opts=child,
+        )
+
+    def _wan_entry(self, name: str, args: NetcheckArgs, meta: Any, labels: Mapping[str, str],
+                   child: pulumi.ResourceOptions) -> None:  # fmt: skip
+        """The designated probes' public UDP load balancer and the Secret with the stack's key."""
+        assert args.wan_key is not None
+        select = {**SELECTOR, "app.kubernetes.io/component": "wan"}
+        service_meta = meta(WAN_AGENT)
+        annotations = wan_service_annotations(args.vendor, args.spec.wan)
+        if annotations:
+            service_meta["annotations"] = annotations
+        service: ServiceSpecArgsDict = {
+            "type": "LoadBalancer",
+            "external_traffic_policy": wan_traffic_policy(args.vendor),
+            "selector": select,
+            "ports": [{"name": "probe", "port": PROBE_PORT, "target_port": "probe", "protocol": "UDP"}],
+        }
+        self.wan_service = k8s.core.v1.Service(f"{name}-wan-service", metadata=service_meta, spec=service, opts=child)
+        self.wan_address = self.wan_service.status.apply(ingress_address)
+        secret_meta = meta(WAN_KEY_SECRET)
+        secret_meta["annotations"] = {SECRET_KEYS_ANNOTATION: "key"}
+        k8s.core.v1.Secret(
+            f"{name}-wan-key",
+            metadata=secret_meta,
+            type="Opaque",
+            string_data=pulumi.Output.secret({"key": args.wan_key}),
+            opts=child,
+        )
+
+
+def wan_env(cluster: str, spec: NetcheckSpec, peers: Mapping[str, pulumi.Input[str]]) -> list[EnvVarArgsDict]:
+    """The designated agent's settings: who it is, the other locations' load balancers
+    (``cluster=address:port``, from their Services' status), the key from the Secret."""
+    addresses = pulumi.Output.all(*(pulumi.Output.from_input(peers[c]) for c in sorted(peers)))
+    listing = addresses.apply(
+        lambda found: ",".join(f"{c}={a}:{PROBE_PORT}" for c, a in zip(sorted(peers), found, strict=True))
+    )
+    return [
+        {"name": "NETPROBE_CLUSTER", "value": cluster},
+        {**_field("spec.nodeName"), "name": "NETPROBE_NODE"},
+        {**_field("metadata.name"), "name": "NETPROBE_POD"},
+        zone_env(),
+        {**_field("status.podIP"), "name": "NETPROBE_OWN_IP"},
+        {"name": "NETPROBE_WAN_PEERS", "value": listing},
+        {"name": "NETPROBE_SIZES", "value": f"{SMALL_PACKET},{spec.large_packet}"},
+        {"name": "NETPROBE_RATE", "value": str(spec.rate)},
+        {"name": "NETPROBE_KEY", "value_from": {"secret_key_ref": {"name": WAN_KEY_SECRET, "key": "key"}}},
+    ]
+
+
+def wan_egress(addresses: Sequence[str]) -> list[NetworkPolicyEgressRuleArgsDict]:
+    """Probes out to the other locations' load balancers, and nowhere else: one ``/32`` (or
+    ``/128``) per address; a load balancer known by name only (AWS) can be at any address, so
+    then UDP to the probe port anywhere (the policy pack accepts exactly that, here alone)."""
+    blocks: list[NetworkPolicyPeerArgsDict] = []
+    named = False
+    for address in sorted(set(addresses)):
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            named = True
+            continue
+        blocks.append({"ip_block": {"cidr": f"{ip}/{ip.max_prefixlen}"}})
+    if named:
+        blocks = [{"ip_block": {"cidr": "0.0.0.0/0"}}]
+    if not blocks:
+        return []
+    return [{"to": blocks, "ports": [{"port": PROBE_PORT, "protocol": "UDP"}]}]
+
+
+@dataclass(frozen=True)
+class NetcheckWanArgs:
+    """One cluster's designated WAN probes: the other clusters' load balancer addresses."""
+
+    cluster: str
+    spec: NetcheckSpec
+    provider: k8s.Provider
+    labels: Mapping[str, str]
+    peers: Mapping[str, pulumi.Output[str]]
+
+
+class NetcheckWan(pulumi.ComponentResource):
+    """The designated probes of one cluster (a child of its ``Netcheck``): registered once every
+    cluster's WAN Service exists, so each reads the others' addresses without a cycle."""
+
+    def __init__(self, name: str, args: NetcheckWanArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(WAN_COMPONENT, name, {"cluster": args.cluster, "peers": sorted(args.peers)}, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        labels = {**args.labels, "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "edgefleet"}
+        select = {**SELECTOR, "app.kubernetes.io/component": "wan"}
+
+        def meta(object_name: str) -> ObjectMetaArgsDict:
+            return {"name": object_name, "namespace": NAMESPACE, "labels": labels}
+
+        container = agent_container(args.cluster, args.spec, host=False)
+        container["env"] = wan_env(args.cluster, args.spec, args.peers)
+        pod_spec: PodSpecArgsDict = {
+            "automount_service_account_token": False,
+            "enable_service_links": False,
+            "security_context": {"run_as_non_root": True, "seccomp_profile": {"type": "RuntimeDefault"}},
+            "containers": [container],
+            # One designated probe per node where there are enough nodes: a node's loss is then
+            # told from the WAN's.
+            "topology_spread_constraints": [
+                {
+                    "max_skew": 1,
+                    "topology_key": "kubernetes.io/hostname",
+                    "when_unsatisfiable": "ScheduleAnyway",
+                    "label_selector": {"match_labels": select},
+                }
+            ],
+        }
+        deployment: DeploymentSpecArgsDict = {
+            "replicas": args.spec.wan.replicas,
+            "selector": {"match_labels": select},
+            "template": {
+                "metadata": {
+                    "labels": {**labels, **select},
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(METRICS_PORT),
+                        "prometheus.io/path": "/metrics",
+                    },
+                },
+                "spec": pod_spec,
+            },
+        }
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-agents", metadata=meta(WAN_AGENT), spec=deployment, opts=child
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=meta(WAN_AGENT),
+            spec={"max_unavailable": 1, "selector": {"match_labels": select}},
+            opts=child,
+        )
+        addresses = pulumi.Output.all(*(args.peers[c] for c in sorted(args.peers)))
+        policy: NetworkPolicySpecArgsDict = {
+            "pod_selector": {"match_labels": select},
+            "policy_types": ["Ingress", "Egress"],
+            # The other locations' probes arrive from their public addresses, unknown here (with
+            # externalTrafficPolicy Local the source is kept); only signed ones are answered.
+            "ingress": [
+                {"from_": [{"ip_block": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": PROBE_PORT, "protocol": "UDP"}]},
+                {"from_": [{"namespace_selector": {}}], "ports": [{"port": METRICS_PORT, "protocol": "TCP"}]},
+            ],
+            "egress": addresses.apply(lambda found: [*wan_egress(found), _dns_egress()]),
+        }
+        k8s.networking.v1.NetworkPolicy(f"{name}-allow", metadata=meta("allow-netprobe-wan"), spec=policy, opts=child)
         self.register_outputs({})
+
+
+class NetcheckKeyProvider(ResourceProvider):
+    """Creates the key once (``os.urandom``); it never changes after (no diff but the purpose)."""
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        key = os.urandom(int(props["bytes"])).hex()
+        # The id is in the state in plain text: random too, nothing derived from the key.
+        return CreateResult(id_=os.urandom(8).hex(), outs={**props, "key": key})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in ("purpose", "bytes") if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
+
+
+class NetcheckKey(pulumi.dynamic.Resource):
+    """The stack's shared key for the WAN probes: random bytes (hex) made at create, kept in the
+    state as a secret output, never in the program or the plan."""
+
+    key: pulumi.Output[str]
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        secret = pulumi.ResourceOptions(additional_secret_outputs=["key"])
+        props = {"purpose": KEY_PURPOSE, "bytes": KEY_BYTES, "key": None}
+        super().__init__(NetcheckKeyProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))

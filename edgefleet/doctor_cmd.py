@@ -30,6 +30,7 @@ err = Console(stderr=True, soft_wrap=True)
 DEFAULT_WINDOW = 20.0
 NETCHECK_NAMESPACES = ("edgefleet-netcheck", "edgefleet-netcheck-host")
 METRICS_PORT = 9799
+PREFIX_NS = "ef-"
 
 
 def _say(line: str) -> None:
@@ -116,8 +117,8 @@ def _collect(
         context = report.Context(lab=True, locations={c: (v[1], v[2]) for c, v in topo.locations.items()})
         _progress(window)
         return collect.from_agents([a.metrics_url for a in topo.agents], window), context, "lab"
-    locations = _stack_locations(stack) if stack is not None else None
-    context = report.Context(lab=False, locations=locations)
+    locations, skipped = _stack_facts(stack) if stack is not None else (None, {})
+    context = report.Context(lab=False, locations=locations, wan_skipped=skipped)
     if prometheus is not None:
         match = ""
         if locations:
@@ -128,15 +129,20 @@ def _collect(
     return _from_kubeconfigs(stack, window), context, "kubeconfigs"
 
 
-def _stack_locations(stack: str) -> dict[str, tuple[float, float]]:
+def _stack_facts(stack: str) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """Where the stack's clusters are, and which of them have no WAN probes by design (why)."""
     from edgefleet.cli import _load
     from edgefleet.components.config import ConfigError
+    from edgefleet.components.netcheck import wan_layout
 
     try:
         _, _, spec = _load(stack)
     except ConfigError as exc:
         raise ValueError(f"{stack}: {exc.issues[0] if exc.issues else exc}") from None
-    return {c.name: (c.location.lat, c.location.lon) for c in spec.clusters}
+    skipped: dict[str, str] = {}
+    if spec.netcheck is not None:
+        skipped = dict(wan_layout([(c.name, c.vendor.value) for c in spec.clusters], spec.netcheck.wan).skipped)
+    return {c.name: (c.location.lat, c.location.lon) for c in spec.clusters}, skipped
 
 
 def _from_kubeconfigs(stack: str, window: float) -> Evidence:
@@ -165,6 +171,7 @@ def _from_kubeconfigs(stack: str, window: float) -> Evidence:
     urls: list[str] = []
     files: dict[str, str] = {}
     problems: list[str] = []
+    cilium: dict[str, tuple[str, str]] = {}  # a Cilium agent's metrics -> its cluster and node
     with tempfile.TemporaryDirectory() as tmp:
         for cluster, text in sorted(kubeconfigs.items()):
             path = Path(tmp) / f"{cluster}.yaml"
@@ -174,6 +181,8 @@ def _from_kubeconfigs(stack: str, window: float) -> Evidence:
             urls += found
             if problem:
                 problems.append(problem)
+            elif found:
+                cilium.update(_cilium_paths(cluster, str(path)))
         if not urls:
             raise collect.Unreachable("; ".join(problems) or f"stack {name} has no clusters in its kubeconfigs output")
 
@@ -187,8 +196,34 @@ def _from_kubeconfigs(stack: str, window: float) -> Evidence:
                 raise OSError((done.stderr.strip().splitlines() or ["kubectl failed"])[-1])
             return done.stdout
 
-        evidence = collect.from_agents(urls, window, fetch=fetch)
+        evidence = collect.from_agents(urls, window, fetch=fetch, hubble=cilium)
     return replace(evidence, problems=(*problems, *evidence.problems))
+
+
+HUBBLE_METRICS_PORT = 9965  # the Cilium agent's Hubble metrics (hubble.metrics.port)
+
+
+def _cilium_paths(cluster: str, kubeconfig: str) -> dict[str, tuple[str, str]]:
+    """The Cilium agents' Hubble metrics through the API server's pod proxy, with their node; none
+    where Cilium is not there or cannot be listed (Hubble's drops are supporting evidence)."""
+    try:
+        done = subprocess.run(
+            ["kubectl", "--kubeconfig", kubeconfig, "-n", "kube-system", "get", "pods", "-o", "json",
+             "-l", "k8s-app=cilium"],
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+        items: list[dict[str, Any]] = json.loads(done.stdout).get("items", []) if done.returncode == 0 else []
+    except (OSError, subprocess.TimeoutExpired, ValueError, AttributeError):
+        return {}
+    found = {}
+    for pod in items:
+        try:
+            name, node = str(pod["metadata"]["name"]), str(pod["spec"]["nodeName"])
+        except (KeyError, TypeError):
+            continue
+        path = f"kube://{cluster}/api/v1/namespaces/kube-system/pods/{name}:{HUBBLE_METRICS_PORT}/proxy/metrics"
+        found[path] = (cluster, node)
+    return found
 
 
 def _agent_paths(cluster: str, kubeconfig: str) -> tuple[list[str], str | None]:
@@ -246,7 +281,8 @@ def lab_up(
     except KeyboardInterrupt:
         raise _exit(130, "lab up: interrupted; everything it made was removed") from None
     _say(
-        f"lab up: {len(topo.clusters)} cluster(s) x {topo.nodes} node(s), {len(topo.agents)} agents; "
+        f"lab up: {len(topo.clusters)} cluster(s) x {topo.nodes} node(s), {len(topo.agents)} agents "
+        f"({sum(1 for a in topo.agents if a.role == 'wan')} of them designated WAN probes, authenticated); "
         f"namespaces ef-<cluster>-<node>[-<pod>]; next: `edgefleet doctor --lab`"
     )
 
@@ -257,13 +293,20 @@ def lab_fault(
     target: Annotated[str, typer.Argument(help="A node (c1-n2), a pod (c1-n2-p1), a cluster (c1) or c1:c2.")],
     loss: Annotated[float, typer.Option("--loss", help="Percent of packets dropped at random.")] = 100.0,
 ) -> None:
-    """Drop packets with an nftables rule: uplink, zone, overlay, mtu, veth, service or wan."""
+    """Drop packets with an nftables rule (uplink, zone, overlay, mtu, veth, service, wan), or take a
+    node's NIC away part of every second (nic: the kernel counts the drops)."""
     try:
         topo = lab.load_state()
         fault = lab.fault_rules(topo, kind, target, loss)
         lab.inject(fault)
     except lab.LabError as exc:
         raise _lab_fail(exc) from None
+    if fault.flap is not None:
+        namespace, link = fault.flap
+        how = "down" if loss >= 100 else f"down {loss:g}% of every second"
+        counted = f"eth0's tx_dropped in {PREFIX_NS}{target} grows"
+        _say(f"lab fault: {kind} {target}: link {link} in {namespace} {how} ({counted})")
+        return
     where = ", ".join(ns for ns, _ in fault.rules)
     _say(f"lab fault: {kind} {target}: {loss:g}% dropped (table inet ef-fault in {where})")
 

@@ -1,9 +1,21 @@
 """The probe agent: a UDP echo responder, a sequenced prober and a Prometheus exporter in one process.
 
-Wire format (big-endian): ``EFP1``, kind (0 request, 1 reply), stream id (u32), sequence (u64), send
-time (f64, the sender's monotonic clock), then for a reply the responder's identity
-(``cluster|node|zone|pod``, length-prefixed), padded to the request's size. A reply has the size of
-its request, so a near-MTU probe tests both directions.
+Wire format (big-endian): magic, kind, stream id (u32), sequence (u64), send time (f64), then
+a u16 length and the responder's identity (``cluster|node|zone|pod``) in replies, zero padding to
+the probe's size. Kinds: 0 request, 1 reply, 2 hello (a request for the responder's identity), 3
+its reply. **A reply is never larger than its request** (so no address can be made to reflect more
+than it was sent): a probe too small to carry the identity gets a reply with an empty one, and
+the prober learns who answers a stream from a hello (``HELLO_SIZE`` bytes, sent until a stream's
+peer is known and every ``HELLO_EVERY`` seconds after, never counted as a probe).
+
+- ``EFP1``, in the cluster (behind NetworkPolicy): the send time is the sender's monotonic clock.
+- ``EFA1``, authenticated (the public WAN probes, ``key`` set): the send time is the wall clock,
+  and an 8-byte tag follows the header: HMAC-SHA256 (a key shared by the stack's clusters) of the
+  whole datagram with the tag zeroed, truncated to 64 bits. An agent with a key answers only
+  requests whose tag is right, whose send time is within ``FRESH_SECONDS`` of its clock, and
+  whose tag it has not seen in that time (a replayed probe is dropped); a prober with a key takes
+  only replies whose tag is right for a probe still pending (a forged or replayed reply cannot
+  hide a loss or fake an RTT). Everything else is dropped without an answer.
 
 Loss is counted per stream (one target, one packet size): a probe is *resolved* when its reply comes
 back or when ``timeout`` seconds have passed without one (lost). ``netprobe_probes_total`` counts
@@ -17,12 +29,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import hmac
 import json
 import math
 import os
 import re
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -34,18 +49,29 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 MAGIC = b"EFP1"
+AUTH_MAGIC = b"EFA1"
 HEADER = struct.Struct("!4sBIQd")
-REQUEST, REPLY = 0, 1
+LENGTH = struct.Struct("!H")
+REQUEST, REPLY, HELLO, HELLO_REPLY = 0, 1, 2, 3
+TAG_SIZE = 8  # HMAC-SHA256 truncated to 64 bits: a forgery takes ~2^63 datagrams
 MIN_SIZE = HEADER.size + 2  # the smallest probe that still carries a (possibly empty) identity
+AUTH_MIN_SIZE = HEADER.size + TAG_SIZE + 2
+HELLO_SIZE = 1024  # UDP payload of a hello: room for any identity (labels are at most 4 x 253 bytes)
+HELLO_EVERY = 60.0  # seconds between hellos once a stream's peer is known (a load balancer's backend may change)
+FRESH_SECONDS = 30.0  # an authenticated probe's send time must be this close to the responder's clock
+MAX_REMEMBERED = 200_000  # tags remembered against replays; beyond that, fail closed (drop)
+MIN_KEY_BYTES = 16
 MAX_SIZE = 9000
 IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
 IP_PMTUDISC_PROBE = getattr(socket, "IP_PMTUDISC_PROBE", 3)
 QUANTILES = (0.5, 0.9, 0.99)
 # A UDP probe's IP and UDP headers: ``size`` in the config is the IP packet's length.
 IP_UDP_OVERHEAD = 28
+MAX_DATAGRAM = MAX_SIZE - IP_UDP_OVERHEAD  # the largest probe's UDP payload (a hello's is smaller)
 
 
 class ConfigError(ValueError):
@@ -95,6 +121,17 @@ class Discovery:
 
 
 @dataclass(frozen=True)
+class WanPeer:
+    """A designated probe of another location behind its load balancer: its cluster, the load
+    balancer's address (an IP or a host name, resolved again every 30 s) and port."""
+
+    cluster: str
+    host: str
+    port: int
+    sizes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class AgentConfig:
     """Everything an agent needs, read from one JSON file (``load_config``)."""
 
@@ -110,6 +147,8 @@ class AgentConfig:
     ethtool: bool = False
     conntrack: bool = False
     own_addresses: tuple[str, ...] = ()
+    key: bytes = b""  # set: authenticated probes only (the public WAN probes), both ways
+    wan: tuple[WanPeer, ...] = ()
 
 
 def _address(value: object, where: str, *, listen: bool = False) -> tuple[str, int]:
@@ -155,6 +194,7 @@ def parse_config(raw: object) -> AgentConfig:
         raise ConfigError("the config must be a JSON object")
     unknown = set(raw) - {
         "identity", "listen", "metrics", "rate", "timeout", "window", "targets", "discover", "counters",
+        "key_file",
     }  # fmt: skip
     if unknown:
         raise ConfigError(f"unknown key(s): {', '.join(sorted(unknown))}")
@@ -193,7 +233,20 @@ def parse_config(raw: object) -> AgentConfig:
     devices = counters.get("nic", [])
     if not isinstance(devices, list) or not all(isinstance(d, str) and "/" not in d for d in devices):
         raise ConfigError("counters.nic: expected a list of interface names")
+    key = b""
+    if raw.get("key_file") is not None:
+        if not isinstance(raw["key_file"], str):
+            raise ConfigError("key_file: expected the path of a file holding the shared key (hex)")
+        try:
+            key = parse_key(Path(raw["key_file"]).read_text(), "key_file")
+        except OSError as exc:
+            raise ConfigError(f"key_file: {exc}") from None
+    smallest = AUTH_MIN_SIZE if key else MIN_SIZE
+    for target in targets:
+        if target.size - IP_UDP_OVERHEAD < smallest:
+            raise ConfigError(f"targets: a probe of {target.size} bytes cannot carry an authenticated header")
     return AgentConfig(
+        key=key,
         identity=_identity(raw.get("identity"), "identity"),
         listen=_address(raw.get("listen", "0.0.0.0:9798"), "listen", listen=True),
         metrics=_address(raw.get("metrics", "0.0.0.0:9799"), "metrics", listen=True),
@@ -206,6 +259,35 @@ def parse_config(raw: object) -> AgentConfig:
         ethtool=bool(counters.get("ethtool", False)),
         conntrack=bool(counters.get("conntrack", False)),
     )
+
+
+def parse_key(text: str, where: str) -> bytes:
+    """The shared key: hex, at least ``MIN_KEY_BYTES`` bytes (whitespace around it ignored)."""
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise ConfigError(f"{where}: the key must be hexadecimal") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise ConfigError(f"{where}: the key must be at least {MIN_KEY_BYTES} bytes ({2 * MIN_KEY_BYTES} hex digits)")
+    return key
+
+
+def parse_wan_peers(text: str, sizes: tuple[int, ...]) -> tuple[WanPeer, ...]:
+    """``NETPROBE_WAN_PEERS``: ``cluster=host:port`` pairs, comma separated."""
+    peers = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        cluster, sep, address = item.partition("=")
+        if not sep or not cluster or "|" in cluster:
+            raise ConfigError(f"NETPROBE_WAN_PEERS: expected cluster=host:port, got {item[:80]!r}")
+        host, port = _address(address, f"NETPROBE_WAN_PEERS ({cluster})")
+        if not host:
+            # That location's load balancer had no address when this was written: probe the others
+            # (a crashing agent would blind them too); the doctor names the pair as not measured.
+            message = f"netprobe: NETPROBE_WAN_PEERS: {cluster} has no load balancer address yet; not probed"
+            print(message, file=sys.stderr)
+            continue
+        peers.append(WanPeer(cluster, host, port, sizes))
+    return tuple(peers)
 
 
 def load_config(path: Path) -> AgentConfig:
@@ -252,13 +334,56 @@ def zone_from_metadata(fetch: Fetch = _http, aws: str = METADATA, gcp: str = GCP
         return ""
 
 
+SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+ZONE_LABEL = "topology.kubernetes.io/zone"
+
+
+def _api_get(url: str, token: str, cafile: str, timeout: float = 5.0) -> str:
+    import urllib.request  # noqa: PLC0415  only the host agent asks, once, at start
+
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    context = ssl.create_default_context(cafile=cafile)
+    with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+        body: bytes = response.read(1 << 20)
+    return body.decode()
+
+
+def zone_from_node_label(
+    env: Mapping[str, str],
+    get: Callable[[str, str, str], str] = _api_get,
+    account: Path = SERVICE_ACCOUNT,
+) -> str:
+    """The node's ``topology.kubernetes.io/zone`` label from the Kubernetes API (clusters whose
+    nodes have no cloud metadata service: k3s, kubeadm, on-premises). Needs the pod's service
+    account token and a ClusterRole with ``get`` on ``nodes`` (netcheck grants exactly that, to
+    the host agent only); "" when the node has no such label or the API does not answer."""
+    node = env.get("NETPROBE_NODE", "")
+    host, port = env.get("KUBERNETES_SERVICE_HOST", ""), env.get("KUBERNETES_SERVICE_PORT", "443")
+    if not node or not host:
+        return ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        token = (account / "token").read_text().strip()
+        body = get(f"https://{host}:{port}/api/v1/nodes/{quote(node, safe='')}", token, str(account / "ca.crt"))
+        labels = json.loads(body).get("metadata", {}).get("labels", {})
+    except (OSError, ValueError, AttributeError):
+        return ""
+    zone = labels.get(ZONE_LABEL, "") if isinstance(labels, Mapping) else ""
+    return zone if isinstance(zone, str) and "|" not in zone and len(zone) <= 253 else ""
+
+
 def config_from_env(env: Mapping[str, str]) -> AgentConfig:
     """The Kubernetes form: identity from the Downward API, peers from headless Services.
 
     ``NETPROBE_CLUSTER``, ``NETPROBE_NODE`` (spec.nodeName), ``NETPROBE_POD`` (metadata.name; empty
     for the host agent), ``NETPROBE_ZONE``, ``NETPROBE_PEERS`` (``path=name`` pairs, comma separated,
     e.g. ``host=netprobe-host.edgefleet-netcheck-host.svc``), ``NETPROBE_SIZES`` (``64,1400``),
-    ``NETPROBE_RATE``, ``NETPROBE_OWN_IP`` (status.podIP or status.hostIP), ``NETPROBE_NIC``.
+    ``NETPROBE_RATE``, ``NETPROBE_OWN_IP`` (status.podIP or status.hostIP), ``NETPROBE_NIC``;
+    the designated WAN probes also ``NETPROBE_WAN_PEERS`` (``cluster=host:port``, comma separated:
+    the other locations' load balancers) and ``NETPROBE_KEY`` (the shared key, hex, from a Secret).
+    ``NETPROBE_ZONE_FROM``: ``metadata`` (the cloud's instance metadata) or ``node-label`` (the
+    node's ``topology.kubernetes.io/zone`` label through the Kubernetes API).
     """
     try:
         sizes = tuple(int(s) for s in env.get("NETPROBE_SIZES", "64").split(",") if s)
@@ -274,8 +399,13 @@ def config_from_env(env: Mapping[str, str]) -> AgentConfig:
         "zone": env.get("NETPROBE_ZONE", ""),
         "pod": env.get("NETPROBE_POD", ""),
     }
-    if not identity["zone"] and env.get("NETPROBE_ZONE_FROM") == "metadata":
+    zone_from = env.get("NETPROBE_ZONE_FROM", "")
+    if zone_from not in ("", "metadata", "node-label"):
+        raise ConfigError(f"NETPROBE_ZONE_FROM: expected metadata or node-label, got {zone_from[:40]!r}")
+    if not identity["zone"] and zone_from == "metadata":
         identity["zone"] = zone_from_metadata()
+    elif not identity["zone"] and zone_from == "node-label":
+        identity["zone"] = zone_from_node_label(env)
     raw = {
         "identity": identity,
         "rate": float(env.get("NETPROBE_RATE", "20")),
@@ -284,7 +414,15 @@ def config_from_env(env: Mapping[str, str]) -> AgentConfig:
     }
     config = parse_config(raw)
     own = tuple(a for a in env.get("NETPROBE_OWN_IP", "").split(",") if a)
-    return AgentConfig(**{**config.__dict__, "own_addresses": own})
+    key = parse_key(env["NETPROBE_KEY"], "NETPROBE_KEY") if env.get("NETPROBE_KEY") else b""
+    for size in sizes:
+        _size(size, "NETPROBE_SIZES")
+        if key and size - IP_UDP_OVERHEAD < AUTH_MIN_SIZE:
+            raise ConfigError(f"NETPROBE_SIZES: {size} bytes cannot carry an authenticated header")
+    wan = parse_wan_peers(env.get("NETPROBE_WAN_PEERS", ""), sizes)
+    if wan and not key:
+        raise ConfigError("NETPROBE_WAN_PEERS needs NETPROBE_KEY: probes over the public path are authenticated")
+    return AgentConfig(**{**config.__dict__, "own_addresses": own, "key": key, "wan": wan})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -347,12 +485,19 @@ class Stream:
     lost: int = 0
     send_errors: int = 0
     rtt_sum: float = 0.0
-    pending: dict[int, float] = field(default_factory=dict)
+    pending: dict[int, tuple[float, float]] = field(default_factory=dict)  # seq -> (monotonic, on the wire)
     rtts: deque[tuple[float, float]] = field(default_factory=deque)
+    configured: Identity | None = None  # the destination as configured; None: learnt from hellos
+    hello_at: float = 0.0  # monotonic time of the next hello
+
+    def asks_who(self) -> bool:
+        """Does this stream learn its peer from hellos? Not a Service's (its destination is the
+        Service, whichever backend answers), nor one whose peer is configured whole (the lab)."""
+        return self.target.path != "service" and (self.configured is None or not self.configured.node)
 
     def path(self, me: Identity) -> str:
         """``pod`` probes are split by where the peer runs: the same node or another."""
-        if self.target.path != "pod" or self.destination is None:
+        if self.target.path != "pod" or self.destination is None or not self.destination.node:
             return self.target.path
         return "pod-same-node" if self.destination.node == me.node else "pod-cross-node"
 
@@ -373,6 +518,66 @@ def labels_text(labels: Mapping[str, str]) -> str:
     return "{" + ",".join(f'{k}="{escape_label(v)}"' for k, v in labels.items()) + "}"
 
 
+class ReplayGuard:
+    """Tags of authenticated requests seen in the last ``FRESH_SECONDS``: a replayed probe is
+    dropped. Full (``MAX_REMEMBERED``): new tags are refused until old ones expire (fail closed)."""
+
+    def __init__(self, horizon: float = FRESH_SECONDS, limit: int = MAX_REMEMBERED) -> None:
+        self.horizon = horizon
+        self.limit = limit
+        self.seen: set[bytes] = set()
+        self.order: deque[tuple[float, bytes]] = deque()
+
+    def first_time(self, tag: bytes, now: float) -> bool:
+        while self.order and self.order[0][0] < now - self.horizon:
+            self.seen.discard(self.order.popleft()[1])
+        if tag in self.seen or len(self.seen) >= self.limit:
+            return False
+        self.seen.add(tag)
+        self.order.append((now, tag))
+        return True
+
+
+def sign(key: bytes, datagram: bytes) -> bytes:
+    """The datagram with its tag: HMAC-SHA256 over it with the tag field zeroed, 8 bytes."""
+    blank = datagram[: HEADER.size] + bytes(TAG_SIZE) + datagram[HEADER.size + TAG_SIZE :]
+    tag = hmac.new(key, blank, hashlib.sha256).digest()[:TAG_SIZE]
+    return datagram[: HEADER.size] + tag + datagram[HEADER.size + TAG_SIZE :]
+
+
+def verified(key: bytes, datagram: bytes) -> bool:
+    """Is the datagram's tag right for ``key``? (Constant time.)"""
+    if len(datagram) < AUTH_MIN_SIZE or datagram[:4] != AUTH_MAGIC:
+        return False
+    return hmac.compare_digest(sign(key, datagram)[HEADER.size : HEADER.size + TAG_SIZE],
+                               datagram[HEADER.size : HEADER.size + TAG_SIZE])  # fmt: skip
+
+
+def make_datagram(key: bytes, kind: int, *, stream: int, seq: int, sent: float, identity: bytes, size: int) -> bytes:
+    """A request (``identity`` empty) or reply of exactly ``size`` bytes of UDP payload; the
+    identity is left out (length 0) when it does not fit."""
+    head = HEADER.pack(AUTH_MAGIC if key else MAGIC, kind, stream, seq, sent) + (bytes(TAG_SIZE) if key else b"")
+    room = size - len(head) - LENGTH.size
+    who = identity if len(identity) <= room else b""
+    body = head + LENGTH.pack(len(who)) + who
+    body += bytes(max(0, size - len(body)))
+    return sign(key, body) if key else body
+
+
+def read_datagram(key: bytes, data: bytes) -> tuple[int, int, int, float, Identity | None] | None:
+    """(kind, stream, seq, sent, identity) of a datagram this agent may take, else None: the
+    right magic and, with a key, the right tag."""
+    offset = HEADER.size + (TAG_SIZE if key else 0)
+    if not offset + LENGTH.size <= len(data) <= MAX_DATAGRAM or data[:4] != (AUTH_MAGIC if key else MAGIC):
+        return None  # nothing larger than a probe or a hello is read, let alone signed
+    if key and not verified(key, data):
+        return None
+    _, kind, stream, seq, sent = HEADER.unpack_from(data)
+    (length,) = LENGTH.unpack_from(data, offset)
+    raw = data[offset + LENGTH.size : offset + LENGTH.size + length]
+    return kind, stream, seq, sent, (Identity.decode(raw) if length and len(raw) == length else None)
+
+
 class Agent:
     """The probe agent. ``start`` opens its sockets and threads; ``stop`` closes them."""
 
@@ -382,7 +587,10 @@ class Agent:
         self.lock = threading.Lock()
         self.streams: dict[int, Stream] = {}
         self.by_key: dict[tuple[str, int, int], int] = {}
+        self.wan_streams: dict[tuple[str, str, int, int], int] = {}  # (cluster, host, port, size) -> stream
         self.answered = 0
+        self.refused = 0  # datagrams dropped unanswered (not ours, bad tag, stale, replayed)
+        self.replays = ReplayGuard()
         self.started = time.time()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
@@ -403,13 +611,14 @@ class Agent:
         sock.settimeout(0.5)
         return sock
 
-    def _add(self, target: Target) -> None:
+    def _add(self, target: Target) -> int:
         key = (target.address, target.port, target.size)
         if key in self.by_key:
-            return
+            return self.by_key[key]
         stream_id = len(self.streams) + 1
-        self.streams[stream_id] = Stream(stream_id, target, target.destination)
+        self.streams[stream_id] = Stream(stream_id, target, target.destination, configured=target.destination)
         self.by_key[key] = stream_id
+        return stream_id
 
     @property
     def metrics_port(self) -> int:
@@ -434,21 +643,34 @@ class Agent:
         self.echo.close()
         self.probe.close()
 
-    # -- the responder: answer every request with the same size, and say who answered
+    # -- the responder: answer every request it may take, never with more bytes than it got
+    def answer(self, data: bytes, now: float) -> bytes | None:
+        """The reply to ``data``, or None to drop it (pure: the responder's rule, tested alone)."""
+        key = self.config.key
+        read = read_datagram(key, data)
+        if read is None:
+            return None
+        kind, stream, seq, sent, _ = read
+        if kind not in (REQUEST, HELLO):
+            return None
+        if key:
+            if not math.isfinite(sent) or abs(now - sent) > FRESH_SECONDS:
+                return None
+            if not self.replays.first_time(data[HEADER.size : HEADER.size + TAG_SIZE], now):
+                return None
+        reply = REPLY if kind == REQUEST else HELLO_REPLY
+        return make_datagram(key, reply, stream=stream, seq=seq, sent=sent, identity=self.me.encode(), size=len(data))
+
     def _respond(self) -> None:
-        identity = self.me.encode()
         while not self.stopping.is_set():
             try:
                 data, peer = self.echo.recvfrom(65535)
             except (TimeoutError, OSError):
                 continue
-            if len(data) < HEADER.size or data[:4] != MAGIC:
+            body = self.answer(data, time.time())
+            if body is None:
+                self.refused += 1
                 continue
-            magic, kind, stream, seq, sent = HEADER.unpack_from(data)
-            if kind != REQUEST:
-                continue
-            body = HEADER.pack(magic, REPLY, stream, seq, sent) + struct.pack("!H", len(identity)) + identity
-            body += b"\0" * max(0, len(data) - len(body))
             with contextlib.suppress(OSError):
                 self.echo.sendto(body, peer)
                 self.answered += 1
@@ -470,6 +692,13 @@ class Agent:
                 self._expire(now)
             for stream in streams:
                 self._probe(stream)
+                if stream.asks_who() and now >= stream.hello_at:
+                    self._hello(stream, now)
+
+    def _wire_time(self, monotonic: float) -> float:
+        """The send time on the wire: the monotonic clock in the cluster, the wall clock when
+        authenticated (the responder checks it is fresh)."""
+        return time.time() if self.config.key else monotonic
 
     def _probe(self, stream: Stream) -> None:
         target = stream.target
@@ -477,25 +706,77 @@ class Agent:
             stream.sent += 1
             seq = stream.sent
             sent = time.monotonic()
-            stream.pending[seq] = sent
-        payload = HEADER.pack(MAGIC, REQUEST, stream.id, seq, sent)
-        payload += b"\0" * (target.size - IP_UDP_OVERHEAD - len(payload))
+            wire = self._wire_time(sent)
+            stream.pending[seq] = (sent, wire)
+        payload = make_datagram(
+            self.config.key,
+            REQUEST,
+            stream=stream.id,
+            seq=seq,
+            sent=wire,
+            identity=b"",
+            size=target.size - IP_UDP_OVERHEAD,
+        )
         try:
             self.probe.sendto(payload, (target.address, target.port))
         except OSError:  # EMSGSIZE (larger than the interface MTU), no route: the probe is lost
             with self.lock:
                 stream.send_errors += 1
 
+    def _hello(self, stream: Stream, now: float) -> None:
+        """Ask who answers this stream (a peer found by DNS or behind a load balancer)."""
+        stream.hello_at = now + (HELLO_EVERY if stream.destination is not None else 5.0)
+        payload = make_datagram(
+            self.config.key, HELLO, stream=stream.id, seq=0, sent=self._wire_time(now), identity=b"", size=HELLO_SIZE
+        )
+        with contextlib.suppress(OSError):
+            self.probe.sendto(payload, (stream.target.address, stream.target.port))
+
     def _expire(self, now: float) -> None:
         deadline = now - self.config.timeout
         horizon = now - self.config.window
         for stream in self.streams.values():
-            expired = [seq for seq, sent in stream.pending.items() if sent < deadline]
+            expired = [seq for seq, (sent, _) in stream.pending.items() if sent < deadline]
             for seq in expired:
                 del stream.pending[seq]
             stream.lost += len(expired)
             while stream.rtts and stream.rtts[0][0] < horizon:
                 stream.rtts.popleft()
+
+    def take_reply(self, data: bytes, now: float) -> bool:
+        """Count a reply (or learn a peer from a hello's reply); False when it is not one of ours."""
+        read = read_datagram(self.config.key, data)
+        if read is None:
+            return False
+        kind, stream_id, seq, sent, who = read
+        with self.lock:
+            stream = self.streams.get(stream_id)
+            if stream is None:
+                return False
+            if kind == HELLO_REPLY:
+                return stream.asks_who() and self._learn(stream, who, always=True)
+            pending = stream.pending.get(seq)
+            # Late (already counted lost), duplicated, not ours, or (authenticated) not what was sent.
+            if kind != REPLY or pending is None or (self.config.key and pending[1] != sent):
+                return False
+            del stream.pending[seq]
+            stream.received += 1
+            rtt = now - pending[0]
+            stream.rtt_sum += rtt
+            stream.rtts.append((now, rtt))
+            if stream.destination is None or not stream.destination.node:
+                self._learn(stream, who, always=False)
+        return True
+
+    @staticmethod
+    def _learn(stream: Stream, who: Identity | None, *, always: bool) -> bool:
+        """Name a stream's peer from a reply: the first one's, then every hello's (a load
+        balancer's backend may change); never a peer of another location than configured."""
+        if who is None or (stream.configured is not None and who.cluster != stream.configured.cluster):
+            return False
+        if always or stream.destination is None or not stream.destination.node:
+            stream.destination = who
+        return True
 
     def _receive(self) -> None:
         while not self.stopping.is_set():
@@ -503,26 +784,12 @@ class Agent:
                 data, _ = self.probe.recvfrom(65535)
             except (TimeoutError, OSError):
                 continue
-            now = time.monotonic()
-            if len(data) < HEADER.size + 2 or data[:4] != MAGIC:
-                continue
-            _, kind, stream_id, seq, sent = HEADER.unpack_from(data)
-            (length,) = struct.unpack_from("!H", data, HEADER.size)
-            who = Identity.decode(data[HEADER.size + 2 : HEADER.size + 2 + length])
-            with self.lock:
-                stream = self.streams.get(stream_id)
-                if kind != REPLY or stream is None or stream.pending.pop(seq, None) is None:
-                    continue  # late (already counted lost), duplicated or not ours
-                stream.received += 1
-                rtt = now - sent
-                stream.rtt_sum += rtt
-                stream.rtts.append((now, rtt))
-                if stream.destination is None and who is not None:
-                    stream.destination = who
+            self.take_reply(data, time.monotonic())
 
-    # -- peers by DNS (Kubernetes): every address of a headless Service, refreshed
+    # -- peers by DNS (Kubernetes): every address of a headless Service, refreshed; the other
+    # locations' load balancers (their address followed when their host name resolves anew)
     def _discover(self) -> None:
-        while self.config.discover and not self.stopping.is_set():
+        while (self.config.discover or self.config.wan) and not self.stopping.is_set():
             for item in self.config.discover:
                 for address in resolve(item.name):
                     if address in self.config.own_addresses:
@@ -532,7 +799,29 @@ class Agent:
                     for size in item.sizes:
                         with self.lock:
                             self._add(Target(address, item.port, item.path, size, service))
+            for peer in self.config.wan:
+                addresses = resolve(peer.host)
+                if addresses:
+                    self.follow(peer, addresses[0])
             self.stopping.wait(30)
+
+    def follow(self, peer: WanPeer, address: str) -> None:
+        """Probe ``peer``'s load balancer at ``address``: a new stream per size the first time, the
+        same streams (and counters) at a new address when its host name resolves elsewhere."""
+        with self.lock:
+            for size in peer.sizes:
+                key = (peer.cluster, peer.host, peer.port, size)
+                target = Target(address, peer.port, "wan", size, Identity(peer.cluster, ""))
+                stream_id = self.wan_streams.get(key)
+                if stream_id is None:
+                    self.wan_streams[key] = self._add(target)
+                    continue
+                stream = self.streams[stream_id]
+                if stream.target.address != address:
+                    self.by_key.pop((stream.target.address, stream.target.port, size), None)
+                    self.by_key[(address, peer.port, size)] = stream_id
+                    stream.target = target
+                    stream.hello_at = 0.0
 
     # -- the exporter
     def _handler(self) -> type[BaseHTTPRequestHandler]:
@@ -582,6 +871,9 @@ class Agent:
             "# HELP netprobe_echo_replies_total Probes this agent answered.",
             "# TYPE netprobe_echo_replies_total counter",
             f"netprobe_echo_replies_total{labels_text(node_labels)} {self.answered}",
+            "# HELP netprobe_datagrams_refused_total Datagrams dropped unanswered (bad tag, stale, replayed...).",
+            "# TYPE netprobe_datagrams_refused_total counter",
+            f"netprobe_datagrams_refused_total{labels_text(node_labels)} {self.refused}",
         ]
         with self.lock:
             rows = [(self.stream_labels(s), s, sorted(r for _, r in s.rtts)) for s in self.streams.values()]

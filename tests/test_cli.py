@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,11 +57,14 @@ def test_plan_prints_a_tree_per_cluster_and_counts_by_type(tmp_path: Path) -> No
     result = runner.invoke(app, ["plan", "dev", "--json", str(tmp_path / "plan.json")])
     assert result.exit_code == 0, result.output
     # 20 for the workload on two clusters, 12 per cluster for the network probes (netcheck: the
-    # Netcheck component, 2 Namespaces, 4 NetworkPolicies, 3 Services, 2 DaemonSets).
-    assert "edgefleet/dev: 44 resources" in result.output
+    # Netcheck component, 2 Namespaces, 4 NetworkPolicies, 3 Services, 2 DaemonSets), 9 per cluster
+    # for the WAN probes and the zone label (the WAN Service, its key's Secret, the host agent's
+    # ServiceAccount, ClusterRole and binding; the NetcheckWan component, its Deployment, PDB and
+    # NetworkPolicy) and the stack's one key.
+    assert "edgefleet/dev: 63 resources" in result.output
     assert "store-berlin-01  existing de-berlin  cni flannel (policy not enforced)" in result.output
     assert "api  2 replica(s)  public  Deployment, Namespace, NetworkPolicy x2," in result.output
-    assert "kubernetes:networking.k8s.io/v1:NetworkPolicy │ 12" in result.output  # 2 + 4 per cluster
+    assert re.search(r"kubernetes:networking.k8s.io/v1:NetworkPolicy +│ 14 ", result.output)  # 2 + 5 per cluster
     assert f"plan written to {tmp_path / 'plan.json'}" in result.output
 
 

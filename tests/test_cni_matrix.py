@@ -274,3 +274,15 @@ def test_docs_cni_tables_are_generated_from_the_matrix() -> None:
     text = (REPO / "docs" / "cni.md").read_text()
     assert render_cni(text) == text, "run `make docs` to regenerate docs/cni.md"
     assert "| aws (EKS) | **eni**, chaining | **policy-only**, full | no | vpc-cni |" in text
+
+
+@pytest.mark.parametrize("cell", [c for c in INSTALLING if c.charts[-1] == CILIUM], ids=lambda c: c.row + c.mode)
+@pytest.mark.parametrize("context", CONTEXTS, ids=["plain", "hubble"])
+def test_every_cilium_install_exports_hubbles_drop_counters(cell: Cell, context: ValuesContext) -> None:
+    """hubble_drop_total{reason} on every node: what `edgefleet doctor` attaches to Kubernetes-layer
+    findings; the chart's default (`hubble.metrics.enabled: ~`) exports no Hubble metric at all."""
+    assert cell.values is not None
+    hubble = cell.values(context)["hubble"]
+    assert hubble["enabled"] is True
+    assert "drop" in hubble["metrics"]["enabled"]
+    assert ("relay" in hubble) is context.hubble  # relay and UI only when asked for

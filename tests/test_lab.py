@@ -114,7 +114,7 @@ def test_an_interrupted_lab_up_leaves_nothing_behind() -> None:
 def running_lab() -> Iterator[lab.Topology]:
     code, _, stderr = _cli("lab", "up", "--clusters", "2", "--nodes", "3")
     assert code == 0, stderr
-    assert "18 agents" in stderr
+    assert "22 agents (4 of them designated WAN probes, authenticated)" in stderr
     time.sleep(5)  # the first probes (some lost to ARP) resolve, 2 s timeout, before any window
     yield lab.load_state()
     code, _, stderr = _cli("lab", "down")
@@ -163,6 +163,8 @@ def test_a_healthy_lab_is_healthy(running_lab: lab.Topology) -> None:
         ("mtu", "c2", "100", ("kubernetes", "MTU black hole on the overlay", {"cluster": "c2"})),
         ("veth", "c2-n3-p2", "10", ("kubernetes", "pod veth", {"cluster": "c2", "node": "n3", "pod": "p2"})),
         ("wan", "c1:c2", "10", ("physical", "WAN path", {"locations": ["c1", "c2"]})),
+        # The node's link taken away 30% of every second: the kernel counts what eth0 could not send.
+        ("nic", "c1-n2", "30", ("virtual", "node NIC", {"cluster": "c1", "node": "n2"})),
     ],
 )
 def test_a_fault_is_found_then_cleared(
@@ -181,6 +183,12 @@ def test_a_fault_is_found_then_cleared(
         tables = subprocess.run(["ip", "netns", "exec", namespace, "nft", "list", "tables"], capture_output=True,
                                 text=True, check=True).stdout  # fmt: skip
         assert "ef-fault" not in tables, namespace
+    if kind == "nic":
+        assert doc["findings"][0]["figures"]["counters"]["nic_drops"] > 0  # type: ignore[index]
+        link = subprocess.run(["ip", "-n", "ef-c1-fabric", "-o", "link", "show", "n2"], capture_output=True,
+                              text=True, check=True).stdout  # fmt: skip
+        assert "state UP" in link or ",UP" in link  # `lab clear` stopped the flapping and brought it back
+        assert not (lab.STATE_DIR / "nic-faults.json").exists()
 
 
 def test_a_fault_injected_by_hand_is_found(running_lab: lab.Topology) -> None:

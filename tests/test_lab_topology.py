@@ -17,15 +17,22 @@ from edgefleet.netprobe.agent import parse_config
 @pytest.mark.parametrize(("clusters", "nodes"), [(2, 3), (3, 4), (lab.MAX_CLUSTERS, lab.MAX_NODES)])
 def test_names_and_addresses(clusters: int, nodes: int) -> None:
     topo = lab.topology(clusters, nodes)
-    assert len(topo.agents) == clusters * nodes * (1 + lab.PODS_PER_NODE)
+    wan = [a for a in topo.agents if a.role == "wan"]
+    assert len(wan) == clusters * min(lab.DESIGNATED, nodes)  # the designated nodes' WAN agents
+    assert len(topo.agents) - len(wan) == clusters * nodes * (1 + lab.PODS_PER_NODE)
     names = topo.namespaces()
     assert len(names) == len(set(names))
-    for agent in topo.agents:
+    assert len({a.process for a in topo.agents}) == len(topo.agents)
+    assert len({a.metrics_url for a in topo.agents}) == len(topo.agents)
+    for agent in wan:  # in its node's namespace, on the node's addresses, its own ports
+        assert agent.namespace in names
+        assert agent.metrics_url.endswith(f":{lab.WAN_METRICS_PORT}/metrics")
+    for agent in (a for a in topo.agents if not a.role):
         expected = f"ef-{agent.cluster}-{agent.node}" + (f"-{agent.pod}" if agent.pod else "")
         assert agent.namespace == expected
         assert len("efm" + agent.namespace.removeprefix("ef-").replace("-", "")) <= 15  # IFNAMSIZ - 1
     for field in ("address", "mgmt"):
-        values = [getattr(a, field) for a in topo.agents]
+        values = [getattr(a, field) for a in topo.agents if not a.role]
         assert len(values) == len(set(values)), field
         assert all(ipaddress.ip_address(v).is_private for v in values)
     mgmt = ipaddress.ip_network("10.250.0.0/16")
@@ -35,17 +42,20 @@ def test_names_and_addresses(clusters: int, nodes: int) -> None:
 
 def test_every_target_is_another_agent_or_the_service() -> None:
     topo = lab.topology(2, 3)
-    by_address = {a.address: a for a in topo.agents}
+    by_address = {(a.address, a.role): a for a in topo.agents}
     for agent in topo.agents:
         assert agent.targets, agent.namespace
         for target in agent.targets:
             host, _, port = target["address"].rpartition(":")
-            assert int(port) == lab.PROBE_PORT
+            # WAN probes go to the other location's designated WAN agents, authenticated, on their port.
+            assert (int(port), target["path"] == "wan", agent.role) in (
+                (lab.PROBE_PORT, False, ""), (lab.WAN_PORT, True, "wan")
+            )  # fmt: skip
             if target["path"] == "service":
                 i = topo.clusters.index(agent.cluster) + 1
                 assert host == lab.service_ip(i)
                 continue
-            peer = by_address[host]
+            peer = by_address[(host, "wan" if target["path"] == "wan" else "")]
             d = target["destination"]
             assert (peer.cluster, peer.node, peer.zone, peer.pod) == (d["cluster"], d["node"], d["zone"], d["pod"])
             assert peer is not agent
@@ -85,6 +95,8 @@ def test_fault_rules() -> None:
     assert f"ip daddr {lab.service_ip(1)} udp dport 9798" in service.rules[0][1]
     assert lab.fault_rules(topo, "veth", "c1-n3-p2", 10).rules[0][0] == "ef-c1-n3-p2"
     assert lab.fault_rules(topo, "zone", "c2", 10).rules[0][0] == "ef-c2-fabric"
+    nic = lab.fault_rules(topo, "nic", "c2-n3", 20)  # no rule: the fabric's end of n3's link goes down
+    assert (nic.rules, nic.flap) == ((), ("ef-c2-fabric", "n3"))
 
 
 @pytest.mark.parametrize(
@@ -96,6 +108,8 @@ def test_fault_rules() -> None:
         ("veth", "c1-n1", 1, "veth takes a pod"),
         ("wan", "c1:c1", 1, "wan takes two clusters"),
         ("zone", "c3", 1, "zone takes a cluster"),
+        ("nic", "c1", 1, "nic takes a node"),
+        ("nic", "c1-n1-p1", 1, "nic takes a node"),
         ("service", "c1", 0, "--loss must be more than 0"),
         ("service", "c1", 101, "--loss must be more than 0 and at most 100"),
     ],
@@ -105,12 +119,16 @@ def test_bad_faults_are_refused(kind: str, target: str, loss: float, message: st
         lab.fault_rules(lab.topology(2, 3), kind, target, loss)
 
 
-def test_agent_config_is_what_netprobe_reads() -> None:
+def test_agent_config_is_what_netprobe_reads(tmp_path: Path) -> None:
+    key = tmp_path / "wan.key"
+    key.write_text("ab" * 32)
     for agent in lab.topology(2, 3).agents:
-        config = parse_config(lab.agent_config(agent, 25.0))
+        config = parse_config(lab.agent_config(agent, 25.0, key))
         assert len(config.targets) == len(agent.targets)
         assert config.identity.pod == agent.pod
-        assert config.nic_devices == (() if agent.pod else ("eth0",))
+        assert config.nic_devices == (() if agent.pod or agent.role else ("eth0",))
+        assert config.key == (bytes.fromhex("ab" * 32) if agent.role == "wan" else b"")
+        assert config.listen[1] == (lab.WAN_PORT if agent.role == "wan" else lab.PROBE_PORT)
 
 
 def test_without_root_or_tools_the_lab_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -158,9 +158,10 @@ def test_the_agent_reads_the_environment_the_daemonset_gives_it(host: bool, monk
     monkeypatch.setattr(agent_module, "zone_from_metadata", lambda: "eu-central-1b")  # no metadata service here
     # The Downward API fills the fieldRef variables on a real node; here with plausible values.
     fields = {"spec.nodeName": "ip-10-0-1-5", "metadata.name": "netprobe-x7k2p", "status.podIP": "10.1.4.9",
-              "status.hostIP": "10.0.1.5"}  # fmt: skip
+              "status.hostIP": "10.0.1.5",
+              "metadata.labels['topology.kubernetes.io/zone']": ""}  # fmt: skip  (no such pod label before 1.35)
     env = {}
-    for item in agent_env("aws-eu-central-1", NetcheckSpec(large_packet=1380), host=host):
+    for item in agent_env("aws-eu-central-1", NetcheckSpec(large_packet=1380), host=host, vendor="aws"):
         value_from = item.get("value_from")
         env[item["name"]] = fields[value_from["field_ref"]["field_path"]] if value_from else item["value"]  # type: ignore[index]
     config = config_from_env(env)

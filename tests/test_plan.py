@@ -86,7 +86,8 @@ def test_plan_document_shape(dev_plan: tuple[FleetSpec, ProgramRun]) -> None:
 def test_every_manifest_is_a_complete_kubernetes_object(tmp_path: Path) -> None:
     _, tree, _ = _plan_files(tmp_path, "dev")
     objects = {name: YAML(typ="safe", pure=True).load(body) for name, body in tree.items() if name.endswith(".yaml")}
-    assert len(objects) == 34  # (6 workload objects + 11 netcheck objects) x 2 clusters
+    # (6 workload objects + 11 netcheck objects + 8 for the WAN probes and the zone label) x 2 clusters
+    assert len(objects) == 50
     assert "store-berlin-01/_cluster/Namespace-api.yaml" in objects
     assert "store-munich-01/api/Deployment-api.yaml" in objects
     for name, obj in objects.items():
@@ -151,12 +152,28 @@ def test_every_resource_has_the_right_parent_and_provider(dev_plan: tuple[FleetS
     assert sorted(n.name for n in netcheck.values()) == ["store-berlin-01-netcheck", "store-munich-01-netcheck"]
     assert all(n.parent == fleet.urn for n in netcheck.values())
     probes = [r for r in run.registrations if r.type.startswith("kubernetes:") and r.parent in netcheck]
-    assert len(probes) == 22  # 11 per cluster
+    assert len(probes) == 32  # 11 per cluster, and the WAN Service, its key and the node reader's 3
     for obj in probes:
         cluster_label = obj.inputs["metadata"]["labels"]["edgefleet-cluster"]
         assert netcheck[obj.parent or ""].name == f"{cluster_label}-netcheck"
         assert by_urn[providers[obj.provider_urn or ""].parent or ""].name == cluster_label, obj.urn
-    objects = [r for r in run.registrations if r.type.startswith("kubernetes:") and r.parent not in netcheck]
+    # The designated WAN probes: a NetcheckWan under each Netcheck, after every cluster's WAN Service.
+    wans = {r.urn: r for r in run.registrations if r.type == "edgefleet:netcheck:NetcheckWan"}
+    assert sorted(by_urn[w.parent or ""].name for w in wans.values()) == sorted(n.name for n in netcheck.values())
+    wan_objects = [r for r in run.registrations if r.type.startswith("kubernetes:") and r.parent in wans]
+    assert sorted(r.type.rsplit(":", 1)[-1] for r in wan_objects) == sorted(
+        ["Deployment", "NetworkPolicy", "PodDisruptionBudget"] * 2
+    )
+    services = [r for r in probes if r.inputs["metadata"]["name"] == "netprobe-wan"]
+    for obj in wan_objects:
+        cluster_label = obj.inputs["metadata"]["labels"]["edgefleet-cluster"]
+        assert by_urn[providers[obj.provider_urn or ""].parent or ""].name == cluster_label, obj.urn
+        if obj.type == "kubernetes:apps/v1:Deployment":  # it reads the other cluster's Service
+            other = next(s for s in services if s.inputs["metadata"]["labels"]["edgefleet-cluster"] != cluster_label)
+            assert other.urn in obj.dependencies
+    objects = [
+        r for r in run.registrations if r.type.startswith("kubernetes:") and r.parent not in netcheck | wans.keys()
+    ]
     assert len(objects) == 12
     for obj in objects:
         cluster_label = obj.inputs["metadata"]["labels"]["edgefleet-cluster"]

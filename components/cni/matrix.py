@@ -131,13 +131,19 @@ class UnsupportedCni(ValueError):
 # --- values ------------------------------------------------------------------------------
 
 
+# Hubble's metrics: `drop` gives hubble_drop_total{reason, protocol} per node (port 9965 of every
+# Cilium agent), which `edgefleet doctor --prometheus` attaches to Kubernetes-layer findings.
+HUBBLE_METRICS = ("drop",)
+
+
 def _cilium_base(ctx: ValuesContext) -> dict[str, Any]:
     values: dict[str, Any] = {"cluster": {"name": ctx.cluster[:32].rstrip("-")}}  # DNS label, <= 32
+    # Hubble runs in every Cilium agent by default; its drop counters are off until listed here.
+    values["hubble"] = {"enabled": True, "metrics": {"enabled": list(HUBBLE_METRICS)}}
     if ctx.hubble:
         # Helm-generated certificates change on every render (a permanent diff): a CronJob
         # issues them in the cluster instead.
-        values["hubble"] = {
-            "enabled": True,
+        values["hubble"] |= {
             "relay": {"enabled": True},
             "ui": {"enabled": True},
             "tls": {"auto": {"enabled": True, "method": "cronJob"}},

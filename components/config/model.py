@@ -542,8 +542,27 @@ class TrafficSpec(_Model):
     health_check: HealthCheckSpec = HealthCheckSpec()
 
 
-NETPROBE_IMAGE = "ghcr.io/edgefleet/netprobe:0.1.0"  # netprobe/Dockerfile; netprobe.agent.VERSION
+NETPROBE_IMAGE = "ghcr.io/edgefleet/netprobe:0.2.0"  # netprobe/Dockerfile; netprobe.agent.VERSION
 NIC_DEVICE = r"^[A-Za-z0-9._-]{1,15}$"
+
+
+class LinodeWan(StrEnum):
+    """Linode's NodeBalancers carry UDP only as ``premium`` ones (a beta, at a higher price):
+    edgefleet skips Linode clusters' WAN probes unless told to ask for a premium NodeBalancer."""
+
+    SKIP = "skip"
+    PREMIUM = "premium"
+
+
+class NetcheckWanSpec(_Model):
+    """Location-to-location probes (docs/doctor.md#location-to-location-wan-probes): ``replicas``
+    designated agents per cluster behind a public UDP load balancer, probing every other cluster's
+    over the path users' traffic takes; authenticated with a key the stack generates."""
+
+    enabled: StrictBool = True
+    replicas: Annotated[int, Strict(), Field(ge=1, le=5)] = 2
+    linode: LinodeWan = LinodeWan.SKIP
+    skip: tuple[Name, ...] = ()  # clusters without WAN probes (e.g. an existing cluster with no LoadBalancer)
 
 
 class NetcheckSpec(_Model):
@@ -556,6 +575,7 @@ class NetcheckSpec(_Model):
     large_packet: Annotated[int, Strict(), Field(ge=576, le=9000)] = 1400  # the near-MTU probe (IP bytes)
     host_network: StrictBool = True  # node to node over the host network: the one Pod Security exception
     nic_devices: tuple[Annotated[str, StringConstraints(pattern=NIC_DEVICE)], ...] = ("eth0", "ens5")
+    wan: NetcheckWanSpec = NetcheckWanSpec()
 
     def on(self, environment: str) -> bool:
         return self.enabled if self.enabled is not None else environment == "prod"

@@ -1196,6 +1196,21 @@ def _traffic_checks(traffic: m.TrafficSpec | None, rep: _Reporter) -> None:
             rep.add(("traffic", "zone_id"), "a Route 53 hosted zone id looks like Z0123456789ABCDEFGHIJ")
 
 
+def _netcheck_checks(netcheck: m.NetcheckSpec, names: Collection[str], rep: _Reporter) -> None:
+    """`netcheck.wan.skip` names clusters of this fleet, each once."""
+    seen: set[str] = set()
+    for i, name in enumerate(netcheck.wan.skip):
+        if name not in names:
+            hint = closest(name, names)
+            rep.add(
+                ("netcheck", "wan", "skip", i),
+                f"no cluster {name!r} in this fleet" + (f"; did you mean {hint[0]!r}?" if hint else ""),
+            )
+        elif name in seen:
+            rep.add(("netcheck", "wan", "skip", i), f"cluster {name!r} is listed twice")
+        seen.add(name)
+
+
 def closest(word: str, candidates: Iterable[str], cutoff: float = 0.6) -> list[str]:
     """The candidate most similar to ``word`` (ties: alphabetical first), if any is close enough."""
     scored = []
@@ -1967,6 +1982,7 @@ def parse_fleet(
         else []
     )
     _traffic_checks(fleet.traffic, rep)
+    _netcheck_checks(fleet.netcheck, names, rep)
     if fleet.traffic is not None and fleet.traffic.provider is m.DnsProvider.ROUTE53:
         _geoproximity_checks(clusters, workloads, rep)
     rep.raise_if_any()

@@ -86,7 +86,7 @@ def components_of(stream: Stream) -> tuple[Component, ...]:
     | path | crosses |
     | --- | --- |
     | host (node to node) | both nodes' uplinks; the zone link when the zones differ |
-    | wan (designated node to node in another location) | both uplinks; the WAN between the two |
+    | wan (designated probe to one of another location) | their veths (pods), both uplinks; the WAN between the two |
     | pod-cross-node | both pods' veths, both nodes' overlay and uplinks, the zone link; the MTU when near-MTU |
     | pod-same-node | both pods' veths |
     | service (pod to a Service address) | the source pod's veth; the cluster's service path |
@@ -107,7 +107,10 @@ def components_of(stream: Stream) -> tuple[Component, ...]:
         found += [Component(Kind.UPLINK, src.cluster, src.node), Component(Kind.UPLINK, dst.cluster, dst.node)]
         zone()
     elif stream.path == "wan":
-        found += [Component(Kind.UPLINK, src.cluster, src.node), Component(Kind.UPLINK, dst.cluster, dst.node)]
+        # The designated probes are pods in real clusters (their veths), host agents in the lab.
+        veth(src)
+        veth(dst)
+        found += [Component(Kind.UPLINK, end.cluster, end.node) for end in (src, dst) if end.node]
         a, b = sorted((src.cluster, dst.cluster))
         found.append(Component(Kind.WAN, a, other=b))
     elif stream.path == "pod-cross-node":

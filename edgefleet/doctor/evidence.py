@@ -70,6 +70,18 @@ class NodeCounters:
 
 
 @dataclass(frozen=True)
+class DropCount:
+    """Hubble's drops over the window on one node, for one reason (``hubble_drop_total``, Cilium
+    clusters with Hubble's ``drop`` metrics). ``cluster`` is empty when the series has no
+    ``cluster`` label (the node then names it among the clusters' nodes)."""
+
+    cluster: str
+    node: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything one doctor run judges."""
 
@@ -78,6 +90,7 @@ class Evidence:
     agents: tuple[Endpoint, ...] = ()
     window_seconds: float = 0.0
     problems: tuple[str, ...] = field(default=())
+    drops: tuple[DropCount, ...] = ()
 
     def clusters(self) -> list[str]:
         names = {a.cluster for a in self.agents} | {s.source.cluster for s in self.streams}
@@ -201,6 +214,18 @@ def build(
             f"({first_unknown.path}): {first_unknown.lost}/{first_unknown.probes} lost",
         ]
         streams = [s for s in streams if s.path in PATHS]
+    # A WAN stream whose far end never answered (no hello came back: a load balancer without
+    # address or backends, agents with another key): named, not judged as a lossy WAN.
+    unanswered = [s for s in streams if s.path == "wan" and not s.destination.node]
+    if unanswered:
+        pairs = sorted({f"{s.source.cluster} -> {s.destination.cluster or '?'}" for s in unanswered})
+        problems = [
+            *problems,
+            f"{len(unanswered)} WAN probe stream(s) never answered by the designated probes there "
+            f"({', '.join(pairs)}): is that location's netprobe-wan load balancer up, "
+            "with agents behind it holding the same key?",
+        ]
+        streams = [s for s in streams if s not in unanswered]
     streams.sort(key=lambda s: (s.source, s.destination, s.path, s.size))
     nodes = sorted(set(nic) | set(allowance) | set(conntrack))
     counters = tuple(

@@ -8,6 +8,9 @@ mode does) and two pod namespaces per node, ``ef-c<i>-n<j>-p<k>`` (``eth0``, a v
 ``ef-wan`` routes between the clusters' fabrics. The real probe agent (``python -m netprobe``) runs
 in every node and pod namespace; each of those has a second interface, ``mgmt0``, on the bridge
 ``ef-mgmt`` in the root namespace, through which the doctor (and Prometheus) scrape the agents.
+The designated nodes (``n1``, ``n2``) also run a WAN agent, as real clusters run the designated
+probes behind their load balancers: the real agent with the lab's shared key (``wan.key`` in the
+state directory), answering only authenticated probes on port 9797 (metrics on 9796).
 
 Faults are nftables rules in a table ``inet ef-fault`` of the namespace concerned (``numgen random``
 drops: real packets, really lost). ``edgefleet lab down`` (and an interrupted ``lab up``) stops the
@@ -37,6 +40,8 @@ MGMT_GATEWAY = "10.250.0.1"
 WAN_NS = "ef-wan"
 PROBE_PORT = 9798
 METRICS_PORT = 9799
+WAN_PORT = 9797  # the designated WAN agents' probe port (authenticated)
+WAN_METRICS_PORT = 9796
 LARGE_PROBE = 1400  # IP bytes: fits the 1450-byte overlay MTU; 1478 with VXLAN's 50 bytes on the wire
 OVERLAY_MTU = 1450
 PODS_PER_NODE = 2
@@ -49,7 +54,8 @@ LOCATIONS = (
     ("Frankfurt", 50.11, 8.68), ("Paris", 48.86, 2.35), ("Amsterdam", 52.37, 4.90), ("Warsaw", 52.23, 21.01),
     ("Madrid", 40.42, -3.70), ("Milan", 45.46, 9.19), ("Stockholm", 59.33, 18.07), ("Vienna", 48.21, 16.37),
 )  # fmt: skip
-FAULT_KINDS = ("uplink", "zone", "overlay", "mtu", "veth", "service", "wan")
+FAULT_KINDS = ("uplink", "zone", "overlay", "mtu", "veth", "service", "wan", "nic")
+NIC_PERIOD = 1.0  # seconds: a `nic` fault takes the node's link away for loss% of each period
 
 
 class LabError(Exception):
@@ -72,10 +78,16 @@ class Agent:
     address: str  # the data-plane address its responder answers on
     mgmt: str  # where its metrics are scraped
     targets: tuple[dict[str, Any], ...] = ()
+    role: str = ""  # "wan": a designated WAN agent (authenticated, its own ports) in a node's namespace
 
     @property
     def metrics_url(self) -> str:
-        return f"http://{self.mgmt}:{METRICS_PORT}/metrics"
+        return f"http://{self.mgmt}:{WAN_METRICS_PORT if self.role == 'wan' else METRICS_PORT}/metrics"
+
+    @property
+    def process(self) -> str:
+        """A name per agent process: its files in the state directory."""
+        return f"{self.namespace}-{self.role}" if self.role else self.namespace
 
 
 @dataclass(frozen=True)
@@ -93,11 +105,11 @@ class Topology:
         names = [WAN_NS]
         for c in self.clusters:
             names.append(f"{PREFIX}{c}-fabric")
-        names += [a.namespace for a in self.agents]
+        names += [a.namespace for a in self.agents if not a.role]
         return names
 
     def node_namespaces(self, cluster: str) -> list[str]:
-        return [a.namespace for a in self.agents if a.cluster == cluster and not a.pod]
+        return [a.namespace for a in self.agents if a.cluster == cluster and not a.pod and not a.role]
 
 
 def zone_of(node: int) -> str:
@@ -141,18 +153,24 @@ def topology(clusters: int = 2, nodes: int = 3, rate: float = 25.0) -> Topology:
                     for size in (64, LARGE_PROBE):
                         host.append({"address": f"{node_ip(i, k)}:{PROBE_PORT}", "path": "host", "size": size,
                                      "destination": peer})  # fmt: skip
+            wan: list[dict[str, Any]] = []
             if j <= DESIGNATED:
                 for other, other_name in enumerate(names, 1):
                     if other == i:
                         continue
                     for k in range(1, min(DESIGNATED, nodes) + 1):
                         peer = {"cluster": other_name, "node": f"n{k}", "zone": zone_of(k), "pod": ""}
-                        host.append({"address": f"{node_ip(other, k)}:{PROBE_PORT}", "path": "wan", "size": 64,
-                                     "destination": peer})  # fmt: skip
+                        wan.append({"address": f"{node_ip(other, k)}:{WAN_PORT}", "path": "wan", "size": 64,
+                                    "destination": peer})  # fmt: skip
             agents.append(
                 Agent(f"{PREFIX}{cluster}-n{j}", cluster, f"n{j}", here["zone"], "", node_ip(i, j), mgmt_ip(i, j, 0),
                       tuple(host))
             )
+            if wan and len(names) > 1:
+                agents.append(
+                    Agent(f"{PREFIX}{cluster}-n{j}", cluster, f"n{j}", here["zone"], "", node_ip(i, j),
+                          mgmt_ip(i, j, 0), tuple(wan), role="wan")
+                )  # fmt: skip
             for p in range(1, PODS_PER_NODE + 1):
                 targets: list[dict[str, Any]] = []
                 for q in range(1, PODS_PER_NODE + 1):
@@ -181,18 +199,23 @@ def topology(clusters: int = 2, nodes: int = 3, rate: float = 25.0) -> Topology:
     return Topology(names, nodes, rate, tuple(agents), zones, locations)
 
 
-def agent_config(agent: Agent, rate: float) -> dict[str, Any]:
-    """The JSON config ``python -m netprobe`` reads in ``agent``'s namespace."""
-    return {
+def agent_config(agent: Agent, rate: float, key_file: Path | None = None) -> dict[str, Any]:
+    """The JSON config ``python -m netprobe`` reads in ``agent``'s namespace; a WAN agent's with
+    the lab's shared key (``key_file``): it answers and takes authenticated probes only."""
+    wan = agent.role == "wan"
+    config: dict[str, Any] = {
         "identity": {"cluster": agent.cluster, "node": agent.node, "zone": agent.zone, "pod": agent.pod},
-        "listen": f"0.0.0.0:{PROBE_PORT}",
-        "metrics": f"0.0.0.0:{METRICS_PORT}",
+        "listen": f"0.0.0.0:{WAN_PORT if wan else PROBE_PORT}",
+        "metrics": f"0.0.0.0:{WAN_METRICS_PORT if wan else METRICS_PORT}",
         "rate": rate,
         "timeout": 2.0,
         "window": 30.0,
         "targets": list(agent.targets),
-        "counters": {"nic": [] if agent.pod else ["eth0"], "conntrack": not agent.pod},
+        "counters": {"nic": [] if agent.pod or wan else ["eth0"], "conntrack": not agent.pod and not wan},
     }
+    if wan:
+        config["key_file"] = str(key_file or STATE_DIR / "wan.key")
+    return config
 
 
 # ----------------------------------------------------------------------------------------------
@@ -370,6 +393,8 @@ def _build(topo: Topology) -> None:
     _ip_batch(wan, WAN_NS)
     _ip_batch(root)
     for agent in topo.agents:
+        if agent.role:
+            continue  # scraped through its node's mgmt0
         short = "efm" + agent.namespace.removeprefix(PREFIX).replace("-", "")
         _ip_batch([f"link add {short[:15]} type veth peer name mgmt0 netns {agent.namespace}",
                    f"link set {short[:15]} master {MGMT_BRIDGE}", f"link set {short[:15]} up"])  # fmt: skip
@@ -396,19 +421,23 @@ def _start_agents(topo: Topology) -> dict[str, int]:
     source = str(Path(__file__).resolve().parents[2])  # the checkout: netprobe is importable from it
     pids: dict[str, int] = {}
     ready: dict[str, Path] = {}
+    # The shared key of the WAN agents, as a stack generates one: random, readable by root alone.
+    key_file = STATE_DIR / "wan.key"
+    key_file.touch(mode=0o600)
+    key_file.write_text(os.urandom(32).hex() + "\n")
     for agent in topo.agents:
-        config = STATE_DIR / f"{agent.namespace}.json"
-        config.write_text(json.dumps(agent_config(agent, topo.rate), indent=1))
-        ready[agent.namespace] = STATE_DIR / f"{agent.namespace}.ready"
-        ready[agent.namespace].unlink(missing_ok=True)
+        config = STATE_DIR / f"{agent.process}.json"
+        config.write_text(json.dumps(agent_config(agent, topo.rate, key_file), indent=1))
+        ready[agent.process] = STATE_DIR / f"{agent.process}.ready"
+        ready[agent.process].unlink(missing_ok=True)
         # Detached (a shell starts it in the background and exits): the agent outlives this command.
         started = subprocess.run(
             ["sh", "-c", 'log="$1"; shift; setsid "$@" >"$log" 2>&1 </dev/null & echo $!', "sh",
-             str(STATE_DIR / f"{agent.namespace}.log"), "ip", "netns", "exec", agent.namespace, sys.executable,
-             "-m", "edgefleet.netprobe", "--config", str(config), "--ready-file", str(ready[agent.namespace])],
+             str(STATE_DIR / f"{agent.process}.log"), "ip", "netns", "exec", agent.namespace, sys.executable,
+             "-m", "edgefleet.netprobe", "--config", str(config), "--ready-file", str(ready[agent.process])],
             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": source},
         )
-        pids[agent.namespace] = int(started.stdout.strip())
+        pids[agent.process] = int(started.stdout.strip())
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         waiting = [ns for ns, path in ready.items() if not path.exists()]
@@ -456,6 +485,7 @@ class Fault:
     target: str
     loss: float
     rules: tuple[tuple[str, str], ...]  # (namespace, nft script)
+    flap: tuple[str, str] | None = None  # (namespace, link): a `nic` fault takes this link down
 
 
 def _drop(loss: float) -> str:
@@ -486,6 +516,14 @@ def fault_rules(topo: Topology, kind: str, target: str, loss: float) -> Fault:
 
     drop = _drop(loss)
     rules: tuple[tuple[str, str], ...]
+    if kind == "nic":
+        # The far end of the node's NIC goes away (the fabric's side of its veth is set down) for
+        # loss% of every second: what the node sends meanwhile the kernel drops and counts in
+        # eth0's tx_dropped, as a VM's virtual NIC counts what it drops.
+        if target not in nodes:
+            raise LabError(f"nic takes a node ({', '.join(sorted(nodes)[:4])}, ...), got {target!r}")
+        cluster, _, node = target.partition("-")
+        return Fault(kind, target, loss, (), flap=(f"{PREFIX}{cluster}-fabric", node))
     if kind in ("uplink", "overlay"):
         if target not in nodes:
             raise LabError(f"{kind} takes a node ({', '.join(sorted(nodes)[:4])}, ...), got {target!r}")
@@ -524,16 +562,54 @@ def fault_rules(topo: Topology, kind: str, target: str, loss: float) -> Fault:
     return Fault(kind, target, loss, rules)
 
 
+def _flaps() -> Path:
+    return STATE_DIR / "nic-faults.json"
+
+
+def _stop_flaps() -> int:
+    """Stop every `nic` fault: its flapping process, then its link back up; how many there were."""
+    try:
+        flaps = json.loads(_flaps().read_text())
+    except (OSError, ValueError):
+        return 0
+    for item in flaps:
+        namespace, link, pid = str(item["namespace"]), str(item["link"]), int(item["pid"])
+        if pid and str(pid) in _run(["ip", "netns", "pids", namespace], check=False).split():
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            time.sleep(0.3)  # an `ip link set down` it had started finishes before the link comes back
+        _ip_batch([f"link set {link} up"], namespace)
+    _flaps().unlink(missing_ok=True)
+    return len(flaps)
+
+
 def inject(fault: Fault) -> None:
     """Add a fault's rules (a second fault in the same namespace replaces the first there)."""
+    if fault.flap is not None:
+        namespace, link = fault.flap
+        _stop_flaps()
+        pid = 0
+        if fault.loss >= 100:
+            _ip_batch([f"link set {link} down"], namespace)
+        else:
+            down = round(NIC_PERIOD * fault.loss / 100, 3)
+            up = round(NIC_PERIOD - down, 3)
+            loop = f"while :; do ip link set {link} down; sleep {down}; ip link set {link} up; sleep {up}; done"
+            started = subprocess.run(
+                ["sh", "-c", 'setsid "$@" >/dev/null 2>&1 </dev/null & echo $!', "sh",
+                 "ip", "netns", "exec", namespace, "sh", "-c", loop],
+                capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            pid = int(started.stdout.strip())
+        _flaps().write_text(json.dumps([{"namespace": namespace, "link": link, "pid": pid}]))
     for namespace, script in fault.rules:
         _ns(namespace, "nft", "delete", "table", "inet", "ef-fault", check=False)
         _nft(namespace, script)
 
 
 def clear(topo: Topology) -> int:
-    """Remove every fault rule; how many namespaces had one."""
-    cleared = 0
+    """Remove every fault rule (and stop a `nic` fault); how many namespaces had one."""
+    cleared = _stop_flaps()
     for ns in topo.namespaces():
         out = _ns(ns, "nft", "list", "tables", check=False)
         if "ef-fault" in out:

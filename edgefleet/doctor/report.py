@@ -5,13 +5,13 @@ that keeps a half-measured fleet from being called healthy, and the measured RTT
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
 from edgefleet.components.placement.latency import LatencyModel, haversine_km
 from edgefleet.doctor.attribution import Component, Diagnosis, Finding, Kind, Layer
-from edgefleet.doctor.evidence import Evidence
+from edgefleet.doctor.evidence import DropCount, Evidence
 
 FORMAT = "edgefleet.doctor/v1"
 RTT_FORMAT = "edgefleet.rtt/v1"
@@ -24,14 +24,23 @@ REQUIRED_PATHS = ("host", "pod-same-node", "pod-cross-node", "service")
 
 @dataclass(frozen=True)
 class Context:
-    """How to phrase next steps (``lab``: the namespaces to look into) and where the clusters are."""
+    """How to phrase next steps (``lab``: the namespaces to look into), where the clusters are, and
+    which have no WAN probes by design (``netcheck.wan``: cluster -> why; known with a STACK)."""
 
     lab: bool = False
     locations: Mapping[str, tuple[float, float]] | None = None  # cluster -> (lat, lon)
+    wan_skipped: Mapping[str, str] = field(default_factory=dict)
 
 
-def coverage(evidence: Evidence) -> list[str]:
-    """What was not measured, one line each: a path missing in a cluster, WAN probes missing."""
+def by_design(context: Context) -> list[str]:
+    """What is not measured because the stack's config says so: notes, not gaps."""
+    return [f"cluster {c}: no WAN probes by design ({why})" for c, why in sorted(context.wan_skipped.items())]
+
+
+def coverage(evidence: Evidence, context: Context | None = None) -> list[str]:
+    """What was not measured, one line each: a path missing in a cluster, WAN probes missing
+    (between two clusters that should have them: not one the config leaves without)."""
+    skipped = context.wan_skipped if context is not None else {}
     gaps = []
     clusters = evidence.clusters()
     for cluster in clusters:
@@ -49,7 +58,7 @@ def coverage(evidence: Evidence) -> list[str]:
         linked = {frozenset((s.source.cluster, s.destination.cluster)) for s in evidence.streams if s.path == "wan"}
         for i, a in enumerate(clusters):
             for b in clusters[i + 1 :]:
-                if frozenset((a, b)) not in linked:
+                if frozenset((a, b)) not in linked and a not in skipped and b not in skipped:
                     gaps.append(f"locations {a} and {b}: no WAN probes between them")
     return gaps
 
@@ -97,6 +106,12 @@ def next_step(component: Component, layer: Layer, context: Context) -> str:
             Kind.MTU: f"ef-{c}-n1",
             Kind.SERVICE: f"ef-{c}-n1",
         }
+        if kind is Kind.UPLINK and layer is Layer.VIRTUAL:
+            return (
+                f"its NIC's drop counters grew: `ip netns exec ef-{c}-{n} ip -s link show eth0` (TX dropped), "
+                f"and its link in the fabric: `ip -n ef-{c}-fabric link show {n}`; `edgefleet lab clear` removes "
+                "injected faults"
+            )
         return (
             f"look at the rules there: `ip netns exec {namespaces[kind]} nft list ruleset`; "
             "`edgefleet lab clear` removes injected faults"
@@ -111,8 +126,9 @@ def next_step(component: Component, layer: Layer, context: Context) -> str:
         f"(`ethtool -S`, the provider's host status); `kubectl cordon {n}` and drain it if the loss persists",
         Kind.ZONE: f"the fabric between zones {component.other.replace('|', ' and ')} of {c}: open a case with "
         "the provider or network team with these figures; keep traffic zone-local meanwhile",
-        Kind.WAN: f"the path between {c} and {component.other} (ISP, interconnect or VPN): traceroute/mtr "
-        "between the designated probes; steer users away from the lossy pair meanwhile",
+        Kind.WAN: f"the path between {c} and {component.other} (ISP, interconnect, VPN or a load balancer): "
+        "each location's probe address is `kubectl -n edgefleet-netcheck get service netprobe-wan` (EXTERNAL-IP); "
+        "`mtr --udp --port 9798` from a node of one to the other's; steer users away from the lossy pair meanwhile",
         Kind.OVERLAY: f"the CNI on node {n}: its agent's logs (`kubectl -n kube-system logs` the CNI pod on {n}), "
         "the tunnel device (`ip -d link show` cilium_vxlan / flannel.1 / vxlan.calico); restart the CNI agent there",
         Kind.MTU: "an MTU black hole: near-MTU packets with DF set vanish on the overlay. Set the CNI's MTU to the "
@@ -125,7 +141,32 @@ def next_step(component: Component, layer: Layer, context: Context) -> str:
     return steps[kind]
 
 
-def finding_json(finding: Finding, context: Context) -> dict[str, Any]:
+HUBBLE_KINDS = (Kind.VETH, Kind.OVERLAY, Kind.MTU, Kind.SERVICE)
+
+
+def hubble_evidence(finding: Finding, evidence: Evidence) -> list[DropCount]:
+    """Hubble's drops where a Kubernetes-layer finding sits: the node of a veth or overlay, every
+    node of the cluster for the MTU or the service path; most first."""
+    component = finding.component
+    if component.kind not in HUBBLE_KINDS or not evidence.drops:
+        return []
+    nodes = {component.node} if component.node else set(evidence.nodes(component.cluster))
+    found = [d for d in evidence.drops if d.node in nodes and d.cluster in ("", component.cluster)]
+    return sorted(found, key=lambda d: (-d.count, d.node, d.reason))
+
+
+def hubble_step(drops: Sequence[DropCount]) -> str:
+    """The next step's Hubble part: the top reasons, and where to watch them."""
+    reasons: dict[str, int] = {}
+    for d in drops:
+        reasons[d.reason] = reasons.get(d.reason, 0) + d.count
+    top = ", ".join(f"{r} +{n}" for r, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:3])
+    nodes = sorted({d.node for d in drops})
+    where = f" --node-name {nodes[0]}" if len(nodes) == 1 else ""
+    return f"; Hubble counted drops there ({top}): `hubble observe --verdict DROPPED{where}` shows each one"
+
+
+def finding_json(finding: Finding, context: Context, evidence: Evidence | None = None) -> dict[str, Any]:
     component, where = describe(finding.component, finding.layer)
     figures: dict[str, Any] = {
         "loss_ratio": round(finding.loss, 5),
@@ -148,6 +189,11 @@ def finding_json(finding: Finding, context: Context) -> dict[str, Any]:
             "nic_allowance_exceeded": finding.counters.allowance_exceeded,
             "conntrack_drops": finding.counters.conntrack_drops,
         }
+    step = next_step(finding.component, finding.layer, context)
+    drops = hubble_evidence(finding, evidence) if evidence is not None else []
+    if drops:
+        figures["hubble_drops"] = [{"node": d.node, "reason": d.reason, "count": d.count} for d in drops]
+        step += hubble_step(drops)
     return {
         "layer": finding.layer.value,
         "component": component,
@@ -156,7 +202,7 @@ def finding_json(finding: Finding, context: Context) -> dict[str, Any]:
         "figures": figures,
         "confidence": finding.confidence,
         "support_nats": finding.gain,
-        "next_step": next_step(finding.component, finding.layer, context),
+        "next_step": step,
     }
 
 
@@ -196,8 +242,8 @@ def document(
 ) -> tuple[dict[str, Any], int]:
     """The ``edgefleet.doctor/v1`` document and the exit code it means."""
     evidence = diagnosis.evidence
-    findings = [finding_json(f, context) for f in diagnosis.findings]
-    gaps = coverage(evidence)
+    findings = [finding_json(f, context, evidence) for f in diagnosis.findings]
+    gaps = coverage(evidence, context)
     faulty = {f["where"].get("cluster") for f in findings} | {
         c for f in findings for c in f["where"].get("locations", [])
     }
@@ -235,6 +281,7 @@ def document(
         "clusters": clusters,
         "rtt_matrix": rtt_matrix(evidence, context),
         "problems": problems,
+        "notes": by_design(context),
     }
     return doc, code
 
@@ -264,6 +311,10 @@ def text(doc: Mapping[str, Any]) -> list[str]:
             lines.append(f"  {row['path']:<22} {row['loss_ratio']:.2%} ({row['lost']}/{row['probes']})")
         if fig["rtt_p50_ms"] is not None:
             lines.append(f"  rtt p50 {fig['rtt_p50_ms']:.3f} ms, p99 {fig['rtt_p99_ms']:.3f} ms")
+        if "hubble_drops" in fig:
+            shown = ", ".join(f"{d['node']} {d['reason']} +{d['count']}" for d in fig["hubble_drops"][:5])
+            more = len(fig["hubble_drops"]) - 5
+            lines.append(f"  hubble drops: {shown}" + (f" (and {more} more)" if more > 0 else ""))
         if "counters" in fig:
             c = fig["counters"]
             lines.append(
@@ -283,6 +334,8 @@ def text(doc: Mapping[str, Any]) -> list[str]:
         lines.append(f"rtt {row['a']} <-> {row['b']}: measured p50 {measured}{model}")
     for problem in doc["problems"]:
         lines.append(f"note: {problem}")
+    for note in doc.get("notes", []):
+        lines.append(f"note: {note}")
     return lines
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
@@ -45,9 +45,23 @@ NETCHECK_COMPONENT = "edgefleet:netcheck:Netcheck"
 NETCHECK_HOST_NAMESPACE = "edgefleet-netcheck-host"
 NETCHECK_HOST_DAEMONSET = "netprobe-host"
 DAEMONSET = "kubernetes:apps/v1:DaemonSet"
+# netcheck's designated WAN probes: one public UDP load balancer per cluster, on the probe port only.
+NETCHECK_NAMESPACE = "edgefleet-netcheck"
+NETCHECK_WAN_SERVICE = "netprobe-wan"
+NETCHECK_PROBE_PORT = 9798
+# The host agent of an `existing` cluster reads its node's zone label: its ServiceAccount may get
+# nodes, nothing else, and its token is mounted in that DaemonSet alone.
+NETCHECK_HOST_ACCOUNT = "netprobe-host"
+NETCHECK_NODE_READER = "edgefleet-netcheck-node-reader"
+NETCHECK_NODE_READER_RULES = [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]
+CLUSTER_ROLE = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole"
+CLUSTER_ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"
+ROLE = "kubernetes:rbac.authorization.k8s.io/v1:Role"
+ROLE_BINDING = "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding"
+RBAC_TYPES = (CLUSTER_ROLE, CLUSTER_ROLE_BINDING, ROLE, ROLE_BINDING)
 
 
-def _netcheck_made(urn: str) -> bool:
+def netcheck_made(urn: str) -> bool:
     """Registered by the netcheck component: its type is in the URN's type chain."""
     parts = urn.split("::")
     return len(parts) >= 3 and NETCHECK_COMPONENT in parts[2].split("$")[:-1]
@@ -57,10 +71,33 @@ def netcheck_host_agent(args: ResourceValidationArgs) -> bool:
     """Is this netcheck's host-network probe DaemonSet (and nothing else)?"""
     return (
         args.resource_type == DAEMONSET
-        and _netcheck_made(args.urn)
+        and netcheck_made(args.urn)
         and dig(args.props, "metadata", "name") == NETCHECK_HOST_DAEMONSET
         and dig(args.props, "metadata", "namespace") == NETCHECK_HOST_NAMESPACE
     )
+
+
+def netcheck_wan_service(args: ResourceValidationArgs | Any) -> bool:
+    """Is this netcheck's WAN load balancer, exactly: made by the component, its name and
+    namespace, one UDP port, the probe port?"""
+    ports = items(dig(args.props, "spec", "ports"))
+    return (
+        netcheck_made(args.urn)
+        and dig(args.props, "metadata", "name") == NETCHECK_WAN_SERVICE
+        and dig(args.props, "metadata", "namespace") == NETCHECK_NAMESPACE
+        and len(ports) == 1
+        and dig(ports[0], "protocol") == "UDP"
+        and dig(ports[0], "port") == NETCHECK_PROBE_PORT
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Props (proxied Mappings and Sequences) as plain dicts and lists, to compare whole."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return [_plain(v) for v in value]
+    return value
 
 
 def pod_spec(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
@@ -169,6 +206,10 @@ def _host_paths(args: ResourceValidationArgs) -> Iterator[str]:
 
 def _token(args: ResourceValidationArgs) -> Iterator[str]:
     for pod in _pods(args):
+        # netcheck's host agent may mount its own account's token (it reads its node's zone);
+        # k8s-netcheck-rbac-exact keeps that account to `get nodes`.
+        if netcheck_host_agent(args) and pod.get("serviceAccountName") == NETCHECK_HOST_ACCOUNT:
+            continue
         if pod.get("automountServiceAccountToken") is not False:
             yield "the pod mounts a service account token: set automountServiceAccountToken: false"
 
@@ -218,7 +259,7 @@ def _namespace_restricted(args: ResourceValidationArgs) -> Iterator[str]:
         return
     labels = dig(args.props, "metadata", "labels")
     level = dig(labels, "pod-security.kubernetes.io/enforce")
-    if level == "privileged" and name == NETCHECK_HOST_NAMESPACE and _netcheck_made(args.urn):
+    if level == "privileged" and name == NETCHECK_HOST_NAMESPACE and netcheck_made(args.urn):
         for mode in ("warn", "audit"):
             if dig(labels, f"pod-security.kubernetes.io/{mode}") != "restricted":
                 yield f"namespace '{name}' (netcheck's host probe) must still {mode} at Pod Security restricted"
@@ -286,9 +327,43 @@ def _loadbalancer_only_public(args: StackValidationArgs) -> Iterator[tuple[str, 
         owner = svc.parent
         while owner is not None and owner.resource_type != EDGE_WORKLOAD:
             owner = owner.parent
+        if owner is None and netcheck_wan_service(svc):
+            continue  # netcheck's designated WAN probes: one UDP port, answering signed probes only
         if owner is None or owner.props.get("expose") != "public":
             name = dig(svc.props, "metadata", "name")
             yield f"Service '{name}' is a LoadBalancer but its workload is not `expose: public`", svc.urn
+
+
+def _netcheck_rbac(args: StackValidationArgs) -> Iterator[tuple[str, str | None]]:
+    """netcheck's RBAC is exactly the node reader (a ClusterRole that may get nodes, bound to the
+    host agent's ServiceAccount), and nothing else in the stack binds that account."""
+    expected_subject = [{"kind": "ServiceAccount", "name": NETCHECK_HOST_ACCOUNT, "namespace": NETCHECK_HOST_NAMESPACE}]
+    for resource in (r for t in RBAC_TYPES for r in of_type(args.resources, t)):
+        kind = resource.resource_type.rsplit(":", 1)[-1]
+        name = dig(resource.props, "metadata", "name")
+        subjects = _plain(items(dig(resource.props, "subjects")))
+        binds_account = any(
+            dig(s, "kind") == "ServiceAccount"
+            and dig(s, "name") == NETCHECK_HOST_ACCOUNT
+            and dig(s, "namespace") == NETCHECK_HOST_NAMESPACE
+            for s in subjects
+        )
+        if not netcheck_made(resource.urn):
+            if binds_account:
+                yield f"{kind} '{name}' grants netcheck's host agent account more than netcheck does", resource.urn
+            continue
+        if resource.resource_type == CLUSTER_ROLE and name == NETCHECK_NODE_READER:
+            rules = _plain(items(dig(resource.props, "rules")))
+            if rules != NETCHECK_NODE_READER_RULES or dig(resource.props, "aggregationRule") is not None:
+                yield f"ClusterRole '{name}' may do more than get nodes: {rules}", resource.urn
+        elif resource.resource_type == CLUSTER_ROLE_BINDING and name == NETCHECK_NODE_READER:
+            role = _plain(dig(resource.props, "roleRef"))
+            if role != {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NETCHECK_NODE_READER}:
+                yield f"ClusterRoleBinding '{name}' binds another role: {role}", resource.urn
+            if subjects != expected_subject:
+                yield f"ClusterRoleBinding '{name}' binds more than the host agent's account: {subjects}", resource.urn
+        else:
+            yield f"{kind} '{name}': netcheck grants no permission but its node reader", resource.urn
 
 
 K8S_NO_PRIVILEGED = resource_rule(
@@ -441,6 +516,15 @@ K8S_LOADBALANCER_ONLY_PUBLIC = stack_rule(
     remediation="Use a ClusterIP Service, or set the workload's `expose: public` on purpose.",
     check=_loadbalancer_only_public,
 )
+K8S_NETCHECK_RBAC_EXACT = stack_rule(
+    name="k8s-netcheck-rbac-exact",
+    description="netcheck's only permission: its host agent's account may get nodes (their zone label), "
+    "and nothing else binds that account.",
+    severity=Severity.CRITICAL,
+    remediation="Keep the ClusterRole edgefleet-netcheck-node-reader at get on nodes, bound to "
+    "edgefleet-netcheck-host/netprobe-host alone.",
+    check=_netcheck_rbac,
+)
 
 RESOURCE_POLICIES = (
     K8S_NO_PRIVILEGED,
@@ -461,4 +545,4 @@ RESOURCE_POLICIES = (
     K8S_PDB_ALLOWS_DISRUPTION,
     K8S_PUBLIC_WORKLOAD_REPLICAS,
 )
-STACK_POLICIES = (K8S_PDB_FOR_REPLICATED, K8S_LOADBALANCER_ONLY_PUBLIC)
+STACK_POLICIES = (K8S_PDB_FOR_REPLICATED, K8S_LOADBALANCER_ONLY_PUBLIC, K8S_NETCHECK_RBAC_EXACT)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pulumi_policy import ResourceValidationArgs, Severity, StackValidationArgs
 
 from ._util import EDGE_WORKLOAD, cluster_of, clusters_by_name, dig, items, of_type, resource_rule, stack_rule
-from .kubernetes import NAMESPACE, SYSTEM_NAMESPACES
+from .kubernetes import NAMESPACE, NETCHECK_NAMESPACE, NETCHECK_PROBE_PORT, SYSTEM_NAMESPACES, netcheck_made
 
 try:  # imported as `edgefleet.policies.rules` (tests, `edgefleet check`)
     from ..netranges import Network, read_cidr, subtract, world_exposure
@@ -68,6 +68,24 @@ def _default_deny(args: StackValidationArgs) -> Iterator[tuple[str, str | None]]
             )
 
 
+NETCHECK_WAN_POLICY = "allow-netprobe-wan"
+
+
+def _netcheck_wan_probe_rule(args: ResourceValidationArgs, rule: object) -> bool:
+    """netcheck's WAN probes may send UDP to the probe port of any address (an AWS load balancer
+    is known by name only): that rule of its own NetworkPolicy, and only with exactly that port."""
+    ports = items(dig(rule, "ports"))
+    return (
+        netcheck_made(args.urn)
+        and dig(args.props, "metadata", "name") == NETCHECK_WAN_POLICY
+        and dig(args.props, "metadata", "namespace") == NETCHECK_NAMESPACE
+        and len(ports) == 1
+        and dig(ports[0], "protocol") == "UDP"
+        and dig(ports[0], "port") == NETCHECK_PROBE_PORT
+        and all(dig(peer, "ipBlock") is not None for peer in items(dig(rule, "to")))
+    )
+
+
 def _egress_everywhere(args: ResourceValidationArgs) -> Iterator[str]:
     """Judged on the union of every ipBlock of every egress rule (each ``cidr`` minus its ``except``);
     an egress rule without ``to`` peers allows every destination."""
@@ -75,6 +93,8 @@ def _egress_everywhere(args: ResourceValidationArgs) -> Iterator[str]:
     texts: list[str] = []
     unreadable: list[str] = []
     for i, rule in enumerate(items(dig(args.props, "spec", "egress"))):
+        if items(dig(rule, "to")) and _netcheck_wan_probe_rule(args, rule):
+            continue
         peers = items(dig(rule, "to"))
         if not peers:
             yield f"NetworkPolicy '{name}' allows egress to every destination (spec.egress[{i}] has no `to`)"

@@ -93,6 +93,17 @@ def refused(
     return [(issue.path, issue.message) for issue in caught.value.issues]
 
 
+def fleet_args(raw: Mapping[str, Any]) -> FleetArgs:
+    """The Fleet component's args for a fleet config ``raw``, as these tests plan it: GCP clusters'
+    project given, and no pack rule steering placement (they count each vendor's own inventory)."""
+    return {
+        "fleet": cast("FleetConfigArgs", raw),
+        "gcp_project": GCP_PROJECT,
+        "project_dir": str(REPO),
+        "policy_pack_config": {rule.rule: "advisory" for rule in LOCATION_RULES},
+    }
+
+
 def build(
     clusters: Sequence[Mapping[str, Any]],
     *,
@@ -106,13 +117,7 @@ def build(
     made: dict[str, Fleet] = {}
 
     def program() -> None:
-        args: FleetArgs = {
-            "fleet": cast("FleetConfigArgs", raw),
-            "gcp_project": GCP_PROJECT,
-            "project_dir": str(REPO),
-            # These tests count each vendor's own inventory: no pack rule steers placement.
-            "policy_pack_config": {rule.rule: "advisory" for rule in LOCATION_RULES},
-        }
+        args = fleet_args(raw)
         made["fleet"] = Fleet("fleet", args)
 
     run = run_under_mocks(program, stack=environment, project_dir=REPO)

@@ -587,6 +587,7 @@ def test_cni_cilium_eni_replaces_the_vpc_cni_and_kube_proxy() -> None:
         built,
         {
             "cluster": {"name": NAME},
+            "hubble": {"enabled": True, "metrics": {"enabled": ["drop"]}},  # hubble_drop_total for the doctor
             "eni": {"enabled": True},
             "ipam": {"mode": "eni"},
             "routingMode": "native",
@@ -607,6 +608,7 @@ def test_cni_cilium_chaining_runs_on_the_vpc_cni_with_its_policy_agent_off() -> 
         built,
         {
             "cluster": {"name": NAME},
+            "hubble": {"enabled": True, "metrics": {"enabled": ["drop"]}},  # hubble_drop_total for the doctor
             "cni": {"chainingMode": "aws-cni", "exclusive": False},
             "enableIPv4Masquerade": False,
             "routingMode": "native",

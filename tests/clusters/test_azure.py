@@ -555,6 +555,7 @@ def test_cni_cilium_byocni_installs_cilium_with_tunnel_routing_on_the_pod_range(
         built,
         {
             "cluster": {"name": NAME},
+            "hubble": {"enabled": True, "metrics": {"enabled": ["drop"]}},  # hubble_drop_total for the doctor
             "aksbyocni": {"enabled": True},
             "routingMode": "tunnel",
             "tunnelProtocol": "vxlan",

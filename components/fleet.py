@@ -12,7 +12,7 @@ from edgefleet.components.config.model import FleetSpec, Workload
 from edgefleet.components.config.slices import SliceScope
 from edgefleet.components.contract import KubernetesCluster
 from edgefleet.components.fleet_args import fleet_from_args
-from edgefleet.components.netcheck import Netcheck, NetcheckArgs, NetcheckKey, NetcheckWan, NetcheckWanArgs, wan_layout
+from edgefleet.components.netcheck import Netcheck, NetcheckArgs, NetcheckWan, NetcheckWanArgs, wan_key, wan_layout
 from edgefleet.components.resolve import cluster_args, workload_args
 from edgefleet.components.tokens import FLEET, aliased
 from edgefleet.components.traffic.dns import (
@@ -127,7 +127,7 @@ class Fleet(pulumi.ComponentResource):
             # Location to location: the clusters of this stack that have designated WAN probes,
             # one key for all of them (docs/doctor.md#location-to-location-wan-probes).
             layout = wan_layout([(n, c.vendor) for n, c in self.clusters.items()], netcheck.wan)
-            wan_key = NetcheckKey("netcheck-wan-key", pulumi.ResourceOptions(parent=self)) if layout.members else None
+            shared_key = wan_key("netcheck-wan-key", pulumi.ResourceOptions(parent=self)) if layout.members else None
             for name_, built in self.clusters.items():
                 self.netchecks[name_] = Netcheck(
                     f"{name_}-netcheck",
@@ -137,7 +137,7 @@ class Fleet(pulumi.ComponentResource):
                         provider=built.provider,
                         labels=cluster_labels(spec, name_),
                         vendor=built.vendor,
-                        wan_key=wan_key.key if wan_key is not None and name_ in layout.members else None,
+                        wan_key=shared_key if name_ in layout.members else None,
                     ),
                     pulumi.ResourceOptions(parent=self),
                 )

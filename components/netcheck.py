@@ -20,7 +20,8 @@ designated agents, restricted) behind a public UDP load balancer (Service ``netp
 balancer, whose address comes from that Service's status (an Output): the Services come first, the
 Deployments after all of them, so there is no cycle (``NetcheckWan``, registered by the fleet once
 every cluster's ``Netcheck`` exists). Probes and replies are authenticated with a key the stack
-generates once (``NetcheckKey``, a secret output), kept in a Kubernetes Secret ``netprobe-wan-key``:
+generates once (``RandomBytes`` of the random provider, a secret output), kept in a Kubernetes
+Secret ``netprobe-wan-key``:
 the agent answers only signed, fresh, first-time probes, with replies never larger than the request
 (``edgefleet.netprobe.agent``).
 
@@ -32,14 +33,13 @@ to a ClusterRole that may only ``get`` ``nodes``; the token is mounted in that D
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider
+import pulumi_random as random
 from pulumi_kubernetes.apps.v1 import DaemonSetSpecArgsDict, DeploymentSpecArgsDict
 from pulumi_kubernetes.core.v1 import (
     ContainerArgsDict,
@@ -69,7 +69,6 @@ WAN_AGENT = "netprobe-wan"
 WAN_KEY_SECRET = "netprobe-wan-key"
 NODE_READER = "edgefleet-netcheck-node-reader"  # the ClusterRole: get nodes, nothing else
 KEY_BYTES = 32
-KEY_PURPOSE = "edgefleet-netcheck-wan-key"
 PROBE_PORT = 9798
 METRICS_PORT = 9799
 SMALL_PACKET = 64
@@ -562,26 +561,9 @@ class NetcheckWan(pulumi.ComponentResource):
         self.register_outputs({})
 
 
-class NetcheckKeyProvider(ResourceProvider):
-    """Creates the key once (``os.urandom``); it never changes after (no diff but the purpose)."""
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        key = os.urandom(int(props["bytes"])).hex()
-        # The id is in the state in plain text: random too, nothing derived from the key.
-        return CreateResult(id_=os.urandom(8).hex(), outs={**props, "key": key})
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [k for k in ("purpose", "bytes") if olds.get(k) != news.get(k)]
-        return DiffResult(changes=bool(changed), replaces=changed, delete_before_replace=False)
-
-
-class NetcheckKey(pulumi.dynamic.Resource):
-    """The stack's shared key for the WAN probes: random bytes (hex) made at create, kept in the
-    state as a secret output, never in the program or the plan."""
-
-    key: pulumi.Output[str]
-
-    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
-        secret = pulumi.ResourceOptions(additional_secret_outputs=["key"])
-        props = {"purpose": KEY_PURPOSE, "bytes": KEY_BYTES, "key": None}
-        super().__init__(NetcheckKeyProvider(), name, props, pulumi.ResourceOptions.merge(opts, secret))
+def wan_key(name: str, opts: pulumi.ResourceOptions | None = None) -> pulumi.Output[str]:
+    """The stack's shared key for the WAN probes: ``KEY_BYTES`` random bytes (hex) from the random
+    provider, made once at create and kept in the state as a secret output (its ``hex`` and
+    ``base64`` are secret outputs of ``RandomBytes``), never in the program or the plan."""
+    made = random.RandomBytes(name, random.RandomBytesArgs(length=KEY_BYTES), opts=opts)
+    return pulumi.Output.secret(made.hex)

@@ -6,6 +6,7 @@ are derived from the URN-like (type, name) pair only, so the same config gives t
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import uuid
 from typing import Any
@@ -14,7 +15,7 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 from edgefleet.mock_outputs import CALLS, RESOURCES
 
-NETCHECK_KEY = "edgefleet-netcheck-wan-key"  # components.netcheck.KEY_PURPOSE
+RANDOM_BYTES = "random:index/randomBytes:RandomBytes"  # the WAN probes' key (components/netcheck.py)
 _NAMESPACE = uuid.UUID("6f1c3a52-61f5-4d7e-9a8e-0e5f3d1c2b7a")
 
 
@@ -83,10 +84,11 @@ class FleetMocks(Mocks):
             return stable_uuid(args.typ, args.name), dict(args.inputs)
         if args.typ.startswith("kubernetes:"):
             return _kubernetes(args)
-        if args.typ == "pulumi-python:dynamic:Resource" and args.inputs.get("purpose") == NETCHECK_KEY:
-            # A stand-in for the bytes made at create (a secret output: the plan shows "[secret]").
-            key = hashlib.sha256(f"{args.name}\x1fnot-a-key".encode()).hexdigest()
-            return stable_uuid(args.typ, args.name)[:16], {**args.inputs, "key": key}
+        if args.typ == RANDOM_BYTES:
+            # A stand-in for the bytes made at create (secret outputs: the plan shows "[secret]").
+            made = hashlib.sha256(f"{args.name}\x1fnot-a-key".encode()).digest()[: int(args.inputs["length"])]
+            state = {**args.inputs, "hex": made.hex(), "base64": base64.b64encode(made).decode()}
+            return stable_uuid(args.typ, args.name)[:16], state
         vendor = RESOURCES.get(args.typ)
         if vendor is not None:
             return vendor(args)

@@ -578,7 +578,12 @@ def test_an_object_some_clusters_lack_is_refused() -> None:
 @pytest.mark.parametrize("hidden", ["[secret]", "[unknown]"])
 def test_a_secret_or_unknown_value_is_refused(hidden: str) -> None:
     spec, run = plan_text((STACKS / "Pulumi.dev.yaml").read_text(encoding="utf-8"), "dev")
-    target = next(r for r in run.registrations if r.type == "kubernetes:apps/v1:Deployment")
+    # A workload's Deployment (the fleet's own, like netcheck's WAN probes, are not exported).
+    target = next(
+        r
+        for r in run.registrations
+        if r.type == "kubernetes:apps/v1:Deployment" and r.parent and r.parent.split("::")[2].endswith("EdgeWorkload")
+    )
     inputs = copy.deepcopy(dict(target.inputs))
     inputs["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "TOKEN", "value": hidden}]
     run.registrations[run.registrations.index(target)] = replace(target, inputs=inputs)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import textwrap
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -102,3 +105,19 @@ def workload_on(spec: WorkloadSpec, cluster: str, vendor: str, replicas: int) ->
         "workload": spec.model_dump(mode="json", exclude_unset=True),
         "replicas": replicas,
     }
+
+
+def wait_until_ready(server: subprocess.Popen[bytes], url: str, log: Path, seconds: float = 60) -> None:
+    """Wait for a Prometheus started as ``server`` to answer ``/-/ready`` at ``url``; fail the test
+    with the end of its ``log`` if it exits or does not within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"prometheus did not start: {log.read_text()[-2000:]}")
+        time.sleep(0.2)

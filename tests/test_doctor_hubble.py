@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,7 +28,7 @@ from edgefleet.doctor.attribution import Component, Finding, Kind, Layer, diagno
 from edgefleet.doctor.evidence import DropCount, Endpoint, Evidence, Stream
 from edgefleet.doctor.report import Context, document, hubble_evidence, text
 from edgefleet.netprobe.agent import labels_text
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_until_ready
 from tests.test_doctor_attribution import veth, window
 
 SCHEMA = json.loads((REPO / "docs" / "doctor.schema.json").read_text())
@@ -140,17 +139,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"prometheus did not start: {(work / 'prometheus.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+        wait_until_ready(server, url, work / "prometheus.log")
         time.sleep(14)  # a 10 s window of scrapes, and a little
         yield url
     finally:

@@ -14,8 +14,6 @@ import os
 import shutil
 import socket
 import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import chdir
 from datetime import UTC, datetime, timedelta
@@ -26,7 +24,7 @@ from typer.testing import CliRunner
 
 from edgefleet.cli import app
 from edgefleet.components.config import traffic
-from tests.conftest import user_project
+from tests.conftest import user_project, wait_until_ready
 from tests.test_placement_schedule import day_night_csv
 
 REPO = Path(__file__).resolve().parent.parent
@@ -288,17 +286,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"prometheus did not start: {(work / 'prometheus.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+        wait_until_ready(server, url, work / "prometheus.log")
         yield url
     finally:
         server.terminate()

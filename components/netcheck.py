@@ -180,6 +180,19 @@ def zone_env() -> EnvVarArgsDict:
     return {**_field(f"metadata.labels['{ZONE_LABEL}']"), "name": "NETPROBE_ZONE"}
 
 
+def _scraped(labels: Mapping[str, str]) -> ObjectMetaArgsDict:
+    """An agent pod's metadata: its labels, and the annotations any Prometheus with the usual pod
+    discovery scrapes it by (``/metrics`` on ``METRICS_PORT``)."""
+    return {
+        "labels": dict(labels),
+        "annotations": {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(METRICS_PORT),
+            "prometheus.io/path": "/metrics",
+        },
+    }
+
+
 def agent_env(
     cluster: str, spec: NetcheckSpec, *, host: bool, vendor: str = Vendor.EXISTING.value
 ) -> list[EnvVarArgsDict]:
@@ -267,17 +280,7 @@ def daemonset_spec(
     return {
         "selector": {"match_labels": select},
         "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": "25%"}},
-        "template": {
-            "metadata": {
-                "labels": {**labels, **select},
-                "annotations": {
-                    "prometheus.io/scrape": "true",
-                    "prometheus.io/port": str(METRICS_PORT),
-                    "prometheus.io/path": "/metrics",
-                },
-            },
-            "spec": pod_spec,
-        },
+        "template": {"metadata": _scraped({**labels, **select}), "spec": pod_spec},
     }
 
 
@@ -524,17 +527,7 @@ class NetcheckWan(pulumi.ComponentResource):
         deployment: DeploymentSpecArgsDict = {
             "replicas": args.spec.wan.replicas,
             "selector": {"match_labels": select},
-            "template": {
-                "metadata": {
-                    "labels": {**labels, **select},
-                    "annotations": {
-                        "prometheus.io/scrape": "true",
-                        "prometheus.io/port": str(METRICS_PORT),
-                        "prometheus.io/path": "/metrics",
-                    },
-                },
-                "spec": pod_spec,
-            },
+            "template": {"metadata": _scraped({**labels, **select}), "spec": pod_spec},
         }
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-agents", metadata=meta(WAN_AGENT), spec=deployment, opts=child

@@ -346,7 +346,7 @@ class _Steering(_Model):
     workload: Name
     hostname: Annotated[str, StringConstraints(pattern=DNS_ZONE, max_length=253)]
     probe_path: Annotated[str, StringConstraints(pattern=PROBE_PATH)]
-    locations: tuple[_Location, ...]  # `_check` refuses none
+    locations: list[_Location]  # `_check` refuses none
     tags: dict[TagKey, Annotated[str, StringConstraints(pattern=TAG_VALUE)]] = Field(default_factory=dict)
     gate: StrictBool = False
 

@@ -14,6 +14,7 @@ from edgefleet.components.contract import KubernetesCluster
 from edgefleet.components.fleet_args import fleet_from_args
 from edgefleet.components.netcheck import Netcheck, NetcheckArgs, NetcheckWan, NetcheckWanArgs, wan_key, wan_layout
 from edgefleet.components.resolve import cluster_args, workload_args
+from edgefleet.components.resolve import cluster_labels as labels_of
 from edgefleet.components.tokens import FLEET, aliased
 from edgefleet.components.traffic.dns import (
     DnsSteering,
@@ -27,7 +28,7 @@ from edgefleet.components.workloads import EdgeWorkload
 
 def cluster_labels(spec: FleetSpec, cluster: str) -> dict[str, str]:
     """Labels every Kubernetes object edgefleet creates in ``cluster`` carries."""
-    return {"owner": spec.owner, "environment": spec.environment, "edgefleet-cluster": cluster}
+    return labels_of(spec.owner, spec.environment, cluster)
 
 
 def slice_stack_name(stack: str) -> str:

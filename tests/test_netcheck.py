@@ -132,7 +132,8 @@ def test_a_cluster_of_every_vendor_gets_both_agents_through_its_provider(vendor:
     (cluster,) = built.spec.clusters
     daemonsets = _daemonsets(built.run)
     assert set(daemonsets) == {(cluster.name, "netprobe"), (cluster.name, "netprobe-host")}
-    provider = next(r for r in built.run.registrations if r.type == "pulumi:providers:kubernetes")
+    # The cluster's own provider (a cloud cluster also has `-k8s-cni` for its CNI), by name.
+    provider = next(r for r in built.run.registrations if r.name == f"{cluster.name}-k8s")
     assert all(ds.provider_urn is not None and ds.provider_urn.startswith(provider.urn) for ds in daemonsets.values())
 
 

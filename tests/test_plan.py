@@ -191,9 +191,14 @@ def test_every_resource_has_the_right_parent_and_provider(dev_plan: tuple[FleetS
 
 def test_urns_carry_the_stack_in_the_type_chain(dev_plan: tuple[FleetSpec, ProgramRun]) -> None:
     _, run = dev_plan
-    deployment = next(r for r in run.registrations if r.type == "kubernetes:apps/v1:Deployment")
+    # Registrations arrive in the order the SDK's tasks run: pick by name, never "the first".
+    deployment = next(
+        r for r in run.registrations if r.type == "kubernetes:apps/v1:Deployment" and r.name.startswith("api-")
+    )
     assert deployment.urn.startswith("urn:pulumi:dev::edgefleet::")
     assert "edgefleet:index:Fleet$edgefleet:index:EdgeWorkload$kubernetes:apps/v1:Deployment" in deployment.urn
+    wan = next(r for r in run.registrations if r.name.endswith("-netcheck-wan-agents"))
+    assert "edgefleet:index:Fleet$edgefleet:netcheck:Netcheck$edgefleet:netcheck:NetcheckWan$" in wan.urn
 
 
 def test_plan_of_another_stack_text_is_independent_of_earlier_runs() -> None:

@@ -29,7 +29,7 @@ from edgefleet.components.config.source import (
     read_fleet_file,
 )
 from edgefleet.components.fleet import Fleet
-from edgefleet.components.fleet_args import fleet_from_args, referenced_keys
+from edgefleet.components.fleet_args import fleet_from_args, one_fleet, referenced_keys
 from edgefleet.components.placement.timeline import parse_time
 from edgefleet.components.policy import POLICY_PACK_CONFIG, program_pack_config
 
@@ -67,22 +67,13 @@ def _provider_config() -> dict[str, str]:
 def _fleet_raw(project_dir: Path, config: pulumi.Config) -> tuple[Any, str | None]:
     """The raw fleet (from ``edgefleet:fleet`` or the shared fleet file) and the fleet file's name:
     the secrets it names are read here (``Fleet`` reads the file again, with positions)."""
-    stack = pulumi.get_stack()
     fleet_file = config.get("fleetFile")
     raw = config.get_object("fleet")
+    one_fleet(raw, fleet_file)
     if fleet_file is None:
-        if raw is None:
-            raise pulumi.RunError(
-                f"config key {PROJECT}:fleet is not set; add it to stacks/Pulumi.{stack}.yaml, or name a shared "
-                f"fleet file with {FLEET_FILE_KEY} (see docs/fleet-config.md)"
-            )
         return raw, None
-    if raw is not None:
-        raise pulumi.RunError(
-            f"stacks/Pulumi.{stack}.yaml sets both {PROJECT}:fleet and {FLEET_FILE_KEY}; a stack takes its fleet "
-            "from one of them"
-        )
-    return read_fleet_file(project_dir, ConfigValue(FLEET_FILE_KEY, False, fleet_file), stack=stack).fleet, fleet_file
+    file = ConfigValue(FLEET_FILE_KEY, False, fleet_file)
+    return read_fleet_file(project_dir, file, stack=pulumi.get_stack()).fleet, fleet_file
 
 
 def fleet_args(project_dir: Path) -> FleetArgs:

@@ -87,25 +87,30 @@ def referenced_keys(raw: Any) -> set[str]:
     return keys
 
 
+def one_fleet(raw: Any, fleet_file: str | None) -> None:
+    """A stack takes its fleet from exactly one of ``fleet`` (``edgefleet:fleet``) and
+    ``fleet_file`` (``edgefleet:fleetFile``); ``RunError`` otherwise."""
+    if fleet_file is None and raw is None:
+        raise pulumi.RunError(
+            f"no fleet: give `fleet` (config key edgefleet:fleet in stacks/Pulumi.{pulumi.get_stack()}.yaml), or "
+            f"name a shared fleet file with `fleet_file` ({FLEET_FILE_KEY}); see docs/fleet-config.md"
+        )
+    if fleet_file is not None and raw is not None:
+        raise pulumi.RunError(
+            f"both `fleet` and `fleet_file` ({FLEET_FILE_KEY}) are set; a stack takes its fleet from one of them"
+        )
+
+
 def _fleet_source(project_dir: Path, raw: Any, fleet_file: str | None) -> tuple[Any, StackSource | None, str | None]:
     """The raw fleet, the source to locate errors in, and the shared fleet file (if any)."""
-    stack = pulumi.get_stack()
+    one_fleet(raw, fleet_file)
     located = stack_source(project_dir)
     if fleet_file is None:
         if located is not None and located.fleet != raw:
             located = None  # the fleet came from elsewhere: positions in the stack file would mislead
-        if raw is None:
-            raise pulumi.RunError(
-                f"no fleet: give `fleet` (config key edgefleet:fleet in stacks/Pulumi.{stack}.yaml), or name a "
-                f"shared fleet file with `fleet_file` ({FLEET_FILE_KEY}); see docs/fleet-config.md"
-            )
         return raw, located, None
-    if raw is not None:
-        raise pulumi.RunError(
-            f"both `fleet` and `fleet_file` ({FLEET_FILE_KEY}) are set; a stack takes its fleet from one of them"
-        )
     if located is None or located.fleet_file != fleet_file:
-        located = read_fleet_file(project_dir, ConfigValue(FLEET_FILE_KEY, False, fleet_file), stack=stack)
+        located = read_fleet_file(project_dir, ConfigValue(FLEET_FILE_KEY, False, fleet_file), stack=pulumi.get_stack())
     return located.fleet, located, fleet_file
 
 

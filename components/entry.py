@@ -30,6 +30,7 @@ from edgefleet.components.config.source import (
 )
 from edgefleet.components.fleet import Fleet
 from edgefleet.components.fleet_args import fleet_from_args, one_fleet, referenced_keys
+from edgefleet.components.netcheck import WAN_KEY_OUTPUT, WAN_OUTPUT
 from edgefleet.components.placement.timeline import parse_time
 from edgefleet.components.policy import POLICY_PACK_CONFIG, program_pack_config
 
@@ -150,6 +151,10 @@ def build(project_dir: Path) -> Fleet:
     pulumi.export("endpoints", fleet.endpoints)
     if scope is None or scope.is_global:
         pulumi.export("hostnames", fleet.hostnames)
+    if scope is not None and not scope.is_global and fleet.netcheck_wans:
+        # The other slices' WAN probes read these through StackReferences (docs/doctor.md).
+        pulumi.export(WAN_OUTPUT, fleet.netcheck_wan)
+        pulumi.export(WAN_KEY_OUTPUT, fleet.netcheck_wan_key)
     if scope is not None:
         pulumi.export(
             "slice",

@@ -1,6 +1,7 @@
 """The fleet: every cluster (through its vendor component) and every workload on its clusters."""
 
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any, cast
 
@@ -12,7 +13,18 @@ from edgefleet.components.config.model import FleetSpec, Workload
 from edgefleet.components.config.slices import SliceScope
 from edgefleet.components.contract import KubernetesCluster
 from edgefleet.components.fleet_args import fleet_from_args
-from edgefleet.components.netcheck import Netcheck, NetcheckArgs, NetcheckWan, NetcheckWanArgs, wan_key, wan_layout
+from edgefleet.components.netcheck import (
+    WAN_KEY_OUTPUT,
+    WAN_OUTPUT,
+    Netcheck,
+    NetcheckArgs,
+    NetcheckWan,
+    NetcheckWanArgs,
+    peer_address,
+    peer_keys,
+    wan_key,
+    wan_layout,
+)
 from edgefleet.components.resolve import cluster_args, workload_args
 from edgefleet.components.resolve import cluster_labels as labels_of
 from edgefleet.components.tokens import FLEET, aliased
@@ -91,6 +103,12 @@ class Fleet(pulumi.ComponentResource):
     not that name here: the component's input ``placements`` is a slice's view of the fleet)."""
     hostnames: pulumi.Output[dict[str, str]]
     """Each steered workload's DNS name."""
+    netcheck_wan: pulumi.Output[dict[str, str]]
+    """Each cluster's WAN probe load balancer address, for this stack's clusters with designated
+    WAN probes (a regional slice exports it as ``netcheckWan``; the other slices' probes read it)."""
+    netcheck_wan_key: pulumi.Output[str]
+    """This stack's WAN probe key, hex (secret; empty without WAN probes): the other slices'
+    agents answer probes signed with it (a regional slice exports it as ``netcheckWanKey``)."""
 
     def __init__(self, name: str, args: FleetArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         resolved = fleet_from_args(name, args)  # before any resource
@@ -123,12 +141,29 @@ class Fleet(pulumi.ComponentResource):
         # The network doctor's probes (netcheck): on every cluster of this stack, when enabled.
         self.netchecks: dict[str, Netcheck] = {}
         self.netcheck_wans: dict[str, NetcheckWan] = {}
+        wan_addresses: dict[str, pulumi.Output[str]] = {}
+        stack_key: pulumi.Output[str] | None = None
         if spec.netcheck is not None:
             netcheck = spec.netcheck
-            # Location to location: the clusters of this stack that have designated WAN probes,
-            # one key for all of them (docs/doctor.md#location-to-location-wan-probes).
-            layout = wan_layout([(n, c.vendor) for n, c in self.clusters.items()], netcheck.wan)
-            shared_key = wan_key("netcheck-wan-key", pulumi.ResourceOptions(parent=self)) if layout.members else None
+            # Location to location: the fleet's clusters that have designated WAN probes (in every
+            # slice), one key for this stack's (docs/doctor.md#location-to-location-wan-probes).
+            layout = wan_layout([(c.name, c.vendor.value) for c in spec.clusters], netcheck.wan)
+            local = [n for n in layout.members if n in self.clusters]
+            shared_key = wan_key("netcheck-wan-key", pulumi.ResourceOptions(parent=self)) if local else None
+            stack_key = shared_key
+            # The other slices' probes: their addresses and keys from their outputs.
+            remote: dict[str, pulumi.Output[str]] = {}
+            remote_keys: list[pulumi.Output[Any]] = []
+            if scope is not None and local:
+                owners = {n: scope.owners[n] for n in layout.members if n not in self.clusters}
+                for stack in sorted(set(owners.values())):
+                    reference = self._slice(stack)
+                    remote_keys.append(reference.get_output(WAN_KEY_OUTPUT))
+                    wan = reference.get_output(WAN_OUTPUT)
+                    for cluster_, owner in owners.items():
+                        if owner == stack:
+                            remote[cluster_] = wan.apply(partial(peer_address, cluster=cluster_))
+            answered: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.all(*remote_keys).apply(peer_keys))
             for name_, built in self.clusters.items():
                 self.netchecks[name_] = Netcheck(
                     f"{name_}-netcheck",
@@ -138,12 +173,13 @@ class Fleet(pulumi.ComponentResource):
                         provider=built.provider,
                         labels=cluster_labels(spec, name_),
                         vendor=built.vendor,
-                        wan_key=shared_key if name_ in layout.members else None,
+                        wan_key=shared_key if name_ in local else None,
+                        wan_peer_keys=answered if name_ in local else "",
                     ),
                     pulumi.ResourceOptions(parent=self),
                 )
             # Every WAN Service exists now: each cluster's designated probes read the others'.
-            for name_ in layout.members:
+            for name_ in local:
                 self.netcheck_wans[name_] = NetcheckWan(
                     f"{name_}-netcheck-wan",
                     NetcheckWanArgs(
@@ -151,10 +187,12 @@ class Fleet(pulumi.ComponentResource):
                         spec=netcheck,
                         provider=self.clusters[name_].provider,
                         labels=cluster_labels(spec, name_),
-                        peers={o: self.netchecks[o].wan_address for o in layout.members if o != name_},
+                        peers={o: self.netchecks[o].wan_address for o in local if o != name_},
+                        remote=remote,
                     ),
                     pulumi.ResourceOptions(parent=self.netchecks[name_]),
                 )
+                wan_addresses[name_] = self.netchecks[name_].wan_address
         for workload in spec.workloads:
             replicas_in = dict(workload.replicas)
             # Wave by wave (canary first): a wave's Deployments wait for every earlier wave's.
@@ -176,9 +214,7 @@ class Fleet(pulumi.ComponentResource):
         # The global slice reads each other slice's endpoints through a StackReference.
         if scope is not None and scope.is_global:
             for stack in scope.peer_stacks():
-                self.slices[stack] = pulumi.StackReference(
-                    f"slice-{stack}", slice_stack_name(stack), pulumi.ResourceOptions(parent=self)
-                )
+                self._slice(stack)
         steers = spec.traffic is not None and (scope is None or scope.is_global)
         self.dns = self._steer(spec, scope) if steers else {}
         by_cluster: dict[str, Any] = {name_: c.kubeconfig for name_, c in self.clusters.items()}
@@ -198,14 +234,26 @@ class Fleet(pulumi.ComponentResource):
         self.hostnames = pulumi.Output.from_input(
             {w.spec.name: w.hostname for w in spec.workloads if w.hostname is not None} if steered else {}
         )
+        self.netcheck_wan = cast("pulumi.Output[dict[str, str]]", pulumi.Output.from_input(wan_addresses))
+        self.netcheck_wan_key = pulumi.Output.secret(stack_key if stack_key is not None else "")
         self.register_outputs(
             {
                 "kubeconfigs": self.kubeconfigs,
                 "replicas": self.replicas,
                 "endpoints": self.endpoints,
                 "hostnames": self.hostnames,
+                "netcheckWan": self.netcheck_wan,
+                "netcheckWanKey": self.netcheck_wan_key,
             }
         )
+
+    def _slice(self, stack: str) -> pulumi.StackReference:
+        """The StackReference to another slice of the fleet (one per stack)."""
+        if stack not in self.slices:
+            self.slices[stack] = pulumi.StackReference(
+                f"slice-{stack}", slice_stack_name(stack), pulumi.ResourceOptions(parent=self)
+            )
+        return self.slices[stack]
 
     def _deploy(
         self,

@@ -25,6 +25,14 @@ Secret ``netprobe-wan-key``:
 the agent answers only signed, fresh, first-time probes, with replies never larger than the request
 (``edgefleet.netprobe.agent``).
 
+Across the slices of a sliced fleet (one stack per region): the layout is the whole fleet's, so a
+slice's designated probes also probe the other slices' clusters. Each regional slice keeps its own
+key and exports its load balancers' addresses (``netcheckWan``) and its key (``netcheckWanKey``,
+secret); it reads the other slices' through StackReferences (``peer_address``,
+``peer_key``). Its agents sign with their own key and also answer probes signed with a peer slice's
+key (``peers`` in the Secret, ``NETPROBE_PEER_KEYS``). A peer slice not deployed yet (no outputs) is
+left out until this slice's next update (``edgefleet up FLEET`` runs it again).
+
 Zones on clusters without a metadata service (``existing``): the host agent reads its node's
 ``topology.kubernetes.io/zone`` label through the API, with a ServiceAccount ``netprobe-host`` bound
 to a ClusterRole that may only ``get`` ``nodes``; the token is mounted in that DaemonSet alone.
@@ -33,6 +41,7 @@ to a ClusterRole that may only ``get`` ``nodes``; the token is mounted in that D
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,8 +76,13 @@ POD_AGENT = "netprobe"
 HOST_AGENT = "netprobe-host"
 WAN_AGENT = "netprobe-wan"
 WAN_KEY_SECRET = "netprobe-wan-key"
+WAN_POLICY = "allow-netprobe-wan"
+WAN_SLICES_POLICY = "allow-netprobe-wan-slices"  # egress to the other slices' probes
 NODE_READER = "edgefleet-netcheck-node-reader"  # the ClusterRole: get nodes, nothing else
 KEY_BYTES = 32
+# A regional slice's stack outputs that the other slices' WAN probes read (StackReference).
+WAN_OUTPUT = "netcheckWan"  # cluster -> its WAN load balancer's address
+WAN_KEY_OUTPUT = "netcheckWanKey"  # the slice's key, hex (secret)
 PROBE_PORT = 9798
 METRICS_PORT = 9799
 SMALL_PACKET = 64
@@ -95,20 +109,23 @@ class NetcheckArgs:
     labels: Mapping[str, str]
     vendor: str = Vendor.EXISTING.value
     wan_key: pulumi.Output[str] | None = None
+    wan_peer_keys: pulumi.Input[str] = ""
+    """The other slices' keys its designated probes answer (comma-separated hex, secret)."""
 
 
 @dataclass(frozen=True)
 class WanLayout:
-    """Which clusters of the stack have designated WAN probes, and why the others do not."""
+    """Which clusters of the fleet have designated WAN probes, and why the others do not."""
 
     members: tuple[str, ...]
     skipped: Mapping[str, str] = field(default_factory=dict)  # cluster -> reason
 
 
 def wan_layout(clusters: Sequence[tuple[str, str]], spec: NetcheckWanSpec) -> WanLayout:
-    """The WAN probes of a stack whose clusters are ``(name, vendor)``: every cluster but those
-    ``wan.skip`` names, Linode's unless ``wan.linode: premium``; none when fewer than two remain
-    (nothing to probe) or ``wan.enabled`` is false. Pure: the doctor reads the same layout."""
+    """The WAN probes of a fleet whose clusters are ``(name, vendor)`` (all of them, in every slice:
+    slices probe each other): every cluster but those ``wan.skip`` names, Linode's unless
+    ``wan.linode: premium``; none when fewer than two remain (nothing to probe) or ``wan.enabled``
+    is false. Pure: the doctor and ``edgefleet up`` read the same layout."""
     skipped: dict[str, str] = {}
     members = []
     for name, vendor in clusters:
@@ -125,7 +142,7 @@ def wan_layout(clusters: Sequence[tuple[str, str]], spec: NetcheckWanSpec) -> Wa
             members.append(name)
     if len(members) < 2:
         for name in members:
-            skipped[name] = "no other cluster of this stack has WAN probes"
+            skipped[name] = "no other cluster of this fleet has WAN probes"
         members = []
     return WanLayout(tuple(members), dict(sorted(skipped.items())))
 
@@ -432,22 +449,23 @@ class Netcheck(pulumi.ComponentResource):
         self.wan_service = k8s.core.v1.Service(f"{name}-wan-service", metadata=service_meta, spec=service, opts=child)
         self.wan_address = self.wan_service.status.apply(ingress_address)
         secret_meta = meta(WAN_KEY_SECRET)
-        secret_meta["annotations"] = {SECRET_KEYS_ANNOTATION: "key"}
+        secret_meta["annotations"] = {SECRET_KEYS_ANNOTATION: "key,peers"}
         k8s.core.v1.Secret(
             f"{name}-wan-key",
             metadata=secret_meta,
             type="Opaque",
-            string_data=pulumi.Output.secret({"key": args.wan_key}),
+            string_data=pulumi.Output.secret({"key": args.wan_key, "peers": args.wan_peer_keys}),
             opts=child,
         )
 
 
 def wan_env(cluster: str, spec: NetcheckSpec, peers: Mapping[str, pulumi.Input[str]]) -> list[EnvVarArgsDict]:
     """The designated agent's settings: who it is, the other locations' load balancers
-    (``cluster=address:port``, from their Services' status), the key from the Secret."""
+    (``cluster=address:port``, from their Services' status or a peer slice's output; a location
+    without an address yet is left out), its key and the peer slices' keys from the Secret."""
     addresses = pulumi.Output.all(*(pulumi.Output.from_input(peers[c]) for c in sorted(peers)))
     listing = addresses.apply(
-        lambda found: ",".join(f"{c}={a}:{PROBE_PORT}" for c, a in zip(sorted(peers), found, strict=True))
+        lambda found: ",".join(f"{c}={a}:{PROBE_PORT}" for c, a in zip(sorted(peers), found, strict=True) if a)
     )
     return [
         {"name": "NETPROBE_CLUSTER", "value": cluster},
@@ -459,16 +477,20 @@ def wan_env(cluster: str, spec: NetcheckSpec, peers: Mapping[str, pulumi.Input[s
         {"name": "NETPROBE_SIZES", "value": f"{SMALL_PACKET},{spec.large_packet}"},
         {"name": "NETPROBE_RATE", "value": str(spec.rate)},
         {"name": "NETPROBE_KEY", "value_from": {"secret_key_ref": {"name": WAN_KEY_SECRET, "key": "key"}}},
+        {"name": "NETPROBE_PEER_KEYS", "value_from": {"secret_key_ref": {"name": WAN_KEY_SECRET, "key": "peers"}}},
     ]
 
 
 def wan_egress(addresses: Sequence[str]) -> list[NetworkPolicyEgressRuleArgsDict]:
     """Probes out to the other locations' load balancers, and nowhere else: one ``/32`` (or
     ``/128``) per address; a load balancer known by name only (AWS) can be at any address, so
-    then UDP to the probe port anywhere (the policy pack accepts exactly that, here alone)."""
+    then UDP to the probe port anywhere (the policy pack accepts exactly that, here alone). An
+    empty address (none assigned yet, a peer slice not deployed yet) allows nothing."""
     blocks: list[NetworkPolicyPeerArgsDict] = []
     named = False
     for address in sorted(set(addresses)):
+        if not address:
+            continue  # no load balancer address yet: nothing to allow
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -491,6 +513,9 @@ class NetcheckWanArgs:
     provider: k8s.Provider
     labels: Mapping[str, str]
     peers: Mapping[str, pulumi.Output[str]]
+    """The other clusters of this stack: cluster -> address (their Services' status)."""
+    remote: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
+    """The other slices' clusters: cluster -> address ("" until that slice deployed it)."""
 
 
 class NetcheckWan(pulumi.ComponentResource):
@@ -498,7 +523,8 @@ class NetcheckWan(pulumi.ComponentResource):
     cluster's WAN Service exists, so each reads the others' addresses without a cycle."""
 
     def __init__(self, name: str, args: NetcheckWanArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__(WAN_COMPONENT, name, {"cluster": args.cluster, "peers": sorted(args.peers)}, opts)
+        inputs = {"cluster": args.cluster, "peers": sorted(args.peers), "slicePeers": sorted(args.remote)}
+        super().__init__(WAN_COMPONENT, name, inputs, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         labels = {**args.labels, "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "edgefleet"}
         select = {**SELECTOR, "app.kubernetes.io/component": "wan"}
@@ -507,7 +533,7 @@ class NetcheckWan(pulumi.ComponentResource):
             return {"name": object_name, "namespace": NAMESPACE, "labels": labels}
 
         container = agent_container(args.cluster, args.spec, host=False)
-        container["env"] = wan_env(args.cluster, args.spec, args.peers)
+        container["env"] = wan_env(args.cluster, args.spec, {**args.peers, **args.remote})
         pod_spec: PodSpecArgsDict = {
             "automount_service_account_token": False,
             "enable_service_links": False,
@@ -550,8 +576,54 @@ class NetcheckWan(pulumi.ComponentResource):
             ],
             "egress": addresses.apply(lambda found: [*wan_egress(found), _dns_egress()]),
         }
-        k8s.networking.v1.NetworkPolicy(f"{name}-allow", metadata=meta("allow-netprobe-wan"), spec=policy, opts=child)
+        k8s.networking.v1.NetworkPolicy(f"{name}-allow", metadata=meta(WAN_POLICY), spec=policy, opts=child)
+        if args.remote:
+            # The other slices' load balancers, in a policy of their own (NetworkPolicies add up):
+            # their addresses are read at deploy, so offline only this one is unknown.
+            remote = pulumi.Output.all(*(args.remote[c] for c in sorted(args.remote)))
+            slices: NetworkPolicySpecArgsDict = {
+                "pod_selector": {"match_labels": select},
+                "policy_types": ["Egress"],
+                "egress": remote.apply(wan_egress),
+            }
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-allow-slices", metadata=meta(WAN_SLICES_POLICY), spec=slices, opts=child
+            )
         self.register_outputs({})
+
+
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+
+
+def peer_address(outputs: object, cluster: str) -> str:
+    """``cluster``'s WAN load balancer address from a peer slice's ``netcheckWan`` output (cluster ->
+    address): an IP address or a DNS name (an AWS NLB's), else "" (the slice has not deployed it
+    yet, or the output is not what edgefleet writes: never passed on to the agent or the policy)."""
+    found = outputs.get(cluster) if isinstance(outputs, Mapping) else None
+    if not isinstance(found, str) or not found:
+        return ""
+    try:
+        return str(ipaddress.ip_address(found))
+    except ValueError:
+        pass
+    name = found.lower().rstrip(".")
+    labels = name.split(".")
+    if len(name) <= 253 and len(labels) >= 2 and all(_HOST_LABEL.fullmatch(label) for label in labels):
+        return name
+    return ""
+
+
+def peer_key(value: object) -> str:
+    """A peer slice's WAN key from its ``netcheckWanKey`` output: hex of ``KEY_BYTES`` bytes
+    (what ``wan_key`` makes), else "" (not deployed yet, or not an edgefleet key)."""
+    if not isinstance(value, str) or not re.fullmatch(f"[0-9a-fA-F]{{{2 * KEY_BYTES}}}", value):
+        return ""
+    return value.lower()
+
+
+def peer_keys(values: Sequence[object]) -> str:
+    """The peer slices' keys the designated probes answer: comma-separated, sorted, unique."""
+    return ",".join(sorted({k for k in (peer_key(v) for v in values) if k}))
 
 
 def wan_key(name: str, opts: pulumi.ResourceOptions | None = None) -> pulumi.Output[str]:

@@ -150,7 +150,7 @@ def test_the_layout_says_why_a_cluster_has_no_wan_probes() -> None:
     assert layout.skipped["l"].startswith("Linode NodeBalancers carry UDP only as premium")
     assert layout.skipped["s"] == "listed in netcheck.wan.skip"
     assert wan_layout(clusters[:2], NetcheckWanSpec()) == WanLayout(
-        (), {"a": "no other cluster of this stack has WAN probes", "l": layout.skipped["l"]}
+        (), {"a": "no other cluster of this fleet has WAN probes", "l": layout.skipped["l"]}
     )
     assert wan_layout(clusters, NetcheckWanSpec(enabled=False)).members == ()
 
@@ -163,7 +163,9 @@ def test_egress_goes_to_the_peers_addresses_or_udp_anywhere_for_a_named_load_bal
     assert wan_egress(["2001:db8::1"]) == [{"to": [{"ip_block": {"cidr": "2001:db8::1/128"}}], "ports": udp}]
     named = wan_egress(["203.0.113.9", "a1b2.elb.eu-central-1.amazonaws.com"])
     assert named == [{"to": [{"ip_block": {"cidr": "0.0.0.0/0"}}], "ports": udp}]
-    assert wan_egress(["", ""]) == [{"to": [{"ip_block": {"cidr": "0.0.0.0/0"}}], "ports": udp}]
+    # No address yet (a Service still pending, a peer slice not deployed): nothing allowed for it.
+    assert wan_egress(["", ""]) == []
+    assert wan_egress(["", "203.0.113.9"]) == [{"to": [{"ip_block": {"cidr": "203.0.113.9/32"}}], "ports": udp}]
 
 
 def test_only_the_existing_clusters_host_agent_gets_a_token_and_it_may_only_get_nodes(

@@ -125,6 +125,9 @@ class SliceScope:
 
     slice: Slice
     peers: Mapping[str, str] = field(default_factory=dict)
+    owners: Mapping[str, str] = field(default_factory=dict)
+    """Every other slice's clusters: cluster -> the stack that deploys it (a regional slice's
+    WAN probes read those stacks' ``netcheckWan`` outputs)."""
 
     @property
     def is_global(self) -> bool:
@@ -448,6 +451,7 @@ def resolve_scope(request: SliceRequest, fleet: m.FleetSpec, project_dir: Path) 
         )
     if issues:
         raise ConfigError(_unique(issues))
+    owners = dict(sorted(peers.items()))
     steered = {cluster for w in fleet.workloads if w.hostname is not None for cluster, _ in w.replicas}
     peers = {cluster: stack for cluster, stack in peers.items() if cluster in steered}
     clusters = () if spec.is_global else own_clusters
@@ -459,7 +463,7 @@ def resolve_scope(request: SliceRequest, fleet: m.FleetSpec, project_dir: Path) 
         placements_file=request.placements_file,
         secret_keys=secret_keys(fleet, clusters),
     )
-    return SliceScope(own, dict(sorted(peers.items())) if spec.is_global else {})
+    return SliceScope(own, dict(sorted(peers.items())) if spec.is_global else {}, owners)
 
 
 def _missing_secrets(fleet: m.FleetSpec, clusters: Collection[str], request: SliceRequest) -> list[ConfigIssue]:

@@ -68,7 +68,8 @@ def _default_deny(args: StackValidationArgs) -> Iterator[tuple[str, str | None]]
             )
 
 
-NETCHECK_WAN_POLICY = "allow-netprobe-wan"
+# netcheck's WAN probes: to this stack's other clusters, and to the other slices' clusters.
+NETCHECK_WAN_POLICIES = frozenset({"allow-netprobe-wan", "allow-netprobe-wan-slices"})
 
 
 def _netcheck_wan_probe_rule(args: ResourceValidationArgs, rule: object) -> bool:
@@ -77,7 +78,7 @@ def _netcheck_wan_probe_rule(args: ResourceValidationArgs, rule: object) -> bool
     ports = items(dig(rule, "ports"))
     return (
         netcheck_made(args.urn)
-        and dig(args.props, "metadata", "name") == NETCHECK_WAN_POLICY
+        and dig(args.props, "metadata", "name") in NETCHECK_WAN_POLICIES
         and dig(args.props, "metadata", "namespace") == NETCHECK_NAMESPACE
         and len(ports) == 1
         and dig(ports[0], "protocol") == "UDP"

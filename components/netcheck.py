@@ -411,7 +411,6 @@ class Netcheck(pulumi.ComponentResource):
             )
         self.register_outputs({"wanAddress": self.wan_address})
 
-
     def _node_reader(self, name: str, meta: Any, labels: Mapping[str, str], child: pulumi.ResourceOptions) -> None:
         """The host agent's ServiceAccount and the only permission it has: get nodes."""
         account = k8s.core.v1.ServiceAccount(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pulumi
 import pytest
@@ -46,8 +46,8 @@ class SliceMocks(FleetMocks):
     exists but has no outputs yet), whose RandomBytes differ per stack, and which record what
     each Secret and StackReference was created with (the plain values, secrets included)."""
 
-    exported: Mapping[str, Mapping[str, Any]] = {}
-    seen: list[tuple[str, str, dict[str, Any]]] = []
+    exported: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    seen: ClassVar[list[tuple[str, str, dict[str, Any]]]] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         SliceMocks.seen.append((args.typ, args.name, dict(args.inputs)))
@@ -107,7 +107,8 @@ def fleet_members() -> dict[str, str]:
     """Every cluster of the retail fleet with WAN probes -> the slice that deploys it."""
     source = read_stack_file(STACKS / "Pulumi.retail-europe.yaml", REPO)
     spec, scope = load_sliced(source, REPO)
-    assert spec.netcheck is not None and scope is not None
+    assert spec.netcheck is not None
+    assert scope is not None
     layout = wan_layout([(c.name, c.vendor.value) for c in spec.clusters], spec.netcheck.wan)
     owners = {**scope.owners, **dict.fromkeys(scope.slice.clusters, "retail-europe")}
     return {c: owners[c] for c in layout.members}
@@ -131,7 +132,8 @@ def test_every_slice_has_probes_and_the_mesh_spans_the_whole_fleet(
     assert set(fleet_members.values()) == set(REGIONAL)
     exported = _first_round(monkeypatch)
     addresses = {c: exported[s]["netcheckWan"][c] for c, s in fleet_members.items()}
-    assert all(addresses.values()) and len(set(addresses.values())) == len(addresses)
+    assert all(addresses.values())
+    assert len(set(addresses.values())) == len(addresses)
     for stack in REGIONAL:
         run = _run(stack, exported, monkeypatch)
         # One reference per other regional slice, never to itself or to the global slice.
@@ -228,7 +230,8 @@ def test_what_another_slice_exports_is_checked_before_it_reaches_an_agent(
 def test_a_peer_address_is_an_ip_or_a_dns_name(value: object, expected: str) -> None:
     assert peer_address({"c": value}, "c") == expected
     assert peer_address({"other": "203.0.113.9"}, "c") == ""
-    assert peer_address(None, "c") == "" and peer_address(["203.0.113.9"], "c") == ""
+    assert peer_address(None, "c") == ""
+    assert peer_address(["203.0.113.9"], "c") == ""
 
 
 def test_a_peer_key_is_exactly_what_wan_key_makes() -> None:
@@ -260,7 +263,8 @@ def test_the_pack_accepts_the_slices_policy_exactly() -> None:
 
 def test_only_regional_slices_export_their_probes(monkeypatch: pytest.MonkeyPatch) -> None:
     run = _run("retail-global", _first_round(monkeypatch), monkeypatch)
-    assert "netcheckWan" not in run.outputs and "netcheckWanKey" not in run.outputs
+    assert "netcheckWan" not in run.outputs
+    assert "netcheckWanKey" not in run.outputs
     assert not _named(run, DEPLOYMENT, "-netcheck-wan-agents")
     whole = run_program(REPO, read_stack_file(STACKS / "Pulumi.prod.yaml", REPO))
     assert "netcheckWan" not in whole.outputs

@@ -40,7 +40,9 @@ class ExistingCluster(pulumi.ComponentResource):
         if resolved.kubeconfig is not None:
             # Secret whatever its origin: a plain config value is wrapped too.
             self.kubeconfig = pulumi.Output.secret(resolved.kubeconfig)
-            self.endpoint = pulumi.Output.unsecret(self.kubeconfig.apply(lambda text: api_server(text, context)))
+            self.endpoint = pulumi.Output.unsecret(
+                self.kubeconfig.apply(lambda text: api_server(text, context))
+            )
         else:
             # Ambient: the provider resolves it when it runs; nothing to store or show.
             self.kubeconfig = pulumi.Output.secret("")

@@ -382,7 +382,9 @@ def steering_from_args(name: str, args: object, opts: pulumi.ResourceOptions | N
         hostname=valid.hostname,
         probe_path=valid.probe_path,
         locations=[
-            SteeredLocation(loc.cluster, loc.vendor, loc.lat, loc.lon, cast("str", target), loc.port, region=loc.region)
+            SteeredLocation(
+                loc.cluster, loc.vendor, loc.lat, loc.lon, cast("str", target), loc.port, region=loc.region
+            )
             for loc, target in zip(valid.locations, targets, strict=True)
         ],
         provider=provider,

@@ -64,21 +64,34 @@ def doctor(  # noqa: PLR0917  one option each
     rtt_matrix: Annotated[
         Path | None, typer.Option("--rtt-matrix", help="Write the measured RTT matrix (edgefleet.rtt/v1) here.")
     ] = None,
+    fleet: Annotated[
+        Path | None,
+        typer.Option(
+            "--fleet",
+            help="Every slice of a sliced fleet (fleets/retail.yaml): all its clusters in one window, "
+            "through each slice's kubeconfigs (or --prometheus).",
+        ),
+    ] = None,
 ) -> None:
     """Where packets are lost: healthy, or the layer, component, figures, confidence and next step."""
     sources = sum((use_lab, prometheus is not None))
-    if sources > 1 or (use_lab and stack is not None):
+    targets = sum((stack is not None, fleet is not None))
+    if sources > 1 or targets > 1 or (use_lab and targets):
         raise _exit(
-            report.EXIT_BAD_INPUT, "doctor: give one source: STACK, STACK --prometheus URL, --prometheus URL or --lab"
+            report.EXIT_BAD_INPUT,
+            "doctor: give one source: STACK or --fleet FLEET (each optionally with --prometheus URL), "
+            "--prometheus URL or --lab",
         )
-    if stack is None and sources == 0:
-        raise _exit(report.EXIT_BAD_INPUT, "doctor: say what to examine: STACK, --prometheus URL or --lab")
+    if not targets and not sources:
+        raise _exit(
+            report.EXIT_BAD_INPUT, "doctor: say what to examine: STACK, --fleet FLEET, --prometheus URL or --lab"
+        )
     if not 1 <= window <= 3600:
         raise _exit(report.EXIT_BAD_INPUT, f"--window must be 1-3600 seconds, got {window:g}")
     _check_file_option("--rtt-matrix", rtt_matrix)
     started = time.monotonic()
     try:
-        evidence, context, source = _collect(stack, use_lab, prometheus, window)
+        evidence, context, source = _collect(stack, use_lab, prometheus, window, fleet)
     except (lab.LabError, collect.NoProbes, ValueError) as exc:
         raise _exit(report.EXIT_BAD_INPUT, f"doctor: {exc}") from None
     except collect.Unreachable as exc:
@@ -110,23 +123,54 @@ def _progress(window: float) -> None:
 
 
 def _collect(
-    stack: str | None, use_lab: bool, prometheus: str | None, window: float
+    stack: str | None, use_lab: bool, prometheus: str | None, window: float, fleet: Path | None = None
 ) -> tuple[Evidence, report.Context, str]:
     if use_lab:
         topo = lab.load_state()
         context = report.Context(lab=True, locations={c: (v[1], v[2]) for c, v in topo.locations.items()})
         _progress(window)
         return collect.from_agents([a.metrics_url for a in topo.agents], window), context, "lab"
-    locations, skipped = _stack_facts(stack) if stack is not None else (None, {})
+    stacks: tuple[str, ...] = (stack,) if stack is not None else ()
+    if fleet is not None:
+        locations, skipped, stacks = _fleet_facts(fleet)
+    elif stack is not None:
+        locations, skipped = _stack_facts(stack)
+    else:
+        locations, skipped = None, {}
     context = report.Context(lab=False, locations=locations, wan_skipped=skipped)
     if prometheus is not None:
         match = ""
         if locations:
             match = 'source_cluster=~"' + "|".join(sorted(locations)) + '"'
         return collect.from_prometheus(prometheus, window, match=match), context, "prometheus"
-    assert stack is not None
+    assert stacks
     _progress(window)
-    return _from_kubeconfigs(stack, window), context, "kubeconfigs"
+    return _from_kubeconfigs(stacks, window), context, "kubeconfigs"
+
+
+def _fleet_facts(fleet: Path) -> tuple[dict[str, tuple[float, float]], dict[str, str], tuple[str, ...]]:
+    """Where a sliced fleet's clusters are, which have no WAN probes by design, and the regional
+    slices' stacks (their kubeconfigs outputs hold every cluster of the fleet)."""
+    from edgefleet.components.config import ConfigError
+    from edgefleet.components.netcheck import wan_layout
+    from edgefleet.orchestrate import OrchestrationError, fleet_plan
+    from edgefleet.project import find_project
+    from edgefleet.stacks import fleet_file_argument, load_fleet_file
+
+    try:
+        project = find_project()
+        fleet_file = fleet_file_argument(project, fleet)
+        slices = fleet_plan(project, fleet_file)
+        _, spec = load_fleet_file(project, fleet_file)
+    except ConfigError as exc:
+        raise ValueError(f"{fleet}: {exc.issues[0] if exc.issues else exc}") from None
+    except OrchestrationError as exc:
+        raise ValueError(f"{fleet}: {exc}") from None
+    skipped: dict[str, str] = {}
+    if spec.netcheck is not None:
+        skipped = dict(wan_layout([(c.name, c.vendor.value) for c in spec.clusters], spec.netcheck.wan).skipped)
+    stacks = tuple(s.stack for s in slices if not s.is_global and s.clusters)
+    return {c.name: (c.location.lat, c.location.lon) for c in spec.clusters}, skipped, stacks
 
 
 def _stack_facts(stack: str) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
@@ -145,17 +189,8 @@ def _stack_facts(stack: str) -> tuple[dict[str, tuple[float, float]], dict[str, 
     return {c.name: (c.location.lat, c.location.lon) for c in spec.clusters}, skipped
 
 
-def _from_kubeconfigs(stack: str, window: float) -> Evidence:
-    """Every cluster's agents through its API server (``kubectl get --raw .../proxy/metrics``),
-    with the kubeconfigs from the stack's ``kubeconfigs`` output (the Pulumi CLI reads them)."""
-    import tempfile
-
-    for tool in ("pulumi", "kubectl"):
-        if shutil.which(tool) is None:
-            raise collect.Unreachable(
-                f"reading {stack}'s clusters needs the {tool} CLI; "
-                "or pass --prometheus URL of a Prometheus that scrapes them"
-            )
+def _stack_kubeconfigs(stack: str) -> dict[str, str]:
+    """A stack's ``kubeconfigs`` output (cluster -> kubeconfig), through the Pulumi CLI."""
     name = Path(stack).name.removeprefix("Pulumi.").removesuffix(".yaml")
     result = subprocess.run(
         ["pulumi", "stack", "output", "kubeconfigs", "--show-secrets", "--json", "-s", name],
@@ -165,9 +200,30 @@ def _from_kubeconfigs(stack: str, window: float) -> Evidence:
         detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
         raise collect.Unreachable(f"`pulumi stack output kubeconfigs -s {name}` failed: {detail}")
     try:
-        kubeconfigs: dict[str, str] = json.loads(result.stdout)
+        found = json.loads(result.stdout)
     except ValueError:
         raise collect.Unreachable(f"stack {name}'s kubeconfigs output is not JSON") from None
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        raise collect.Unreachable(f"stack {name}'s kubeconfigs output is not a map of cluster to kubeconfig")
+    return {str(k): v for k, v in found.items()}
+
+
+def _from_kubeconfigs(stacks: tuple[str, ...], window: float) -> Evidence:
+    """Every cluster's agents through its API server (``kubectl get --raw .../proxy/metrics``),
+    with the kubeconfigs from the stacks' ``kubeconfigs`` outputs (the Pulumi CLI reads them); the
+    clusters of several stacks (a fleet's slices) are measured in one window."""
+    import tempfile
+
+    name = ", ".join(stacks)
+    for tool in ("pulumi", "kubectl"):
+        if shutil.which(tool) is None:
+            raise collect.Unreachable(
+                f"reading {name}'s clusters needs the {tool} CLI; "
+                "or pass --prometheus URL of a Prometheus that scrapes them"
+            )
+    kubeconfigs: dict[str, str] = {}
+    for stack in stacks:
+        kubeconfigs.update(_stack_kubeconfigs(stack))
     urls: list[str] = []
     files: dict[str, str] = {}
     problems: list[str] = []

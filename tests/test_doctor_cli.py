@@ -178,7 +178,7 @@ def test_unreachable_prometheus_is_exit_3() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ([], "doctor: say what to examine: STACK, --prometheus URL or --lab"),
+        ([], "doctor: say what to examine: STACK, --fleet FLEET, --prometheus URL or --lab"),
         (["--lab", "--prometheus", "http://x:9090"], "doctor: give one source"),
         (["--prometheus", "ftp://x"], "expected an http(s) URL"),
         (["--prometheus", "http://127.0.0.1:9", "--window", "0"], "--window must be 1-3600 seconds"),
@@ -362,3 +362,47 @@ def test_a_cluster_without_agents_is_named(tmp_path: Path, monkeypatch: pytest.M
     assert (code, doc["status"]) == (3, "incomplete")
     assert "cluster c2: no probe agents (is netcheck enabled and deployed there?)" in doc["problems"]
     assert data.exists()
+
+
+FAKE_SLICED_PULUMI = """#!{python}
+import json, os, pathlib, sys
+assert sys.argv[1:6] == ["stack", "output", "kubeconfigs", "--show-secrets", "--json"], sys.argv
+stack = sys.argv[sys.argv.index("-s") + 1]
+with (pathlib.Path(os.environ["FAKE_DIR"]) / "stacks.log").open("a") as log:
+    log.write(stack + "\\n")
+clusters = {{"retail-europe": ["c1"], "retail-north-america": ["c2"]}}.get(stack, [])
+print(json.dumps({{c: "apiVersion: v1" for c in clusters}}))
+"""
+
+
+def test_a_sliced_fleet_is_read_through_every_regional_slice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # c1 in one slice, c2 in another: one window over both, the fault found across the slices.
+    data = _fake_clusters(tmp_path, monkeypatch, window(uplink("c2", "n3", 0.05), seed=12))
+    (tmp_path / "bin" / "pulumi").write_text(FAKE_SLICED_PULUMI.format(python=sys.executable))
+    code, stdout, stderr = _doctor("--fleet", "fleets/retail.yaml", "--window", "1", "--json")
+    assert code == 1, stderr
+    doc = json.loads(stdout)
+    assert doc["source"] == "kubeconfigs"
+    assert [(f["layer"], f["component"], f["where"]) for f in doc["findings"]] == [
+        ("physical", "node uplink", {"cluster": "c2", "node": "n3"})
+    ]
+    # Every regional slice's kubeconfigs, never the global slice's (it has no cluster).
+    assert sorted((data / "stacks.log").read_text().split()) == [
+        "retail-asia", "retail-europe", "retail-north-america"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["dev", "--fleet", "fleets/retail.yaml"], "doctor: give one source"),
+        (["--lab", "--fleet", "fleets/retail.yaml"], "doctor: give one source"),
+        (["--fleet", "fleets/no-such-fleet.yaml"], "no-such-fleet.yaml"),
+        (["--fleet", "../outside.yaml"], "outside.yaml"),
+    ],
+)
+def test_a_bad_fleet_is_one_line_and_exit_2(args: list[str], message: str) -> None:
+    code, _, stderr = _doctor(*args)
+    assert code == 2, stderr
+    assert message in stderr
+    assert len(stderr.strip().splitlines()) == 1

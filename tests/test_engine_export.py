@@ -629,7 +629,7 @@ def test_the_secret_of_stack_secrets_is_planned_but_never_exported(prod: Exporte
     # netcheck's WAN key (one Secret per cluster with WAN probes) is hidden the same way.
     wan_keys = [m for m in planned if m["metadata"]["namespace"] == "edgefleet-netcheck"]
     assert wan_keys
-    assert all(m["stringData"] == {"key": "[secret]"} for m in wan_keys)
+    assert all(m["stringData"] == {"key": "[secret]", "peers": "[secret]"} for m in wan_keys)
     planned = [m for m in planned if m not in wan_keys]
     assert sorted(m["metadata"]["labels"]["edgefleet-cluster"] for m in planned) == [
         "store-berlin-01",

@@ -155,7 +155,9 @@ class Fleet(pulumi.ComponentResource):
             remote: dict[str, pulumi.Output[str]] = {}
             remote_keys: list[pulumi.Output[Any]] = []
             if scope is not None and local:
-                owners = {n: scope.owners[n] for n in layout.members if n not in self.clusters}
+                # A cluster no slice deploys yet (the fleet file changed, `stacks sync` not run)
+                # has no stack to read: left out until one does.
+                owners = {n: scope.owners[n] for n in layout.members if n not in self.clusters and n in scope.owners}
                 for stack in sorted(set(owners.values())):
                     reference = self._slice(stack)
                     remote_keys.append(reference.get_output(WAN_KEY_OUTPUT))

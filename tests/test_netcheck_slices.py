@@ -11,7 +11,9 @@ engine, with a mock that answers the StackReferences with what the other slices 
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pulumi
@@ -270,3 +272,24 @@ def test_only_regional_slices_export_their_probes(monkeypatch: pytest.MonkeyPatc
     assert "netcheckWan" not in whole.outputs
     # A whole-fleet stack references no other stack and answers only its own key.
     assert not [r for r in whole.registrations if r.type == STACK_REFERENCE]
+
+
+def test_a_cluster_no_slice_deploys_yet_is_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # North America's slice is not written yet (a cluster added to the fleet file before
+    # `edgefleet stacks sync`): Europe's probes cannot know who would export its address.
+    shutil.copy(REPO / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copy(REPO / "__main__.py", tmp_path / "__main__.py")
+    shutil.copytree(REPO / "fleets", tmp_path / "fleets")
+    (tmp_path / "stacks").mkdir()
+    for stack in ("retail-europe", "retail-asia", "retail-global"):
+        shutil.copy(STACKS / f"Pulumi.{stack}.yaml", tmp_path / "stacks" / f"Pulumi.{stack}.yaml")
+    SliceMocks.exported = {}
+    SliceMocks.seen = []
+    monkeypatch.setattr(engine, "FleetMocks", SliceMocks)
+    run = run_program(tmp_path, read_stack_file(tmp_path / "stacks" / "Pulumi.retail-europe.yaml", tmp_path))
+    refs = sorted(str(i["name"]).rsplit("/", 1)[-1] for t, _, i in SliceMocks.seen if t == STACK_REFERENCE)
+    assert refs == ["retail-asia"]
+    wan = _named(run, "edgefleet:netcheck:NetcheckWan", "-netcheck-wan")
+    assert wan
+    for component in wan.values():
+        assert component.inputs["slicePeers"] == ["store-osaka-01"]

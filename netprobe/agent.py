@@ -15,7 +15,10 @@ peer is known and every ``HELLO_EVERY`` seconds after, never counted as a probe)
   requests whose tag is right, whose send time is within ``FRESH_SECONDS`` of its clock, and
   whose tag it has not seen in that time (a replayed probe is dropped); a prober with a key takes
   only replies whose tag is right for a probe still pending (a forged or replayed reply cannot
-  hide a loss or fake an RTT). Everything else is dropped without an answer.
+  hide a loss or fake an RTT). Everything else is dropped without an answer. Across the slices of
+  a fleet (one stack per region, each with its own key) an agent also answers requests signed
+  with one of its ``peer_keys`` (the other slices' keys), signing the reply with the key that
+  signed the request; it still signs its own probes, and takes replies, with its own key only.
 
 Loss is counted per stream (one target, one packet size): a probe is *resolved* when its reply comes
 back or when ``timeout`` seconds have passed without one (lost). ``netprobe_probes_total`` counts
@@ -51,7 +54,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-VERSION = "0.2.0"
+VERSION = "0.3.0"
 MAGIC = b"EFP1"
 AUTH_MAGIC = b"EFA1"
 HEADER = struct.Struct("!4sBIQd")
@@ -65,6 +68,7 @@ HELLO_EVERY = 60.0  # seconds between hellos once a stream's peer is known (a lo
 FRESH_SECONDS = 30.0  # an authenticated probe's send time must be this close to the responder's clock
 MAX_REMEMBERED = 200_000  # tags remembered against replays; beyond that, fail closed (drop)
 MIN_KEY_BYTES = 16
+MAX_PEER_KEYS = 64  # other slices' keys an agent answers (each costs one HMAC per refused datagram)
 MAX_SIZE = 9000
 IP_MTU_DISCOVER = getattr(socket, "IP_MTU_DISCOVER", 10)
 IP_PMTUDISC_PROBE = getattr(socket, "IP_PMTUDISC_PROBE", 3)
@@ -148,6 +152,7 @@ class AgentConfig:
     conntrack: bool = False
     own_addresses: tuple[str, ...] = ()
     key: bytes = b""  # set: authenticated probes only (the public WAN probes), both ways
+    peer_keys: tuple[bytes, ...] = ()  # the other slices' keys: their probes are answered too
     wan: tuple[WanPeer, ...] = ()
 
 
@@ -194,7 +199,7 @@ def parse_config(raw: object) -> AgentConfig:
         raise ConfigError("the config must be a JSON object")
     unknown = set(raw) - {
         "identity", "listen", "metrics", "rate", "timeout", "window", "targets", "discover", "counters",
-        "key_file",
+        "key_file", "peer_key_files",
     }  # fmt: skip
     if unknown:
         raise ConfigError(f"unknown key(s): {', '.join(sorted(unknown))}")
@@ -241,12 +246,25 @@ def parse_config(raw: object) -> AgentConfig:
             key = parse_key(Path(raw["key_file"]).read_text(), "key_file")
         except OSError as exc:
             raise ConfigError(f"key_file: {exc}") from None
+    files = raw.get("peer_key_files", [])
+    if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
+        raise ConfigError("peer_key_files: expected a list of paths of files holding the other slices' keys (hex)")
+    if files and not key:
+        raise ConfigError("peer_key_files needs key_file: an agent answers other keys only beside its own")
+    texts = []
+    for i, name in enumerate(files):
+        try:
+            texts.append(Path(name).read_text())
+        except OSError as exc:
+            raise ConfigError(f"peer_key_files[{i}]: {exc}") from None
+    peer_keys = parse_peer_keys(texts, key, "peer_key_files")
     smallest = AUTH_MIN_SIZE if key else MIN_SIZE
     for target in targets:
         if target.size - IP_UDP_OVERHEAD < smallest:
             raise ConfigError(f"targets: a probe of {target.size} bytes cannot carry an authenticated header")
     return AgentConfig(
         key=key,
+        peer_keys=peer_keys,
         identity=_identity(raw.get("identity"), "identity"),
         listen=_address(raw.get("listen", "0.0.0.0:9798"), "listen", listen=True),
         metrics=_address(raw.get("metrics", "0.0.0.0:9799"), "metrics", listen=True),
@@ -270,6 +288,19 @@ def parse_key(text: str, where: str) -> bytes:
     if len(key) < MIN_KEY_BYTES:
         raise ConfigError(f"{where}: the key must be at least {MIN_KEY_BYTES} bytes ({2 * MIN_KEY_BYTES} hex digits)")
     return key
+
+
+def parse_peer_keys(texts: Sequence[str], own: bytes, where: str) -> tuple[bytes, ...]:
+    """The other slices' keys (each as ``parse_key``), duplicates and the own key left out; at most
+    ``MAX_PEER_KEYS``. An error names the item (``NETPROBE_PEER_KEYS[2]``), never the key."""
+    if len(texts) > MAX_PEER_KEYS:
+        raise ConfigError(f"{where}: {len(texts)} keys; at most {MAX_PEER_KEYS} other slices are answered")
+    found: list[bytes] = []
+    for i, text in enumerate(texts):
+        key = parse_key(text, f"{where}[{i}]")
+        if key != own and key not in found:
+            found.append(key)
+    return tuple(found)
 
 
 def parse_wan_peers(text: str, sizes: tuple[int, ...]) -> tuple[WanPeer, ...]:
@@ -381,7 +412,8 @@ def config_from_env(env: Mapping[str, str]) -> AgentConfig:
     e.g. ``host=netprobe-host.edgefleet-netcheck-host.svc``), ``NETPROBE_SIZES`` (``64,1400``),
     ``NETPROBE_RATE``, ``NETPROBE_OWN_IP`` (status.podIP or status.hostIP), ``NETPROBE_NIC``;
     the designated WAN probes also ``NETPROBE_WAN_PEERS`` (``cluster=host:port``, comma separated:
-    the other locations' load balancers) and ``NETPROBE_KEY`` (the shared key, hex, from a Secret).
+    the other locations' load balancers) and ``NETPROBE_KEY`` (the shared key, hex, from a Secret);
+    across slices ``NETPROBE_PEER_KEYS`` (the other slices' keys, hex, comma separated; answered).
     ``NETPROBE_ZONE_FROM``: ``metadata`` (the cloud's instance metadata) or ``node-label`` (the
     node's ``topology.kubernetes.io/zone`` label through the Kubernetes API).
     """
@@ -422,7 +454,11 @@ def config_from_env(env: Mapping[str, str]) -> AgentConfig:
     wan = parse_wan_peers(env.get("NETPROBE_WAN_PEERS", ""), sizes)
     if wan and not key:
         raise ConfigError("NETPROBE_WAN_PEERS needs NETPROBE_KEY: probes over the public path are authenticated")
-    return AgentConfig(**{**config.__dict__, "own_addresses": own, "key": key, "wan": wan})
+    texts = [t for t in (part.strip() for part in env.get("NETPROBE_PEER_KEYS", "").split(",")) if t]
+    if texts and not key:
+        raise ConfigError("NETPROBE_PEER_KEYS needs NETPROBE_KEY: an agent answers other keys only beside its own")
+    peer_keys = parse_peer_keys(texts, key, "NETPROBE_PEER_KEYS")
+    return AgentConfig(**{**config.__dict__, "own_addresses": own, "key": key, "peer_keys": peer_keys, "wan": wan})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -645,9 +681,17 @@ class Agent:
 
     # -- the responder: answer every request it may take, never with more bytes than it got
     def answer(self, data: bytes, now: float) -> bytes | None:
-        """The reply to ``data``, or None to drop it (pure: the responder's rule, tested alone)."""
+        """The reply to ``data``, or None to drop it (pure: the responder's rule, tested alone).
+        With a key, a request signed with the own key or a peer slice's is answered, signed with
+        that same key."""
         key = self.config.key
         read = read_datagram(key, data)
+        if read is None and key:
+            for other in self.config.peer_keys:
+                read = read_datagram(other, data)
+                if read is not None:
+                    key = other
+                    break
         if read is None:
             return None
         kind, stream, seq, sent, _ = read

@@ -41,6 +41,7 @@ from edgefleet.netprobe.agent import (
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
+THIRD_KEY = bytes(range(2, 34))
 
 
 def _free_port() -> int:
@@ -49,7 +50,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _agent(cluster: str, node: str, pod: str, *, key: bytes = KEY, tmp: Path, rate: float = 100.0) -> Agent:
+def _agent(
+    cluster: str,
+    node: str,
+    pod: str,
+    *,
+    key: bytes = KEY,
+    tmp: Path,
+    rate: float = 100.0,
+    peers: tuple[bytes, ...] = (),
+) -> Agent:
     raw: dict[str, object] = {
         "identity": {"cluster": cluster, "node": node, "pod": pod},
         "listen": f"127.0.0.1:{_free_port()}",
@@ -61,6 +71,13 @@ def _agent(cluster: str, node: str, pod: str, *, key: bytes = KEY, tmp: Path, ra
         key_file = tmp / f"{cluster}-{node}.key"
         key_file.write_text(key.hex() + "\n")
         raw["key_file"] = str(key_file)
+    files = []
+    for i, peer in enumerate(peers):
+        peer_file = tmp / f"{cluster}-{node}-peer{i}.key"
+        peer_file.write_text(peer.hex())
+        files.append(str(peer_file))
+    if files:
+        raw["peer_key_files"] = files
     return Agent(parse_config(raw))
 
 
@@ -334,3 +351,131 @@ def test_a_zone_from_the_downward_api_needs_no_api_call(monkeypatch: pytest.Monk
     assert (
         config_from_env({**BASE_ENV, "NETPROBE_ZONE": "", "NETPROBE_ZONE_FROM": "node-label"}).identity.zone == "rack-b"
     )
+
+
+# --- across slices: each slice its own key, the others' answered -------------------------------
+
+
+def test_a_responder_answers_a_peer_slices_key_with_that_key(tmp_path: Path) -> None:
+    agent = _agent("c1", "n1", "wan-1", tmp=tmp_path, peers=(OTHER_KEY,))
+    try:
+        request = _request(OTHER_KEY, size=64)
+        reply = agent.answer(request, time.time())
+        assert reply is not None
+        assert len(reply) == len(request)
+        # Signed with the key of the request: the other slice's prober takes it, with its own key.
+        assert read_datagram(OTHER_KEY, reply) is not None
+        assert read_datagram(KEY, reply) is None
+        own = agent.answer(_request(KEY, size=64, seq=2), time.time())
+        assert own is not None
+        assert read_datagram(KEY, own) is not None
+        # A key it was not given, a replay under a peer key, a stale request: dropped.
+        assert agent.answer(_request(THIRD_KEY, size=64, seq=3), time.time()) is None
+        assert agent.answer(request, time.time()) is None
+        stale = _request(OTHER_KEY, size=64, seq=4, sent=time.time() - FRESH_SECONDS - 1)
+        assert agent.answer(stale, time.time()) is None
+        # An unauthenticated probe is not answered by an agent with keys.
+        assert agent.answer(_request(b"", size=64, seq=5), time.time()) is None
+    finally:
+        _close(agent)
+
+
+def test_a_prober_never_takes_a_reply_signed_with_a_peer_slices_key(tmp_path: Path) -> None:
+    agent = _agent("c1", "n1", "wan-1", tmp=tmp_path, peers=(OTHER_KEY,))
+    try:
+        agent.follow(WanPeer("c2", "127.0.0.1", 9, (64,)), "127.0.0.1")
+        (stream,) = agent.streams.values()
+        agent._probe(stream)
+        mono, wire = stream.pending[1]
+        who = Identity("c2", "node-b", "", "wan-2").encode()
+        forged = make_datagram(OTHER_KEY, REPLY, stream=stream.id, seq=1, sent=wire, identity=who, size=HELLO_SIZE)
+        assert not agent.take_reply(forged, mono + 0.01)
+        good = make_datagram(KEY, REPLY, stream=stream.id, seq=1, sent=wire, identity=who, size=HELLO_SIZE)
+        assert agent.take_reply(good, mono + 0.01)
+    finally:
+        _close(agent)
+
+
+def test_three_slices_with_their_own_keys_probe_each_other(tmp_path: Path) -> None:
+    """Europe and Asia know each other's keys; a third slice's key is known to nobody yet (deployed
+    after them): its probes are all lost and refused, theirs all answered."""
+    eu = _agent("eu", "n1", "wan-eu", key=KEY, peers=(OTHER_KEY,), tmp=tmp_path)
+    asia = _agent("asia", "n2", "wan-asia", key=OTHER_KEY, peers=(KEY,), tmp=tmp_path)
+    late = _agent("na", "n3", "wan-na", key=THIRD_KEY, peers=(KEY, OTHER_KEY), tmp=tmp_path)
+    agents = (eu, asia, late)
+    for agent in agents:
+        agent.start()
+    try:
+        eu.follow(WanPeer("asia", "127.0.0.1", asia.echo_port, (64,)), "127.0.0.1")
+        asia.follow(WanPeer("eu", "127.0.0.1", eu.echo_port, (64,)), "127.0.0.1")
+        late.follow(WanPeer("eu", "127.0.0.1", eu.echo_port, (64,)), "127.0.0.1")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            first = parse("".join(_metrics(a) for a in agents), prefix="netprobe_")
+            named = {s.label("source_cluster") for s in first if s.label("destination_node")}
+            if {"eu", "asia"} <= named:
+                break
+            time.sleep(0.05)
+        time.sleep(1.0)
+        samples = parse("".join(_metrics(a) for a in agents), prefix="netprobe_")
+    finally:
+        for agent in agents:
+            agent.stop()
+    evidence = build(deltas(first, samples), samples, window_seconds=1.0)
+    wan = {(s.source.cluster, s.destination.cluster): s for s in evidence.streams if s.destination.cluster}
+    assert set(wan) == {("eu", "asia"), ("asia", "eu")}
+    for stream in wan.values():
+        assert stream.probes > 30
+        assert stream.lost == 0
+    lost = [s for s in samples if s.name == "netprobe_probes_lost_total" and s.label("source_cluster") == "na"]
+    assert lost
+    assert lost[0].value > 30
+    refused = [s for s in samples if s.name == "netprobe_datagrams_refused_total" and s.label("cluster") == "eu"]
+    assert refused[0].value > 30
+
+
+def test_the_peer_slices_keys_come_from_the_environment() -> None:
+    env = {**BASE_ENV, "NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": f" {OTHER_KEY.hex()} ,{KEY.hex()},"
+           f"{OTHER_KEY.hex().upper()},{THIRD_KEY.hex()}"}  # fmt: skip
+    # Duplicates and the own key left out, in the order given.
+    assert config_from_env(env).peer_keys == (OTHER_KEY, THIRD_KEY)
+    assert config_from_env({**BASE_ENV, "NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": ""}).peer_keys == ()
+    assert config_from_env({**BASE_ENV, "NETPROBE_KEY": KEY.hex()}).peer_keys == ()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"NETPROBE_PEER_KEYS": OTHER_KEY.hex()}, "NETPROBE_PEER_KEYS needs NETPROBE_KEY"),
+        ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": f"{OTHER_KEY.hex()},abcd"},
+         "NETPROBE_PEER_KEYS[1]: the key must be at least 16 bytes"),
+        ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": "zz" * 32},
+         "NETPROBE_PEER_KEYS[0]: the key must be hexadecimal"),
+        ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": ",".join([OTHER_KEY.hex()] * 65)},
+         "NETPROBE_PEER_KEYS: 65 keys; at most 64"),
+    ],
+)  # fmt: skip
+def test_bad_peer_keys_are_named_never_shown(extra: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_from_env({**BASE_ENV, **extra})
+    assert str(caught.value).startswith(message), caught.value
+    assert OTHER_KEY.hex() not in str(caught.value)
+    assert "zz" * 32 not in str(caught.value)
+
+
+def test_peer_key_files_need_a_key_file_and_must_be_readable(tmp_path: Path) -> None:
+    peer = tmp_path / "peer.key"
+    peer.write_text(OTHER_KEY.hex())
+    raw: dict[str, object] = {"identity": {"cluster": "c1", "node": "n1"}, "peer_key_files": [str(peer)]}
+    with pytest.raises(ConfigError, match="peer_key_files needs key_file"):
+        parse_config(raw)
+    own = tmp_path / "own.key"
+    own.write_text(KEY.hex())
+    raw["key_file"] = str(own)
+    assert parse_config(raw).peer_keys == (OTHER_KEY,)
+    raw["peer_key_files"] = [str(peer), str(tmp_path / "missing.key")]
+    with pytest.raises(ConfigError, match=r"peer_key_files\[1\]: "):
+        parse_config(raw)
+    raw["peer_key_files"] = str(peer)
+    with pytest.raises(ConfigError, match="peer_key_files: expected a list"):
+        parse_config(raw)

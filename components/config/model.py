@@ -542,7 +542,7 @@ class TrafficSpec(_Model):
     health_check: HealthCheckSpec = HealthCheckSpec()
 
 
-NETPROBE_IMAGE = "ghcr.io/edgefleet/netprobe:0.2.0"  # netprobe/Dockerfile; netprobe.agent.VERSION
+NETPROBE_IMAGE = "ghcr.io/edgefleet/netprobe:0.3.0"  # netprobe/Dockerfile; netprobe.agent.VERSION
 NIC_DEVICE = r"^[A-Za-z0-9._-]{1,15}$"
 
 

@@ -999,7 +999,7 @@ def _orchestrate(
 ) -> None:
     from edgefleet.components.config.previous import PLACEMENT_TIME_ENV
     from edgefleet.components.placement.timeline import format_time, window_start
-    from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State
+    from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State, wan_slices
 
     _check_outputs(("--logs", logs, True))
     if logs is None:
@@ -1022,7 +1022,13 @@ def _orchestrate(
             highlight=False,
             soft_wrap=True,
         )
-    orchestrator = Orchestrator(AutomationDriver(project, env), operation, parallel=parallel, logs=logs)
+    orchestrator = Orchestrator(
+        AutomationDriver(project, env),
+        operation,
+        parallel=parallel,
+        logs=logs,
+        wan=wan_slices(project, fleet_file, slices),
+    )
     try:
         runs = _with_progress_table(orchestrator, slices, f"{operation} {fleet_file}")
     except OrchestrationError as exc:
@@ -1032,7 +1038,9 @@ def _orchestrate(
     for run in runs:
         if run.error is not None:
             log = f" (log: {_shown(run.log)})" if run.log is not None else ""
-            err.print(f"{run.stack}: {run.state.value}: {run.error}{log}", markup=False, highlight=False)
+            err.print(f"{run.label}: {run.state.value}: {run.error}{log}", markup=False, highlight=False)
+    for note in orchestrator.notes:
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     bad = [r for r in runs if r.state is not State.SUCCEEDED]
     if bad:
         err.print(f"[red]{len(bad)} of {len(runs)} slice(s) did not succeed[/]", highlight=False)
@@ -1047,7 +1055,7 @@ def _runs_table(runs: Sequence[SliceRun], title: str) -> Table:
     colours = {State.SUCCEEDED: "green", State.FAILED: "red", State.SKIPPED: "yellow", State.RUNNING: "cyan"}
     for run in runs:
         colour = colours.get(run.state, "dim")
-        name = f"{run.stack} [dim](global, last)[/]" if run.is_global else run.stack
+        name = f"{run.stack} [dim](global, last)[/]" if run.is_global else run.label
         seconds = f"{run.seconds:.0f} s" if run.state in (State.SUCCEEDED, State.FAILED) else "-"
         table.add_row(name, f"[{colour}]{run.state.value}[/]", str(run.resources_done), run.changes_text(), seconds)
     return table
@@ -1067,9 +1075,9 @@ def _with_progress_table(orchestrator: Orchestrator, slices: Sequence[Slice], ti
     def log_changes(runs: Sequence[SliceRun]) -> None:
         with lock:
             for run in runs:
-                if seen.get(run.stack) != run.state.value:
-                    seen[run.stack] = run.state.value
-                    err.print(f"{run.stack}: {run.state.value}", markup=False, highlight=False)
+                if seen.get(run.label) != run.state.value:
+                    seen[run.label] = run.state.value
+                    err.print(f"{run.label}: {run.state.value}", markup=False, highlight=False)
 
     orchestrator.on_change = log_changes
     return orchestrator.run(slices)

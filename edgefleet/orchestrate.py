@@ -7,9 +7,18 @@ project directory, with the user's backend and credentials); edgefleet schedules
   error stops the run before any stack is touched;
 - the regional slices run in parallel, at most ``parallel`` at a time, each in its own Pulumi
   process; a failed slice does not stop the others;
+- every slice's stack is created (or selected) first, one after another, before any runs: a
+  ``StackReference`` to a stack that does not exist fails the update (pulumi/pulumi#19202), and
+  the regional slices read each other's WAN probes (``netcheckWan``); if one cannot be created,
+  nothing runs;
 - the ``global`` slice runs last, after every other slice, because it reads their outputs through
   StackReferences; ``up`` skips it when a slice failed (its endpoints could be missing or stale),
   ``preview`` still previews it;
+- WAN probes across slices (docs/doctor.md#across-the-slices-of-a-fleet): a regional slice with
+  WAN probes that has no ``netcheckWan`` output yet (a first deploy, a slice added) is *late*: the
+  others ran without its address and key. After the regional pass, ``up`` runs again every
+  slice with WAN probes that succeeded and has a late peer (not itself) that succeeded, in
+  parallel, before the global slice; ``preview`` runs nothing twice and says which are late;
 - progress: a live table on a terminal (state, resources done, changes, time), one line per
   event otherwise; each slice's Pulumi output goes to ``<logs>/<stack>.log``;
 - the end: a summary table and exit 1 when any slice failed or was skipped.
@@ -37,6 +46,7 @@ from edgefleet.components.config import ConfigError
 from edgefleet.components.config.errors import ConfigIssue
 from edgefleet.components.config.slices import Slice, fleet_slices, request_from_source, resolve_scope
 from edgefleet.components.config.source import read_stack_file
+from edgefleet.components.netcheck import WAN_OUTPUT, wan_layout
 from edgefleet.stacks import load_fleet_file
 
 Operation = Literal["preview", "up"]
@@ -71,6 +81,12 @@ class SliceRun:
     seconds: float = 0.0
     error: str | None = None
     log: Path | None = None
+    again: bool = False  # the second run of a regional slice, wiring its WAN probes to late slices
+
+    @property
+    def label(self) -> str:
+        """How the run is shown: the stack, and ``(again: WAN peers)`` for a second run."""
+        return f"{self.stack} (again: WAN peers)" if self.again else self.stack
 
     def changes_text(self) -> str:
         """``create 3, update 1`` (``same`` left out), or ``-``."""
@@ -83,6 +99,9 @@ class StackDriver(Protocol):
 
     def check(self) -> None:
         """Raise ``OrchestrationError`` when the operation cannot run at all."""
+
+    def prepare(self, stack: str) -> Mapping[str, object]:
+        """Create ``stack`` if it does not exist yet (or select it); its current outputs by name."""
 
     def run(
         self,
@@ -113,6 +132,17 @@ class AutomationDriver:
                 "`edgefleet plan` works without it"
             )
 
+    def _stack(self, stack: str) -> auto.Stack:
+        """The workspace stack (``pulumi stack init`` when it does not exist yet)."""
+        if self.env:
+            options = auto.LocalWorkspaceOptions(env_vars=self.env)
+            return auto.create_or_select_stack(stack_name=stack, work_dir=str(self.project), opts=options)
+        return auto.create_or_select_stack(stack_name=stack, work_dir=str(self.project))
+
+    def prepare(self, stack: str) -> Mapping[str, object]:
+        """``stack`` created or selected; its outputs (``pulumi stack output``; none when new)."""
+        return {name: output.value for name, output in self._stack(stack).outputs().items()}
+
     def run(
         self,
         stack: str,
@@ -122,11 +152,7 @@ class AutomationDriver:
         on_output: Callable[[str], None],
     ) -> dict[str, int]:
         """``pulumi preview`` or ``pulumi up --yes`` on ``stack`` (created if it does not exist yet)."""
-        if self.env:
-            options = auto.LocalWorkspaceOptions(env_vars=self.env)
-            workspace_stack = auto.create_or_select_stack(stack_name=stack, work_dir=str(self.project), opts=options)
-        else:
-            workspace_stack = auto.create_or_select_stack(stack_name=stack, work_dir=str(self.project))
+        workspace_stack = self._stack(stack)
         if operation == "up":
             result = workspace_stack.up(on_output=on_output, on_event=on_event, color="never")
             return {str(op): int(n) for op, n in (result.summary.resource_changes or {}).items()}
@@ -163,6 +189,16 @@ def fleet_plan(project: Path, fleet_file: str) -> list[Slice]:
     return slices
 
 
+def wan_slices(project: Path, fleet_file: str, slices: Sequence[Slice]) -> frozenset[str]:
+    """The regional slices with designated WAN probes: the fleet's WAN layout (over every cluster
+    of the fleet, as the program computes it) has one of their clusters."""
+    _, spec = load_fleet_file(project, fleet_file)
+    if spec.netcheck is None:
+        return frozenset()
+    members = set(wan_layout([(c.name, c.vendor.value) for c in spec.clusters], spec.netcheck.wan).members)
+    return frozenset(s.stack for s in slices if not s.is_global and members & set(s.clusters))
+
+
 @dataclass
 class Orchestrator:
     """Runs ``operation`` over the slices: regional ones in parallel (bounded), the global one last."""
@@ -172,7 +208,9 @@ class Orchestrator:
     parallel: int = DEFAULT_PARALLEL
     logs: Path | None = None
     on_change: Callable[[Sequence[SliceRun]], None] = lambda runs: None
+    wan: frozenset[str] = frozenset()  # the regional slices with WAN probes (``wan_slices``)
     runs: list[SliceRun] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def run(self, slices: Sequence[Slice]) -> list[SliceRun]:
@@ -183,13 +221,21 @@ class Orchestrator:
         regional = [s for s in slices if not s.is_global]
         final = [s for s in slices if s.is_global]
         self.runs = [SliceRun(s.stack, s.is_global, s.clusters) for s in [*regional, *final]]
+        self.notes = []
         by_stack = {r.stack: r for r in self.runs}
         self._changed()
-        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="slice") as pool:
-            futures: list[Future[None]] = [pool.submit(self._one, by_stack[s.stack]) for s in regional]
-            for future in futures:
-                future.result()
-        failed = [r.stack for r in self.runs if not r.is_global and r.state is State.FAILED]
+        late = self._prepare([*regional, *final])
+        if late is None:
+            return self.runs
+        self._parallel([by_stack[s.stack] for s in regional])
+        if self.operation == "up":
+            self._wire_late(regional, late, by_stack)
+        elif late:
+            self.notes.append(
+                f"not deployed yet, so the other slices' WAN probes are not wired to them: {', '.join(sorted(late))}; "
+                "`edgefleet up` runs the other slices again after their first update"
+            )
+        failed = sorted({r.stack for r in self.runs if not r.is_global and r.state is State.FAILED})
         for one in final:
             run = by_stack[one.stack]
             if failed and self.operation == "up":
@@ -201,11 +247,61 @@ class Orchestrator:
             self._one(run)
         return self.runs
 
+    def _prepare(self, slices: Sequence[Slice]) -> set[str] | None:
+        """Every slice's stack created or selected, in order; the late WAN slices (no
+        ``netcheckWan`` output yet). None when a stack could not be: then nothing runs."""
+        late: set[str] = set()
+        for one in slices:
+            try:
+                outputs = self.driver.prepare(one.stack)
+            except Exception as exc:  # reported on the slice, and nothing runs
+                if isinstance(exc, auto.CommandError):  # its text: "stderr: error: ..." lines
+                    detail = _first_error(str(exc).replace("stderr: ", ""), [])
+                else:
+                    detail = f"{type(exc).__name__}: {exc}"
+                with self._lock:
+                    for run in self.runs:
+                        if run.stack == one.stack:
+                            run.state, run.error = State.FAILED, f"could not create or select the stack: {detail}"
+                        else:
+                            run.state = State.SKIPPED
+                            run.error = (
+                                f"not run: stack {one.stack} could not be created or selected, and the slices "
+                                "read each other's outputs through StackReferences"
+                            )
+                self._changed()
+                return None
+            if one.stack in self.wan and WAN_OUTPUT not in outputs:
+                late.add(one.stack)
+        return late
+
+    def _parallel(self, runs: Sequence[SliceRun]) -> None:
+        with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="slice") as pool:
+            futures: list[Future[None]] = [pool.submit(self._one, run) for run in runs]
+            for future in futures:
+                future.result()
+
+    def _wire_late(self, regional: Sequence[Slice], late: set[str], by_stack: Mapping[str, SliceRun]) -> None:
+        """Run again each WAN slice that succeeded and has a late peer (not itself) that succeeded."""
+        ready = {s for s in late if by_stack[s].state is State.SUCCEEDED}
+        again = [
+            SliceRun(s.stack, False, s.clusters, again=True)
+            for s in regional
+            if s.stack in self.wan and by_stack[s.stack].state is State.SUCCEEDED and ready - {s.stack}
+        ]
+        if not again:
+            return
+        with self._lock:
+            at = len([r for r in self.runs if not r.is_global])
+            self.runs[at:at] = again
+        self._changed()
+        self._parallel(again)
+
     def _one(self, run: SliceRun) -> None:
         log_file = None
         if self.logs is not None:
             self.logs.mkdir(parents=True, exist_ok=True)
-            run.log = self.logs / f"{run.stack}.log"
+            run.log = self.logs / (f"{run.stack}.again.log" if run.again else f"{run.stack}.log")
             log_file = run.log.open("w", encoding="utf-8")
         tail: list[str] = []
 

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from edgefleet import orchestrate
 from edgefleet.cli import app
-from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State, fleet_plan
+from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State, fleet_plan, wan_slices
 from tests.conftest import REPO
 
 FLEET = "fleets/retail.yaml"
@@ -44,8 +44,13 @@ class FakeWorkspace:
         self.running = 0
         self.max_running = 0
         self.lock = threading.Lock()
+        self.new: set[str] = set()  # stacks never deployed: no outputs (all others have netcheckWan)
+        self.unselectable: set[str] = set()  # `pulumi stack init` fails for these
+        self.prepared: list[str] = []
 
     def create_or_select_stack(self, stack_name: str, work_dir: str | None = None, **_: Any) -> FakeStack:
+        if stack_name in self.unselectable:
+            raise auto.CommandError(CommandResult("", "error: could not create stack: 403 forbidden", 255))
         return FakeStack(self, stack_name, work_dir or "")
 
 
@@ -58,6 +63,8 @@ class FakeStack:
     def _run(self, operation: str, on_output: Callable[[str], None], on_event: Callable[[Any], None]) -> None:
         ws = self.workspace
         with ws.lock:
+            if operation == "up" and self.name not in ws.failing:
+                ws.new.discard(self.name)  # deployed: its outputs exist from now on
             ws.calls.append((self.name, operation, self.work_dir))
             ws.running += 1
             ws.max_running = max(ws.max_running, ws.running)
@@ -73,6 +80,15 @@ class FakeStack:
             with ws.lock:
                 ws.running -= 1
                 ws.finished.append(self.name)
+
+    def outputs(self) -> dict[str, auto.OutputValue]:
+        ws = self.workspace
+        with ws.lock:
+            ws.prepared.append(self.name)
+            assert ws.running == 0, "stacks are prepared before any slice runs"
+            if self.name in ws.new:
+                return {}
+        return {"netcheckWan": auto.OutputValue({"x": "203.0.113.1"}, False), "kubeconfigs": auto.OutputValue("", True)}
 
     def up(self, *, on_output: Callable[[str], None], on_event: Callable[[Any], None], color: str) -> auto.UpResult:
         assert color == "never"
@@ -103,9 +119,12 @@ def workspace(monkeypatch: pytest.MonkeyPatch) -> FakeWorkspace:
     return fake
 
 
-def _run(operation: orchestrate.Operation, parallel: int = 2, logs: Path | None = None) -> list[orchestrate.SliceRun]:
+def _run(
+    operation: orchestrate.Operation, parallel: int = 2, logs: Path | None = None, *, wan: bool = False
+) -> list[orchestrate.SliceRun]:
     slices = fleet_plan(REPO, FLEET)
-    return Orchestrator(AutomationDriver(REPO), operation, parallel=parallel, logs=logs).run(slices)
+    carrying = wan_slices(REPO, FLEET, slices) if wan else frozenset()
+    return Orchestrator(AutomationDriver(REPO), operation, parallel=parallel, logs=logs, wan=carrying).run(slices)
 
 
 def test_up_runs_every_slice_in_the_project_and_the_global_one_last(workspace: FakeWorkspace, tmp_path: Path) -> None:
@@ -221,3 +240,119 @@ def test_a_fleet_file_without_slices_says_to_sync(
     result = CliRunner().invoke(app, ["preview", FLEET])
     assert result.exit_code == 2
     assert "no stack names fleets/retail.yaml with an `edgefleet:slice`; write the slice stacks with" in result.output
+
+
+# --- WAN probes across slices: stacks first, and a second pass after a first deploy ------------
+
+
+def _states(runs: list[orchestrate.SliceRun]) -> list[tuple[str, State]]:
+    return [(r.label, r.state) for r in runs]
+
+
+def test_every_stack_is_created_before_any_slice_runs(workspace: FakeWorkspace) -> None:
+    workspace.new = {*REGIONAL, "retail-global"}
+    _run("preview", wan=True)
+    # In order, one after another (the fake asserts nothing runs meanwhile), global included.
+    assert workspace.prepared == [*REGIONAL, "retail-global"]
+
+
+def test_the_wan_slices_are_the_fleets_layout() -> None:
+    slices = fleet_plan(REPO, FLEET)
+    # Asia's one shop too: the layout is the fleet's, not the slice's; never the global slice.
+    assert wan_slices(REPO, FLEET, slices) == frozenset(REGIONAL)
+
+
+def test_a_first_deploy_runs_every_wan_slice_again_before_the_global_one(workspace: FakeWorkspace) -> None:
+    workspace.new = {*REGIONAL, "retail-global"}
+    runs = _run("up", wan=True)
+    assert _states(runs) == [
+        *((s, State.SUCCEEDED) for s in REGIONAL),
+        *((f"{s} (again: WAN peers)", State.SUCCEEDED) for s in REGIONAL),
+        ("retail-global", State.SUCCEEDED),
+    ]
+    ups = [stack for stack, op, _ in workspace.calls if op == "up"]
+    assert sorted(ups[:3]) == REGIONAL
+    assert sorted(ups[3:6]) == REGIONAL
+    assert ups[6:] == ["retail-global"]
+
+
+def test_a_new_slice_makes_only_the_others_run_again(workspace: FakeWorkspace) -> None:
+    workspace.new = {"retail-asia"}
+    runs = _run("up", wan=True)
+    again = sorted(r.stack for r in runs if r.again)
+    assert again == ["retail-europe", "retail-north-america"]
+    assert runs[-1].stack == "retail-global"
+    assert runs[-1].state is State.SUCCEEDED
+
+
+def test_nothing_runs_twice_when_every_slice_is_deployed_or_there_are_no_wan_probes(
+    workspace: FakeWorkspace,
+) -> None:
+    runs = _run("up", wan=True)  # every stack has its netcheckWan output already
+    assert not [r for r in runs if r.again]
+    workspace.new = {*REGIONAL}
+    runs = _run("up", wan=False)  # netcheck off, or a layout of one cluster: no WAN slices
+    assert not [r for r in runs if r.again]
+
+
+def test_a_late_slice_that_failed_is_no_reason_to_run_the_others_again(workspace: FakeWorkspace) -> None:
+    workspace.new = {"retail-asia"}
+    workspace.failing = {"retail-asia"}
+    runs = {r.label: r for r in _run("up", wan=True)}
+    assert not [label for label in runs if "again" in label]
+    assert runs["retail-global"].state is State.SKIPPED
+
+
+def test_a_failed_second_run_skips_the_global_slice(workspace: FakeWorkspace) -> None:
+    workspace.new = {"retail-asia"}
+    original = FakeStack._run
+
+    def second_fails(self: FakeStack, operation: str, on_output: Any, on_event: Any) -> None:
+        first = sum(1 for stack, op, _ in self.workspace.calls if stack == self.name and op == "up")
+        if self.name == "retail-europe" and first == 1:
+            self.workspace.failing.add("retail-europe")
+        original(self, operation, on_output, on_event)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FakeStack, "_run", second_fails)
+        runs = {r.label: r for r in _run("up", wan=True)}
+    assert runs["retail-europe"].state is State.SUCCEEDED
+    assert runs["retail-europe (again: WAN peers)"].state is State.FAILED
+    assert runs["retail-global"].state is State.SKIPPED
+    assert "retail-europe failed" in str(runs["retail-global"].error)
+
+
+def test_preview_runs_nothing_twice_and_names_the_late_slices(workspace: FakeWorkspace) -> None:
+    workspace.new = {"retail-asia"}
+    slices = fleet_plan(REPO, FLEET)
+    orchestrator = Orchestrator(AutomationDriver(REPO), "preview", wan=wan_slices(REPO, FLEET, slices))
+    runs = orchestrator.run(slices)
+    assert not [r for r in runs if r.again]
+    assert len(orchestrator.notes) == 1
+    assert "retail-asia" in orchestrator.notes[0]
+    assert "retail-europe" not in orchestrator.notes[0]
+
+
+def test_a_stack_that_cannot_be_created_stops_the_run_before_anything_runs(workspace: FakeWorkspace) -> None:
+    workspace.unselectable = {"retail-europe"}
+    runs = {r.stack: r for r in _run("up", wan=True)}
+    assert runs["retail-europe"].state is State.FAILED
+    assert runs["retail-europe"].error == (
+        "could not create or select the stack: error: could not create stack: 403 forbidden"
+    )
+    for other in ("retail-asia", "retail-north-america", "retail-global"):
+        assert runs[other].state is State.SKIPPED
+        assert "stack retail-europe could not be created or selected" in str(runs[other].error)
+    assert workspace.calls == []
+
+
+def test_the_cli_shows_the_second_pass(workspace: FakeWorkspace, tmp_path: Path) -> None:
+    workspace.new = {"retail-asia"}
+    result = CliRunner().invoke(app, ["up", FLEET, "--logs", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "retail-europe (again: WAN peers): succeeded" in result.output
+    assert "all 6 slice(s) succeeded" in result.output
+    assert (tmp_path / "retail-europe.again.log").read_text() == "up retail-europe\n"
+    preview = CliRunner().invoke(app, ["preview", FLEET, "--logs", str(tmp_path)])
+    assert preview.exit_code == 0, preview.output
+    assert "again" not in preview.output

@@ -120,14 +120,19 @@ def test_bad_faults_are_refused(kind: str, target: str, loss: float, message: st
 
 
 def test_agent_config_is_what_netprobe_reads(tmp_path: Path) -> None:
-    key = tmp_path / "wan.key"
-    key.write_text("ab" * 32)
+    # Each cluster keyed as a slice of its own: its key to sign with, the other's answered.
+    keys = {"c1": tmp_path / "wan-c1.key", "c2": tmp_path / "wan-c2.key"}
+    keys["c1"].write_text("ab" * 32)
+    keys["c2"].write_text("cd" * 32)
+    other = {"c1": "c2", "c2": "c1"}
     for agent in lab.topology(2, 3).agents:
-        config = parse_config(lab.agent_config(agent, 25.0, key))
+        config = parse_config(lab.agent_config(agent, 25.0, keys))
         assert len(config.targets) == len(agent.targets)
         assert config.identity.pod == agent.pod
         assert config.nic_devices == (() if agent.pod or agent.role else ("eth0",))
-        assert config.key == (bytes.fromhex("ab" * 32) if agent.role == "wan" else b"")
+        wan = agent.role == "wan"
+        assert config.key == (bytes.fromhex(keys[agent.cluster].read_text()) if wan else b"")
+        assert config.peer_keys == ((bytes.fromhex(keys[other[agent.cluster]].read_text()),) if wan else ())
         assert config.listen[1] == (lab.WAN_PORT if agent.role == "wan" else lab.PROBE_PORT)
 
 

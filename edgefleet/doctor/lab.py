@@ -9,8 +9,10 @@ mode does) and two pod namespaces per node, ``ef-c<i>-n<j>-p<k>`` (``eth0``, a v
 in every node and pod namespace; each of those has a second interface, ``mgmt0``, on the bridge
 ``ef-mgmt`` in the root namespace, through which the doctor (and Prometheus) scrape the agents.
 The designated nodes (``n1``, ``n2``) also run a WAN agent, as real clusters run the designated
-probes behind their load balancers: the real agent with the lab's shared key (``wan.key`` in the
-state directory), answering only authenticated probes on port 9797 (metrics on 9796).
+probes behind their load balancers: the real agent, answering only authenticated probes on port
+9797 (metrics on 9796). Each lab cluster is keyed as a slice of its own would be (a sliced fleet,
+one stack per region): its own key (``wan-<cluster>.key`` in the state directory) to sign with,
+and the other clusters' keys answered (``peer_key_files``), so every WAN probe crosses keys.
 
 Faults are nftables rules in a table ``inet ef-fault`` of the namespace concerned (``numgen random``
 drops: real packets, really lost). ``edgefleet lab down`` (and an interrupted ``lab up``) stops the
@@ -26,7 +28,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -199,9 +201,10 @@ def topology(clusters: int = 2, nodes: int = 3, rate: float = 25.0) -> Topology:
     return Topology(names, nodes, rate, tuple(agents), zones, locations)
 
 
-def agent_config(agent: Agent, rate: float, key_file: Path | None = None) -> dict[str, Any]:
+def agent_config(agent: Agent, rate: float, keys: Mapping[str, Path] | None = None) -> dict[str, Any]:
     """The JSON config ``python -m netprobe`` reads in ``agent``'s namespace; a WAN agent's with
-    the lab's shared key (``key_file``): it answers and takes authenticated probes only."""
+    its cluster's key and the other clusters' (``keys``: cluster -> key file), as each slice of a
+    sliced fleet has its own: it answers and takes authenticated probes only."""
     wan = agent.role == "wan"
     config: dict[str, Any] = {
         "identity": {"cluster": agent.cluster, "node": agent.node, "zone": agent.zone, "pod": agent.pod},
@@ -214,7 +217,9 @@ def agent_config(agent: Agent, rate: float, key_file: Path | None = None) -> dic
         "counters": {"nic": [] if agent.pod or wan else ["eth0"], "conntrack": not agent.pod and not wan},
     }
     if wan:
-        config["key_file"] = str(key_file or STATE_DIR / "wan.key")
+        keys = keys or {agent.cluster: STATE_DIR / f"wan-{agent.cluster}.key"}
+        config["key_file"] = str(keys[agent.cluster])
+        config["peer_key_files"] = [str(keys[c]) for c in sorted(keys) if c != agent.cluster]
     return config
 
 
@@ -421,13 +426,14 @@ def _start_agents(topo: Topology) -> dict[str, int]:
     source = str(Path(__file__).resolve().parents[2])  # the checkout: netprobe is importable from it
     pids: dict[str, int] = {}
     ready: dict[str, Path] = {}
-    # The shared key of the WAN agents, as a stack generates one: random, readable by root alone.
-    key_file = STATE_DIR / "wan.key"
-    key_file.touch(mode=0o600)
-    key_file.write_text(os.urandom(32).hex() + "\n")
+    # Each cluster's WAN key, as each slice generates one: random, readable by root alone.
+    keys = {cluster: STATE_DIR / f"wan-{cluster}.key" for cluster in topo.clusters}
+    for key_file in keys.values():
+        key_file.touch(mode=0o600)
+        key_file.write_text(os.urandom(32).hex() + "\n")
     for agent in topo.agents:
         config = STATE_DIR / f"{agent.process}.json"
-        config.write_text(json.dumps(agent_config(agent, topo.rate, key_file), indent=1))
+        config.write_text(json.dumps(agent_config(agent, topo.rate, keys), indent=1))
         ready[agent.process] = STATE_DIR / f"{agent.process}.ready"
         ready[agent.process].unlink(missing_ok=True)
         # Detached (a shell starts it in the background and exits): the agent outlives this command.

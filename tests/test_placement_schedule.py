@@ -537,6 +537,9 @@ class _Recorder:
 
 
 class _Stack:
+    def outputs(self) -> dict[str, Any]:
+        return {}  # a new stack
+
     def up(self, **_: Any) -> Any:
         summary = type("Summary", (), {"resource_changes": {"same": 1}})()
         return type("UpResult", (), {"summary": summary})()

@@ -1041,11 +1041,15 @@ def _orchestrate(
             err.print(f"{run.label}: {run.state.value}: {run.error}{log}", markup=False, highlight=False)
     for note in orchestrator.notes:
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-    bad = [r for r in runs if r.state is not State.SUCCEEDED]
+    # Counted by slice: a second run (WAN peers) is the same slice, failed if either run did.
+    stacks = {r.stack for r in runs}
+    bad = {r.stack for r in runs if r.state is not State.SUCCEEDED}
+    again = sum(1 for r in runs if r.again)
     if bad:
-        err.print(f"[red]{len(bad)} of {len(runs)} slice(s) did not succeed[/]", highlight=False)
+        err.print(f"[red]{len(bad)} of {len(stacks)} slice(s) did not succeed[/]", highlight=False)
         raise typer.Exit(EXIT_VIOLATIONS)
-    err.print(f"[green]all {len(runs)} slice(s) succeeded[/]", highlight=False)
+    twice = f" ({again} run again for their WAN peers)" if again else ""
+    err.print(f"[green]all {len(stacks)} slice(s) succeeded{twice}[/]", highlight=False)
 
 
 def _runs_table(runs: Sequence[SliceRun], title: str) -> Table:

@@ -9,8 +9,8 @@ project directory, with the user's backend and credentials); edgefleet schedules
   process; a failed slice does not stop the others;
 - every slice's stack is created (or selected) first, one after another, before any runs: a
   ``StackReference`` to a stack that does not exist fails the update (pulumi/pulumi#19202), and
-  the regional slices read each other's WAN probes (``netcheckWan``); if one cannot be created,
-  nothing runs;
+  the regional slices read each other's WAN probes (``netcheckWan``); every stack is tried, each
+  one that cannot be created is reported on its slice, and then nothing runs;
 - the ``global`` slice runs last, after every other slice, because it reads their outputs through
   StackReferences; ``up`` skips it when a slice failed (its endpoints could be missing or stale),
   ``preview`` still previews it;
@@ -100,8 +100,9 @@ class StackDriver(Protocol):
     def check(self) -> None:
         """Raise ``OrchestrationError`` when the operation cannot run at all."""
 
-    def prepare(self, stack: str) -> Mapping[str, object]:
-        """Create ``stack`` if it does not exist yet (or select it); its current outputs by name."""
+    def prepare(self, stack: str, *, outputs: bool = True) -> Mapping[str, object]:
+        """Create ``stack`` if it does not exist yet (or select it); with ``outputs``, its current
+        outputs by name (none for a stack never deployed), else nothing is read."""
 
     def run(
         self,
@@ -139,9 +140,14 @@ class AutomationDriver:
             return auto.create_or_select_stack(stack_name=stack, work_dir=str(self.project), opts=options)
         return auto.create_or_select_stack(stack_name=stack, work_dir=str(self.project))
 
-    def prepare(self, stack: str) -> Mapping[str, object]:
-        """``stack`` created or selected; its outputs (``pulumi stack output``; none when new)."""
-        return {name: output.value for name, output in self._stack(stack).outputs().items()}
+    def prepare(self, stack: str, *, outputs: bool = True) -> Mapping[str, object]:
+        """``stack`` created or selected; with ``outputs``, its outputs (``pulumi stack output``,
+        twice: masked and ``--show-secrets``; none when new). Without, no output is read, nor
+        any secret decrypted."""
+        workspace_stack = self._stack(stack)
+        if not outputs:
+            return {}
+        return {name: output.value for name, output in workspace_stack.outputs().items()}
 
     def run(
         self,
@@ -249,31 +255,38 @@ class Orchestrator:
 
     def _prepare(self, slices: Sequence[Slice]) -> set[str] | None:
         """Every slice's stack created or selected, in order; the late WAN slices (no
-        ``netcheckWan`` output yet). None when a stack could not be: then nothing runs."""
+        ``netcheckWan`` output yet). None when a stack could not be: every stack is still tried
+        (each failure on its slice, so one run shows them all), then nothing runs."""
+        # Only a WAN slice with a peer slice can be late: read no other stack's outputs.
+        wired = self.wan if len(self.wan) > 1 else frozenset()
         late: set[str] = set()
+        failed: dict[str, str] = {}
         for one in slices:
             try:
-                outputs = self.driver.prepare(one.stack)
+                outputs = self.driver.prepare(one.stack, outputs=one.stack in wired)
             except Exception as exc:  # reported on the slice, and nothing runs
                 if isinstance(exc, auto.CommandError):  # its text: "stderr: error: ..." lines
-                    detail = _first_error(str(exc).replace("stderr: ", ""), [])
+                    failed[one.stack] = _first_error(str(exc).replace("stderr: ", ""), [])
                 else:
-                    detail = f"{type(exc).__name__}: {exc}"
-                with self._lock:
-                    for run in self.runs:
-                        if run.stack == one.stack:
-                            run.state, run.error = State.FAILED, f"could not create or select the stack: {detail}"
-                        else:
-                            run.state = State.SKIPPED
-                            run.error = (
-                                f"not run: stack {one.stack} could not be created or selected, and the slices "
-                                "read each other's outputs through StackReferences"
-                            )
-                self._changed()
-                return None
-            if one.stack in self.wan and WAN_OUTPUT not in outputs:
+                    failed[one.stack] = f"{type(exc).__name__}: {exc}"
+                continue
+            if one.stack in wired and WAN_OUTPUT not in outputs:
                 late.add(one.stack)
-        return late
+        if not failed:
+            return late
+        named = f"stack{'s' if len(failed) > 1 else ''} {', '.join(sorted(failed))}"
+        with self._lock:
+            for run in self.runs:
+                if run.stack in failed:
+                    run.state, run.error = State.FAILED, f"could not create or select the stack: {failed[run.stack]}"
+                else:
+                    run.state = State.SKIPPED
+                    run.error = (
+                        f"not run: {named} could not be created or selected, and the slices read each "
+                        "other's outputs through StackReferences"
+                    )
+        self._changed()
+        return None
 
     def _parallel(self, runs: Sequence[SliceRun]) -> None:
         with ThreadPoolExecutor(max_workers=self.parallel, thread_name_prefix="slice") as pool:

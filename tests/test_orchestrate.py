@@ -46,9 +46,16 @@ class FakeWorkspace:
         self.lock = threading.Lock()
         self.new: set[str] = set()  # stacks never deployed: no outputs (all others have netcheckWan)
         self.unselectable: set[str] = set()  # `pulumi stack init` fails for these
-        self.prepared: list[str] = []
+        self.selected: list[tuple[str, int]] = []  # (stack, runs started before) per create_or_select
+        self.prepared: list[str] = []  # the stacks whose outputs were read
+        self.options: list[Any] = []  # the workspace options of every create_or_select
 
-    def create_or_select_stack(self, stack_name: str, work_dir: str | None = None, **_: Any) -> FakeStack:
+    def create_or_select_stack(
+        self, stack_name: str, work_dir: str | None = None, opts: Any = None, **_: Any
+    ) -> FakeStack:
+        with self.lock:
+            self.selected.append((stack_name, len(self.calls)))
+            self.options.append(opts)
         if stack_name in self.unselectable:
             raise auto.CommandError(CommandResult("", "error: could not create stack: 403 forbidden", 255))
         return FakeStack(self, stack_name, work_dir or "")
@@ -249,17 +256,81 @@ def _states(runs: list[orchestrate.SliceRun]) -> list[tuple[str, State]]:
     return [(r.label, r.state) for r in runs]
 
 
-def test_every_stack_is_created_before_any_slice_runs(workspace: FakeWorkspace) -> None:
+@pytest.mark.parametrize("operation", ["preview", "up"])
+def test_every_stack_is_created_before_any_slice_runs(workspace: FakeWorkspace, operation: str) -> None:
     workspace.new = {*REGIONAL, "retail-global"}
-    _run("preview", wan=True)
-    # In order, one after another (the fake asserts nothing runs meanwhile), global included.
-    assert workspace.prepared == [*REGIONAL, "retail-global"]
+    _run("up" if operation == "up" else "preview", wan=True)
+    # In order, one after another, before any slice has started, global included.
+    assert workspace.selected[:4] == [(s, 0) for s in [*REGIONAL, "retail-global"]]
+    # Only the WAN slices' outputs are read (the fake asserts nothing runs meanwhile): the
+    # global slice's would tell nothing, and reading decrypts every secret output.
+    assert workspace.prepared == REGIONAL
+
+
+def test_without_wan_slices_no_outputs_are_read(workspace: FakeWorkspace) -> None:
+    _run("up", wan=False)
+    assert [stack for stack, _ in workspace.selected[:4]] == [*REGIONAL, "retail-global"]
+    assert workspace.prepared == []
+
+
+def test_the_driver_prepares_with_the_programs_environment(workspace: FakeWorkspace) -> None:
+    driver = AutomationDriver(REPO, {"EDGEFLEET_PLACEMENT_TIME": "2026-01-01T00:00:00Z"})
+    workspace.new = {"retail-asia"}
+    assert driver.prepare("retail-asia") == {}
+    assert driver.prepare("retail-europe") == {"netcheckWan": {"x": "203.0.113.1"}, "kubeconfigs": ""}
+    assert driver.prepare("retail-global", outputs=False) == {}
+    assert workspace.prepared == ["retail-asia", "retail-europe"]
+    assert [o.env_vars for o in workspace.options] == [{"EDGEFLEET_PLACEMENT_TIME": "2026-01-01T00:00:00Z"}] * 3
 
 
 def test_the_wan_slices_are_the_fleets_layout() -> None:
     slices = fleet_plan(REPO, FLEET)
     # Asia's one shop too: the layout is the fleet's, not the slice's; never the global slice.
     assert wan_slices(REPO, FLEET, slices) == frozenset(REGIONAL)
+
+
+def _retail_with_netcheck(root: Path, netcheck: str) -> None:
+    root.mkdir(exist_ok=True)
+    _scratch_project(root, with_slices=True)
+    fleet = root / FLEET
+    text = fleet.read_text()
+    assert "netcheck: {enabled: true}" in text
+    fleet.write_text(text.replace("netcheck: {enabled: true}", netcheck))
+
+
+def test_no_wan_slices_without_netcheck_or_a_layout(tmp_path: Path) -> None:
+    _retail_with_netcheck(tmp_path, "netcheck: {enabled: false}")
+    assert wan_slices(tmp_path, FLEET, fleet_plan(tmp_path, FLEET)) == frozenset()
+    _retail_with_netcheck(tmp_path / "one", "netcheck: {enabled: true, wan: {skip: [store-osaka-01]}}")
+    assert wan_slices(tmp_path / "one", FLEET, fleet_plan(tmp_path / "one", FLEET)) == frozenset(
+        {"retail-europe", "retail-north-america"}
+    )
+    _retail_with_netcheck(
+        tmp_path / "two",
+        "netcheck: {enabled: true, wan: {skip: [store-osaka-01, store-chicago-01, store-toronto-01, "
+        "digitalocean-nyc3, store-berlin-01, store-lyon-01]}}",
+    )
+    # One WAN cluster left: no layout at all.
+    assert wan_slices(tmp_path / "two", FLEET, fleet_plan(tmp_path / "two", FLEET)) == frozenset()
+
+
+def test_wan_probes_within_one_slice_run_nothing_twice(workspace: FakeWorkspace, tmp_path: Path) -> None:
+    # Europe's three clusters probe each other, no other slice has WAN probes: nobody to wire.
+    _retail_with_netcheck(
+        tmp_path,
+        "netcheck: {enabled: true, wan: {skip: [store-osaka-01, store-chicago-01, store-toronto-01, "
+        "digitalocean-nyc3]}}",
+    )
+    slices = fleet_plan(tmp_path, FLEET)
+    wan = wan_slices(tmp_path, FLEET, slices)
+    assert wan == frozenset({"retail-europe"})
+    workspace.new = {*REGIONAL, "retail-global"}
+    for operation in ("up", "preview"):
+        orchestrator = Orchestrator(AutomationDriver(REPO), "up" if operation == "up" else "preview", wan=wan)
+        runs = orchestrator.run(slices)
+        assert not [r for r in runs if r.again]
+        assert orchestrator.notes == []
+    assert workspace.prepared == []
 
 
 def test_a_first_deploy_runs_every_wan_slice_again_before_the_global_one(workspace: FakeWorkspace) -> None:
@@ -303,7 +374,9 @@ def test_a_late_slice_that_failed_is_no_reason_to_run_the_others_again(workspace
     assert runs["retail-global"].state is State.SKIPPED
 
 
-def test_a_failed_second_run_skips_the_global_slice(workspace: FakeWorkspace) -> None:
+@pytest.fixture
+def europe_fails_again(workspace: FakeWorkspace, monkeypatch: pytest.MonkeyPatch) -> FakeWorkspace:
+    """retail-asia is new; retail-europe's first update succeeds, its second fails."""
     workspace.new = {"retail-asia"}
     original = FakeStack._run
 
@@ -313,13 +386,27 @@ def test_a_failed_second_run_skips_the_global_slice(workspace: FakeWorkspace) ->
             self.workspace.failing.add("retail-europe")
         original(self, operation, on_output, on_event)
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(FakeStack, "_run", second_fails)
-        runs = {r.label: r for r in _run("up", wan=True)}
+    monkeypatch.setattr(FakeStack, "_run", second_fails)
+    return workspace
+
+
+def test_a_failed_second_run_skips_the_global_slice(europe_fails_again: FakeWorkspace) -> None:
+    runs = {r.label: r for r in _run("up", wan=True)}
     assert runs["retail-europe"].state is State.SUCCEEDED
     assert runs["retail-europe (again: WAN peers)"].state is State.FAILED
     assert runs["retail-global"].state is State.SKIPPED
     assert "retail-europe failed" in str(runs["retail-global"].error)
+
+
+def test_the_cli_counts_a_failed_second_run_as_its_slice_failing(
+    europe_fails_again: FakeWorkspace, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(app, ["up", FLEET, "--logs", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert "retail-europe: succeeded" in result.output
+    assert "retail-europe (again: WAN peers): failed: error: creating EKS Cluster" in result.output
+    assert "retail-global: skipped: not run: slice(s) retail-europe failed" in result.output
+    assert "2 of 4 slice(s) did not succeed" in result.output
 
 
 def test_preview_runs_nothing_twice_and_names_the_late_slices(workspace: FakeWorkspace) -> None:
@@ -346,12 +433,31 @@ def test_a_stack_that_cannot_be_created_stops_the_run_before_anything_runs(works
     assert workspace.calls == []
 
 
+def test_every_stack_is_tried_and_each_that_cannot_be_created_is_reported(
+    workspace: FakeWorkspace, tmp_path: Path
+) -> None:
+    workspace.unselectable = {"retail-asia", "retail-global"}
+    result = CliRunner().invoke(app, ["up", FLEET, "--logs", str(tmp_path)])
+    assert result.exit_code == 1, result.output
+    assert [stack for stack, _ in workspace.selected] == [*REGIONAL, "retail-global"]
+    assert workspace.calls == []
+    for stack in ("retail-asia", "retail-global"):
+        assert f"{stack}: failed: could not create or select the stack: error: could not create stack: 403" in (
+            result.output
+        )
+    assert (
+        "retail-europe: skipped: not run: stacks retail-asia, retail-global could not be created or selected"
+        in result.output
+    )
+    assert "4 of 4 slice(s) did not succeed" in result.output
+
+
 def test_the_cli_shows_the_second_pass(workspace: FakeWorkspace, tmp_path: Path) -> None:
     workspace.new = {"retail-asia"}
     result = CliRunner().invoke(app, ["up", FLEET, "--logs", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "retail-europe (again: WAN peers): succeeded" in result.output
-    assert "all 6 slice(s) succeeded" in result.output
+    assert "all 4 slice(s) succeeded (2 run again for their WAN peers)" in result.output
     assert (tmp_path / "retail-europe.again.log").read_text() == "up retail-europe\n"
     preview = CliRunner().invoke(app, ["preview", FLEET, "--logs", str(tmp_path)])
     assert preview.exit_code == 0, preview.output

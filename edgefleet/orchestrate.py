@@ -15,7 +15,8 @@ project directory, with the user's backend and credentials); edgefleet schedules
   StackReferences; ``up`` skips it when a slice failed (its endpoints could be missing or stale),
   ``preview`` still previews it;
 - WAN probes across slices (docs/doctor.md#across-the-slices-of-a-fleet): a regional slice with
-  WAN probes that has no ``netcheckWan`` output yet (a first deploy, a slice added) is *late*: the
+  WAN probes whose ``netcheckWan`` output is missing, or lacks one of its WAN clusters (a first
+  deploy, a slice or a cluster added) is *late*: the
   others ran without its address and key. After the regional pass, ``up`` runs again every
   slice with WAN probes that succeeded and has a late peer (not itself) that succeeded, in
   parallel, before the global slice; ``preview`` runs nothing twice and says which are late;
@@ -195,14 +196,15 @@ def fleet_plan(project: Path, fleet_file: str) -> list[Slice]:
     return slices
 
 
-def wan_slices(project: Path, fleet_file: str, slices: Sequence[Slice]) -> frozenset[str]:
-    """The regional slices with designated WAN probes: the fleet's WAN layout (over every cluster
-    of the fleet, as the program computes it) has one of their clusters."""
+def wan_slices(project: Path, fleet_file: str, slices: Sequence[Slice]) -> dict[str, frozenset[str]]:
+    """The regional slices with designated WAN probes, each with those clusters: the fleet's WAN
+    layout (over every cluster of the fleet, as the program computes it) on the slice's clusters."""
     _, spec = load_fleet_file(project, fleet_file)
     if spec.netcheck is None:
-        return frozenset()
+        return {}
     members = set(wan_layout([(c.name, c.vendor.value) for c in spec.clusters], spec.netcheck.wan).members)
-    return frozenset(s.stack for s in slices if not s.is_global and members & set(s.clusters))
+    found = {s.stack: frozenset(members & set(s.clusters)) for s in slices if not s.is_global}
+    return {stack: clusters for stack, clusters in found.items() if clusters}
 
 
 @dataclass
@@ -214,7 +216,8 @@ class Orchestrator:
     parallel: int = DEFAULT_PARALLEL
     logs: Path | None = None
     on_change: Callable[[Sequence[SliceRun]], None] = lambda runs: None
-    wan: frozenset[str] = frozenset()  # the regional slices with WAN probes (``wan_slices``)
+    # The regional slices with WAN probes, each with those clusters (``wan_slices``).
+    wan: Mapping[str, frozenset[str]] = field(default_factory=dict)
     runs: list[SliceRun] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -258,7 +261,7 @@ class Orchestrator:
         ``netcheckWan`` output yet). None when a stack could not be: every stack is still tried
         (each failure on its slice, so one run shows them all), then nothing runs."""
         # Only a WAN slice with a peer slice can be late: read no other stack's outputs.
-        wired = self.wan if len(self.wan) > 1 else frozenset()
+        wired = self.wan if len(self.wan) > 1 else {}
         late: set[str] = set()
         failed: dict[str, str] = {}
         for one in slices:
@@ -270,8 +273,11 @@ class Orchestrator:
                 else:
                     failed[one.stack] = f"{type(exc).__name__}: {exc}"
                 continue
-            if one.stack in wired and WAN_OUTPUT not in outputs:
-                late.add(one.stack)
+            if one.stack in wired:
+                # Late: never deployed, or not with every WAN cluster it has now (one just added).
+                exported = outputs.get(WAN_OUTPUT)
+                if not isinstance(exported, Mapping) or not wired[one.stack] <= set(exported):
+                    late.add(one.stack)
         if not failed:
             return late
         named = f"stack{'s' if len(failed) > 1 else ''} {', '.join(sorted(failed))}"

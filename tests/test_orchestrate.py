@@ -48,6 +48,8 @@ class FakeWorkspace:
         self.unselectable: set[str] = set()  # `pulumi stack init` fails for these
         self.selected: list[tuple[str, int]] = []  # (stack, runs started before) per create_or_select
         self.prepared: list[str] = []  # the stacks whose outputs were read
+        # What a deployed slice's netcheckWan holds: every WAN cluster it has (the fleet's layout).
+        self.wan_clusters = wan_slices(REPO, FLEET, fleet_plan(REPO, FLEET))
         self.options: list[Any] = []  # the workspace options of every create_or_select
 
     def create_or_select_stack(
@@ -95,7 +97,8 @@ class FakeStack:
             assert ws.running == 0, "stacks are prepared before any slice runs"
             if self.name in ws.new:
                 return {}
-        return {"netcheckWan": auto.OutputValue({"x": "203.0.113.1"}, False), "kubeconfigs": auto.OutputValue("", True)}
+            exported = dict.fromkeys(ws.wan_clusters.get(self.name, ()), "203.0.113.1")
+        return {"netcheckWan": auto.OutputValue(exported, False), "kubeconfigs": auto.OutputValue("", True)}
 
     def up(self, *, on_output: Callable[[str], None], on_event: Callable[[Any], None], color: str) -> auto.UpResult:
         assert color == "never"
@@ -130,7 +133,7 @@ def _run(
     operation: orchestrate.Operation, parallel: int = 2, logs: Path | None = None, *, wan: bool = False
 ) -> list[orchestrate.SliceRun]:
     slices = fleet_plan(REPO, FLEET)
-    carrying = wan_slices(REPO, FLEET, slices) if wan else frozenset()
+    carrying = wan_slices(REPO, FLEET, slices) if wan else {}
     return Orchestrator(AutomationDriver(REPO), operation, parallel=parallel, logs=logs, wan=carrying).run(slices)
 
 
@@ -277,7 +280,8 @@ def test_the_driver_prepares_with_the_programs_environment(workspace: FakeWorksp
     driver = AutomationDriver(REPO, {"EDGEFLEET_PLACEMENT_TIME": "2026-01-01T00:00:00Z"})
     workspace.new = {"retail-asia"}
     assert driver.prepare("retail-asia") == {}
-    assert driver.prepare("retail-europe") == {"netcheckWan": {"x": "203.0.113.1"}, "kubeconfigs": ""}
+    europe = dict.fromkeys(["aws-eu-central-1", "store-berlin-01", "store-lyon-01"], "203.0.113.1")
+    assert driver.prepare("retail-europe") == {"netcheckWan": europe, "kubeconfigs": ""}
     assert driver.prepare("retail-global", outputs=False) == {}
     assert workspace.prepared == ["retail-asia", "retail-europe"]
     assert [o.env_vars for o in workspace.options] == [{"EDGEFLEET_PLACEMENT_TIME": "2026-01-01T00:00:00Z"}] * 3
@@ -286,7 +290,7 @@ def test_the_driver_prepares_with_the_programs_environment(workspace: FakeWorksp
 def test_the_wan_slices_are_the_fleets_layout() -> None:
     slices = fleet_plan(REPO, FLEET)
     # Asia's one shop too: the layout is the fleet's, not the slice's; never the global slice.
-    assert wan_slices(REPO, FLEET, slices) == frozenset(REGIONAL)
+    assert frozenset(wan_slices(REPO, FLEET, slices)) == frozenset(REGIONAL)
 
 
 def _retail_with_netcheck(root: Path, netcheck: str) -> None:
@@ -300,9 +304,9 @@ def _retail_with_netcheck(root: Path, netcheck: str) -> None:
 
 def test_no_wan_slices_without_netcheck_or_a_layout(tmp_path: Path) -> None:
     _retail_with_netcheck(tmp_path, "netcheck: {enabled: false}")
-    assert wan_slices(tmp_path, FLEET, fleet_plan(tmp_path, FLEET)) == frozenset()
+    assert frozenset(wan_slices(tmp_path, FLEET, fleet_plan(tmp_path, FLEET))) == frozenset()
     _retail_with_netcheck(tmp_path / "one", "netcheck: {enabled: true, wan: {skip: [store-osaka-01]}}")
-    assert wan_slices(tmp_path / "one", FLEET, fleet_plan(tmp_path / "one", FLEET)) == frozenset(
+    assert frozenset(wan_slices(tmp_path / "one", FLEET, fleet_plan(tmp_path / "one", FLEET))) == frozenset(
         {"retail-europe", "retail-north-america"}
     )
     _retail_with_netcheck(
@@ -311,7 +315,7 @@ def test_no_wan_slices_without_netcheck_or_a_layout(tmp_path: Path) -> None:
         "digitalocean-nyc3, store-berlin-01, store-lyon-01]}}",
     )
     # One WAN cluster left: no layout at all.
-    assert wan_slices(tmp_path / "two", FLEET, fleet_plan(tmp_path / "two", FLEET)) == frozenset()
+    assert frozenset(wan_slices(tmp_path / "two", FLEET, fleet_plan(tmp_path / "two", FLEET))) == frozenset()
 
 
 def test_wan_probes_within_one_slice_run_nothing_twice(workspace: FakeWorkspace, tmp_path: Path) -> None:
@@ -323,7 +327,7 @@ def test_wan_probes_within_one_slice_run_nothing_twice(workspace: FakeWorkspace,
     )
     slices = fleet_plan(tmp_path, FLEET)
     wan = wan_slices(tmp_path, FLEET, slices)
-    assert wan == frozenset({"retail-europe"})
+    assert wan == {"retail-europe": frozenset({"aws-eu-central-1", "store-berlin-01", "store-lyon-01"})}
     workspace.new = {*REGIONAL, "retail-global"}
     for operation in ("up", "preview"):
         orchestrator = Orchestrator(AutomationDriver(REPO), "up" if operation == "up" else "preview", wan=wan)
@@ -462,3 +466,11 @@ def test_the_cli_shows_the_second_pass(workspace: FakeWorkspace, tmp_path: Path)
     preview = CliRunner().invoke(app, ["preview", FLEET, "--logs", str(tmp_path)])
     assert preview.exit_code == 0, preview.output
     assert "again" not in preview.output
+
+
+def test_a_cluster_added_to_a_deployed_slice_makes_it_late(workspace: FakeWorkspace) -> None:
+    # retail-europe was deployed before store-lyon-01 joined it: its netcheckWan lacks that one.
+    workspace.wan_clusters = {**workspace.wan_clusters, "retail-europe": frozenset({"aws-eu-central-1"})}
+    runs = _run("up", wan=True)
+    assert sorted(r.stack for r in runs if r.again) == ["retail-asia", "retail-north-america"]
+    assert wan_slices(REPO, FLEET, fleet_plan(REPO, FLEET))["retail-europe"] >= {"aws-eu-central-1", "store-lyon-01"}

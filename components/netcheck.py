@@ -476,7 +476,11 @@ def wan_env(cluster: str, spec: NetcheckSpec, peers: Mapping[str, pulumi.Input[s
         {"name": "NETPROBE_SIZES", "value": f"{SMALL_PACKET},{spec.large_packet}"},
         {"name": "NETPROBE_RATE", "value": str(spec.rate)},
         {"name": "NETPROBE_KEY", "value_from": {"secret_key_ref": {"name": WAN_KEY_SECRET, "key": "key"}}},
-        {"name": "NETPROBE_PEER_KEYS", "value_from": {"secret_key_ref": {"name": WAN_KEY_SECRET, "key": "peers"}}},
+        # Optional: a pod of the new Deployment may start before the Secret has its `peers` key.
+        {
+            "name": "NETPROBE_PEER_KEYS",
+            "value_from": {"secret_key_ref": {"name": WAN_KEY_SECRET, "key": "peers", "optional": True}},
+        },
     ]
 
 

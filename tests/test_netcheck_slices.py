@@ -150,7 +150,9 @@ def test_every_slice_has_probes_and_the_mesh_spans_the_whole_fleet(
             # Every other cluster of the fleet, at its real address, whichever slice deploys it.
             expected = {c: f"{a}:9798" for c, a in addresses.items() if c != cluster}
             assert _peers(env["NETPROBE_WAN_PEERS"]) == expected, (stack, cluster)
-            assert env["NETPROBE_PEER_KEYS"] == {"secretKeyRef": {"name": "netprobe-wan-key", "key": "peers"}}
+            assert env["NETPROBE_PEER_KEYS"] == {
+                "secretKeyRef": {"name": "netprobe-wan-key", "key": "peers", "optional": True}
+            }
             # It signs with its own slice's key and answers the other slices' keys.
             assert secrets[cluster]["key"] == _key_of(stack)
             others = sorted(_key_of(s) for s in REGIONAL if s != stack)

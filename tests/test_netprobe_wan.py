@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from edgefleet.doctor.evidence import build, deltas
-from edgefleet.doctor.promtext import parse
+from edgefleet.doctor.promtext import Sample, parse
 from edgefleet.netprobe.agent import (
     AUTH_MAGIC,
     FRESH_SECONDS,
@@ -158,7 +159,7 @@ def test_the_replay_guard_forgets_after_the_window_and_fails_closed_when_full() 
     assert guard.first_time(b"a", 16.0)
 
 
-@pytest.mark.parametrize("peers", [(), (OTHER_KEY,)])
+@pytest.mark.parametrize("peers", [(), (OTHER_KEY,)], ids=["no-peer-keys", "a-peer-key"])
 def test_a_prober_takes_only_signed_replies_to_what_it_sent(tmp_path: Path, peers: tuple[bytes, ...]) -> None:
     # A key it answers for another slice (``peers``) is no key for replies to its own probes.
     agent = _agent("c1", "n1", "wan-1", tmp=tmp_path, peers=peers)
@@ -413,11 +414,71 @@ def test_three_slices_with_their_own_keys_probe_each_other(tmp_path: Path) -> No
     for stream in wan.values():
         assert stream.probes > 30
         assert stream.lost == 0
-    lost = [s for s in samples if s.name == "netprobe_probes_lost_total" and s.label("source_cluster") == "na"]
-    assert lost
-    assert lost[0].value > 30
-    refused = [s for s in samples if s.name == "netprobe_datagrams_refused_total" and s.label("cluster") == "eu"]
-    assert refused[0].value > 30
+    # The late slice loses every probe to Europe (100%: not one answered, no RTT), and Europe's
+    # refused counter rises with them over the window; Asia's probes, under a peer key, are never
+    # refused by Europe, nor Europe's by Asia.
+    resolved = _total(samples, "netprobe_probes_total", source_cluster="na")
+    assert resolved > 30
+    assert _total(samples, "netprobe_probes_lost_total", source_cluster="na") == resolved
+    assert _total(samples, "netprobe_rtt_seconds_count", source_cluster="na") == 0
+    refused = "netprobe_datagrams_refused_total"
+    assert _total(samples, refused, cluster="eu") - _total(first, refused, cluster="eu") > 30
+    assert _total(samples, refused, cluster="asia") == 0
+    assert _total(samples, "netprobe_echo_replies_total", cluster="eu") > 30  # Asia's, answered
+
+
+@pytest.mark.parametrize(("signer", "taken"), [(KEY, True), (OTHER_KEY, False)], ids=["own-key", "peer-key"])
+def test_a_prober_takes_no_reply_signed_with_a_peer_key_over_real_sockets(
+    tmp_path: Path, signer: bytes, taken: bool
+) -> None:
+    """A responder answering every probe, hello and request, with the right stream, sequence and
+    send time, signed with ``signer``: the prober's own key (the control, every probe answered) or
+    the key of a slice it answers (its peer key: every probe lost, its peer never named)."""
+    prober = _agent("eu", "n1", "wan-eu", key=KEY, peers=(OTHER_KEY,), tmp=tmp_path)
+    responder = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    responder.bind(("127.0.0.1", 0))
+    responder.settimeout(0.2)
+    stop = threading.Event()
+    replied = [0]
+    who = Identity("asia", "n2", "", "wan-asia").encode()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = responder.recvfrom(65535)
+            except OSError:
+                continue
+            _, kind, stream, seq, sent = HEADER.unpack_from(data)
+            kind = HELLO_REPLY if kind == HELLO else REPLY
+            responder.sendto(make_datagram(signer, kind, stream=stream, seq=seq, sent=sent, identity=who,
+                                           size=len(data)), peer)  # fmt: skip
+            replied[0] += 1
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    prober.start()
+    try:
+        prober.follow(WanPeer("asia", "127.0.0.1", responder.getsockname()[1], (64,)), "127.0.0.1")
+        time.sleep(1.5)
+    finally:
+        prober.stop()
+        stop.set()
+        thread.join(timeout=2)
+        responder.close()
+    (stream,) = prober.streams.values()
+    assert replied[0] > 30  # the replies did come back
+    assert stream.received + stream.lost > 30
+    if taken:
+        assert stream.lost == 0
+        assert stream.destination == Identity("asia", "n2", "", "wan-asia")
+    else:
+        assert stream.received == 0  # 100% loss: a peer key is for answering, never for replies
+        assert stream.destination == Identity("asia", "")  # not learnt from a hello's reply either
+
+
+def _total(samples: list[Sample], name: str, **labels: str) -> float:
+    """The sum of a family's samples with these labels (0 when there are none)."""
+    return sum(s.value for s in samples if s.name == name and all(s.label(k) == v for k, v in labels.items()))
 
 
 def test_the_peer_slices_keys_come_from_the_environment() -> None:
@@ -435,7 +496,11 @@ def test_the_peer_slices_keys_come_from_the_environment() -> None:
         ({"NETPROBE_PEER_KEYS": OTHER_KEY.hex()}, "NETPROBE_PEER_KEYS needs NETPROBE_KEY"),
         ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": f"{OTHER_KEY.hex()},abcd"},
          "NETPROBE_PEER_KEYS[1]: the key must be at least 16 bytes"),
+        ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": f"{THIRD_KEY.hex()}, {OTHER_KEY.hex()[:30]} "},
+         "NETPROBE_PEER_KEYS[1]: the key must be at least 16 bytes"),
         ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": "zz" * 32},
+         "NETPROBE_PEER_KEYS[0]: the key must be hexadecimal"),
+        ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": OTHER_KEY.hex()[:-1] + "g"},
          "NETPROBE_PEER_KEYS[0]: the key must be hexadecimal"),
         ({"NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": ",".join([OTHER_KEY.hex()] * 65)},
          "NETPROBE_PEER_KEYS: 65 keys; at most 64"),
@@ -445,7 +510,8 @@ def test_bad_peer_keys_are_named_never_shown(extra: dict[str, str], message: str
     with pytest.raises(ConfigError) as caught:
         config_from_env({**BASE_ENV, **extra})
     assert str(caught.value).startswith(message), caught.value
-    assert OTHER_KEY.hex() not in str(caught.value)
+    for secret in (OTHER_KEY, THIRD_KEY):  # neither a key nor a piece of one is shown
+        assert secret.hex()[:16] not in str(caught.value).lower()
     assert "zz" * 32 not in str(caught.value)
 
 
@@ -465,3 +531,15 @@ def test_peer_key_files_need_a_key_file_and_must_be_readable(tmp_path: Path) -> 
     raw["peer_key_files"] = str(peer)
     with pytest.raises(ConfigError, match="peer_key_files: expected a list"):
         parse_config(raw)
+    # A file with a bad key is named by its index; what it holds is never shown.
+    bad = ((OTHER_KEY.hex()[:-1] + "x", "must be hexadecimal"), (OTHER_KEY.hex()[:30], "must be at least 16"))
+    for text, message in bad:
+        peer.write_text(text)
+        raw["peer_key_files"] = [str(own), str(peer)]
+        with pytest.raises(ConfigError, match=rf"^peer_key_files\[1\]: the key {message}") as caught:
+            parse_config(raw)
+        assert OTHER_KEY.hex()[:16] not in str(caught.value)
+    # Its own key among the peer files, or the same key twice: dropped.
+    peer.write_text(OTHER_KEY.hex().upper() + "\n")
+    raw["peer_key_files"] = [str(own), str(peer), str(peer)]
+    assert parse_config(raw).peer_keys == (OTHER_KEY,)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import time
 import urllib.request
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from edgefleet.components.config.model import NETPROBE_IMAGE
 from edgefleet.doctor.evidence import build, deltas
 from edgefleet.doctor.promtext import ExpositionError, Sample, parse
 from edgefleet.netprobe.agent import (
     IP_MTU_DISCOVER,
     IP_PMTUDISC_PROBE,
+    VERSION,
     Agent,
     ConfigError,
     Identity,
@@ -268,3 +271,25 @@ def test_pod_agents_get_the_zone_their_node_reports() -> None:
     ]
     (stream,) = build(increases, info, window_seconds=10).streams
     assert (stream.source.zone, stream.destination.zone) == ("a", "b")
+
+
+def test_the_image_tag_is_the_agents_version_everywhere_it_is_named() -> None:
+    """``netcheck.image``'s default, the Dockerfile's build line, the docs and the version the agent
+    reports (``netprobe_agent_info``) move together: a protocol change bumps them all."""
+    repo = Path(__file__).resolve().parent.parent
+    image = f"ghcr.io/edgefleet/netprobe:{VERSION}"
+    assert image == NETPROBE_IMAGE
+    for name in ("netprobe/Dockerfile", "docs/doctor.md", "docs/fleet-config.md"):
+        text = (repo / name).read_text()
+        assert image in text, name
+        tags = set(re.findall(r"ghcr\.io/edgefleet/netprobe:([0-9][0-9.]*[0-9])", text))
+        assert tags == {VERSION}, (name, tags)
+    agent = Agent(parse_config({"identity": {"cluster": "c1", "node": "n1"}, "listen": "127.0.0.1:0",
+                                "metrics": "127.0.0.1:0"}))  # fmt: skip
+    try:
+        (info,) = [s for s in parse(agent.exposition()) if s.name == "netprobe_agent_info"]
+        assert info.label("version") == VERSION
+    finally:
+        agent.http.server_close()
+        agent.echo.close()
+        agent.probe.close()

@@ -293,10 +293,13 @@ def parse_key(text: str, where: str) -> bytes:
 def parse_peer_keys(texts: Sequence[str], own: bytes, where: str) -> tuple[bytes, ...]:
     """The other slices' keys (each as ``parse_key``), duplicates and the own key left out; at most
     ``MAX_PEER_KEYS``. An error names the item (``NETPROBE_PEER_KEYS[2]``), never the key."""
-    if len(texts) > MAX_PEER_KEYS:
-        raise ConfigError(f"{where}: {len(texts)} keys; at most {MAX_PEER_KEYS} other slices are answered")
+    given = sum(1 for text in texts if text.strip())
+    if given > MAX_PEER_KEYS:
+        raise ConfigError(f"{where}: {given} keys; at most {MAX_PEER_KEYS} other slices are answered")
     found: list[bytes] = []
     for i, text in enumerate(texts):
+        if not text.strip():
+            continue  # an empty item (``a,,b``): nothing, and the index stays the item's own
         key = parse_key(text, f"{where}[{i}]")
         if key != own and key not in found:
             found.append(key)
@@ -454,8 +457,8 @@ def config_from_env(env: Mapping[str, str]) -> AgentConfig:
     wan = parse_wan_peers(env.get("NETPROBE_WAN_PEERS", ""), sizes)
     if wan and not key:
         raise ConfigError("NETPROBE_WAN_PEERS needs NETPROBE_KEY: probes over the public path are authenticated")
-    texts = [t for t in (part.strip() for part in env.get("NETPROBE_PEER_KEYS", "").split(",")) if t]
-    if texts and not key:
+    texts = env.get("NETPROBE_PEER_KEYS", "").split(",")
+    if any(t.strip() for t in texts) and not key:
         raise ConfigError("NETPROBE_PEER_KEYS needs NETPROBE_KEY: an agent answers other keys only beside its own")
     peer_keys = parse_peer_keys(texts, key, "NETPROBE_PEER_KEYS")
     return AgentConfig(**{**config.__dict__, "own_addresses": own, "key": key, "peer_keys": peer_keys, "wan": wan})

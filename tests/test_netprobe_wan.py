@@ -487,6 +487,9 @@ def test_the_peer_slices_keys_come_from_the_environment() -> None:
     # Duplicates and the own key left out, in the order given.
     assert config_from_env(env).peer_keys == (OTHER_KEY, THIRD_KEY)
     assert config_from_env({**BASE_ENV, "NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": ""}).peer_keys == ()
+    # An error names the item where it stands, empty items counted.
+    with pytest.raises(ConfigError, match=r"^NETPROBE_PEER_KEYS\[2\]: the key must be hexadecimal"):
+        config_from_env({**BASE_ENV, "NETPROBE_KEY": KEY.hex(), "NETPROBE_PEER_KEYS": f"{OTHER_KEY.hex()},,zz"})
     assert config_from_env({**BASE_ENV, "NETPROBE_KEY": KEY.hex()}).peer_keys == ()
 
 

@@ -20,10 +20,10 @@ from edgefleet.components.netcheck import (
     NetcheckArgs,
     NetcheckWan,
     NetcheckWanArgs,
+    fleet_wan_layout,
     peer_address,
     peer_keys,
     wan_key,
-    wan_layout,
 )
 from edgefleet.components.resolve import cluster_args, workload_args
 from edgefleet.components.resolve import cluster_labels as labels_of
@@ -142,15 +142,14 @@ class Fleet(pulumi.ComponentResource):
         self.netchecks: dict[str, Netcheck] = {}
         self.netcheck_wans: dict[str, NetcheckWan] = {}
         wan_addresses: dict[str, pulumi.Output[str]] = {}
-        stack_key: pulumi.Output[str] | None = None
+        shared_key: pulumi.Output[str] | None = None
         if spec.netcheck is not None:
             netcheck = spec.netcheck
             # Location to location: the fleet's clusters that have designated WAN probes (in every
             # slice), one key for this stack's (docs/doctor.md#location-to-location-wan-probes).
-            layout = wan_layout([(c.name, c.vendor.value) for c in spec.clusters], netcheck.wan)
+            layout = fleet_wan_layout(spec)
             local = [n for n in layout.members if n in self.clusters]
             shared_key = wan_key("netcheck-wan-key", pulumi.ResourceOptions(parent=self)) if local else None
-            stack_key = shared_key
             # The other slices' probes: their addresses and keys from their outputs.
             remote: dict[str, pulumi.Output[str]] = {}
             remote_keys: list[pulumi.Output[Any]] = []
@@ -237,7 +236,7 @@ class Fleet(pulumi.ComponentResource):
             {w.spec.name: w.hostname for w in spec.workloads if w.hostname is not None} if steered else {}
         )
         self.netcheck_wan = cast("pulumi.Output[dict[str, str]]", pulumi.Output.from_input(wan_addresses))
-        self.netcheck_wan_key = pulumi.Output.secret(stack_key if stack_key is not None else "")
+        self.netcheck_wan_key = pulumi.Output.secret(shared_key if shared_key is not None else "")
         self.register_outputs(
             {
                 "kubeconfigs": self.kubeconfigs,

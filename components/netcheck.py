@@ -65,7 +65,7 @@ from pulumi_kubernetes.networking.v1 import (
 )
 
 from edgefleet.components.config.application import SECRET_KEYS_ANNOTATION
-from edgefleet.components.config.model import LinodeWan, NetcheckSpec, NetcheckWanSpec, Vendor
+from edgefleet.components.config.model import FleetSpec, LinodeWan, NetcheckSpec, NetcheckWanSpec, Vendor
 from edgefleet.components.workloads.edge_workload import ingress_address, restricted_container
 
 COMPONENT = "edgefleet:netcheck:Netcheck"
@@ -145,6 +145,14 @@ def wan_layout(clusters: Sequence[tuple[str, str]], spec: NetcheckWanSpec) -> Wa
             skipped[name] = "no other cluster of this fleet has WAN probes"
         members = []
     return WanLayout(tuple(members), dict(sorted(skipped.items())))
+
+
+def fleet_wan_layout(spec: FleetSpec) -> WanLayout:
+    """The fleet's WAN layout (``wan_layout`` over every cluster of the fleet); none without
+    ``netcheck``. The program, ``edgefleet up`` and the doctor all read this one."""
+    if spec.netcheck is None:
+        return WanLayout(())
+    return wan_layout([(c.name, c.vendor.value) for c in spec.clusters], spec.netcheck.wan)
 
 
 def wan_service_annotations(vendor: str, spec: NetcheckWanSpec) -> dict[str, str]:

@@ -925,7 +925,7 @@ def stacks_export(  # noqa: PLR0917  one option per OperatorOptions field
         err.print("stacks export: say what to export: --operator (Pulumi Kubernetes Operator Stacks)", highlight=False)
         raise typer.Exit(EXIT_INVALID)
     _check_outputs(("--out", out_file, False))
-    _, fleet_file, slices = _checked_slices(fleet)
+    _, fleet_file, _, slices = _checked_slices(fleet)
     options = OperatorOptions(
         repo=repo,
         branch=branch,
@@ -975,18 +975,18 @@ LogsOpt = Annotated[
 DEFAULT_LOGS = Path("out/logs")  # the one output directory edgefleet creates with its parents
 
 
-def _checked_slices(fleet: Path) -> tuple[Path, str, list[Slice]]:
-    """The project, FLEET as a project-relative path, and its slices, every one validated; exit 2
-    (every error on its own line) before anything runs."""
-    from edgefleet.orchestrate import OrchestrationError, fleet_plan
+def _checked_slices(fleet: Path) -> tuple[Path, str, FleetSpec, list[Slice]]:
+    """The project, FLEET as a project-relative path, the fleet and its slices, every one
+    validated; exit 2 (every error on its own line) before anything runs."""
+    from edgefleet.orchestrate import OrchestrationError, fleet_spec_and_slices
 
     try:
         project = find_project()
         fleet_file = _fleet_file(project, fleet)
         if not err.is_terminal:
-            return project, fleet_file, fleet_plan(project, fleet_file)
+            return project, fleet_file, *fleet_spec_and_slices(project, fleet_file)
         with err.status(f"validating the slices of {fleet_file}..."):
-            return project, fleet_file, fleet_plan(project, fleet_file)
+            return project, fleet_file, *fleet_spec_and_slices(project, fleet_file)
     except ConfigError as exc:
         raise _fail(exc) from None
     except OrchestrationError as exc:
@@ -1006,7 +1006,7 @@ def _orchestrate(
         logs = DEFAULT_LOGS
         if logs.is_symlink() or (logs.exists() and not logs.is_dir()):
             raise _fail_lines(f"--logs {logs}: exists and is not a directory; pass --logs DIR")
-    project, fleet_file, slices = _checked_slices(fleet)
+    project, fleet_file, spec, slices = _checked_slices(fleet)
     env: dict[str, str] = {}
     windows = [s.window_minutes for s in slices if s.window_minutes is not None]
     if windows:
@@ -1027,7 +1027,7 @@ def _orchestrate(
         operation,
         parallel=parallel,
         logs=logs,
-        wan=wan_slices(project, fleet_file, slices),
+        wan=wan_slices(spec, slices),
     )
     try:
         runs = _with_progress_table(orchestrator, slices, f"{operation} {fleet_file}")

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,6 +22,9 @@ from edgefleet.components.config.errors import one_line
 from edgefleet.doctor import collect, lab, report
 from edgefleet.doctor.attribution import diagnose
 from edgefleet.doctor.evidence import Evidence
+
+if TYPE_CHECKING:
+    from edgefleet.components.config.model import FleetSpec
 
 __all__ = ["doctor", "lab_app"]
 
@@ -152,40 +155,39 @@ def _fleet_facts(fleet: Path) -> tuple[dict[str, tuple[float, float]], dict[str,
     """Where a sliced fleet's clusters are, which have no WAN probes by design, and the regional
     slices' stacks (their kubeconfigs outputs hold every cluster of the fleet)."""
     from edgefleet.components.config import ConfigError
-    from edgefleet.components.netcheck import wan_layout
-    from edgefleet.orchestrate import OrchestrationError, fleet_plan
+    from edgefleet.orchestrate import OrchestrationError, fleet_spec_and_slices
     from edgefleet.project import find_project
-    from edgefleet.stacks import fleet_file_argument, load_fleet_file
+    from edgefleet.stacks import fleet_file_argument
 
     try:
         project = find_project()
         fleet_file = fleet_file_argument(project, fleet)
-        slices = fleet_plan(project, fleet_file)
-        _, spec = load_fleet_file(project, fleet_file)
+        spec, slices = fleet_spec_and_slices(project, fleet_file)
     except ConfigError as exc:
         raise ValueError(f"{fleet}: {exc.issues[0] if exc.issues else exc}") from None
     except OrchestrationError as exc:
         raise ValueError(f"{fleet}: {exc}") from None
-    skipped: dict[str, str] = {}
-    if spec.netcheck is not None:
-        skipped = dict(wan_layout([(c.name, c.vendor.value) for c in spec.clusters], spec.netcheck.wan).skipped)
-    stacks = tuple(s.stack for s in slices if not s.is_global and s.clusters)
-    return {c.name: (c.location.lat, c.location.lon) for c in spec.clusters}, skipped, stacks
+    locations, skipped = _spec_facts(spec)
+    return locations, skipped, tuple(s.stack for s in slices if not s.is_global and s.clusters)
 
 
 def _stack_facts(stack: str) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
     """Where the stack's clusters are, and which of them have no WAN probes by design (why)."""
     from edgefleet.cli import _load
     from edgefleet.components.config import ConfigError
-    from edgefleet.components.netcheck import wan_layout
 
     try:
         _, _, spec = _load(stack)
     except ConfigError as exc:
         raise ValueError(f"{stack}: {exc.issues[0] if exc.issues else exc}") from None
-    skipped: dict[str, str] = {}
-    if spec.netcheck is not None:
-        skipped = dict(wan_layout([(c.name, c.vendor.value) for c in spec.clusters], spec.netcheck.wan).skipped)
+    return _spec_facts(spec)
+
+
+def _spec_facts(spec: FleetSpec) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """Where a fleet's clusters are, and which have no WAN probes by design (why)."""
+    from edgefleet.components.netcheck import fleet_wan_layout
+
+    skipped = dict(fleet_wan_layout(spec).skipped)
     return {c.name: (c.location.lat, c.location.lon) for c in spec.clusters}, skipped
 
 

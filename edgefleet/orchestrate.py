@@ -43,11 +43,11 @@ from typing import Literal, Protocol
 from pulumi import automation as auto
 from pulumi.automation import events
 
-from edgefleet.components.config import ConfigError
+from edgefleet.components.config import ConfigError, FleetSpec
 from edgefleet.components.config.errors import ConfigIssue
 from edgefleet.components.config.slices import Slice, fleet_slices, request_from_source, resolve_scope
 from edgefleet.components.config.source import read_stack_file
-from edgefleet.components.netcheck import WAN_OUTPUT, wan_layout
+from edgefleet.components.netcheck import WAN_OUTPUT, fleet_wan_layout
 from edgefleet.stacks import load_fleet_file
 
 Operation = Literal["preview", "up"]
@@ -175,6 +175,11 @@ def _op_name(op: object) -> str:
 def fleet_plan(project: Path, fleet_file: str) -> list[Slice]:
     """The slices of ``fleet_file``, each validated as ``edgefleet validate`` would; ``ConfigError``
     lists every problem of every slice (nothing has run yet)."""
+    return fleet_spec_and_slices(project, fleet_file)[1]
+
+
+def fleet_spec_and_slices(project: Path, fleet_file: str) -> tuple[FleetSpec, list[Slice]]:
+    """The fleet (read and placed once) and its slices, validated as ``fleet_plan`` says."""
     _, spec = load_fleet_file(project, fleet_file)
     slices = fleet_slices(project, fleet_file, spec)
     if not slices:
@@ -193,16 +198,13 @@ def fleet_plan(project: Path, fleet_file: str) -> list[Slice]:
             problems.extend(ConfigIssue(f"{one.stack}: {i.path}", i.message, i.position) for i in exc.issues)
     if problems:
         raise ConfigError(problems)
-    return slices
+    return spec, slices
 
 
-def wan_slices(project: Path, fleet_file: str, slices: Sequence[Slice]) -> dict[str, frozenset[str]]:
+def wan_slices(spec: FleetSpec, slices: Sequence[Slice]) -> dict[str, frozenset[str]]:
     """The regional slices with designated WAN probes, each with those clusters: the fleet's WAN
     layout (over every cluster of the fleet, as the program computes it) on the slice's clusters."""
-    _, spec = load_fleet_file(project, fleet_file)
-    if spec.netcheck is None:
-        return {}
-    members = set(wan_layout([(c.name, c.vendor.value) for c in spec.clusters], spec.netcheck.wan).members)
+    members = set(fleet_wan_layout(spec).members)
     found = {s.stack: frozenset(members & set(s.clusters)) for s in slices if not s.is_global}
     return {stack: clusters for stack, clusters in found.items() if clusters}
 
@@ -257,8 +259,8 @@ class Orchestrator:
         return self.runs
 
     def _prepare(self, slices: Sequence[Slice]) -> set[str] | None:
-        """Every slice's stack created or selected, in order; the late WAN slices (no
-        ``netcheckWan`` output yet). None when a stack could not be: every stack is still tried
+        """Every slice's stack created or selected, in order; the late WAN slices (``netcheckWan``
+        missing, or without one of the slice's WAN clusters). None when a stack could not be: every stack is still tried
         (each failure on its slice, so one run shows them all), then nothing runs."""
         # Only a WAN slice with a peer slice can be late: read no other stack's outputs.
         wired = self.wan if len(self.wan) > 1 else {}

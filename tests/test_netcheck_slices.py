@@ -22,7 +22,7 @@ import pytest
 from edgefleet import engine
 from edgefleet.components.config import read_stack_file
 from edgefleet.components.config.slices import load_sliced
-from edgefleet.components.netcheck import peer_address, peer_key, peer_keys, wan_layout
+from edgefleet.components.netcheck import fleet_wan_layout, peer_address, peer_key, peer_keys
 from edgefleet.engine import ProgramRun, Registration, run_program
 from edgefleet.mocks import RANDOM_BYTES, FleetMocks
 from edgefleet.policies.rules import network as n
@@ -111,7 +111,7 @@ def fleet_members() -> dict[str, str]:
     spec, scope = load_sliced(source, REPO)
     assert spec.netcheck is not None
     assert scope is not None
-    layout = wan_layout([(c.name, c.vendor.value) for c in spec.clusters], spec.netcheck.wan)
+    layout = fleet_wan_layout(spec)
     owners = {**scope.owners, **dict.fromkeys(scope.slice.clusters, "retail-europe")}
     return {c: owners[c] for c in layout.members}
 

@@ -21,7 +21,15 @@ from typer.testing import CliRunner
 
 from edgefleet import orchestrate
 from edgefleet.cli import app
-from edgefleet.orchestrate import AutomationDriver, OrchestrationError, Orchestrator, State, fleet_plan, wan_slices
+from edgefleet.orchestrate import (
+    AutomationDriver,
+    OrchestrationError,
+    Orchestrator,
+    State,
+    fleet_plan,
+    fleet_spec_and_slices,
+    wan_slices,
+)
 from tests.conftest import REPO
 
 FLEET = "fleets/retail.yaml"
@@ -49,7 +57,7 @@ class FakeWorkspace:
         self.selected: list[tuple[str, int]] = []  # (stack, runs started before) per create_or_select
         self.prepared: list[str] = []  # the stacks whose outputs were read
         # What a deployed slice's netcheckWan holds: every WAN cluster it has (the fleet's layout).
-        self.wan_clusters = wan_slices(REPO, FLEET, fleet_plan(REPO, FLEET))
+        self.wan_clusters = _wan(REPO)
         self.options: list[Any] = []  # the workspace options of every create_or_select
 
     def create_or_select_stack(
@@ -129,11 +137,16 @@ def workspace(monkeypatch: pytest.MonkeyPatch) -> FakeWorkspace:
     return fake
 
 
+def _wan(project: Path) -> dict[str, frozenset[str]]:
+    """The WAN slices of ``project``'s retail fleet, as the CLI computes them."""
+    return wan_slices(*fleet_spec_and_slices(project, FLEET))
+
+
 def _run(
     operation: orchestrate.Operation, parallel: int = 2, logs: Path | None = None, *, wan: bool = False
 ) -> list[orchestrate.SliceRun]:
     slices = fleet_plan(REPO, FLEET)
-    carrying = wan_slices(REPO, FLEET, slices) if wan else {}
+    carrying = _wan(REPO) if wan else {}
     return Orchestrator(AutomationDriver(REPO), operation, parallel=parallel, logs=logs, wan=carrying).run(slices)
 
 
@@ -288,9 +301,8 @@ def test_the_driver_prepares_with_the_programs_environment(workspace: FakeWorksp
 
 
 def test_the_wan_slices_are_the_fleets_layout() -> None:
-    slices = fleet_plan(REPO, FLEET)
     # Asia's one shop too: the layout is the fleet's, not the slice's; never the global slice.
-    assert frozenset(wan_slices(REPO, FLEET, slices)) == frozenset(REGIONAL)
+    assert frozenset(_wan(REPO)) == frozenset(REGIONAL)
 
 
 def _retail_with_netcheck(root: Path, netcheck: str) -> None:
@@ -304,18 +316,16 @@ def _retail_with_netcheck(root: Path, netcheck: str) -> None:
 
 def test_no_wan_slices_without_netcheck_or_a_layout(tmp_path: Path) -> None:
     _retail_with_netcheck(tmp_path, "netcheck: {enabled: false}")
-    assert frozenset(wan_slices(tmp_path, FLEET, fleet_plan(tmp_path, FLEET))) == frozenset()
+    assert frozenset(_wan(tmp_path)) == frozenset()
     _retail_with_netcheck(tmp_path / "one", "netcheck: {enabled: true, wan: {skip: [store-osaka-01]}}")
-    assert frozenset(wan_slices(tmp_path / "one", FLEET, fleet_plan(tmp_path / "one", FLEET))) == frozenset(
-        {"retail-europe", "retail-north-america"}
-    )
+    assert frozenset(_wan(tmp_path / "one")) == frozenset({"retail-europe", "retail-north-america"})
     _retail_with_netcheck(
         tmp_path / "two",
         "netcheck: {enabled: true, wan: {skip: [store-osaka-01, store-chicago-01, store-toronto-01, "
         "digitalocean-nyc3, store-berlin-01, store-lyon-01]}}",
     )
     # One WAN cluster left: no layout at all.
-    assert frozenset(wan_slices(tmp_path / "two", FLEET, fleet_plan(tmp_path / "two", FLEET))) == frozenset()
+    assert frozenset(_wan(tmp_path / "two")) == frozenset()
 
 
 def test_wan_probes_within_one_slice_run_nothing_twice(workspace: FakeWorkspace, tmp_path: Path) -> None:
@@ -326,7 +336,7 @@ def test_wan_probes_within_one_slice_run_nothing_twice(workspace: FakeWorkspace,
         "digitalocean-nyc3]}}",
     )
     slices = fleet_plan(tmp_path, FLEET)
-    wan = wan_slices(tmp_path, FLEET, slices)
+    wan = _wan(tmp_path)
     assert wan == {"retail-europe": frozenset({"aws-eu-central-1", "store-berlin-01", "store-lyon-01"})}
     workspace.new = {*REGIONAL, "retail-global"}
     for operation in ("up", "preview"):
@@ -416,7 +426,7 @@ def test_the_cli_counts_a_failed_second_run_as_its_slice_failing(
 def test_preview_runs_nothing_twice_and_names_the_late_slices(workspace: FakeWorkspace) -> None:
     workspace.new = {"retail-asia"}
     slices = fleet_plan(REPO, FLEET)
-    orchestrator = Orchestrator(AutomationDriver(REPO), "preview", wan=wan_slices(REPO, FLEET, slices))
+    orchestrator = Orchestrator(AutomationDriver(REPO), "preview", wan=_wan(REPO))
     runs = orchestrator.run(slices)
     assert not [r for r in runs if r.again]
     assert len(orchestrator.notes) == 1
@@ -473,4 +483,4 @@ def test_a_cluster_added_to_a_deployed_slice_makes_it_late(workspace: FakeWorksp
     workspace.wan_clusters = {**workspace.wan_clusters, "retail-europe": frozenset({"aws-eu-central-1"})}
     runs = _run("up", wan=True)
     assert sorted(r.stack for r in runs if r.again) == ["retail-asia", "retail-north-america"]
-    assert wan_slices(REPO, FLEET, fleet_plan(REPO, FLEET))["retail-europe"] >= {"aws-eu-central-1", "store-lyon-01"}
+    assert _wan(REPO)["retail-europe"] >= {"aws-eu-central-1", "store-lyon-01"}
